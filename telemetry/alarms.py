@@ -1,0 +1,189 @@
+"""The alarm list: raised limits, link and staleness alarms, and operator actions.
+
+One row per alarm source (a channel key or ``link:<source>``): repeats fold
+into the row's count instead of flooding the list. Critical alarms latch until
+acknowledged; shelving hides an alarm until its timer runs out. Every operator
+action is handed to the archive with its time, operator and comment.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from telemetry.limits import LimitTransition
+from telemetry.severity import Severity
+
+ActionSink = Callable[[float, str, str, str, str], None]
+"""(time, operator, action, target, comment) -> None; usually ArchiveWriter.put_action."""
+
+
+@dataclass(frozen=True, slots=True)
+class Alarm:
+    """One row of the alarm list, as the GUI sees it (immutable snapshot)."""
+
+    key: str
+    severity: Severity  # current level; NOMINAL once the value has returned
+    peak: Severity  # worst level since the last acknowledgement
+    value: float
+    threshold: float | None
+    kind: str
+    first_time: float
+    last_time: float
+    count: int
+    acked: bool = False
+    ack_by: str = ""
+    ack_comment: str = ""
+    shelved_until: float | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.severity > Severity.NOMINAL
+
+    def shelved(self, now: float) -> bool:
+        return self.shelved_until is not None and now < self.shelved_until
+
+    @property
+    def state(self) -> str:
+        if self.active:
+            return "acknowledged" if self.acked else "unacknowledged"
+        return "returned (unacknowledged)"
+
+
+class AlarmBook:
+    """Alarm state shared by two threads, guarded by one lock.
+
+    The zmq-subscriber thread feeds transitions (``raise_transition``) and
+    timer ticks; the GUI thread acknowledges, shelves and reads snapshots.
+    """
+
+    def __init__(self, on_action: ActionSink | None = None, operator: str = "") -> None:
+        self._alarms: dict[str, Alarm] = {}
+        self._lock = threading.Lock()
+        self._on_action = on_action
+        self.operator = operator
+        self.version = 0
+        self.raised_total = 0
+
+    def raise_transition(self, tr: LimitTransition) -> None:
+        """Apply a limit (or link/stale) transition."""
+        with self._lock:
+            alarm = self._alarms.get(tr.key)
+            if tr.severity > Severity.NOMINAL:
+                self.raised_total += 1
+                if alarm is None:
+                    alarm = Alarm(
+                        tr.key, tr.severity, tr.severity, tr.value, tr.threshold,
+                        tr.kind, tr.time, tr.time, 1,
+                    )
+                else:
+                    worse = tr.severity > alarm.peak or not alarm.active
+                    alarm = replace(
+                        alarm,
+                        severity=tr.severity,
+                        peak=max(alarm.peak, tr.severity),
+                        value=tr.value,
+                        threshold=tr.threshold,
+                        kind=tr.kind,
+                        last_time=tr.time,
+                        count=alarm.count + (1 if not alarm.active else 0),
+                        # A worse level or a new occurrence needs a fresh ack.
+                        acked=alarm.acked and not worse,
+                    )
+                self._alarms[tr.key] = alarm
+            elif alarm is not None:
+                alarm = replace(alarm, severity=Severity.NOMINAL, value=tr.value, last_time=tr.time)
+                # Returned alarms leave the list once acknowledged; critical ones
+                # latch until someone acknowledges them.
+                if alarm.acked or alarm.peak < Severity.CRITICAL:
+                    del self._alarms[tr.key]
+                else:
+                    self._alarms[tr.key] = alarm
+            self.version += 1
+
+    def acknowledge(self, keys: list[str], now: float, comment: str = "") -> int:
+        """Acknowledge alarms; return how many changed."""
+        changed = 0
+        with self._lock:
+            for key in keys:
+                alarm = self._alarms.get(key)
+                if alarm is None or alarm.acked:
+                    continue
+                changed += 1
+                if alarm.active:
+                    self._alarms[key] = replace(
+                        alarm, acked=True, ack_by=self.operator, ack_comment=comment,
+                        peak=alarm.severity,
+                    )
+                else:
+                    del self._alarms[key]
+                self._record(now, "ack", key, comment)
+            self.version += 1
+        return changed
+
+    def shelve(self, keys: list[str], now: float, minutes: float, comment: str = "") -> None:
+        with self._lock:
+            for key in keys:
+                alarm = self._alarms.get(key)
+                if alarm is None:
+                    continue
+                self._alarms[key] = replace(alarm, shelved_until=now + minutes * 60.0)
+                self._record(now, "shelve", key, f"{minutes:g} min. {comment}".strip())
+            self.version += 1
+
+    def unshelve(self, keys: list[str], now: float) -> None:
+        with self._lock:
+            for key in keys:
+                alarm = self._alarms.get(key)
+                if alarm is not None and alarm.shelved_until is not None:
+                    self._alarms[key] = replace(alarm, shelved_until=None)
+                    self._record(now, "unshelve", key, "")
+            self.version += 1
+
+    def tick(self, now: float) -> None:
+        """Unshelve alarms whose shelving time ran out."""
+        with self._lock:
+            expired = [
+                k for k, a in self._alarms.items()
+                if a.shelved_until is not None and now >= a.shelved_until
+            ]
+            for key in expired:
+                self._alarms[key] = replace(self._alarms[key], shelved_until=None)
+                self._record(now, "unshelve", key, "shelving expired")
+            if expired:
+                self.version += 1
+
+    def note(self, now: float, target: str, text: str) -> None:
+        self._record(now, "note", target, text)
+
+    def record_action(self, now: float, action: str, target: str, comment: str) -> None:
+        """Archive an operator action that is not about one alarm (silence, shelter)."""
+        self._record(now, action, target, comment)
+
+    def _record(self, now: float, action: str, target: str, comment: str) -> None:
+        if self._on_action is not None:
+            self._on_action(now, self.operator, action, target, comment)
+
+    def snapshot(self) -> list[Alarm]:
+        """Every alarm, worst first, then newest first."""
+        with self._lock:
+            alarms = list(self._alarms.values())
+        return sorted(alarms, key=lambda a: (-int(a.severity), -int(a.peak), -a.last_time))
+
+    def get(self, key: str) -> Alarm | None:
+        with self._lock:
+            return self._alarms.get(key)
+
+    def unacked_severity(self, now: float) -> Severity:
+        """The worst unacknowledged, unshelved level (drives the audible alarm)."""
+        with self._lock:
+            levels = [
+                a.peak for a in self._alarms.values() if not a.acked and not a.shelved(now)
+            ]
+        return max(levels, default=Severity.NOMINAL)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._alarms.clear()
+            self.version += 1

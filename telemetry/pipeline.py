@@ -1,0 +1,327 @@
+"""The data path for one message: validate -> decode -> derive -> store -> limits -> archive.
+
+Live data, wire replay and in-process replay all go through ``Pipeline.ingest``,
+so every display, alarm and dose total is computed the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+import numpy as np
+
+from telemetry.alarms import AlarmBook
+from telemetry.channels import ChannelStore, SourceStats
+from telemetry.decoding import ChannelBatch, DecodedFrame, Decoder
+from telemetry.derived import DewPointDeriver
+from telemetry.dictionary import TelemetryDictionary
+from telemetry.limits import LimitEvaluator, LimitTransition
+from telemetry.severity import Severity
+from telemetry.wire import Frame, WireError, decode_frame, split_topic
+
+# A hostile or broken publisher must not grow the store without bound.
+MAX_UNDECLARED_CHANNELS = 2000
+MAX_SOURCES = 500
+# Repeated rejections of the same kind from one source fold into one event.
+REJECT_EVENT_INTERVAL_S = 5.0
+
+Batch = tuple[str, np.ndarray, np.ndarray]
+_LINK_SEVERITY = {"up": Severity.NOMINAL, "stale": Severity.WARNING, "down": Severity.CRITICAL}
+
+
+class ArchiveSink(Protocol):
+    """What the pipeline needs of an archive writer (never blocks)."""
+
+    def put_frame(
+        self, received: float, frame: Frame, body: bytes, batches: Sequence[Batch]
+    ) -> None: ...
+
+    def put_samples(self, batches: Sequence[Batch]) -> None: ...
+
+    def put_channel(
+        self, key: str, *, unit: str, declared: bool, derived: bool, states: dict[str, int]
+    ) -> None: ...
+
+    def put_rejected(
+        self,
+        received: float,
+        topic: bytes,
+        body: bytes,
+        source: str | None,
+        reason: str,
+        detail: str,
+    ) -> None: ...
+
+    def put_event(
+        self, time: float, source: str | None, kind: str, detail: str, severity: int = 0
+    ) -> None: ...
+
+    def put_transition(
+        self,
+        time: float,
+        key: str,
+        severity: int,
+        previous: int,
+        value: float,
+        threshold: float | None,
+        kind: str,
+    ) -> None: ...
+
+
+class Deriver(Protocol):
+    """Computes derived channel batches from a frame's decoded batches."""
+
+    def derive(self, batches: list[ChannelBatch]) -> list[ChannelBatch]: ...
+
+    def reset(self) -> None: ...
+
+
+class Pipeline:
+    """Decodes and distributes messages; owned by the zmq-subscriber thread.
+
+    (Or by whichever single thread drives a replay.) It is the only writer of
+    the ChannelStore; the AlarmBook has its own lock for the GUI's actions.
+    """
+
+    def __init__(
+        self,
+        dictionary: TelemetryDictionary,
+        store: ChannelStore,
+        alarms: AlarmBook | None = None,
+        archive: ArchiveSink | None = None,
+        derivers: Sequence[Deriver] = (),
+        on_decoded: Callable[[Frame, DecodedFrame], None] | None = None,
+    ) -> None:
+        self.dictionary = dictionary
+        self.store = store
+        self.alarms = alarms if alarms is not None else AlarmBook()
+        self.archive = archive
+        eclss = [s.id for s in dictionary.sources_of("eclss")]
+        self.derivers: list[Deriver] = [DewPointDeriver(eclss), *derivers]
+        self.on_decoded = on_decoded
+        self.decoder = Decoder(dictionary)
+        self._evaluators: dict[str, LimitEvaluator | None] = {}
+        self._announced: set[str] = set()
+        self._last_reject_event: dict[tuple[str | None, str], float] = {}
+        self._source_stale_s = {
+            sid: self._stale_time(spec.family) for sid, spec in dictionary.sources.items()
+        }
+
+    def _stale_time(self, family: str) -> float:
+        measured = [c.stale_after_s for c in self.dictionary.families.get(family, {}).values()
+                    if not c.derived]
+        return min(measured, default=5.0)
+
+    # ----------------------------------------------------------------- ingest
+
+    def ingest(self, parts: list[bytes], received: float) -> DecodedFrame | None:
+        """Process one multipart message received at ``received`` (session clock).
+
+        Returns the decoded frame, or None when the message was rejected (it is
+        then counted, archived raw with its reason, and shown as an event).
+        """
+        try:
+            frame = decode_frame(parts)
+            stats = self._stats(frame.source, frame.family)
+            decoded = self.decoder.decode(frame)
+            if len(decoded.undeclared) and len(self.store.undeclared) >= MAX_UNDECLARED_CHANNELS:
+                new = [k for k in decoded.undeclared if k not in self.store.undeclared]
+                if new:
+                    raise WireError(
+                        "too many channels",
+                        f"{len(self.store.undeclared)} undeclared channels already; "
+                        f"refusing {new[0]!r}",
+                    )
+        except WireError as exc:
+            self._reject(parts, received, exc)
+            return None
+        self._track_sequence(stats, frame, received)
+        stats.messages += 1
+        stats.samples += decoded.samples
+        stats.last_received = received
+        if frame.rows:
+            stats.last_sample_time = max(stats.last_sample_time, float(frame.times[-1])) \
+                if stats.last_sample_time == stats.last_sample_time else float(frame.times[-1])
+        self._announce(decoded)
+        derived: list[ChannelBatch] = []
+        for deriver in self.derivers:
+            derived.extend(deriver.derive(decoded.batches))
+        transitions: list[LimitTransition] = []
+        for batch in (*decoded.batches, *derived):
+            self.store.append(batch.key, batch.times, batch.values)
+            evaluator = self._evaluator(batch.key)
+            if evaluator is not None:
+                transitions.extend(evaluator.evaluate(batch.times, batch.values))
+        if self.archive is not None:
+            self.archive.put_frame(
+                received, frame, parts[1], [(b.key, b.times, b.values) for b in decoded.batches]
+            )
+            if derived:
+                self._announce_derived(derived)
+                self.archive.put_samples([(b.key, b.times, b.values) for b in derived])
+        for tr in transitions:
+            self._apply_transition(tr)
+        if self.on_decoded is not None:
+            self.on_decoded(frame, decoded)
+        return decoded
+
+    def _stats(self, source: str, family: str) -> SourceStats:
+        stats = self.store.sources.get(source)
+        if stats is None:
+            if len(self.store.sources) >= MAX_SOURCES:
+                raise WireError("too many sources", f"{MAX_SOURCES} sources already; refusing {source!r}")
+            stats = SourceStats(family)
+            self.store.sources[source] = stats
+        elif stats.family != family:
+            raise WireError(
+                "source mismatch",
+                f"source {source!r} was family {stats.family!r}, now {family!r}",
+            )
+        return stats
+
+    def _track_sequence(self, stats: SourceStats, frame: Frame, received: float) -> None:
+        source = frame.source
+        if stats.last_seq < 0:
+            self._set_link(source, stats, "up", received, f"first message, seq {frame.seq}")
+        elif frame.seq == stats.last_seq + 1:
+            pass
+        elif frame.seq > stats.last_seq + 1:
+            missed = frame.seq - stats.last_seq - 1
+            stats.gaps += 1
+            stats.missed += missed
+            self._event(
+                received, source, "gap",
+                f"missed {missed} message(s): seq {stats.last_seq} -> {frame.seq}",
+                int(Severity.WATCH),
+            )
+        else:
+            # A publisher that restarts begins counting again; that is not a
+            # gap, so no gap storm follows.
+            stats.restarts += 1
+            self._event(
+                received, source, "publisher restart",
+                f"seq went back from {stats.last_seq} to {frame.seq}",
+                int(Severity.WATCH),
+            )
+        stats.last_seq = frame.seq
+        if stats.link != "up":
+            self._set_link(source, stats, "up", received)
+
+    def _reject(self, parts: list[bytes], received: float, exc: WireError) -> None:
+        topic = parts[0] if parts else b""
+        body = parts[1] if len(parts) > 1 else b""
+        try:
+            family, source = split_topic(topic)
+        except WireError:
+            family, source = "", None
+        if source is not None and source in self.store.sources:
+            self.store.sources[source].rejected += 1
+        elif source is not None and len(self.store.sources) < MAX_SOURCES:
+            stats = SourceStats(family, link="down")
+            stats.rejected = 1
+            self.store.sources[source] = stats
+        self.store.rejected_total += 1
+        self.store.rejected_by_reason[exc.reason] = self.store.rejected_by_reason.get(exc.reason, 0) + 1
+        if self.archive is not None:
+            self.archive.put_rejected(received, topic, body, source, exc.reason, exc.detail)
+        last = self._last_reject_event.get((source, exc.reason))
+        if last is None or received - last >= REJECT_EVENT_INTERVAL_S:
+            self._last_reject_event[(source, exc.reason)] = received
+            self.store.add_event(
+                received, source, "rejected", f"{exc.reason}: {exc.detail}"[:300],
+                int(Severity.WARNING),
+            )
+
+    def _announce(self, decoded: DecodedFrame) -> None:
+        for key in decoded.undeclared:
+            if key not in self.store.undeclared:
+                self.store.undeclared.add(key)
+                self.store.add_event(
+                    float("nan"), key.partition(".")[0], "undeclared channel",
+                    f"{key} is not in the dictionary; archived and flagged", int(Severity.WATCH),
+                )
+        if self.archive is None:
+            return
+        for batch in decoded.batches:
+            if batch.key not in self._announced or batch.key in decoded.new_states:
+                self._announced.add(batch.key)
+                spec = self.dictionary.channel_for_key(batch.key)
+                self.archive.put_channel(
+                    batch.key,
+                    unit=spec.unit if spec else "",
+                    declared=spec is not None,
+                    derived=False,
+                    states=self.decoder.states_of(batch.key),
+                )
+
+    def _announce_derived(self, derived: list[ChannelBatch]) -> None:
+        assert self.archive is not None
+        for batch in derived:
+            if batch.key not in self._announced:
+                self._announced.add(batch.key)
+                spec = self.dictionary.channel_for_key(batch.key)
+                self.archive.put_channel(
+                    batch.key, unit=spec.unit if spec else "", declared=spec is not None,
+                    derived=True, states=dict(spec.states) if spec else {},
+                )
+
+    def _evaluator(self, key: str) -> LimitEvaluator | None:
+        if key not in self._evaluators:
+            spec = self.dictionary.channel_for_key(key)
+            evaluator = LimitEvaluator(key, spec) if spec is not None else None
+            self._evaluators[key] = evaluator if evaluator and evaluator.active else None
+        return self._evaluators[key]
+
+    def _apply_transition(self, tr: LimitTransition) -> None:
+        self.alarms.raise_transition(tr)
+        if self.archive is not None:
+            self.archive.put_transition(
+                tr.time, tr.key, int(tr.severity), int(tr.previous), tr.value, tr.threshold, tr.kind
+            )
+
+    def _event(
+        self, time: float, source: str | None, kind: str, detail: str, severity: int = 0
+    ) -> None:
+        self.store.add_event(time, source, kind, detail, severity)
+        if self.archive is not None:
+            self.archive.put_event(time, source, kind, detail, severity)
+
+    # ------------------------------------------------------------- watchdog
+
+    def tick(self, now: float) -> None:
+        """Run timers: link watchdog per source, shelving expiry, message rates."""
+        for source, stats in list(self.store.sources.items()):
+            stats.update_rate(now)
+            if stats.last_seq < 0:
+                continue
+            stale_s = self._source_stale_s.get(source, 5.0)
+            silent = now - stats.last_received
+            state = "up" if silent <= stale_s else "stale" if silent <= 6 * stale_s else "down"
+            if state != stats.link:
+                self._set_link(source, stats, state, now)
+        self.alarms.tick(now)
+
+    def _set_link(
+        self, source: str, stats: SourceStats, state: str, now: float, detail: str = ""
+    ) -> None:
+        previous = stats.link
+        stats.link = state
+        severity = _LINK_SEVERITY[state]
+        self._event(now, source, f"link {state}", detail or f"{previous} -> {state}", int(severity))
+        self.alarms.raise_transition(
+            LimitTransition(
+                f"link:{source}", now, _LINK_SEVERITY.get(previous, Severity.NOMINAL), severity,
+                now - stats.last_received if state != "up" else 0.0, None, "link",
+            )
+        )
+
+    def reset(self) -> None:
+        """Forget all state (a replay seek rebuilds it from the start)."""
+        self.store.clear()
+        self.alarms.clear()
+        self.decoder = Decoder(self.dictionary)
+        self._evaluators.clear()
+        self._last_reject_event.clear()
+        for deriver in self.derivers:
+            deriver.reset()

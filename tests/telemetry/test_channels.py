@@ -1,0 +1,71 @@
+import numpy as np
+import pytest
+
+from telemetry.channels import ChannelBuffer, ChannelStore
+
+
+def test_empty_buffer() -> None:
+    buf = ChannelBuffer(4)
+    assert buf.latest() is None
+    t, y = buf.snapshot()
+    assert t.size == 0 and y.size == 0
+
+
+def test_wraps_and_keeps_newest_in_order() -> None:
+    buf = ChannelBuffer(5)
+    for start in range(0, 12, 3):
+        t = np.arange(start, start + 3, dtype=float)
+        buf.append(t, t * 10)
+    t, y = buf.snapshot()
+    assert t.tolist() == [7.0, 8.0, 9.0, 10.0, 11.0]
+    assert y.tolist() == [70.0, 80.0, 90.0, 100.0, 110.0]
+    assert buf.latest() == (11.0, 110.0)
+    assert buf.total == 12
+    assert len(buf) == 5
+
+
+def test_block_larger_than_capacity_keeps_tail() -> None:
+    buf = ChannelBuffer(3)
+    t = np.arange(10, dtype=float)
+    buf.append(t, t)
+    assert buf.snapshot()[0].tolist() == [7.0, 8.0, 9.0]
+    assert buf.total == 10
+
+
+def test_window_is_half_open() -> None:
+    buf = ChannelBuffer(10)
+    t = np.arange(8, dtype=float)
+    buf.append(t, t)
+    wt, wy = buf.window(2.0, 5.0)
+    assert wt.tolist() == [2.0, 3.0, 4.0]
+    assert buf.window(6.5)[0].tolist() == [7.0]
+
+
+def test_window_copies_are_independent_of_later_writes() -> None:
+    buf = ChannelBuffer(3)
+    buf.append(np.array([1.0, 2.0]), np.array([1.0, 2.0]))
+    t, _ = buf.snapshot()
+    buf.append(np.array([3.0, 4.0, 5.0]), np.array([3.0, 4.0, 5.0]))
+    assert t.tolist() == [1.0, 2.0]
+
+
+def test_version_counts_appends() -> None:
+    buf = ChannelBuffer(3)
+    v0 = buf.version
+    buf.append(np.array([1.0]), np.array([1.0]))
+    buf.append(np.array([]), np.array([]))
+    assert buf.version == v0 + 1
+
+
+def test_invalid_capacity() -> None:
+    with pytest.raises(ValueError, match="capacity"):
+        ChannelBuffer(0)
+
+
+def test_store_events_since() -> None:
+    store = ChannelStore(capacity=4, max_events=3)
+    for i in range(5):
+        store.add_event(float(i), "s", "gap", str(i))
+    events = store.events_since(0)
+    assert [e.detail for e in events] == ["2", "3", "4"]
+    assert [e.detail for e in store.events_since(events[1].seq)] == ["4"]

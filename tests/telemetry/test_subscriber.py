@@ -1,0 +1,105 @@
+"""The subscriber with real sockets on 127.0.0.1."""
+
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+import zmq
+
+from telemetry.subscriber import SubscriberConfig, ZmqSubscriber
+from telemetry.wire import encode_frame
+
+
+@pytest.fixture
+def xpub() -> Iterator[tuple[zmq.Socket[bytes], str]]:
+    ctx = zmq.Context.instance()
+    sock = ctx.socket(zmq.XPUB)
+    sock.setsockopt(zmq.LINGER, 0)
+    port = sock.bind_to_random_port("tcp://127.0.0.1")
+    yield sock, f"tcp://127.0.0.1:{port}"
+    sock.close(linger=0)
+
+
+def wait_until(condition: object, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "condition not met in time"
+        threading.Event().wait(0.005)
+
+
+def test_receives_in_order_and_filters_topics(xpub: tuple[zmq.Socket[bytes], str]) -> None:
+    pub, endpoint = xpub
+    got: list[list[bytes]] = []
+    sub = ZmqSubscriber(SubscriberConfig([endpoint], topics=["robot."]), lambda p, r: got.append(p))
+    sub.start()
+    try:
+        assert pub.poll(5000), "no subscription arrived"
+        assert pub.recv() == b"\x01robot."
+        for seq in range(100):
+            pub.send_multipart(encode_frame("robot", "ib2-a", seq, [float(seq)], {"x": [1.0]}))
+            pub.send_multipart(encode_frame("eclss", "jpm", seq, [float(seq)], {"x": [1.0]}))
+        wait_until(lambda: len(got) == 100)
+    finally:
+        sub.stop()
+    assert [p[0] for p in got] == [b"robot.ib2-a"] * 100
+    assert not sub.running
+
+
+def test_handler_errors_do_not_stop_the_feed(xpub: tuple[zmq.Socket[bytes], str]) -> None:
+    pub, endpoint = xpub
+    seen: list[int] = []
+
+    def handler(parts: list[bytes], received: float) -> None:
+        seen.append(len(parts))
+        if len(seen) == 1:
+            raise RuntimeError("boom")
+
+    sub = ZmqSubscriber(SubscriberConfig([endpoint]), handler)
+    sub.start()
+    try:
+        assert pub.poll(5000)
+        pub.recv()
+        pub.send_multipart([b"a.b", b"1"])
+        pub.send_multipart([b"a.b", b"2"])
+        wait_until(lambda: len(seen) == 2)
+    finally:
+        sub.stop()
+    assert sub.internal_errors == 1
+    assert "boom" in sub.error
+
+
+def test_ticks_run_without_traffic(xpub: tuple[zmq.Socket[bytes], str]) -> None:
+    _, endpoint = xpub
+    ticks: list[float] = []
+    sub = ZmqSubscriber(SubscriberConfig([endpoint]), lambda p, r: None, on_tick=ticks.append)
+    sub.start()
+    try:
+        wait_until(lambda: len(ticks) >= 2)
+    finally:
+        sub.stop()
+
+
+def test_reconnects_after_publisher_restart() -> None:
+    ctx = zmq.Context.instance()
+    pub = ctx.socket(zmq.XPUB)
+    port = pub.bind_to_random_port("tcp://127.0.0.1")
+    endpoint = f"tcp://127.0.0.1:{port}"
+    got: list[bytes] = []
+    sub = ZmqSubscriber(SubscriberConfig([endpoint]), lambda p, r: got.append(p[1]))
+    sub.start()
+    try:
+        assert pub.poll(5000)
+        pub.recv()
+        pub.send_multipart([b"a.b", b"first"])
+        wait_until(lambda: got == [b"first"])
+        pub.close(linger=0)
+        pub = ctx.socket(zmq.XPUB)
+        pub.bind(endpoint)
+        assert pub.poll(10000), "subscriber did not reconnect"
+        pub.recv()
+        pub.send_multipart([b"a.b", b"second"])
+        wait_until(lambda: got == [b"first", b"second"])
+    finally:
+        sub.stop()
+        pub.close(linger=0)
