@@ -1,0 +1,177 @@
+"""The composition root: builds the session, the window and the refresh loop.
+
+``build_console(config)`` wires the Qt-free core to the widgets; ``Console``
+starts and stops everything in a safe order (subscriber, archive, then the
+windows).
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+from console.config import ConsoleConfig, curve_config, data_dir
+from console.context import ConsoleContext
+from console.history import HistoryService
+from console.main_window import MainWindow
+from console.refresh import RefreshLoop
+from telemetry.dictionary import TelemetryDictionary
+from telemetry.session import LiveSession, SessionConfig, build_derivers
+
+
+def free_tcp_endpoint() -> str:
+    """Return a loopback endpoint on a port that is free right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"tcp://127.0.0.1:{port}"
+
+
+class Console:
+    """The running console; created, started and shut down by the GUI thread.
+
+    Owns the LiveSession (subscriber and archive threads), the history
+    worker, the demo simulator process and the main window.
+    """
+
+    def __init__(self, config: ConsoleConfig) -> None:
+        self.config = config
+        self.dictionary = TelemetryDictionary.load(config.dictionary_path)
+        self.simulator: subprocess.Popen[bytes] | None = None
+        endpoints = list(config.endpoints)
+        if config.demo:
+            endpoint = free_tcp_endpoint()
+            self.simulator = self._start_simulator(endpoint, config.scenario)
+            endpoints.append(endpoint)
+        derivers = build_derivers(self.dictionary)
+        self.session = LiveSession(
+            self.dictionary,
+            SessionConfig(
+                endpoints=endpoints,
+                archive_path=config.archive_path,
+                operator=config.operator,
+                curve=config.curve,
+                buffer_capacity=config.buffer_capacity,
+            ),
+            derivers,
+        )
+        self.store = self.session.store
+        self.history = (
+            HistoryService(config.archive_path) if config.archive_path is not None else None
+        )
+        self.context = ConsoleContext(
+            dictionary=self.dictionary,
+            store=self.store,
+            alarms=self.session.alarms,
+            clock=time.time,
+            mode="live",
+            archive_path=config.archive_path,
+            history=self.history,
+            dose=next((d for d in derivers if hasattr(d, "snapshot")), None),
+        )
+        self.context.extras["archive"] = self.session.archive
+        self.context.extras["subscriber"] = self.session.subscriber
+        self.window = MainWindow(self.context, config.layout)
+        self.refresh = RefreshLoop(self.window.panels, time.time, config.refresh_hz)
+        self.window.set_refresh_loop(self.refresh)
+        self._shut_down = False
+
+    @staticmethod
+    def _start_simulator(endpoint: str, scenario: str) -> subprocess.Popen[bytes]:
+        # A separate process: the simulator's Python work must not share the
+        # console's GIL (it would show up as GUI stalls).
+        return subprocess.Popen(
+            [sys.executable, "-m", "console", "sim", "--bind", endpoint, "--scenario", scenario],
+            stdin=subprocess.DEVNULL,
+        )
+
+    def start(self) -> None:
+        self.session.start()
+        self.refresh.start()
+        self.window.show()
+
+    def shutdown(self) -> None:
+        """Stop receiving, flush the archive, stop workers, close windows (idempotent)."""
+        if self._shut_down:
+            return
+        self._shut_down = True
+        self.refresh.stop()
+        self.session.stop()
+        if self.history is not None:
+            self.history.close()
+        if self.simulator is not None:
+            self.simulator.terminate()
+            try:
+                self.simulator.wait(5.0)
+            except subprocess.TimeoutExpired:
+                self.simulator.kill()
+                self.simulator.wait()
+        self.window.shutdown()
+        self.window.close()
+        self.window.deleteLater()
+
+
+def build_console(config: ConsoleConfig) -> Console:
+    """Build (but do not start) a console; a QApplication must exist."""
+    return Console(config)
+
+
+def config_from_args(args: argparse.Namespace) -> ConsoleConfig:
+    archive = args.archive
+    if archive is None and args.replay is None:
+        from console.cli import default_archive_path
+
+        archive = default_archive_path()
+    return ConsoleConfig(
+        endpoints=list(args.connect),
+        archive_path=archive,
+        dictionary_path=args.dictionary,
+        layout=args.layout,
+        operator=args.operator,
+        refresh_hz=args.refresh_hz,
+        demo=args.demo,
+        scenario=args.scenario,
+        replay=args.replay,
+        training=args.training,
+        faults=args.faults,
+        curve=curve_config(args.curve_keys) if args.curve_keys else None,
+    )
+
+
+def run_gui(args: argparse.Namespace) -> int:
+    """Start the console window; returns the process exit code."""
+    config = config_from_args(args)
+    if not config.endpoints and not config.demo and config.replay is None:
+        print(
+            "kibo-console: nothing to show: give --connect ENDPOINT, --demo or --replay FILE",
+            file=sys.stderr,
+        )
+        return 2
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(app, QApplication)
+    app.setApplicationName("Kibo Ops Console")
+    from widgets.levels import apply_theme
+
+    apply_theme(app)
+    data_dir()
+    console = build_console(config)
+    app.aboutToQuit.connect(console.shutdown)
+    console.start()
+    if args.quit_after is not None:
+        if args.screenshot is not None:
+            shot: Path = args.screenshot
+            QTimer.singleShot(
+                max(0, int((args.quit_after - 0.5) * 1000)),
+                lambda: console.window.save_screenshot(shot),
+            )
+        QTimer.singleShot(int(args.quit_after * 1000), app.quit)
+    code = app.exec()
+    console.shutdown()
+    return int(code)

@@ -1,0 +1,298 @@
+"""The ``kibo-console`` command: the GUI by default, and scriptable subcommands.
+
+Subcommands that need no window (sim, record, info, export, bench, replay,
+dose-report, keys) never import Qt, so they start fast and run headless.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+
+from telemetry.dictionary import DEFAULT_DICTIONARY, DictionaryError, TelemetryDictionary
+
+
+def parse_time(text: str) -> float:
+    """Parse ISO-8601 (UTC assumed without a zone) into epoch seconds."""
+    try:
+        stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO-8601 time: {text!r}") from None
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=UTC)
+    return stamp.timestamp()
+
+
+def default_archive_path() -> Path:
+    """A new archive file per session in the data directory (see README)."""
+    from console.config import data_dir
+
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return data_dir() / "archives" / f"session-{stamp}.sqlite"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kibo-console",
+        description="Kibo operations console: Int-Ball robots, ECLSS and crew radiation dose.",
+    )
+    parser.add_argument("--connect", action="append", metavar="ENDPOINT", default=[],
+                        help="ZeroMQ endpoint to subscribe to (repeatable)")
+    parser.add_argument("--demo", action="store_true",
+                        help="start the built-in simulator and connect to it")
+    parser.add_argument("--scenario", default="nominal",
+                        help="simulator scenario for --demo (nominal, co2-rise, nav-loss, spe-2017-09)")
+    parser.add_argument("--archive", type=Path, help="archive file (default: a new file per session)")
+    parser.add_argument("--layout", default="flight", help="role layout: flight, radiation, trainer")
+    parser.add_argument("--operator", default="", help="operator name written with every action")
+    parser.add_argument("--dictionary", type=Path, default=DEFAULT_DICTIONARY)
+    parser.add_argument("--replay", type=Path, metavar="ARCHIVE", help="open a recorded session for replay")
+    parser.add_argument("--training", action="store_true", help="mark the replay as a training session")
+    parser.add_argument("--faults", type=Path, help="fault-injection scenario (TOML) for replay or demo")
+    parser.add_argument("--screenshot", type=Path, help="save a screenshot of the window to FILE")
+    parser.add_argument("--quit-after", type=float, metavar="S", help="quit after S seconds")
+    parser.add_argument("--refresh-hz", type=float, default=20.0)
+    parser.add_argument("--curve-keys", type=Path, metavar="DIR",
+                        help="CurveZMQ: directory with console.key_secret and allowed publisher keys")
+    sub = parser.add_subparsers(dest="command")
+
+    sim = sub.add_parser("sim", help="run the telemetry simulator (publisher)")
+    sim.add_argument("--bind", default="tcp://127.0.0.1:5556")
+    sim.add_argument("--seed", type=int, default=1)
+    sim.add_argument("--duration", type=float, default=None, help="seconds of wall time")
+    sim.add_argument("--rate-scale", type=float, default=1.0,
+                     help="simulated seconds per wall second (scenarios compress with it)")
+    sim.add_argument("--scenario", default="nominal",
+                     choices=["nominal", "co2-rise", "nav-loss", "spe-2017-09"])
+    sim.add_argument("--faults", type=Path, help="fault-injection scenario (TOML)")
+    sim.add_argument("--encoding", default="msgpack", choices=["msgpack", "json"])
+    sim.add_argument("--curve-secret", type=Path, help="CurveZMQ server secret key file")
+
+    rec = sub.add_parser("record", help="headless recorder: subscribe and archive")
+    rec.add_argument("--connect", action="append", required=True, metavar="ENDPOINT")
+    rec.add_argument("--archive", type=Path, required=True)
+    rec.add_argument("--duration", type=float, default=None)
+    rec.add_argument("--topic", action="append", default=None, help="topic prefix filter")
+    rec.add_argument("--dictionary", type=Path, default=DEFAULT_DICTIONARY)
+    rec.add_argument("--curve-keys", type=Path, metavar="DIR")
+
+    info = sub.add_parser("info", help="summarise an archive")
+    info.add_argument("--archive", type=Path, required=True)
+    info.add_argument("--json", action="store_true")
+
+    exp = sub.add_parser("export", help="export one channel from an archive")
+    exp.add_argument("--archive", type=Path, required=True)
+    exp.add_argument("--channel", required=True, metavar="SRC.CHANNEL")
+    exp.add_argument("--start", type=parse_time)
+    exp.add_argument("--end", type=parse_time)
+    exp.add_argument("--format", choices=["csv", "json"], default="csv")
+    exp.add_argument("--output", type=Path, help="file to write (default: stdout)")
+
+    dose = sub.add_parser("dose-report", help="crew dose report from an archive")
+    dose.add_argument("--archive", type=Path, required=True)
+    dose.add_argument("--start", type=parse_time)
+    dose.add_argument("--end", type=parse_time)
+    dose.add_argument("--crew", action="append")
+    dose.add_argument("--format", choices=["json", "csv", "html"], default="json")
+    dose.add_argument("--output", type=Path)
+
+    rep = sub.add_parser("replay", help="republish a recording over ZeroMQ")
+    rep.add_argument("--archive", type=Path, required=True)
+    rep.add_argument("--bind", default="tcp://127.0.0.1:5557")
+    rep.add_argument("--speed", type=float, default=1.0, help="0 = as fast as possible")
+    rep.add_argument("--start", type=parse_time)
+    rep.add_argument("--end", type=parse_time)
+    rep.add_argument("--faults", type=Path)
+    rep.add_argument("--wait-subscriber", type=float, default=10.0)
+
+    handover = sub.add_parser("handover", help="shift handover report (HTML)")
+    handover.add_argument("--archive", type=Path, required=True)
+    handover.add_argument("--start", type=parse_time)
+    handover.add_argument("--end", type=parse_time)
+    handover.add_argument("--output", type=Path)
+
+    keys = sub.add_parser("keys", help="generate a CurveZMQ key pair")
+    keys.add_argument("--out", type=Path, required=True, help="directory for NAME.key and NAME.key_secret")
+    keys.add_argument("--name", default="console")
+
+    bench = sub.add_parser("bench", help="benchmarks against this machine's own limits")
+    bench.add_argument("which", choices=["ingest", "gui", "replay", "query", "dose", "soak", "all"])
+    bench.add_argument("--seconds", type=float, default=None)
+    bench.add_argument("--hours", type=float, default=None)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        handler = _COMMANDS.get(args.command or "", _gui)
+        return handler(args)
+    except (DictionaryError, FileNotFoundError, ValueError) as exc:
+        print(f"kibo-console: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _stop_on_signals(stop: threading.Event) -> None:
+    def handler(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+
+
+def _sim(args: argparse.Namespace) -> int:
+    from telemetry.publisher import run_simulator
+
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    dictionary = TelemetryDictionary.load(DEFAULT_DICTIONARY)
+    run_simulator(
+        dictionary,
+        bind=args.bind,
+        seed=args.seed,
+        duration=args.duration,
+        rate_scale=args.rate_scale,
+        scenario=args.scenario,
+        stop_event=stop,
+        encoding=args.encoding,
+        faults=args.faults,
+        curve_secret=args.curve_secret,
+    )
+    return 0
+
+
+def _record(args: argparse.Namespace) -> int:
+    from console.config import curve_config
+    from telemetry.session import LiveSession, SessionConfig, build_derivers
+
+    dictionary = TelemetryDictionary.load(args.dictionary)
+    config = SessionConfig(
+        endpoints=args.connect,
+        archive_path=args.archive,
+        topics=args.topic or ("",),
+        curve=curve_config(args.curve_keys) if args.curve_keys else None,
+    )
+    session = LiveSession(dictionary, config, build_derivers(dictionary))
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    session.start()
+    started = time.monotonic()
+    try:
+        while not stop.wait(0.2):
+            if args.duration is not None and time.monotonic() - started >= args.duration:
+                break
+    finally:
+        session.stop()
+    stats = session.store.sources
+    messages = sum(s.messages for s in stats.values())
+    samples = sum(s.samples for s in stats.values())
+    print(
+        f"recorded {messages} messages, {samples} samples, "
+        f"{session.store.rejected_total} rejected to {args.archive}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _info(args: argparse.Namespace) -> int:
+    from telemetry.archive import ArchiveReader
+
+    with ArchiveReader(args.archive) as reader:
+        info = reader.info()
+    if args.json:
+        print(json.dumps(info, indent=2, sort_keys=True))
+    else:
+        print(f"archive {args.archive}")
+        print(f"  channels {info['channels']}, samples {info['samples']}, rejected {info['rejected']}")
+        for src, counts in sorted(info["sources"].items()):
+            print(f"  {src:16} " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from telemetry.archive import ArchiveReader
+
+    with ArchiveReader(args.archive) as reader:
+        if args.output:
+            with args.output.open("w", newline="", encoding="utf-8") as out:
+                count = reader.export(args.channel, args.start, args.end, args.format, out)
+        else:
+            count = reader.export(args.channel, args.start, args.end, args.format, sys.stdout)
+    if count == 0:
+        print(f"kibo-console: no samples of {args.channel} in that range", file=sys.stderr)
+    return 0
+
+
+def _dose_report(args: argparse.Namespace) -> int:
+    from telemetry.dose_report import write_dose_report
+
+    write_dose_report(args.archive, args.start, args.end, args.crew, args.format, args.output)
+    return 0
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from telemetry.replay import republish
+
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    sent = republish(
+        args.archive,
+        args.bind,
+        speed=args.speed,
+        start=args.start,
+        end=args.end,
+        faults=args.faults,
+        stop_event=stop,
+        wait_subscriber=args.wait_subscriber,
+    )
+    print(f"replayed {sent} messages from {args.archive}", file=sys.stderr)
+    return 0
+
+
+def _handover(args: argparse.Namespace) -> int:
+    from telemetry.handover import write_handover_report
+
+    write_handover_report(args.archive, args.start, args.end, args.output)
+    return 0
+
+
+def _keys(args: argparse.Namespace) -> int:
+    from console.config import generate_keys
+
+    public, secret = generate_keys(args.out, args.name)
+    print(f"public key: {public}\nsecret key: {secret}")
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from console.bench import run_bench
+
+    return run_bench(args.which, seconds=args.seconds, hours=args.hours)
+
+
+def _gui(args: argparse.Namespace) -> int:
+    from console.app import run_gui
+
+    return run_gui(args)
+
+
+_COMMANDS = {
+    "sim": _sim,
+    "record": _record,
+    "info": _info,
+    "export": _export,
+    "dose-report": _dose_report,
+    "replay": _replay,
+    "handover": _handover,
+    "keys": _keys,
+    "bench": _bench,
+}

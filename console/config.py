@@ -1,0 +1,80 @@
+"""Where the console keeps its files, and CurveZMQ key handling.
+
+Archives go to ``$KIBO_DATA_DIR`` or ``$XDG_DATA_HOME/kibo-console`` (default
+``~/.local/share/kibo-console``): ``archives/`` per session, ``layouts/`` per role,
+``training/`` for trainee logs.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import zmq
+
+from telemetry.dictionary import DEFAULT_DICTIONARY
+from telemetry.subscriber import CurveConfig
+
+
+def data_dir() -> Path:
+    """Return (and create, user-only) the console's data directory."""
+    explicit = os.environ.get("KIBO_DATA_DIR")
+    if explicit:
+        path = Path(explicit)
+    else:
+        base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+        path = Path(base) / "kibo-console"
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return path
+
+
+def generate_keys(out: Path, name: str) -> tuple[str, str]:
+    """Write ``NAME.key`` (public) and ``NAME.key_secret`` (user-only) in ``out``."""
+    out.mkdir(parents=True, exist_ok=True, mode=0o700)
+    public, secret = zmq.curve_keypair()
+    (out / f"{name}.key").write_bytes(public + b"\n")
+    secret_path = out / f"{name}.key_secret"
+    fd = os.open(secret_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(secret + b"\n")
+    return public.decode("ascii"), secret.decode("ascii")
+
+
+def read_key(path: Path) -> bytes:
+    """Read a Z85 key written by ``generate_keys`` (40 characters)."""
+    key = path.read_bytes().strip()
+    if len(key) != 40:
+        raise ValueError(f"{path}: a CurveZMQ key is 40 Z85 characters, found {len(key)}")
+    return key
+
+
+def curve_config(directory: Path) -> CurveConfig:
+    """Load the console's key pair and the publisher key it trusts from ``directory``.
+
+    Expects ``console.key``, ``console.key_secret`` and ``publisher.key``.
+    """
+    return CurveConfig(
+        secret_key=read_key(directory / "console.key_secret"),
+        public_key=read_key(directory / "console.key"),
+        server_key=read_key(directory / "publisher.key"),
+    )
+
+
+@dataclass
+class ConsoleConfig:
+    """Everything the GUI console is started with (from the command line)."""
+
+    endpoints: list[str] = field(default_factory=list)
+    archive_path: Path | None = None
+    dictionary_path: Path = DEFAULT_DICTIONARY
+    layout: str = "flight"
+    operator: str = ""
+    refresh_hz: float = 20.0
+    demo: bool = False
+    scenario: str = "nominal"
+    replay: Path | None = None
+    training: bool = False
+    faults: Path | None = None
+    curve: CurveConfig | None = None
+    buffer_capacity: int = 100_000

@@ -1,0 +1,69 @@
+"""What every dock reads from: the store, alarms, dictionary and the session clock.
+
+Docks get one ConsoleContext and pull from it at the refresh rate; they never
+receive per-sample signals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from telemetry.alarms import AlarmBook
+from telemetry.channels import ChannelStore
+from telemetry.dictionary import TelemetryDictionary
+from telemetry.limits import is_stale
+from telemetry.severity import Severity
+from widgets.levels import Level
+
+if TYPE_CHECKING:
+    from console.history import HistoryService
+
+
+@dataclass
+class ConsoleContext:
+    """Shared read access for the GUI thread's docks (owned by the GUI thread).
+
+    ``clock`` is the session clock: wall time when live, the replay cursor
+    when replaying, so staleness and windows follow whichever is showing.
+    """
+
+    dictionary: TelemetryDictionary
+    store: ChannelStore
+    alarms: AlarmBook
+    clock: Callable[[], float]
+    mode: str = "live"  # "live", "replay" or "training"
+    archive_path: Path | None = None
+    history: HistoryService | None = None
+    dose: Any = None  # DoseEstimator, read through its snapshot() lock
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def latest(self, key: str) -> tuple[float, float] | None:
+        buf = self.store.buffer(key)
+        return buf.latest() if buf is not None else None
+
+    def level_of(self, key: str, now: float) -> Level:
+        """Display level of a channel: its alarm level, stale, or no data.
+
+        ``now`` is the session clock; staleness is judged on arrival time.
+        """
+        buf = self.store.buffer(key)
+        if buf is None or len(buf) == 0:
+            return Level.NO_DATA
+        spec = self.dictionary.channel_for_key(key)
+        if spec is not None and is_stale(buf.received, now, spec.stale_after_s):
+            return Level.STALE
+        alarm = self.alarms.get(key)
+        if alarm is None or alarm.severity == Severity.NOMINAL:
+            return Level.NOMINAL
+        return Level[alarm.severity.name]
+
+    def format(self, key: str, value: float) -> str:
+        spec = self.dictionary.channel_for_key(key)
+        return spec.format_value(value) if spec is not None else f"{value:g}"
+
+    def unit(self, key: str) -> str:
+        spec = self.dictionary.channel_for_key(key)
+        return spec.unit if spec is not None else ""
