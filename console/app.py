@@ -7,12 +7,11 @@ windows).
 
 from __future__ import annotations
 
-import argparse
 import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
@@ -24,6 +23,10 @@ from console.main_window import MainWindow
 from console.refresh import RefreshLoop
 from telemetry.dictionary import TelemetryDictionary
 from telemetry.session import LiveSession, SessionConfig, build_derivers
+
+if TYPE_CHECKING:
+    import argparse
+    from pathlib import Path
 
 
 def free_tcp_endpoint() -> str:
@@ -64,7 +67,9 @@ class Console:
         )
         self.store = self.session.store
         self.history = (
-            HistoryService(config.archive_path) if config.archive_path is not None else None
+            HistoryService(config.archive_path)
+            if config.archive_path is not None
+            else None
         )
         self.context = ConsoleContext(
             dictionary=self.dictionary,
@@ -88,7 +93,16 @@ class Console:
         # A separate process: the simulator's Python work must not share the
         # console's GIL (it would show up as GUI stalls).
         return subprocess.Popen(
-            [sys.executable, "-m", "console", "sim", "--bind", endpoint, "--scenario", scenario],
+            [
+                sys.executable,
+                "-m",
+                "console",
+                "sim",
+                "--bind",
+                endpoint,
+                "--scenario",
+                scenario,
+            ],
             stdin=subprocess.DEVNULL,
         )
 
@@ -98,7 +112,7 @@ class Console:
         self.window.show()
 
     def shutdown(self) -> None:
-        """Stop receiving, flush the archive, stop workers, close windows (idempotent)."""
+        """Stop receiving, flush the archive, stop workers, close windows (once)."""
         if self._shut_down:
             return
         self._shut_down = True
@@ -149,9 +163,9 @@ def run_gui(args: argparse.Namespace) -> int:
     """Start the console window; returns the process exit code."""
     config = config_from_args(args)
     if not config.endpoints and not config.demo and config.replay is None:
-        print(
-            "kibo-console: nothing to show: give --connect ENDPOINT, --demo or --replay FILE",
-            file=sys.stderr,
+        sys.stderr.write(
+            "kibo-console: nothing to show: give --connect ENDPOINT, --demo "
+            "or --replay FILE\n"
         )
         return 2
     app = QApplication.instance() or QApplication(sys.argv[:1])

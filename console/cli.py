@@ -14,9 +14,16 @@ import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
+from typing import TYPE_CHECKING
 
-from telemetry.dictionary import DEFAULT_DICTIONARY, DictionaryError, TelemetryDictionary
+from telemetry.dictionary import (
+    DEFAULT_DICTIONARY,
+    DictionaryError,
+    TelemetryDictionary,
+)
+
+if TYPE_CHECKING:
+    from types import FrameType
 
 
 def parse_time(text: str) -> float:
@@ -31,7 +38,7 @@ def parse_time(text: str) -> float:
 
 
 def default_archive_path() -> Path:
-    """A new archive file per session in the data directory (see README)."""
+    """Return a new archive path for this session in the data directory."""
     from console.config import data_dir
 
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -41,45 +48,94 @@ def default_archive_path() -> Path:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kibo-console",
-        description="Kibo operations console: Int-Ball robots, ECLSS and crew radiation dose.",
+        description=(
+            "Kibo operations console: Int-Ball robots, ECLSS and crew radiation dose."
+        ),
     )
-    parser.add_argument("--connect", action="append", metavar="ENDPOINT", default=[],
-                        help="ZeroMQ endpoint to subscribe to (repeatable)")
-    parser.add_argument("--demo", action="store_true",
-                        help="start the built-in simulator and connect to it")
-    parser.add_argument("--scenario", default="nominal",
-                        help="simulator scenario for --demo (nominal, co2-rise, nav-loss, spe-2017-09)")
-    parser.add_argument("--archive", type=Path, help="archive file (default: a new file per session)")
-    parser.add_argument("--layout", default="flight", help="role layout: flight, radiation, trainer")
-    parser.add_argument("--operator", default="", help="operator name written with every action")
+    parser.add_argument(
+        "--connect",
+        action="append",
+        metavar="ENDPOINT",
+        default=[],
+        help="ZeroMQ endpoint to subscribe to (repeatable)",
+    )
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="start the built-in simulator and connect to it",
+    )
+    parser.add_argument(
+        "--scenario",
+        default="nominal",
+        help="simulator scenario for --demo (nominal, co2-rise, nav-loss, spe-2017-09)",
+    )
+    parser.add_argument(
+        "--archive", type=Path, help="archive file (default: a new file per session)"
+    )
+    parser.add_argument(
+        "--layout", default="flight", help="role layout: flight, radiation, trainer"
+    )
+    parser.add_argument(
+        "--operator", default="", help="operator name written with every action"
+    )
     parser.add_argument("--dictionary", type=Path, default=DEFAULT_DICTIONARY)
-    parser.add_argument("--replay", type=Path, metavar="ARCHIVE", help="open a recorded session for replay")
-    parser.add_argument("--training", action="store_true", help="mark the replay as a training session")
-    parser.add_argument("--faults", type=Path, help="fault-injection scenario (TOML) for replay or demo")
-    parser.add_argument("--screenshot", type=Path, help="save a screenshot of the window to FILE")
-    parser.add_argument("--quit-after", type=float, metavar="S", help="quit after S seconds")
+    parser.add_argument(
+        "--replay",
+        type=Path,
+        metavar="ARCHIVE",
+        help="open a recorded session for replay",
+    )
+    parser.add_argument(
+        "--training", action="store_true", help="mark the replay as a training session"
+    )
+    parser.add_argument(
+        "--faults", type=Path, help="fault-injection scenario (TOML) for replay or demo"
+    )
+    parser.add_argument(
+        "--screenshot", type=Path, help="save a screenshot of the window to FILE"
+    )
+    parser.add_argument(
+        "--quit-after", type=float, metavar="S", help="quit after S seconds"
+    )
     parser.add_argument("--refresh-hz", type=float, default=20.0)
-    parser.add_argument("--curve-keys", type=Path, metavar="DIR",
-                        help="CurveZMQ: directory with console.key_secret and allowed publisher keys")
+    parser.add_argument(
+        "--curve-keys",
+        type=Path,
+        metavar="DIR",
+        help="CurveZMQ: directory with console.key_secret and allowed publisher keys",
+    )
     sub = parser.add_subparsers(dest="command")
 
     sim = sub.add_parser("sim", help="run the telemetry simulator (publisher)")
     sim.add_argument("--bind", default="tcp://127.0.0.1:5556")
     sim.add_argument("--seed", type=int, default=1)
-    sim.add_argument("--duration", type=float, default=None, help="seconds of wall time")
-    sim.add_argument("--rate-scale", type=float, default=1.0,
-                     help="simulated seconds per wall second (scenarios compress with it)")
-    sim.add_argument("--scenario", default="nominal",
-                     choices=["nominal", "co2-rise", "nav-loss", "spe-2017-09"])
+    sim.add_argument(
+        "--duration", type=float, default=None, help="seconds of wall time"
+    )
+    sim.add_argument(
+        "--rate-scale",
+        type=float,
+        default=1.0,
+        help="simulated seconds per wall second (scenarios compress with it)",
+    )
+    sim.add_argument(
+        "--scenario",
+        default="nominal",
+        choices=["nominal", "co2-rise", "nav-loss", "spe-2017-09"],
+    )
     sim.add_argument("--faults", type=Path, help="fault-injection scenario (TOML)")
     sim.add_argument("--encoding", default="msgpack", choices=["msgpack", "json"])
-    sim.add_argument("--curve-secret", type=Path, help="CurveZMQ server secret key file")
+    sim.add_argument(
+        "--curve-secret", type=Path, help="CurveZMQ server secret key file"
+    )
 
     rec = sub.add_parser("record", help="headless recorder: subscribe and archive")
     rec.add_argument("--connect", action="append", required=True, metavar="ENDPOINT")
     rec.add_argument("--archive", type=Path, required=True)
     rec.add_argument("--duration", type=float, default=None)
-    rec.add_argument("--topic", action="append", default=None, help="topic prefix filter")
+    rec.add_argument(
+        "--topic", action="append", default=None, help="topic prefix filter"
+    )
     rec.add_argument("--dictionary", type=Path, default=DEFAULT_DICTIONARY)
     rec.add_argument("--curve-keys", type=Path, metavar="DIR")
 
@@ -119,11 +175,18 @@ def build_parser() -> argparse.ArgumentParser:
     handover.add_argument("--output", type=Path)
 
     keys = sub.add_parser("keys", help="generate a CurveZMQ key pair")
-    keys.add_argument("--out", type=Path, required=True, help="directory for NAME.key and NAME.key_secret")
+    keys.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="directory for NAME.key and NAME.key_secret",
+    )
     keys.add_argument("--name", default="console")
 
     bench = sub.add_parser("bench", help="benchmarks against this machine's own limits")
-    bench.add_argument("which", choices=["ingest", "gui", "replay", "query", "dose", "soak", "all"])
+    bench.add_argument(
+        "which", choices=["ingest", "gui", "replay", "query", "dose", "soak", "all"]
+    )
     bench.add_argument("--seconds", type=float, default=None)
     bench.add_argument("--hours", type=float, default=None)
     return parser
@@ -188,7 +251,10 @@ def _record(args: argparse.Namespace) -> int:
     started = time.monotonic()
     try:
         while not stop.wait(0.2):
-            if args.duration is not None and time.monotonic() - started >= args.duration:
+            if (
+                args.duration is not None
+                and time.monotonic() - started >= args.duration
+            ):
                 break
     finally:
         session.stop()
@@ -212,9 +278,15 @@ def _info(args: argparse.Namespace) -> int:
         print(json.dumps(info, indent=2, sort_keys=True))
     else:
         print(f"archive {args.archive}")
-        print(f"  channels {info['channels']}, samples {info['samples']}, rejected {info['rejected']}")
+        print(
+            f"  channels {info['channels']}, samples {info['samples']}, "
+            f"rejected {info['rejected']}"
+        )
         for src, counts in sorted(info["sources"].items()):
-            print(f"  {src:16} " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+            print(
+                f"  {src:16} "
+                + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+            )
     return 0
 
 
@@ -224,18 +296,26 @@ def _export(args: argparse.Namespace) -> int:
     with ArchiveReader(args.archive) as reader:
         if args.output:
             with args.output.open("w", newline="", encoding="utf-8") as out:
-                count = reader.export(args.channel, args.start, args.end, args.format, out)
+                count = reader.export(
+                    args.channel, args.start, args.end, args.format, out
+                )
         else:
-            count = reader.export(args.channel, args.start, args.end, args.format, sys.stdout)
+            count = reader.export(
+                args.channel, args.start, args.end, args.format, sys.stdout
+            )
     if count == 0:
-        print(f"kibo-console: no samples of {args.channel} in that range", file=sys.stderr)
+        print(
+            f"kibo-console: no samples of {args.channel} in that range", file=sys.stderr
+        )
     return 0
 
 
 def _dose_report(args: argparse.Namespace) -> int:
     from telemetry.dose_report import write_dose_report
 
-    write_dose_report(args.archive, args.start, args.end, args.crew, args.format, args.output)
+    write_dose_report(
+        args.archive, args.start, args.end, args.crew, args.format, args.output
+    )
     return 0
 
 

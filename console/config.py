@@ -45,7 +45,9 @@ def read_key(path: Path) -> bytes:
     """Read a Z85 key written by ``generate_keys`` (40 characters)."""
     key = path.read_bytes().strip()
     if len(key) != 40:
-        raise ValueError(f"{path}: a CurveZMQ key is 40 Z85 characters, found {len(key)}")
+        raise ValueError(
+            f"{path}: a CurveZMQ key is 40 Z85 characters, found {len(key)}"
+        )
     return key
 
 

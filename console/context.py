@@ -6,20 +6,21 @@ receive per-sample signals.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from telemetry.alarms import AlarmBook
-from telemetry.channels import ChannelStore
-from telemetry.dictionary import TelemetryDictionary
 from telemetry.limits import is_stale
 from telemetry.severity import Severity
 from widgets.levels import Level
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
     from console.history import HistoryService
+    from telemetry.alarms import AlarmBook
+    from telemetry.channels import ChannelStore
+    from telemetry.dictionary import TelemetryDictionary
 
 
 @dataclass

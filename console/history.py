@@ -8,12 +8,15 @@ to the GUI thread through a queued signal.
 from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from telemetry.archive import ArchiveReader
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 class HistoryService(QObject):
@@ -48,7 +51,7 @@ class HistoryService(QObject):
             if self._reader is None:
                 self._reader = ArchiveReader(self.archive_path)
             t, y = self._reader.channel_window(key, t0, t1)
-        except Exception as exc:  # noqa: BLE001 - reported to the operator, not raised
+        except Exception as exc:
             self.failed.emit(tag, f"history of {key}: {exc}")
             return
         if self._latest.get(tag) == serial:

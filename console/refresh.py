@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 from PySide6.QtCore import QObject, QTimer
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
 
 
 class Refreshable(Protocol):
@@ -20,7 +22,7 @@ class Refreshable(Protocol):
 
     def refresh(self, now: float) -> None: ...
 
-    def isVisible(self) -> bool: ...  # noqa: N802 - Qt's name
+    def isVisible(self) -> bool: ...
 
 
 class RefreshLoop(QObject):
@@ -62,7 +64,7 @@ class RefreshLoop(QObject):
                 continue
             try:
                 panel.refresh(now)
-            except Exception as exc:  # noqa: BLE001 - one panel's bug must not freeze the rest
+            except Exception as exc:
                 self.errors += 1
                 self.last_error = f"{type(panel).__name__}: {exc!r}"[:300]
         self.frames += 1

@@ -11,12 +11,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
-from telemetry.limits import LimitTransition
 from telemetry.severity import Severity
 
+if TYPE_CHECKING:
+    from telemetry.limits import LimitTransition
+
 ActionSink = Callable[[float, str, str, str, str], None]
-"""(time, operator, action, target, comment) -> None; usually ArchiveWriter.put_action."""
+"""(time, operator, action, target, comment): usually ArchiveWriter.put_action."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +77,15 @@ class AlarmBook:
                 self.raised_total += 1
                 if alarm is None:
                     alarm = Alarm(
-                        tr.key, tr.severity, tr.severity, tr.value, tr.threshold,
-                        tr.kind, tr.time, tr.time, 1,
+                        tr.key,
+                        tr.severity,
+                        tr.severity,
+                        tr.value,
+                        tr.threshold,
+                        tr.kind,
+                        tr.time,
+                        tr.time,
+                        1,
                     )
                 else:
                     worse = tr.severity > alarm.peak or not alarm.active
@@ -93,7 +103,9 @@ class AlarmBook:
                     )
                 self._alarms[tr.key] = alarm
             elif alarm is not None:
-                alarm = replace(alarm, severity=Severity.NOMINAL, value=tr.value, last_time=tr.time)
+                alarm = replace(
+                    alarm, severity=Severity.NOMINAL, value=tr.value, last_time=tr.time
+                )
                 # Returned alarms leave the list once acknowledged; critical ones
                 # latch until someone acknowledges them.
                 if alarm.acked or alarm.peak < Severity.CRITICAL:
@@ -113,7 +125,10 @@ class AlarmBook:
                 changed += 1
                 if alarm.active:
                     self._alarms[key] = replace(
-                        alarm, acked=True, ack_by=self.operator, ack_comment=comment,
+                        alarm,
+                        acked=True,
+                        ack_by=self.operator,
+                        ack_comment=comment,
                         peak=alarm.severity,
                     )
                 else:
@@ -122,7 +137,9 @@ class AlarmBook:
             self.version += 1
         return changed
 
-    def shelve(self, keys: list[str], now: float, minutes: float, comment: str = "") -> None:
+    def shelve(
+        self, keys: list[str], now: float, minutes: float, comment: str = ""
+    ) -> None:
         with self._lock:
             for key in keys:
                 alarm = self._alarms.get(key)
@@ -145,7 +162,8 @@ class AlarmBook:
         """Unshelve alarms whose shelving time ran out."""
         with self._lock:
             expired = [
-                k for k, a in self._alarms.items()
+                k
+                for k, a in self._alarms.items()
                 if a.shelved_until is not None and now >= a.shelved_until
             ]
             for key in expired:
@@ -169,17 +187,21 @@ class AlarmBook:
         """Every alarm, worst first, then newest first."""
         with self._lock:
             alarms = list(self._alarms.values())
-        return sorted(alarms, key=lambda a: (-int(a.severity), -int(a.peak), -a.last_time))
+        return sorted(
+            alarms, key=lambda a: (-int(a.severity), -int(a.peak), -a.last_time)
+        )
 
     def get(self, key: str) -> Alarm | None:
         with self._lock:
             return self._alarms.get(key)
 
     def unacked_severity(self, now: float) -> Severity:
-        """The worst unacknowledged, unshelved level (drives the audible alarm)."""
+        """Return the worst unacknowledged, unshelved level (for the audible alarm)."""
         with self._lock:
             levels = [
-                a.peak for a in self._alarms.values() if not a.acked and not a.shelved(now)
+                a.peak
+                for a in self._alarms.values()
+                if not a.acked and not a.shelved(now)
             ]
         return max(levels, default=Severity.NOMINAL)
 

@@ -35,15 +35,21 @@ class ChannelBuffer:
         self._lock = threading.Lock()
         self.version = 0
         self.total = 0
+        # Session-clock time of the last append: staleness is judged on
+        # arrival, so a publisher whose clock runs fast still goes stale.
+        self.received = float("nan")
 
     def __len__(self) -> int:
         return self._count
 
-    def append(self, t: np.ndarray, y: np.ndarray) -> None:
+    def append(
+        self, t: np.ndarray, y: np.ndarray, received: float = float("nan")
+    ) -> None:
         """Append samples in time order (only the newest ``capacity`` are kept)."""
         n = int(t.shape[0])
         if n == 0:
             return
+        self.received = received
         cap = self.capacity
         if n > cap:
             t, y = t[-cap:], y[-cap:]
@@ -147,7 +153,9 @@ class ChannelStore:
     GUI thread reads. Buffers are created lazily under a lock.
     """
 
-    def __init__(self, capacity: int = DEFAULT_CAPACITY, max_events: int = 5000) -> None:
+    def __init__(
+        self, capacity: int = DEFAULT_CAPACITY, max_events: int = 5000
+    ) -> None:
         self.capacity = capacity
         self._buffers: dict[str, ChannelBuffer] = {}
         self._lock = threading.Lock()
@@ -172,8 +180,10 @@ class ChannelStore:
         with self._lock:
             return list(self._buffers)
 
-    def append(self, key: str, t: np.ndarray, y: np.ndarray) -> None:
-        self.ensure(key).append(t, y)
+    def append(
+        self, key: str, t: np.ndarray, y: np.ndarray, received: float = float("nan")
+    ) -> None:
+        self.ensure(key).append(t, y, received)
 
     def add_event(
         self, time: float, source: str | None, kind: str, detail: str, severity: int = 0

@@ -9,11 +9,14 @@ sight so nothing received is lost.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from telemetry.dictionary import ChannelSpec, TelemetryDictionary
 from telemetry.wire import Frame, Value, WireError
+
+if TYPE_CHECKING:
+    from telemetry.dictionary import ChannelSpec, TelemetryDictionary
 
 _NUMERIC_TYPES = frozenset({float, int, bool, type(None)})
 # Undeclared channels get codes for their strings; a bound keeps a hostile
@@ -107,15 +110,22 @@ class Decoder:
             values = np.array(column, dtype=np.float64)  # None -> NaN
             if np.isinf(values).any():
                 row = int(np.flatnonzero(np.isinf(values))[0])
-                raise WireError("bad value", f"{name}[{row}] = {column[row]!r} is not finite")
+                raise WireError(
+                    "bad value", f"{name}[{row}] = {column[row]!r} is not finite"
+                )
             return values
         if spec is not None and not spec.states:
             row = next(i for i, v in enumerate(column) if isinstance(v, str))
             raise WireError(
                 "bad value",
-                f"{name}[{row}] = {column[row]!r}: channel is numeric ({spec.unit or 'no unit'})",
+                f"{name}[{row}] = {column[row]!r}: "
+                f"channel is numeric ({spec.unit or 'no unit'})",
             )
-        states = spec.states if spec is not None else self._undeclared_states.setdefault(key, {})
+        states = (
+            spec.states
+            if spec is not None
+            else self._undeclared_states.setdefault(key, {})
+        )
         values = np.empty(len(column), dtype=np.float64)
         for i, v in enumerate(column):
             if v is None:

@@ -17,7 +17,7 @@ _MAGNUS_B = 243.04
 
 
 def dew_point(temp_c: np.ndarray, rh_pct: np.ndarray) -> np.ndarray:
-    """Return the dew point in °C from air temperature (°C) and relative humidity (%)."""
+    """Return the dew point (°C) from air temperature (°C) and relative humidity (%)."""
     rh = np.clip(rh_pct, 0.1, 100.0) / 100.0
     gamma = np.log(rh) + _MAGNUS_A * temp_c / (_MAGNUS_B + temp_c)
     result: np.ndarray = _MAGNUS_B * gamma / (_MAGNUS_A - gamma)
@@ -25,7 +25,7 @@ def dew_point(temp_c: np.ndarray, rh_pct: np.ndarray) -> np.ndarray:
 
 
 class DewPointDeriver:
-    """Adds ``<src>.dewpoint`` for every ECLSS source; owned by the zmq-subscriber thread.
+    """Adds ``<src>.dewpoint`` per ECLSS source; owned by the zmq-subscriber thread.
 
     Temperature is interpolated to the humidity sample times (holding the
     last value) so the two need not arrive in the same message.
@@ -49,10 +49,17 @@ class DewPointDeriver:
                 t_at = np.full(batch.times.shape[0], self._last_temp[source][1])
             else:
                 continue
-            out.append(ChannelBatch(f"{source}.dewpoint", batch.times, dew_point(t_at, batch.values)))
+            out.append(
+                ChannelBatch(
+                    f"{source}.dewpoint", batch.times, dew_point(t_at, batch.values)
+                )
+            )
         for source, temp in temps.items():
             if source in self.sources and temp.times.shape[0]:
-                self._last_temp[source] = (float(temp.times[-1]), float(temp.values[-1]))
+                self._last_temp[source] = (
+                    float(temp.times[-1]),
+                    float(temp.values[-1]),
+                )
         return out
 
     def reset(self) -> None:

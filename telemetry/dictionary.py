@@ -8,6 +8,7 @@ the entry.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 import re
 import tomllib
@@ -185,7 +186,9 @@ class _Parser:
         """Best-effort line of a dotted entry: its table header or its key."""
         parts = entry.split(".")
         for n in range(len(parts), 0, -1):
-            header = re.compile(r"^\s*\[+\s*" + re.escape(".".join(parts[:n])) + r"\s*[\].]")
+            header = re.compile(
+                r"^\s*\[+\s*" + re.escape(".".join(parts[:n])) + r"\s*[\].]"
+            )
             for i, line in enumerate(self.lines, 1):
                 if header.match(line):
                     if n == len(parts):
@@ -204,7 +207,9 @@ class _Parser:
             raise self.fail(entry, f"must be a table, got {type(data).__name__}")
         return data
 
-    def number(self, data: dict[str, Any], key: str, entry: str, default: float) -> float:
+    def number(
+        self, data: dict[str, Any], key: str, entry: str, default: float
+    ) -> float:
         value = data.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.fail(f"{entry}.{key}", f"must be a number, got {value!r}")
@@ -216,7 +221,9 @@ class _Parser:
         if (
             not isinstance(value, list)
             or len(value) != 2
-            or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+            or not all(
+                isinstance(v, int | float) and not isinstance(v, bool) for v in value
+            )
             or value[0] > value[1]
         ):
             raise self.fail(entry, f"must be [low, high] numbers, got {value!r}")
@@ -271,8 +278,15 @@ class _Parser:
             raise self.fail("geometry.dock", f"must be [x, y, z], got {dock_raw!r}")
         dock = (float(dock_raw[0]), float(dock_raw[1]), float(dock_raw[2]))
         return TelemetryDictionary(
-            self.path, version, sha256, families, descriptions, sources, modules,
-            zones, dock,
+            self.path,
+            version,
+            sha256,
+            families,
+            descriptions,
+            sources,
+            modules,
+            zones,
+            dock,
         )
 
     def module(self, mid: str, data: Any) -> ModuleSpec:
@@ -304,19 +318,28 @@ class _Parser:
         states: dict[str, int] = {}
         for state, code in states_raw.items():
             if isinstance(code, bool) or not isinstance(code, int):
-                raise self.fail(f"{entry}.states.{state}", f"code must be an integer, got {code!r}")
+                raise self.fail(
+                    f"{entry}.states.{state}", f"code must be an integer, got {code!r}"
+                )
             states[state] = code
-        alarm_states: dict[Severity, Any] = {}
-        for state, sev in self.table(ch.get("alarm_states", {}), f"{entry}.alarm_states").items():
+        alarm_states: dict[str, Severity] = {}
+        for state, sev in self.table(
+            ch.get("alarm_states", {}), f"{entry}.alarm_states"
+        ).items():
             if state not in states:
-                raise self.fail(f"{entry}.alarm_states.{state}", "is not one of the channel's states")
+                raise self.fail(
+                    f"{entry}.alarm_states.{state}",
+                    "is not one of the channel's states",
+                )
             alarm_states[state] = self.severity(sev, f"{entry}.alarm_states.{state}")
         display = ch.get("range")
         fmt = str(ch.get("format", "{:.2f}"))
         try:
             fmt.format(1.0)
         except (ValueError, IndexError, KeyError):
-            raise self.fail(f"{entry}.format", f"is not a format like '{{:.2f}}': {fmt!r}") from None
+            raise self.fail(
+                f"{entry}.format", f"is not a format like '{{:.2f}}': {fmt!r}"
+            ) from None
         return ChannelSpec(
             family=family,
             name=name,
@@ -324,18 +347,24 @@ class _Parser:
             description=str(ch.get("description", "")),
             rate_hz=rate,
             stale_after_s=stale,
-            display_range=self.pair(display, f"{entry}.range") if display is not None else None,
+            display_range=self.pair(display, f"{entry}.range")
+            if display is not None
+            else None,
             fmt=fmt,
             states=states,
             alarm_states=alarm_states,
-            limits=self.limits(ch["limits"], f"{entry}.limits") if "limits" in ch else None,
+            limits=self.limits(ch["limits"], f"{entry}.limits")
+            if "limits" in ch
+            else None,
             derived=bool(ch.get("derived", False)),
             log_scale=bool(ch.get("log_scale", False)),
         )
 
     def severity(self, value: Any, entry: str) -> Severity:
         if not isinstance(value, str) or value.lower() not in _SEVERITY_NAMES:
-            raise self.fail(entry, f"must be one of {sorted(_SEVERITY_NAMES)}, got {value!r}")
+            raise self.fail(
+                entry, f"must be one of {sorted(_SEVERITY_NAMES)}, got {value!r}"
+            )
         return _SEVERITY_NAMES[value.lower()]
 
     def limits(self, data: Any, entry: str) -> LimitSpec:
@@ -358,11 +387,19 @@ class _Parser:
         # Worse levels must sit further out than milder ones.
         for side, values, outward in (("low", low, -1), ("high", high, 1)):
             ordered = [values[s] for s in sorted(values)]
-            if any(outward * (b - a) < 0 for a, b in zip(ordered, ordered[1:], strict=False)):
-                raise self.fail(entry, f"{side} thresholds must widen with severity: {values}")
+            if any(outward * (b - a) < 0 for a, b in itertools.pairwise(ordered)):
+                raise self.fail(
+                    entry, f"{side} thresholds must widen with severity: {values}"
+                )
         persistence = lim.get("persistence", 1)
-        if isinstance(persistence, bool) or not isinstance(persistence, int) or persistence < 1:
-            raise self.fail(f"{entry}.persistence", f"must be an integer >= 1, got {persistence!r}")
+        if (
+            isinstance(persistence, bool)
+            or not isinstance(persistence, int)
+            or persistence < 1
+        ):
+            raise self.fail(
+                f"{entry}.persistence", f"must be an integer >= 1, got {persistence!r}"
+            )
         hysteresis = self.number(lim, "hysteresis", entry, 0.0)
         if hysteresis < 0:
             raise self.fail(f"{entry}.hysteresis", f"must be >= 0, got {hysteresis}")

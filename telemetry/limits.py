@@ -76,14 +76,20 @@ class LimitEvaluator:
             return low, "low"
         if high is not None and value > high:
             return high, "high"
-        return (high if high is not None else low), "high" if high is not None else "low"
+        return (
+            high if high is not None else low
+        ), "high" if high is not None else "low"
 
     def evaluate(self, times: np.ndarray, values: np.ndarray) -> list[LimitTransition]:
         """Feed samples in time order; return the level changes they cause."""
         if not self.active or values.shape[0] == 0:
             return []
         raw = self.classify(values)
-        cleared = self.classify(values, self.limits.hysteresis) if self.limits.hysteresis else raw
+        cleared = (
+            self.classify(values, self.limits.hysteresis)
+            if self.limits.hysteresis
+            else raw
+        )
         current = int(self.state)
         # Fast path: every sample stays in the current level (the usual case).
         if bool((raw == current).all()) and bool((cleared >= current).all()):

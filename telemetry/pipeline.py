@@ -1,4 +1,4 @@
-"""The data path for one message: validate -> decode -> derive -> store -> limits -> archive.
+"""The data path for one message: decode, derive, store, check limits, archive.
 
 Live data, wire replay and in-process replay all go through ``Pipeline.ingest``,
 so every display, alarm and dose total is computed the same way.
@@ -6,8 +6,7 @@ so every display, alarm and dose total is computed the same way.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -15,10 +14,14 @@ from telemetry.alarms import AlarmBook
 from telemetry.channels import ChannelStore, SourceStats
 from telemetry.decoding import ChannelBatch, DecodedFrame, Decoder
 from telemetry.derived import DewPointDeriver
-from telemetry.dictionary import TelemetryDictionary
 from telemetry.limits import LimitEvaluator, LimitTransition
 from telemetry.severity import Severity
 from telemetry.wire import Frame, WireError, decode_frame, split_topic
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from telemetry.dictionary import TelemetryDictionary
 
 # A hostile or broken publisher must not grow the store without bound.
 MAX_UNDECLARED_CHANNELS = 2000
@@ -27,7 +30,11 @@ MAX_SOURCES = 500
 REJECT_EVENT_INTERVAL_S = 5.0
 
 Batch = tuple[str, np.ndarray, np.ndarray]
-_LINK_SEVERITY = {"up": Severity.NOMINAL, "stale": Severity.WARNING, "down": Severity.CRITICAL}
+_LINK_SEVERITY = {
+    "up": Severity.NOMINAL,
+    "stale": Severity.WARNING,
+    "down": Severity.CRITICAL,
+}
 
 
 class ArchiveSink(Protocol):
@@ -40,7 +47,13 @@ class ArchiveSink(Protocol):
     def put_samples(self, batches: Sequence[Batch]) -> None: ...
 
     def put_channel(
-        self, key: str, *, unit: str, declared: bool, derived: bool, states: dict[str, int]
+        self,
+        key: str,
+        *,
+        unit: str,
+        declared: bool,
+        derived: bool,
+        states: dict[str, int],
     ) -> None: ...
 
     def put_rejected(
@@ -54,7 +67,14 @@ class ArchiveSink(Protocol):
     ) -> None: ...
 
     def put_event(
-        self, time: float, source: str | None, kind: str, detail: str, severity: int = 0
+        self,
+        time: float,
+        source: str | None,
+        kind: str,
+        detail: str,
+        severity: int = 0,
+        *,
+        count: int | None = None,
     ) -> None: ...
 
     def put_transition(
@@ -105,12 +125,16 @@ class Pipeline:
         self._announced: set[str] = set()
         self._last_reject_event: dict[tuple[str | None, str], float] = {}
         self._source_stale_s = {
-            sid: self._stale_time(spec.family) for sid, spec in dictionary.sources.items()
+            sid: self._stale_time(spec.family)
+            for sid, spec in dictionary.sources.items()
         }
 
     def _stale_time(self, family: str) -> float:
-        measured = [c.stale_after_s for c in self.dictionary.families.get(family, {}).values()
-                    if not c.derived]
+        measured = [
+            c.stale_after_s
+            for c in self.dictionary.families.get(family, {}).values()
+            if not c.derived
+        ]
         return min(measured, default=5.0)
 
     # ----------------------------------------------------------------- ingest
@@ -125,7 +149,10 @@ class Pipeline:
             frame = decode_frame(parts)
             stats = self._stats(frame.source, frame.family)
             decoded = self.decoder.decode(frame)
-            if len(decoded.undeclared) and len(self.store.undeclared) >= MAX_UNDECLARED_CHANNELS:
+            if (
+                len(decoded.undeclared)
+                and len(self.store.undeclared) >= MAX_UNDECLARED_CHANNELS
+            ):
                 new = [k for k in decoded.undeclared if k not in self.store.undeclared]
                 if new:
                     raise WireError(
@@ -141,21 +168,27 @@ class Pipeline:
         stats.samples += decoded.samples
         stats.last_received = received
         if frame.rows:
-            stats.last_sample_time = max(stats.last_sample_time, float(frame.times[-1])) \
-                if stats.last_sample_time == stats.last_sample_time else float(frame.times[-1])
+            stats.last_sample_time = (
+                max(stats.last_sample_time, float(frame.times[-1]))
+                if stats.last_sample_time == stats.last_sample_time
+                else float(frame.times[-1])
+            )
         self._announce(decoded)
         derived: list[ChannelBatch] = []
         for deriver in self.derivers:
             derived.extend(deriver.derive(decoded.batches))
         transitions: list[LimitTransition] = []
         for batch in (*decoded.batches, *derived):
-            self.store.append(batch.key, batch.times, batch.values)
+            self.store.append(batch.key, batch.times, batch.values, received)
             evaluator = self._evaluator(batch.key)
             if evaluator is not None:
                 transitions.extend(evaluator.evaluate(batch.times, batch.values))
         if self.archive is not None:
             self.archive.put_frame(
-                received, frame, parts[1], [(b.key, b.times, b.values) for b in decoded.batches]
+                received,
+                frame,
+                parts[1],
+                [(b.key, b.times, b.values) for b in decoded.batches],
             )
             if derived:
                 self._announce_derived(derived)
@@ -170,7 +203,10 @@ class Pipeline:
         stats = self.store.sources.get(source)
         if stats is None:
             if len(self.store.sources) >= MAX_SOURCES:
-                raise WireError("too many sources", f"{MAX_SOURCES} sources already; refusing {source!r}")
+                raise WireError(
+                    "too many sources",
+                    f"{MAX_SOURCES} sources already; refusing {source!r}",
+                )
             stats = SourceStats(family)
             self.store.sources[source] = stats
         elif stats.family != family:
@@ -180,10 +216,14 @@ class Pipeline:
             )
         return stats
 
-    def _track_sequence(self, stats: SourceStats, frame: Frame, received: float) -> None:
+    def _track_sequence(
+        self, stats: SourceStats, frame: Frame, received: float
+    ) -> None:
         source = frame.source
         if stats.last_seq < 0:
-            self._set_link(source, stats, "up", received, f"first message, seq {frame.seq}")
+            self._set_link(
+                source, stats, "up", received, f"first message, seq {frame.seq}"
+            )
         elif frame.seq == stats.last_seq + 1:
             pass
         elif frame.seq > stats.last_seq + 1:
@@ -191,16 +231,21 @@ class Pipeline:
             stats.gaps += 1
             stats.missed += missed
             self._event(
-                received, source, "gap",
+                received,
+                source,
+                "gap",
                 f"missed {missed} message(s): seq {stats.last_seq} -> {frame.seq}",
                 int(Severity.WATCH),
+                count=missed,
             )
         else:
             # A publisher that restarts begins counting again; that is not a
             # gap, so no gap storm follows.
             stats.restarts += 1
             self._event(
-                received, source, "publisher restart",
+                received,
+                source,
+                "publisher restart",
                 f"seq went back from {stats.last_seq} to {frame.seq}",
                 int(Severity.WATCH),
             )
@@ -222,14 +267,21 @@ class Pipeline:
             stats.rejected = 1
             self.store.sources[source] = stats
         self.store.rejected_total += 1
-        self.store.rejected_by_reason[exc.reason] = self.store.rejected_by_reason.get(exc.reason, 0) + 1
+        self.store.rejected_by_reason[exc.reason] = (
+            self.store.rejected_by_reason.get(exc.reason, 0) + 1
+        )
         if self.archive is not None:
-            self.archive.put_rejected(received, topic, body, source, exc.reason, exc.detail)
+            self.archive.put_rejected(
+                received, topic, body, source, exc.reason, exc.detail
+            )
         last = self._last_reject_event.get((source, exc.reason))
         if last is None or received - last >= REJECT_EVENT_INTERVAL_S:
             self._last_reject_event[(source, exc.reason)] = received
             self.store.add_event(
-                received, source, "rejected", f"{exc.reason}: {exc.detail}"[:300],
+                received,
+                source,
+                "rejected",
+                f"{exc.reason}: {exc.detail}"[:300],
                 int(Severity.WARNING),
             )
 
@@ -238,8 +290,11 @@ class Pipeline:
             if key not in self.store.undeclared:
                 self.store.undeclared.add(key)
                 self.store.add_event(
-                    float("nan"), key.partition(".")[0], "undeclared channel",
-                    f"{key} is not in the dictionary; archived and flagged", int(Severity.WATCH),
+                    float("nan"),
+                    key.partition(".")[0],
+                    "undeclared channel",
+                    f"{key} is not in the dictionary; archived and flagged",
+                    int(Severity.WATCH),
                 )
         if self.archive is None:
             return
@@ -262,30 +317,47 @@ class Pipeline:
                 self._announced.add(batch.key)
                 spec = self.dictionary.channel_for_key(batch.key)
                 self.archive.put_channel(
-                    batch.key, unit=spec.unit if spec else "", declared=spec is not None,
-                    derived=True, states=dict(spec.states) if spec else {},
+                    batch.key,
+                    unit=spec.unit if spec else "",
+                    declared=spec is not None,
+                    derived=True,
+                    states=dict(spec.states) if spec else {},
                 )
 
     def _evaluator(self, key: str) -> LimitEvaluator | None:
         if key not in self._evaluators:
             spec = self.dictionary.channel_for_key(key)
             evaluator = LimitEvaluator(key, spec) if spec is not None else None
-            self._evaluators[key] = evaluator if evaluator and evaluator.active else None
+            self._evaluators[key] = (
+                evaluator if evaluator and evaluator.active else None
+            )
         return self._evaluators[key]
 
     def _apply_transition(self, tr: LimitTransition) -> None:
         self.alarms.raise_transition(tr)
         if self.archive is not None:
             self.archive.put_transition(
-                tr.time, tr.key, int(tr.severity), int(tr.previous), tr.value, tr.threshold, tr.kind
+                tr.time,
+                tr.key,
+                int(tr.severity),
+                int(tr.previous),
+                tr.value,
+                tr.threshold,
+                tr.kind,
             )
 
     def _event(
-        self, time: float, source: str | None, kind: str, detail: str, severity: int = 0
+        self,
+        time: float,
+        source: str | None,
+        kind: str,
+        detail: str,
+        severity: int = 0,
+        count: int | None = None,
     ) -> None:
         self.store.add_event(time, source, kind, detail, severity)
         if self.archive is not None:
-            self.archive.put_event(time, source, kind, detail, severity)
+            self.archive.put_event(time, source, kind, detail, severity, count=count)
 
     # ------------------------------------------------------------- watchdog
 
@@ -297,7 +369,13 @@ class Pipeline:
                 continue
             stale_s = self._source_stale_s.get(source, 5.0)
             silent = now - stats.last_received
-            state = "up" if silent <= stale_s else "stale" if silent <= 6 * stale_s else "down"
+            state = (
+                "up"
+                if silent <= stale_s
+                else "stale"
+                if silent <= 6 * stale_s
+                else "down"
+            )
             if state != stats.link:
                 self._set_link(source, stats, state, now)
         self.alarms.tick(now)
@@ -308,11 +386,22 @@ class Pipeline:
         previous = stats.link
         stats.link = state
         severity = _LINK_SEVERITY[state]
-        self._event(now, source, f"link {state}", detail or f"{previous} -> {state}", int(severity))
+        self._event(
+            now,
+            source,
+            f"link {state}",
+            detail or f"{previous} -> {state}",
+            int(severity),
+        )
         self.alarms.raise_transition(
             LimitTransition(
-                f"link:{source}", now, _LINK_SEVERITY.get(previous, Severity.NOMINAL), severity,
-                now - stats.last_received if state != "up" else 0.0, None, "link",
+                f"link:{source}",
+                now,
+                _LINK_SEVERITY.get(previous, Severity.NOMINAL),
+                severity,
+                now - stats.last_received if state != "up" else 0.0,
+                None,
+                "link",
             )
         )
 

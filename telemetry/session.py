@@ -8,16 +8,20 @@ so everything received is flushed).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from telemetry.alarms import AlarmBook
 from telemetry.archive import ArchiveWriter
 from telemetry.channels import DEFAULT_CAPACITY, ChannelStore
-from telemetry.dictionary import TelemetryDictionary
 from telemetry.pipeline import Deriver, Pipeline
 from telemetry.subscriber import CurveConfig, SubscriberConfig, ZmqSubscriber
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from pathlib import Path
+
+    from telemetry.dictionary import TelemetryDictionary
 
 
 @dataclass
@@ -66,8 +70,12 @@ class LiveSession:
             on_action=self.archive.put_action if self.archive else None,
             operator=config.operator,
         )
-        self.pipeline = Pipeline(dictionary, self.store, self.alarms, self.archive, derivers)
-        sub_config = SubscriberConfig(config.endpoints, config.topics, curve=config.curve)
+        self.pipeline = Pipeline(
+            dictionary, self.store, self.alarms, self.archive, derivers
+        )
+        sub_config = SubscriberConfig(
+            config.endpoints, config.topics, curve=config.curve
+        )
         if config.max_message_bytes is not None:
             sub_config.max_message_bytes = config.max_message_bytes
         self.subscriber = ZmqSubscriber(
@@ -90,5 +98,5 @@ class LiveSession:
 
 
 def build_derivers(dictionary: TelemetryDictionary) -> list[Deriver]:
-    """The derived-channel engines every session runs (the dose estimator)."""
+    """Return the derived-channel engines every session runs (the dose estimator)."""
     return []

@@ -78,7 +78,9 @@ class ZmqSubscriber:
     def start(self) -> None:
         if self._thread is not None:
             raise RuntimeError("subscriber already started")
-        self._thread = threading.Thread(target=self._run, name="zmq-subscriber", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, name="zmq-subscriber", daemon=True
+        )
         self._thread.start()
         self._ready.wait(5.0)
         if self.error:
@@ -116,7 +118,7 @@ class ZmqSubscriber:
     def _handle(self, parts: list[bytes]) -> None:
         try:
             self.on_message(parts, self.clock())
-        except Exception as exc:  # noqa: BLE001 - one bad message must not end the feed
+        except Exception as exc:
             self.internal_errors += 1
             self.error = f"internal error on a message: {exc!r}"[:500]
 

@@ -125,7 +125,9 @@ def decode_frame(parts: list[bytes]) -> Frame:
     except msgspec.ValidationError as exc:
         message = str(exc)
         if " - at `$" not in message and "missing required field" not in message:
-            raise WireError("bad encoding", f"{encoding}: payload is not a map: {message}") from None
+            raise WireError(
+                "bad encoding", f"{encoding}: payload is not a map: {message}"
+            ) from None
         where = _locate_bad_value(payload, encoding) if "$.ch[...]" in message else ""
         raise WireError("bad field", f"{encoding}: {message}{where}") from None
     except msgspec.DecodeError as exc:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from hypothesis import settings
@@ -17,7 +15,13 @@ settings.load_profile("kibo")
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+from typing import TYPE_CHECKING  # noqa: E402
+
 from telemetry.dictionary import TelemetryDictionary  # noqa: E402
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
 
 TINY_DICTIONARY = """
 [dictionary]
@@ -89,8 +93,11 @@ def no_dangling_threads() -> Iterator[None]:
     before = set(threading.enumerate())
     yield
     leftover = [
-        t for t in threading.enumerate()
-        if t not in before and t.is_alive() and not t.name.startswith(("pydevd", "asyncio"))
+        t
+        for t in threading.enumerate()
+        if t not in before
+        and t.is_alive()
+        and not t.name.startswith(("pydevd", "asyncio"))
     ]
     for t in leftover:
         t.join(timeout=5.0)

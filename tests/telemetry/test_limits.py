@@ -31,7 +31,9 @@ def battery(tiny_dictionary: TelemetryDictionary) -> LimitEvaluator:
         ([4, 4, 6, 8], [(1, Severity.CRITICAL), (3, Severity.WARNING)]),
     ],
 )
-def test_transitions(battery: LimitEvaluator, values: list[float], expected: list[tuple[int, Severity]]) -> None:
+def test_transitions(
+    battery: LimitEvaluator, values: list[float], expected: list[tuple[int, Severity]]
+) -> None:
     assert run(battery, values) == expected
 
 

@@ -21,7 +21,9 @@ class RecordingArchive:
     def _add(self, name: str, *args: Any, **kw: Any) -> None:
         self.calls.setdefault(name, []).append((args, kw))
 
-    def put_frame(self, received: float, frame: Frame, body: bytes, batches: Sequence[Any]) -> None:
+    def put_frame(
+        self, received: float, frame: Frame, body: bytes, batches: Sequence[Any]
+    ) -> None:
         self._add("frame", received, frame, body, list(batches))
 
     def put_samples(self, batches: Sequence[Any]) -> None:
@@ -33,8 +35,8 @@ class RecordingArchive:
     def put_rejected(self, *args: Any) -> None:
         self._add("rejected", *args)
 
-    def put_event(self, *args: Any) -> None:
-        self._add("event", *args)
+    def put_event(self, *args: Any, **kw: Any) -> None:
+        self._add("event", *args, **kw)
 
     def put_transition(self, *args: Any) -> None:
         self._add("transition", *args)
@@ -46,7 +48,9 @@ def archive() -> RecordingArchive:
 
 
 @pytest.fixture
-def pipeline(tiny_dictionary: TelemetryDictionary, archive: RecordingArchive) -> Pipeline:
+def pipeline(
+    tiny_dictionary: TelemetryDictionary, archive: RecordingArchive
+) -> Pipeline:
     return Pipeline(tiny_dictionary, ChannelStore(capacity=1000), archive=archive)
 
 
@@ -55,8 +59,12 @@ def robot(seq: int, t0: float, **cols: list[Any]) -> list[bytes]:
     return encode_frame("robot", "ib2-a", seq, [t0 + i for i in range(n)], cols)
 
 
-def test_values_reach_buffers_and_archive(pipeline: Pipeline, archive: RecordingArchive) -> None:
-    parts = robot(1, 100.0, pos_x=[1.0, None, 3.0], nav_status=["SLAM", "SLAM", "FUSION"])
+def test_values_reach_buffers_and_archive(
+    pipeline: Pipeline, archive: RecordingArchive
+) -> None:
+    parts = robot(
+        1, 100.0, pos_x=[1.0, None, 3.0], nav_status=["SLAM", "SLAM", "FUSION"]
+    )
     decoded = pipeline.ingest(parts, received=200.0)
     assert decoded is not None
     buf = pipeline.store.buffer("ib2-a.pos_x")
@@ -68,14 +76,19 @@ def test_values_reach_buffers_and_archive(pipeline: Pipeline, archive: Recording
     assert nav is not None and nav.snapshot()[1].tolist() == [3.0, 3.0, 1.0]
     stats = pipeline.store.sources["ib2-a"]
     assert (stats.messages, stats.samples, stats.link) == (1, 5, "up")
-    (args, _), = archive.calls["frame"]
+    ((args, _),) = archive.calls["frame"]
     assert args[2] == parts[1]  # the raw body is archived
     assert {key for (key, *_rest) in args[3]} == {"ib2-a.pos_x", "ib2-a.nav_status"}
-    assert {c[0][0] for c in archive.calls["channel"]} == {"ib2-a.pos_x", "ib2-a.nav_status"}
+    assert {c[0][0] for c in archive.calls["channel"]} == {
+        "ib2-a.pos_x",
+        "ib2-a.nav_status",
+    }
 
 
 def test_rows_out_of_order_are_sorted(pipeline: Pipeline) -> None:
-    parts = encode_frame("robot", "ib2-a", 1, [3.0, 1.0, 2.0], {"pos_x": [30.0, 10.0, 20.0]})
+    parts = encode_frame(
+        "robot", "ib2-a", 1, [3.0, 1.0, 2.0], {"pos_x": [30.0, 10.0, 20.0]}
+    )
     pipeline.ingest(parts, 0.0)
     buf = pipeline.store.buffer("ib2-a.pos_x")
     assert buf is not None
@@ -94,22 +107,32 @@ def test_gap_and_restart_are_events_not_storms(pipeline: Pipeline) -> None:
 def test_rejected_frames_are_counted_archived_and_shown(
     pipeline: Pipeline, archive: RecordingArchive
 ) -> None:
-    bad = msgspec.json.encode({"v": 1, "src": "ib2-a", "seq": 1, "t": [1.0], "ch": {"pos_x": [1.0, 2.0]}})
+    bad = msgspec.json.encode(
+        {"v": 1, "src": "ib2-a", "seq": 1, "t": [1.0], "ch": {"pos_x": [1.0, 2.0]}}
+    )
     assert pipeline.ingest([b"robot.ib2-a", bad], 5.0) is None
     assert pipeline.ingest([b"robot.ib2-a", b"\x00garbage"], 6.0) is None
     assert pipeline.ingest([b"only-one-part"], 7.0) is None
     store = pipeline.store
     assert store.rejected_total == 3
-    assert store.rejected_by_reason == {"length mismatch": 1, "bad encoding": 1, "bad frame count": 1}
+    assert store.rejected_by_reason == {
+        "length mismatch": 1,
+        "bad encoding": 1,
+        "bad frame count": 1,
+    }
     assert store.sources["ib2-a"].rejected == 2
     rejected = archive.calls["rejected"]
     assert rejected[0][0][2] == bad and rejected[0][0][4] == "length mismatch"
-    assert any("pos_x" in e.detail for e in store.events_since(0) if e.kind == "rejected")
+    assert any(
+        "pos_x" in e.detail for e in store.events_since(0) if e.kind == "rejected"
+    )
     # good data still flows afterwards
     assert pipeline.ingest(robot(2, 10.0, pos_x=[1.0]), 8.0) is not None
 
 
-def test_string_in_numeric_channel_is_rejected_with_location(pipeline: Pipeline) -> None:
+def test_string_in_numeric_channel_is_rejected_with_location(
+    pipeline: Pipeline,
+) -> None:
     assert pipeline.ingest(robot(1, 0.0, pos_x=[1.0, "fast"]), 0.0) is None
     detail = pipeline.store.events_since(0)[-1].detail
     assert "pos_x[1]" in detail and "'fast'" in detail
@@ -120,7 +143,9 @@ def test_unknown_enum_state_is_rejected(pipeline: Pipeline) -> None:
     assert pipeline.store.rejected_by_reason == {"bad value": 1}
 
 
-def test_undeclared_channels_are_kept_and_flagged(pipeline: Pipeline, archive: RecordingArchive) -> None:
+def test_undeclared_channels_are_kept_and_flagged(
+    pipeline: Pipeline, archive: RecordingArchive
+) -> None:
     pipeline.ingest(robot(1, 0.0, warp_core=["HOT", "COLD", "HOT"]), 0.0)
     assert "ib2-a.warp_core" in pipeline.store.undeclared
     buf = pipeline.store.buffer("ib2-a.warp_core")
@@ -133,7 +158,9 @@ def test_undeclared_channels_are_kept_and_flagged(pipeline: Pipeline, archive: R
 
 def test_undeclared_channel_flood_is_bounded(pipeline: Pipeline) -> None:
     cols = {f"c{i}": [1.0] for i in range(MAX_UNDECLARED_CHANNELS)}
-    assert pipeline.ingest(encode_frame("robot", "ib2-a", 1, [0.0], cols), 0.0) is not None
+    assert (
+        pipeline.ingest(encode_frame("robot", "ib2-a", 1, [0.0], cols), 0.0) is not None
+    )
     assert pipeline.ingest(robot(2, 1.0, one_more=[1.0]), 0.0) is None
     assert pipeline.store.rejected_by_reason == {"too many channels": 1}
 
@@ -144,18 +171,30 @@ def test_limit_violation_raises_alarm_and_archives_transition(
     pipeline.ingest(robot(1, 0.0, battery_pct=[50.0, 19.0, 18.0, 17.0]), 0.0)
     alarm = pipeline.alarms.get("ib2-a.battery_pct")
     assert alarm is not None
-    assert alarm.severity == Severity.WARNING and alarm.threshold == 20.0 and not alarm.acked
-    (args, _), = archive.calls["transition"]
-    assert args[1:4] == ("ib2-a.battery_pct", int(Severity.WARNING), int(Severity.NOMINAL))
+    assert (
+        alarm.severity == Severity.WARNING
+        and alarm.threshold == 20.0
+        and not alarm.acked
+    )
+    ((args, _),) = archive.calls["transition"]
+    assert args[1:4] == (
+        "ib2-a.battery_pct",
+        int(Severity.WARNING),
+        int(Severity.NOMINAL),
+    )
 
 
-def test_dew_point_is_derived_and_archived(pipeline: Pipeline, archive: RecordingArchive) -> None:
-    parts = encode_frame("eclss", "jpm", 1, [0.0, 1.0], {"temp": [22.0, 22.0], "rh": [50.0, 50.0]})
+def test_dew_point_is_derived_and_archived(
+    pipeline: Pipeline, archive: RecordingArchive
+) -> None:
+    parts = encode_frame(
+        "eclss", "jpm", 1, [0.0, 1.0], {"temp": [22.0, 22.0], "rh": [50.0, 50.0]}
+    )
     pipeline.ingest(parts, 0.0)
     buf = pipeline.store.buffer("jpm.dewpoint")
     assert buf is not None
     assert buf.snapshot()[1] == pytest.approx([11.1, 11.1], abs=0.1)
-    (args, _), = archive.calls["samples"]
+    ((args, _),) = archive.calls["samples"]
     assert args[0][0][0] == "jpm.dewpoint"
 
 

@@ -28,17 +28,25 @@ def wait_until(condition: object, timeout: float = 5.0) -> None:
         threading.Event().wait(0.005)
 
 
-def test_receives_in_order_and_filters_topics(xpub: tuple[zmq.Socket[bytes], str]) -> None:
+def test_receives_in_order_and_filters_topics(
+    xpub: tuple[zmq.Socket[bytes], str],
+) -> None:
     pub, endpoint = xpub
     got: list[list[bytes]] = []
-    sub = ZmqSubscriber(SubscriberConfig([endpoint], topics=["robot."]), lambda p, r: got.append(p))
+    sub = ZmqSubscriber(
+        SubscriberConfig([endpoint], topics=["robot."]), lambda p, r: got.append(p)
+    )
     sub.start()
     try:
         assert pub.poll(5000), "no subscription arrived"
         assert pub.recv() == b"\x01robot."
         for seq in range(100):
-            pub.send_multipart(encode_frame("robot", "ib2-a", seq, [float(seq)], {"x": [1.0]}))
-            pub.send_multipart(encode_frame("eclss", "jpm", seq, [float(seq)], {"x": [1.0]}))
+            pub.send_multipart(
+                encode_frame("robot", "ib2-a", seq, [float(seq)], {"x": [1.0]})
+            )
+            pub.send_multipart(
+                encode_frame("eclss", "jpm", seq, [float(seq)], {"x": [1.0]})
+            )
         wait_until(lambda: len(got) == 100)
     finally:
         sub.stop()
@@ -46,7 +54,9 @@ def test_receives_in_order_and_filters_topics(xpub: tuple[zmq.Socket[bytes], str
     assert not sub.running
 
 
-def test_handler_errors_do_not_stop_the_feed(xpub: tuple[zmq.Socket[bytes], str]) -> None:
+def test_handler_errors_do_not_stop_the_feed(
+    xpub: tuple[zmq.Socket[bytes], str],
+) -> None:
     pub, endpoint = xpub
     seen: list[int] = []
 
@@ -72,7 +82,9 @@ def test_handler_errors_do_not_stop_the_feed(xpub: tuple[zmq.Socket[bytes], str]
 def test_ticks_run_without_traffic(xpub: tuple[zmq.Socket[bytes], str]) -> None:
     _, endpoint = xpub
     ticks: list[float] = []
-    sub = ZmqSubscriber(SubscriberConfig([endpoint]), lambda p, r: None, on_tick=ticks.append)
+    sub = ZmqSubscriber(
+        SubscriberConfig([endpoint]), lambda p, r: None, on_tick=ticks.append
+    )
     sub.start()
     try:
         wait_until(lambda: len(ticks) >= 2)
@@ -95,7 +107,15 @@ def test_reconnects_after_publisher_restart() -> None:
         wait_until(lambda: got == [b"first"])
         pub.close(linger=0)
         pub = ctx.socket(zmq.XPUB)
-        pub.bind(endpoint)
+        # The old socket's port is released by libzmq's I/O thread, not by close().
+        deadline = time.monotonic() + 5.0
+        while True:
+            try:
+                pub.bind(endpoint)
+                break
+            except zmq.ZMQError:
+                assert time.monotonic() < deadline, "port was not released"
+                threading.Event().wait(0.01)
         assert pub.poll(10000), "subscriber did not reconnect"
         pub.recv()
         pub.send_multipart([b"a.b", b"second"])

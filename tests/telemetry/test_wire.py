@@ -8,7 +8,9 @@ from hypothesis import strategies as st
 
 from telemetry.wire import WireError, decode_frame, encode_frame
 
-names = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_0123456789", min_size=1, max_size=12)
+names = st.text(
+    alphabet="abcdefghijklmnopqrstuvwxyz_0123456789", min_size=1, max_size=12
+)
 values = st.one_of(
     st.floats(allow_nan=False, allow_infinity=False, width=64),
     st.booleans(),
@@ -29,7 +31,9 @@ def frames(draw: st.DrawFn) -> tuple[int, list[float], dict[str, list[object]]]:
 
 
 @given(frames(), st.sampled_from(["json", "msgpack"]))
-def test_round_trip(frame: tuple[int, list[float], dict[str, list[object]]], enc: str) -> None:
+def test_round_trip(
+    frame: tuple[int, list[float], dict[str, list[object]]], enc: str
+) -> None:
     seq, times, cols = frame
     parts = encode_frame("robot", "ib2-a", seq, times, cols, encoding=enc)  # type: ignore[arg-type]
     decoded = decode_frame(parts)
@@ -45,12 +49,20 @@ def test_round_trip(frame: tuple[int, list[float], dict[str, list[object]]], enc
 
 
 def test_numpy_nan_is_sent_as_null() -> None:
-    parts = encode_frame("eclss", "jpm", 1, np.array([1.0, 2.0]), {"temp": np.array([22.0, np.nan])})
+    parts = encode_frame(
+        "eclss", "jpm", 1, np.array([1.0, 2.0]), {"temp": np.array([22.0, np.nan])}
+    )
     assert decode_frame(parts).columns["temp"] == [22.0, None]
 
 
 def body(**kw: object) -> bytes:
-    env: dict[str, object] = {"v": 1, "src": "ib2-a", "seq": 1, "t": [1.7e9], "ch": {"x": [1.0]}}
+    env: dict[str, object] = {
+        "v": 1,
+        "src": "ib2-a",
+        "seq": 1,
+        "t": [1.7e9],
+        "ch": {"x": [1.0]},
+    }
     env.update(kw)
     return msgspec.json.encode(env)
 
@@ -73,7 +85,9 @@ def body(**kw: object) -> bytes:
         ([b"robot.ib2-a", body(ch={"x": [{"a": 1}]})], "bad field", "$.ch.x[0]"),
     ],
 )
-def test_rejections_say_what_and_where(parts: list[bytes], reason: str, where: str) -> None:
+def test_rejections_say_what_and_where(
+    parts: list[bytes], reason: str, where: str
+) -> None:
     with pytest.raises(WireError) as info:
         decode_frame(parts)
     assert info.value.reason == reason
@@ -89,6 +103,11 @@ def test_non_finite_time_rejected_in_msgpack() -> None:
 
 
 def test_deep_nesting_is_rejected_not_recursed() -> None:
-    deep = b'{"v":1,"src":"ib2-a","seq":1,"t":[1],"ch":{"x":[' + b"[" * 100_000 + b"]" * 100_000 + b"]}}"
+    deep = (
+        b'{"v":1,"src":"ib2-a","seq":1,"t":[1],"ch":{"x":['
+        + b"[" * 100_000
+        + b"]" * 100_000
+        + b"]}}"
+    )
     with pytest.raises(WireError):
         decode_frame([b"robot.ib2-a", deep])

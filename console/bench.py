@@ -1,0 +1,43 @@
+"""``kibo-console bench``: dispatch to each benchmark and print its ratios."""
+
+from __future__ import annotations
+
+import os
+
+
+def run_bench(
+    which: str, seconds: float | None = None, hours: float | None = None
+) -> int:
+    """Run one benchmark (or all); figures are printed as ratios to measured limits."""
+    names = ["ingest", "query", "dose", "replay", "gui"] if which == "all" else [which]
+    for name in names:
+        print(f"== bench {name}")
+        if name == "ingest":
+            from console.bench_ingest import run_ingest_bench
+
+            run_ingest_bench(seconds or 5.0)
+        elif name == "gui":
+            os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+            from console.bench_gui import run_gui_bench
+
+            run_gui_bench(seconds or 15.0)
+        elif name == "query":
+            from telemetry.archive import bench_query
+
+            result = bench_query(n_samples=int(hours * 1e8) if hours else 100_000_000)
+            for key, value in result.items():
+                print(f"  {key:28} {value}")
+        elif name == "dose":
+            from telemetry.estimator import bench_dose_update
+
+            bench_dose_update()
+        elif name == "replay":
+            from telemetry.replay import bench_replay
+
+            bench_replay()
+        elif name == "soak":
+            os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+            from console.bench_soak import run_soak
+
+            run_soak(hours=hours if hours is not None else (seconds or 600) / 3600)
+    return 0
