@@ -16,22 +16,23 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from telemetry.archive import ArchiveReader
+from telemetry.archive import ArchiveReader, TransitionRecord
 from telemetry.severity import Severity
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from telemetry.archive import (
-        ActionRecord,
-        EventRecord,
-        RejectedRecord,
-        TransitionRecord,
-    )
+    from telemetry.archive import ActionRecord, EventRecord, RejectedRecord
 
-# Event kinds the pipeline writes for a source's link state.
+# Event kinds the pipeline writes for a source's link state, and the level of
+# the ``link:<source>`` alarm each one means.
 _LINK_DOWN: Final = frozenset({"link stale", "link down"})
 _LINK_UP: Final = "link up"
+_LINK_LEVELS: Final = {
+    "link up": Severity.NOMINAL,
+    "link stale": Severity.WARNING,
+    "link down": Severity.CRITICAL,
+}
 _ARCHIVE_TROUBLE: Final = frozenset({"archive_overflow", "archive_error"})
 # How far before the range to look for a dose value to start from.
 _DOSE_LOOKBACK_S: Final = 7 * 86400.0
@@ -89,6 +90,19 @@ class AlarmSummary:
     shelves: list[ActionRecord] = field(default_factory=list)
     open_at_start: int = 0  # level the alarm was at when the shift began
     level_at_end: int = 0
+    last_raise: float = math.nan  # last rise to a higher level (needs a fresh ack)
+    acked: bool = False  # acknowledged since ``last_raise`` (shift or before)
+
+    @property
+    def state(self) -> str:
+        """The alarm's state when the shift is handed over."""
+        ack = "acknowledged" if self.acked else "unacknowledged"
+        if self.level_at_end > 0:
+            return f"OPEN {_level(self.level_at_end)} ({ack})"
+        if self.peak >= Severity.CRITICAL and not self.acked:
+            # Critical alarms latch in the alarm list until acknowledged.
+            return "returned, CRITICAL latched until acknowledged"
+        return "returned to nominal"
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,13 +153,16 @@ def _alarm_summaries(
     end: float,
 ) -> list[AlarmSummary]:
     level: dict[str, int] = {}
+    raised_at: dict[str, float] = {}
     out: dict[str, AlarmSummary] = {}
     for tr in history:
+        if tr.time >= end:
+            break
+        if tr.severity > tr.previous:
+            raised_at[tr.key] = tr.time
         if tr.time < start:
             level[tr.key] = tr.severity
             continue
-        if tr.time >= end:
-            break
         summary = out.get(tr.key)
         if summary is None:
             summary = out[tr.key] = AlarmSummary(tr.key)
@@ -163,9 +180,14 @@ def _alarm_summaries(
             summary = out[key] = AlarmSummary(key, peak=sev, open_at_start=sev)
     for summary in out.values():
         summary.level_at_end = level.get(summary.key, 0)
-    for action in actions:
+        summary.last_raise = raised_at.get(summary.key, math.nan)
+    for action in actions:  # from before the shift too: acks carry over
         summary = out.get(action.target)
-        if summary is None:
+        if summary is None or action.time >= end:
+            continue
+        if action.action == "ack" and action.time >= summary.last_raise:
+            summary.acked = True
+        if action.time < start:
             continue
         if action.action == "ack":
             summary.acks.append(action)
@@ -174,7 +196,32 @@ def _alarm_summaries(
     return sorted(out.values(), key=lambda s: (-s.level_at_end, -s.peak, s.key))
 
 
-def _outages(events: Sequence[EventRecord], end: float) -> list[LinkOutage]:
+def _link_transitions(events: Sequence[EventRecord]) -> list[TransitionRecord]:
+    """Turn link events into ``link:<source>`` alarm transitions.
+
+    The pipeline raises link alarms in the alarm list but archives them as
+    events, not limit transitions.
+    """
+    level: dict[str, int] = {}
+    out = []
+    for ev in events:
+        sev = _LINK_LEVELS.get(ev.kind)
+        if sev is None or ev.source is None:
+            continue
+        key = f"link:{ev.source}"
+        previous = level.get(key, 0)
+        if int(sev) != previous:
+            out.append(
+                TransitionRecord(
+                    ev.time, key, int(sev), previous, None, None, "link", 0
+                )
+            )
+            level[key] = int(sev)
+    return out
+
+
+def _outages(events: Sequence[EventRecord], t0: float, t1: float) -> list[LinkOutage]:
+    """Link outages overlapping ``[t0, t1)`` (``events`` start before ``t0``)."""
     open_: dict[str, tuple[float, str]] = {}
     out: list[LinkOutage] = []
     for ev in events:
@@ -192,6 +239,7 @@ def _outages(events: Sequence[EventRecord], end: float) -> list[LinkOutage]:
             out.append(LinkOutage(ev.source, began, ev.time, worst))
     for source, (began, worst) in open_.items():
         out.append(LinkOutage(source, began, None, worst))
+    out = [o for o in out if o.start < t1 and (o.end is None or o.end >= t0)]
     return sorted(out, key=lambda o: o.start)
 
 
@@ -239,10 +287,16 @@ def read_handover(
         t0 = float(start) if start is not None else float(info["start"] or 0.0)
         # The end of the archive is its last sample: include it.
         t1 = float(end) if end is not None else float(info["end"] or t0) + 1e-3
-        actions = reader.actions(t0, t1)
-        history = reader.transitions(None, t1)
-        events = reader.events(t0, t1)
-        link_events = [e for e in events if e.kind in _LINK_DOWN or e.kind == _LINK_UP]
+        every_action = reader.actions(None, t1)
+        actions = [a for a in every_action if a.time >= t0]
+        # Everything before the range too: what was open when the shift began.
+        every_event = reader.events(None, t1)
+        events = [e for e in every_event if e.time >= t0]
+        link_events = [e for e in every_event if e.kind in _LINK_LEVELS]
+        history = sorted(
+            [*reader.transitions(None, t1), *_link_transitions(link_events)],
+            key=lambda tr: tr.time,
+        )
         rejected: Counter[tuple[str, str]] = Counter()
         example: dict[tuple[str, str], str] = {}
         records: list[RejectedRecord] = reader.rejected(t0, t1)
@@ -259,8 +313,8 @@ def read_handover(
         start=t0,
         end=t1,
         operators=operators,
-        alarms=_alarm_summaries(history, actions, t0, t1),
-        outages=_outages(link_events, t1),
+        alarms=_alarm_summaries(history, every_action, t0, t1),
+        outages=_outages(link_events, t0, t1),
         gaps=[e for e in events if e.kind == "gap"],
         restarts=[e for e in events if e.kind == "publisher restart"],
         archive_trouble=[e for e in events if e.kind in _ARCHIVE_TROUBLE],
@@ -271,19 +325,6 @@ def read_handover(
         actions=actions,
         bookmarks=[b for b in bookmarks if t0 <= b[0] < t1],
     )
-
-
-def _state(summary: AlarmSummary) -> str:
-    if summary.level_at_end > 0:
-        acked = (
-            any(a.time >= summary.first for a in summary.acks)
-            if summary.acks
-            else False
-        )
-        return f"OPEN {_level(summary.level_at_end)}" + (
-            " (acknowledged)" if acked else " (unacknowledged)"
-        )
-    return "returned to nominal"
 
 
 def render_handover(data: HandoverData) -> str:
@@ -334,7 +375,7 @@ def render_handover(data: HandoverData) -> str:
             css = _level(a.level_at_end) if a.level_at_end else ""
             out.append(
                 f"<tr><td>{_esc(a.key)}</td>"
-                f"<td class='{_esc(css)}'>{_esc(_state(a))}</td>"
+                f"<td class='{_esc(css)}'>{_esc(a.state)}</td>"
                 f"<td class='{_esc(_level(a.peak))}'>{_esc(_level(a.peak))}</td>"
                 f"<td class='num'>{a.raised}</td><td>{_esc(first)}</td>"
                 f"<td>{acks or '<span class=muted>no</span>'}</td>"

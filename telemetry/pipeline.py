@@ -177,6 +177,16 @@ class Pipeline:
         derived: list[ChannelBatch] = []
         for deriver in self.derivers:
             derived.extend(deriver.derive(decoded.batches))
+            drain = getattr(deriver, "drain_events", None)
+            if drain is not None:
+                for event in drain():
+                    self._event(
+                        event.time,
+                        event.crew,
+                        str(event.kind),
+                        event.message,
+                        int(event.severity),
+                    )
         transitions: list[LimitTransition] = []
         for batch in (*decoded.batches, *derived):
             self.store.append(batch.key, batch.times, batch.values, received)

@@ -97,6 +97,24 @@ class LiveSession:
         self._started = False
 
 
-def build_derivers(dictionary: TelemetryDictionary) -> list[Deriver]:
-    """Return the derived-channel engines every session runs (the dose estimator)."""
-    return []
+def build_derivers(
+    dictionary: TelemetryDictionary,
+    roster_path: Path | None = None,
+    limits_path: Path | None = None,
+) -> list[Deriver]:
+    """Return the derived-channel engines every session runs (the dose estimator).
+
+    Raises ``RosterError`` naming file, line and entry when the roster or the
+    limits are wrong, so the console never starts half-configured.
+    """
+    from telemetry.estimator import DoseEstimator
+    from telemetry.roster import (
+        DEFAULT_LIMITS,
+        DEFAULT_ROSTER,
+        load_limits,
+        load_roster,
+    )
+
+    limits = load_limits(limits_path or DEFAULT_LIMITS)
+    roster = load_roster(roster_path or DEFAULT_ROSTER, limits)
+    return [DoseEstimator(dictionary, roster, limits)]

@@ -200,7 +200,14 @@ class TrainingLog:
         )
 
     def put_event(
-        self, time: float, source: str | None, kind: str, detail: str, severity: int = 0
+        self,
+        time: float,
+        source: str | None,
+        kind: str,
+        detail: str,
+        severity: int = 0,
+        *,
+        count: int | None = None,
     ) -> None:
         """Record link alarms (the pipeline reports them as events); skip the rest."""
         level = _LINK_LEVELS.get(kind)
@@ -209,7 +216,8 @@ class TrainingLog:
         key = f"link:{source}"
         previous = self._last_link.get(key, int(Severity.NOMINAL))
         self._last_link[key] = int(level)
-        self.put_transition(time, key, int(level), previous, math.nan, None, "link")
+        if previous != level:  # a source's first "link up" changes nothing
+            self.put_transition(time, key, int(level), previous, math.nan, None, "link")
 
     def put_frame(
         self,

@@ -63,7 +63,7 @@ def simulator() -> Iterator[str]:
             "120",
         ),
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
     )
     yield endpoint
     proc.terminate()

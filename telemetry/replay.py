@@ -1,0 +1,989 @@
+"""Replay of a recorded session: in process into a Pipeline, or republished on ZeroMQ.
+
+Replay is just another source into the same chain: ``SessionReader`` reads the
+recorded frames (read-only), ``ReplayEngine`` feeds them to ``Pipeline.ingest``
+under a replay clock, and ``republish`` sends them over a real XPUB socket.
+"""
+
+from __future__ import annotations
+
+import bisect
+import copy
+import math
+import statistics
+import tempfile
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final, TypeVar
+
+import msgspec
+import numpy as np
+
+from telemetry.archive import ArchiveReader, ArchiveWriter
+from telemetry.channels import (
+    DEFAULT_CAPACITY,
+    ChannelBuffer,
+    ChannelStore,
+    SourceStats,
+    StoreEvent,
+)
+from telemetry.faults import FaultInjector, FaultPlan, load_injector
+from telemetry.severity import Severity
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator, Sequence
+
+    from telemetry.alarms import Alarm
+    from telemetry.dictionary import TelemetryDictionary
+    from telemetry.pipeline import Deriver, Pipeline
+
+ReplayFrame = tuple[float, bytes, bytes]
+"""``(sample time, topic, body)`` of one recorded message."""
+
+MIN_SPEED: Final = 0.1
+MAX_SPEED: Final = 200.0
+DEFAULT_CHECKPOINT_S: Final = 30.0
+DEFAULT_TICK_S: Final = 1.0
+DEFAULT_BURST: Final = 2000
+# An as-fast-as-possible republish must not lose what the console is slow to
+# take: the archive is finite, so queue all of a long session rather than drop.
+AS_FAST_SNDHWM: Final = 1_000_000
+
+_F = TypeVar("_F", bound=tuple[Any, ...])
+
+
+class _Times(msgspec.Struct):
+    """Only the ``t`` field of an envelope: msgspec skips the rest unparsed."""
+
+    t: list[float]
+
+
+_msgpack_times: Final = msgspec.msgpack.Decoder(_Times)
+_json_times: Final = msgspec.json.Decoder(_Times)
+
+
+def frame_time(body: bytes, received: float) -> float:
+    """Return the sample time a recorded frame is replayed at.
+
+    That is its first sample time, the key the archive orders frames by; a
+    frame without rows (or one that no longer decodes) keeps its arrival time.
+    """
+    decoder = _json_times if body[:1] == b"{" else _msgpack_times
+    try:
+        times = decoder.decode(body).t
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return received
+    return min(times) if times else received
+
+
+def check_speed(speed: float) -> float:
+    """Return ``speed`` if it is 0 (as fast as possible) or within 0.1x..200x."""
+    if not (speed == 0 or MIN_SPEED <= speed <= MAX_SPEED):
+        raise ValueError(
+            "replay speed must be 0 (as fast as possible) or "
+            f"{MIN_SPEED:g}..{MAX_SPEED:g}, got {speed!r}"
+        )
+    return float(speed)
+
+
+class SessionReader:
+    """The frames of a recorded session, read-only; owned by the thread that replays.
+
+    Opens the archive through ``ArchiveReader`` (an SQLite ``mode=ro``
+    connection), so nothing is ever written into the file being replayed.
+    It reads frames and the session's extent, nothing else.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._archive = ArchiveReader(self.path)
+        try:
+            first = next(self._archive.iter_frames(), None)
+            if first is None:
+                raise ValueError(f"{self.path}: no recorded frames to replay")
+            info = self._archive.info()
+        except BaseException:
+            self._archive.close()
+            raise
+        self.count: int = int(info["frames"])
+        self.start: float = frame_time(first[2], first[0])
+        end = info["end"]
+        self.end: float = max(self.start, float(end)) if end is not None else self.start
+
+    def frames(
+        self, t0: float | None = None, t1: float | None = None
+    ) -> Iterator[ReplayFrame]:
+        """Yield ``(sample time, topic, body)`` with ``t0 <= time < t1``, in time order.
+
+        Pages through the archive, so memory stays small whatever its size.
+        """
+        for received, topic, body in self._archive.iter_frames(t0, t1):
+            yield frame_time(body, received), topic, body
+
+    def close(self) -> None:
+        self._archive.close()
+
+    def __enter__(self) -> SessionReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def paced(
+    frames: Iterable[_F],
+    speed: float,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], object] = time.sleep,
+) -> Iterator[_F]:
+    """Yield ``frames`` (tuples whose first item is the sample time) at ``speed``.
+
+    The first frame anchors sample time to ``clock()``; frame ``i`` is yielded
+    once ``clock() >= anchor + (t_i - t_0) / speed``. A consumer that falls
+    behind gets the late frames at once (the run keeps its overall rate
+    rather than stretching). ``speed=0`` yields as fast as possible.
+    ``clock`` and ``sleep`` are injectable for tests; ``sleep`` may return
+    early (e.g. ``threading.Event.wait``), the due time is re-checked.
+    """
+    check_speed(speed)
+    anchor: tuple[float, float] | None = None
+    for frame in frames:
+        t = float(frame[0])
+        if speed > 0:
+            if anchor is None:
+                anchor = (t, clock())
+            due = anchor[1] + (t - anchor[0]) / speed
+            while (delay := due - clock()) > 0:
+                sleep(delay)
+        yield frame
+
+
+# ------------------------------------------------------------ timeline marks
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineMark:
+    """Something to draw on the replay timeline: an instant or a period."""
+
+    time: float
+    kind: str  # "alarm", "event", "spe", "saa", "bookmark", "fault"
+    label: str
+    severity: int = 0
+    end: float | None = None  # periods (SPE, SAA, faults) end here
+
+
+def _periods(times: np.ndarray, values: np.ndarray) -> list[tuple[float, float]]:
+    """Return the ``[start, end]`` runs where a boolean channel is on (>= 0.5)."""
+    on = values >= 0.5
+    out: list[tuple[float, float]] = []
+    start: float | None = None
+    for t, flag in zip(times.tolist(), on.tolist(), strict=True):
+        if flag and start is None:
+            start = t
+        elif not flag and start is not None:
+            out.append((start, t))
+            start = None
+    if start is not None:
+        out.append((start, float(times[-1])))
+    return out
+
+
+def read_timeline_marks(
+    path: str | Path, t0: float | None = None, t1: float | None = None
+) -> list[TimelineMark]:
+    """Read alarm onsets, events, SPE and SAA periods and bookmarks from an archive.
+
+    Alarms are limit transitions to a higher level; events are those with a
+    severity above nominal; SPE and SAA periods come from the derived
+    ``goes.spe_active`` and ``iss.saa`` channels when the archive has them.
+    """
+    lo = -math.inf if t0 is None else t0
+    hi = math.inf if t1 is None else t1
+    marks: list[TimelineMark] = []
+    with ArchiveReader(path) as archive:
+        for tr in archive.transitions(t0, t1):
+            if tr.severity > tr.previous:
+                level = Severity(tr.severity).name
+                marks.append(
+                    TimelineMark(tr.time, "alarm", f"{tr.key} {level}", tr.severity)
+                )
+        for ev in archive.events(t0, t1):
+            if ev.severity > 0 and math.isfinite(ev.time):
+                label = f"{ev.source + ' ' if ev.source else ''}{ev.kind}: {ev.detail}"
+                marks.append(TimelineMark(ev.time, "event", label, ev.severity))
+        info = archive.info()
+        span = (
+            lo if math.isfinite(lo) else float(info["start"] or 0.0),
+            hi if math.isfinite(hi) else float(info["end"] or 0.0) + 1.0,
+        )
+        known = {c.key for c in archive.channels()}
+        for key, kind, label, severity in (
+            ("goes.spe_active", "spe", "solar particle event", int(Severity.WARNING)),
+            ("iss.saa", "saa", "SAA pass", int(Severity.WATCH)),
+        ):
+            if key in known:
+                t, v = archive.channel_window(key, *span)
+                for start, end in _periods(t, v):
+                    marks.append(TimelineMark(start, kind, label, severity, end))
+        for bm in archive.bookmarks():
+            if lo <= bm.time < hi:
+                marks.append(
+                    TimelineMark(bm.time, "bookmark", f"{bm.author}: {bm.text}")
+                )
+    marks.sort(key=lambda m: (m.time, m.kind))
+    return marks
+
+
+# -------------------------------------------------------------- checkpoints
+
+
+class _History:
+    """Every sample one channel's buffer received, in append order (for restores)."""
+
+    __slots__ = ("_arrays", "_chunks", "base", "total")
+
+    def __init__(self) -> None:
+        self._chunks: list[tuple[np.ndarray, np.ndarray]] = []
+        self._arrays: tuple[np.ndarray, np.ndarray] | None = None
+        self.base = 0  # append count of the first sample kept
+        self.total = 0  # append count up to the last checkpoint
+
+    def extend(self, buf: ChannelBuffer) -> None:
+        new = buf.total - self.total
+        if new <= 0:
+            return
+        t, y = buf.snapshot()
+        if new > t.shape[0]:
+            # More than a buffer's capacity arrived between two checkpoints:
+            # what was overwritten is gone, so restarting here is all we can do.
+            self._chunks = [(t, y)]
+            self.base = buf.total - t.shape[0]
+        else:
+            self._chunks.append((t[-new:], y[-new:]))
+        self.total = buf.total
+        self._arrays = None
+
+    def window(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+        """Return the samples with append counts in ``[lo, hi)`` (those kept)."""
+        if self._arrays is None:
+            if len(self._chunks) > 1:
+                t = np.concatenate([c[0] for c in self._chunks])
+                y = np.concatenate([c[1] for c in self._chunks])
+                self._chunks = [(t, y)]
+            self._arrays = (
+                self._chunks[0] if self._chunks else (np.empty(0), np.empty(0))
+            )
+        t, y = self._arrays
+        a, b = max(0, lo - self.base), max(0, hi - self.base)
+        return t[a:b], y[a:b]
+
+
+@dataclass
+class _Checkpoint:
+    """The pipeline's state after every frame and tick up to ``time``."""
+
+    time: float
+    buffers: dict[str, tuple[int, float]]  # key -> (append count, received)
+    sources: dict[str, SourceStats]
+    rejected_by_reason: dict[str, int]
+    rejected_total: int
+    undeclared: set[str]
+    events: list[StoreEvent]
+    alarms: dict[str, Alarm]
+    raised_total: int
+    decoder: object
+    evaluators: object
+    last_reject: dict[tuple[str | None, str], float]
+    derivers: list[object] = field(default_factory=list)
+    faults: object | None = None
+
+
+_LOCK_TYPES: Final = (
+    type(threading.Lock()),
+    type(threading.RLock()),
+    threading.Event,
+    threading.Condition,
+)
+
+
+def _shared_objects(dictionary: TelemetryDictionary) -> dict[int, Any]:
+    """Return a deepcopy memo keeping the read-only dictionary and specs shared."""
+    memo: dict[int, Any] = {id(dictionary): dictionary}
+    for family in dictionary.families.values():
+        for spec in family.values():
+            memo[id(spec)] = spec
+            for part in (spec.limits, spec.states, spec.alarm_states):
+                if part is not None:
+                    memo[id(part)] = part
+    return memo
+
+
+class ReplayEngine:
+    """In-process replay transport: a session's frames into a Pipeline, by replay clock.
+
+    Owned by the GUI's replay thread: the single thread that owns the
+    pipeline in replay mode and calls every method here (construct it on
+    that thread too: it resets the pipeline and positions at the session
+    start). Other threads may read ``cursor``, ``playing``, ``speed`` and
+    ``generation`` (plain attributes, each read atomically).
+
+    ``cursor`` is the replay clock in sample time (the console's
+    ``context.clock`` in replay mode); every frame whose sample time is
+    ``<= cursor`` has been ingested, with ``received`` = that sample time so
+    staleness follows the replay clock. The pipeline's ``tick`` runs on a
+    fixed grid of sample time (``tick_every``), so the link watchdog and
+    shelving timers behave the same at any speed and after any seek.
+
+    Seeking rebuilds alarms, dose totals and buffers: the engine keeps a
+    checkpoint of the pipeline's state every ``checkpoint_every`` seconds of
+    sample time (captured as playback passes them), restores the latest one
+    before the target and catches up as fast as possible. ``prepare()``
+    captures them all in one pass so any seek is fast from then on. A seek
+    shows the session as recorded: acknowledgements made in the console
+    after the restored checkpoint are not carried over (they stay in the
+    action log). ``generation`` increases on every such rebuild so views can
+    drop what they cached; event sequence numbers keep increasing (as after
+    ``Pipeline.reset``), so the rebuilt events read as new ones.
+
+    Checkpoints copy the pipeline's state (store counters and events, alarm
+    list, decoder, limit evaluators, derivers); buffers are refilled from a
+    per-channel history kept at checkpoint times, reusing the existing
+    buffer arrays. A deriver may offer ``checkpoint() -> object`` and
+    ``restore(state)``; otherwise its attributes are deep-copied. If that
+    fails, ``checkpoint_error`` says why and seeks replay from the start.
+    """
+
+    def __init__(
+        self,
+        reader: SessionReader,
+        pipeline: Pipeline,
+        *,
+        faults: FaultInjector | None = None,
+        checkpoint_every: float = DEFAULT_CHECKPOINT_S,
+        tick_every: float = DEFAULT_TICK_S,
+        burst: int = DEFAULT_BURST,
+    ) -> None:
+        sink_path = getattr(pipeline.archive, "path", None)
+        if sink_path is not None and Path(sink_path).resolve() == reader.path.resolve():
+            raise ValueError(
+                f"the replay pipeline archives into {sink_path}, the session being "
+                "replayed: a replay must never write into the archive it reads"
+            )
+        if not (tick_every > 0 and checkpoint_every > 0 and burst >= 1):
+            raise ValueError("tick_every and checkpoint_every must be > 0, burst >= 1")
+        ratio = checkpoint_every / tick_every
+        if abs(ratio - round(ratio)) > 1e-9:
+            raise ValueError(
+                f"checkpoint_every ({checkpoint_every:g} s) must be a whole number of "
+                f"ticks ({tick_every:g} s)"
+            )
+        self.reader = reader
+        self.pipeline = pipeline
+        self.faults = faults
+        self.start = reader.start
+        self.end = reader.end
+        self.checkpoint_every = float(checkpoint_every)
+        self.tick_every = float(tick_every)
+        self._ticks_per_checkpoint = round(ratio)
+        self.burst = int(burst)
+        self.speed = 1.0
+        self.playing = False
+        self.loop: tuple[float, float] | None = None
+        self.generation = 0
+        self.checkpoint_error: str | None = None
+        self.cursor = -math.inf
+        self._checkpoints: list[_Checkpoint] = []
+        self._history: dict[str, _History] = {}
+        self._memo = _shared_objects(pipeline.dictionary)
+        self._faults_initial = faults.checkpoint() if faults is not None else None
+        self._marks: list[TimelineMark] | None = None
+        self._frames: Iterator[ReplayFrame] = iter(())
+        self._pending: ReplayFrame | None = None
+        self._after = -math.inf
+        self._tick_k = 0
+        self._cp_k = 0
+        self._rewind()
+        self._run_to(self.start)
+
+    # ------------------------------------------------------------ controls
+
+    @property
+    def at_end(self) -> bool:
+        return self.cursor >= self.end
+
+    @property
+    def checkpoints(self) -> int:
+        """Checkpoints captured so far."""
+        return len(self._checkpoints)
+
+    def play(self) -> None:
+        """Start advancing with ``advance``; at the end, play starts over."""
+        if self.at_end and self.loop is None:
+            self.seek(self.start)
+        self.playing = True
+
+    def pause(self) -> None:
+        self.playing = False
+
+    def set_speed(self, speed: float) -> None:
+        """Set sample seconds per wall second: 0.1..200, or 0 (as fast as possible)."""
+        self.speed = check_speed(speed)
+
+    def set_loop(self, t0: float | None, t1: float | None = None) -> None:
+        """Loop between ``t0`` and ``t1`` (sample time); ``set_loop(None)`` clears it.
+
+        If the cursor is outside the loop it jumps to ``t0``.
+        """
+        if t0 is None:
+            self.loop = None
+            return
+        if t1 is None:
+            raise ValueError("set_loop needs both t0 and t1 (or None to clear)")
+        a, b = max(self.start, float(t0)), min(self.end, float(t1))
+        if not a < b:
+            raise ValueError(
+                f"loop [{t0}, {t1}] must have t0 < t1 within the session "
+                f"[{self.start}, {self.end}]"
+            )
+        self.loop = (a, b)
+        if not a <= self.cursor <= b:
+            self.seek(a)
+
+    def advance(self, wall_dt: float) -> int:
+        """Move the replay clock by ``wall_dt`` × speed and ingest what it passes.
+
+        At speed 0 a call ingests up to ``burst`` frames instead. Does nothing
+        while paused. At the end of the session (or loop) playback pauses (or
+        wraps to the loop start). Returns the number of frames replayed.
+        """
+        if not self.playing:
+            return 0
+        stop = self.loop[1] if self.loop is not None else self.end
+        if self.speed == 0:
+            n = self._run_to(stop, max_frames=self.burst)
+        else:
+            if not wall_dt > 0:
+                return 0
+            n = self._run_to(min(stop, self.cursor + wall_dt * self.speed))
+        if self.cursor >= stop:
+            if self.loop is not None:
+                self.seek(self.loop[0])
+            else:
+                self.playing = False
+        return n
+
+    def step(self, seconds: float | None = None, frames: int | None = None) -> int:
+        """Step by ``seconds`` of sample time (negative: back) or by ``frames`` frames.
+
+        Works while paused. Returns the number of frames replayed.
+        """
+        if (seconds is None) == (frames is None):
+            raise ValueError("step needs exactly one of seconds= or frames=")
+        if frames is not None:
+            if frames < 1:
+                raise ValueError(f"frames must be >= 1, got {frames}")
+            return self._run_to(self.end, max_frames=frames)
+        assert seconds is not None
+        if seconds < 0:
+            return self.seek(self.cursor + seconds)
+        return self._run_to(min(self.end, self.cursor + seconds))
+
+    def seek(self, t: float) -> int:
+        """Move the cursor to ``t`` (clamped to the session); return frames replayed.
+
+        Forward, it catches up from the cursor unless a checkpoint is nearer
+        to ``t``; backward, it restores the latest checkpoint before ``t`` (or
+        resets the pipeline and starts over) and catches up from there.
+        """
+        t = min(self.end, max(self.start, float(t)))
+        if t == self.cursor:
+            return 0
+        i = bisect.bisect_right([c.time for c in self._checkpoints], t) - 1
+        best = self._checkpoints[i].time if i >= 0 else -math.inf
+        if t > self.cursor and best <= self.cursor:
+            return self._run_to(t)
+        if i >= 0:
+            self._restore(i)
+        else:
+            self._rewind()
+        return self._run_to(t)
+
+    def prepare(self, progress: Callable[[float], object] | None = None) -> float:
+        """Capture every checkpoint in one as-fast-as-possible pass; return seconds.
+
+        Afterwards a seek anywhere restores a checkpoint at most
+        ``checkpoint_every`` before its target. The cursor comes back to
+        where it was. ``progress(fraction)`` is called between bursts.
+        """
+        began = time.perf_counter()
+        here = self.cursor
+        last = self._checkpoints[-1].time if self._checkpoints else self.start
+        if last < self.end and self.checkpoint_error is None:
+            self.seek(last)
+            while self.cursor < self.end:
+                self._run_to(self.end, max_frames=self.burst)
+                if progress is not None:
+                    progress(
+                        (self.cursor - self.start) / max(1e-9, self.end - self.start)
+                    )
+            self.seek(here)
+        return time.perf_counter() - began
+
+    def timeline_marks(self) -> list[TimelineMark]:
+        """Return the archive marks (``read_timeline_marks``) and the fault windows."""
+        if self._marks is None:
+            marks = read_timeline_marks(self.reader.path)
+            if self.faults is not None:
+                for start, end, fault in self.faults.windows():
+                    end = min(end, self.end)
+                    marks.append(
+                        TimelineMark(
+                            start, "fault", fault.describe(), int(Severity.WATCH), end
+                        )
+                    )
+                marks.sort(key=lambda m: (m.time, m.kind))
+            self._marks = marks
+        return list(self._marks)
+
+    # ------------------------------------------------------------ the clock
+
+    def _tick_time(self, k: int) -> float:
+        return self.start + k * self.tick_every
+
+    def _checkpoint_time(self, k: int) -> float:
+        return self.start + k * self.checkpoint_every
+
+    def _open(self, after: float) -> None:
+        """Read frames again from the first one later than ``after``."""
+        self._after = after
+        self._frames = self.reader.frames(None if after == -math.inf else after)
+        self._pending = None
+
+    def _peek(self) -> ReplayFrame | None:
+        while self._pending is None:
+            frame = next(self._frames, None)
+            if frame is None:
+                return None
+            if frame[0] > self._after:
+                self._pending = frame
+        return self._pending
+
+    def _run_to(self, target: float, max_frames: int | None = None) -> int:
+        """Ingest frames and run ticks and checkpoints, in time order, up to ``target``.
+
+        At equal times frames go first, then the tick, then the checkpoint,
+        so a checkpoint at T holds every frame and tick up to T.
+        """
+        n = 0
+        while True:
+            frame = self._peek()
+            ft = frame[0] if frame is not None else math.inf
+            if max_frames is not None and n >= max_frames and ft > self.cursor:
+                target = min(target, self.cursor)
+            tick = self._tick_time(self._tick_k)
+            cp = self._checkpoint_time(self._cp_k)
+            if frame is not None and ft <= target and ft <= tick and ft <= cp:
+                self._pending = None
+                self._ingest(frame)
+                n += 1
+                self.cursor = max(self.cursor, ft)
+            elif tick <= target and tick <= cp:
+                self.pipeline.tick(tick)
+                self._tick_k += 1
+            elif cp <= target:
+                self._capture(self._cp_k, cp)
+                self._cp_k += 1
+            else:
+                break
+        self.cursor = max(self.cursor, target)
+        return n
+
+    def _ingest(self, frame: ReplayFrame) -> None:
+        t, topic, body = frame
+        parts: list[bytes] | None = [topic, body]
+        if self.faults is not None:
+            parts = self.faults.apply([topic, body])
+        if parts is not None:
+            self.pipeline.ingest(parts, t)
+
+    # -------------------------------------------------------- checkpoints
+
+    def _rewind(self) -> None:
+        """Reset the pipeline and stand before the session's first frame."""
+        self.pipeline.reset()
+        # AlarmBook.clear() keeps its raise counter; a replay from the start
+        # must count what the session raises, as a restore does.
+        self.pipeline.alarms.raised_total = 0
+        if self.faults is not None:
+            self.faults.restore(self._faults_initial)
+        self.cursor = -math.inf
+        self._tick_k = 0
+        self._cp_k = 0
+        self._open(-math.inf)
+        self.generation += 1
+
+    def _copy(self, obj: object, extra: Iterable[object] = ()) -> Any:
+        memo = dict(self._memo)
+        for shared in extra:
+            memo[id(shared)] = shared
+        return copy.deepcopy(obj, memo)
+
+    def _capture(self, k: int, at: float) -> None:
+        if k < len(self._checkpoints) or self.checkpoint_error is not None:
+            return
+        p = self.pipeline
+        store = p.store
+        try:
+            derivers = [self._deriver_state(d) for d in p.derivers]
+            state = _Checkpoint(
+                time=at,
+                buffers={},
+                sources={s: copy.copy(v) for s, v in store.sources.items()},
+                rejected_by_reason=dict(store.rejected_by_reason),
+                rejected_total=store.rejected_total,
+                undeclared=set(store.undeclared),
+                events=list(store._events),
+                alarms=dict(p.alarms._alarms),
+                raised_total=p.alarms.raised_total,
+                decoder=self._copy(p.decoder),
+                evaluators=self._copy(p._evaluators),
+                last_reject=dict(p._last_reject_event),
+                derivers=derivers,
+                faults=self.faults.checkpoint() if self.faults is not None else None,
+            )
+        except (TypeError, AttributeError, copy.Error) as exc:
+            self.checkpoint_error = f"cannot checkpoint the pipeline: {exc}"
+            return
+        keys = store.keys()
+        for key in keys:
+            buf = store.buffer(key)
+            if buf is None:
+                continue
+            self._history.setdefault(key, _History()).extend(buf)
+            state.buffers[key] = (buf.total, buf.received)
+        self._checkpoints.append(state)
+
+    def _deriver_state(self, deriver: Deriver) -> object:
+        own = getattr(deriver, "checkpoint", None)
+        if callable(own) and callable(getattr(deriver, "restore", None)):
+            return own()
+        attrs = vars(deriver)
+        locks = [v for v in attrs.values() if isinstance(v, _LOCK_TYPES)]
+        return self._copy(dict(attrs), locks)
+
+    def _restore_deriver(self, deriver: Deriver, state: object) -> None:
+        own = getattr(deriver, "restore", None)
+        if callable(own) and callable(getattr(deriver, "checkpoint", None)):
+            own(state)
+            return
+        locks = [v for v in vars(deriver).values() if isinstance(v, _LOCK_TYPES)]
+        vars(deriver).update(self._copy(state, locks))
+
+    def _restore(self, k: int) -> None:
+        """Put the pipeline back in checkpoint ``k``'s state; read on from there."""
+        cp = self._checkpoints[k]
+        p = self.pipeline
+        store = p.store
+        # Reuse the buffers' arrays: allocating ~100 fresh 100k-sample rings
+        # costs ~110 ms, more than half the seek budget.
+        keys = store.keys()
+        old = {key: b for key in keys if (b := store.buffer(key)) is not None}
+        buffers: dict[str, ChannelBuffer] = {}
+        for key, (count, received) in cp.buffers.items():
+            buf = old.get(key) or ChannelBuffer(store.capacity)
+            t, y = self._history[key].window(count - buf.capacity, count)
+            _refill(buf, t, y, count, received)
+            buffers[key] = buf
+        _restore_store(store, buffers, cp)
+        alarms = p.alarms
+        with alarms._lock:
+            alarms._alarms = dict(cp.alarms)
+            alarms.raised_total = cp.raised_total
+            alarms.version += 1
+        p.decoder = self._copy(cp.decoder)
+        p._evaluators = self._copy(cp.evaluators)
+        p._last_reject_event = dict(cp.last_reject)
+        for deriver, state in zip(p.derivers, cp.derivers, strict=True):
+            self._restore_deriver(deriver, state)
+        if self.faults is not None:
+            self.faults.restore(cp.faults)
+        self.cursor = cp.time
+        self._cp_k = k + 1
+        self._tick_k = k * self._ticks_per_checkpoint + 1
+        self._open(cp.time)
+        self.generation += 1
+
+
+def _refill(
+    buf: ChannelBuffer, t: np.ndarray, y: np.ndarray, total: int, received: float
+) -> None:
+    """Make ``buf`` hold exactly ``t, y`` (ChannelBuffer has no public reset yet)."""
+    with buf._lock:
+        buf._head = 0
+        buf._count = 0
+    buf.append(t, y, received)
+    buf.total = total
+    buf.received = received
+    buf.version += 1
+
+
+def _restore_store(
+    store: ChannelStore, buffers: dict[str, ChannelBuffer], cp: _Checkpoint
+) -> None:
+    """Swap the store's contents for a checkpoint's, in one step under its lock."""
+    with store._lock:
+        store._buffers = buffers
+        store.sources = {s: copy.copy(v) for s, v in cp.sources.items()}
+        store.rejected_by_reason = dict(cp.rejected_by_reason)
+        store.rejected_total = cp.rejected_total
+        store.undeclared = set(cp.undeclared)
+        # Sequence numbers keep counting, as after ChannelStore.clear(): a view
+        # reading events_since(its last seq) gets the rebuilt list as new.
+        base = store._event_seq
+        events = [replace(e, seq=base + i) for i, e in enumerate(cp.events, 1)]
+        store._events = deque(events, maxlen=store._events.maxlen)
+        store._event_seq = base + len(events)
+
+
+# --------------------------------------------------------------- republish
+
+
+def republish(
+    archive: str | Path,
+    bind: str,
+    *,
+    speed: float = 1.0,
+    start: float | None = None,
+    end: float | None = None,
+    faults: str | Path | FaultPlan | None = None,
+    stop_event: threading.Event | None = None,
+    wait_subscriber: float | None = 10.0,
+    on_bound: Callable[[str], None] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> int:
+    """Publish a recorded session on an XPUB socket; return the messages sent.
+
+    Parameters
+    ----------
+    archive : str or Path
+        The recorded session (opened read-only).
+    bind : str
+        ZeroMQ endpoint, e.g. ``tcp://127.0.0.1:5557`` (``:*`` picks a port,
+        reported to ``on_bound``).
+    speed : float
+        0.1..200 times real time, or 0 for as fast as possible.
+    start, end : float, optional
+        Sample-time range ``[start, end)`` to send.
+    faults : path or FaultPlan, optional
+        Fault scenario applied to the messages; its offsets count from the
+        session's first frame, even when ``start`` is later.
+    stop_event : threading.Event, optional
+        Set it from any thread to stop promptly.
+    wait_subscriber : float or None
+        Seconds to wait for the first subscription (None: send at once).
+
+    Messages go out as recorded (topic and body byte for byte, so sequence
+    numbers are preserved) unless a fault rewrites or drops them.
+
+    Raises
+    ------
+    TimeoutError
+        If no subscriber arrives within ``wait_subscriber`` seconds.
+    """
+    from telemetry.publisher import DEFAULT_SNDHWM, RawMessage, publish
+
+    check_speed(speed)
+    stop = stop_event if stop_event is not None else threading.Event()
+    with SessionReader(archive) as reader:
+        injector = load_injector(faults, reader.start)
+
+        def messages() -> Iterator[RawMessage]:
+            for t, topic, body in paced(
+                reader.frames(start, end), speed, clock, stop.wait
+            ):
+                parts: list[bytes] | None = [topic, body]
+                if injector is not None:
+                    parts = injector.apply([topic, body])
+                if parts is not None:
+                    yield RawMessage(t, parts)
+
+        stats = publish(
+            messages(),
+            bind,
+            speed=None,  # paced() above already holds each message
+            stop_event=stop,
+            wait_for_subscriber=wait_subscriber,
+            sndhwm=AS_FAST_SNDHWM if speed == 0 else DEFAULT_SNDHWM,
+            on_bound=on_bound,
+        )
+    return stats.messages
+
+
+# ------------------------------------------------------ recording, bench
+
+
+def replay_derivers(dictionary: TelemetryDictionary) -> list[Deriver]:
+    """Return the derivers a replay runs: the session's, or the dose estimator."""
+    from telemetry.session import build_derivers
+
+    derivers = build_derivers(dictionary)
+    if derivers:
+        return derivers
+    from telemetry.estimator import DoseEstimator
+    from telemetry.roster import DEFAULT_LIMITS, DEFAULT_ROSTER, DoseLimits, Roster
+
+    limits = DoseLimits.load(DEFAULT_LIMITS)
+    return [DoseEstimator(dictionary, Roster.load(DEFAULT_ROSTER, limits), limits)]
+
+
+def record_simulated_session(
+    path: str | Path,
+    dictionary: TelemetryDictionary,
+    seconds: float,
+    *,
+    seed: int = 1,
+    scenario: str = "nominal",
+    start_time: float = 1.75e9,
+    derivers: Sequence[Deriver] | None = None,
+    faults: FaultPlan | None = None,
+    tick_every: float = DEFAULT_TICK_S,
+    operator: str = "simulator",
+    capacity: int = DEFAULT_CAPACITY,
+    before_frame: Callable[[Pipeline, float], object] | None = None,
+) -> Pipeline:
+    """Record ``seconds`` of simulated telemetry into a new archive, in process.
+
+    Frames go through a real Pipeline and ArchiveWriter with ``received`` =
+    their first sample time and the watchdog ticked on the replay's grid,
+    so a replay of the file meets the same conditions. Returns the pipeline
+    (its store, alarms and derivers hold the live session's final state).
+    ``before_frame(pipeline, t)`` runs before each frame at sample time ``t``
+    (tests use it to act as an operator or send a bad message).
+    """
+    from telemetry.alarms import AlarmBook
+    from telemetry.pipeline import Pipeline
+    from telemetry.simulator import Simulator
+
+    writer = ArchiveWriter(
+        path,
+        dictionary_sha256=dictionary.sha256,
+        dictionary_version=dictionary.version,
+        kind="recorded",
+        operator=operator,
+        queue_max=2_000_000,
+    )
+    alarms = AlarmBook(on_action=writer.put_action, operator=operator)
+    pipeline = Pipeline(
+        dictionary,
+        ChannelStore(capacity),
+        alarms,
+        writer,
+        replay_derivers(dictionary) if derivers is None else derivers,
+    )
+    sim = Simulator(dictionary, seed, scenario, start_time=start_time)
+    injector = FaultInjector(faults, start_time) if faults is not None else None
+    writer.start()
+    try:
+        tick_k = 0
+        last = -math.inf
+        end = start_time + seconds
+        while sim.now < end:
+            step = sorted(sim.step(), key=lambda f: float(f.times.min()))
+            for frame in step:
+                t = float(frame.times.min())
+                if t >= end:
+                    continue
+                while start_time + tick_k * tick_every < t:
+                    pipeline.tick(start_time + tick_k * tick_every)
+                    tick_k += 1
+                if before_frame is not None:
+                    before_frame(pipeline, t)
+                encoded = frame.encode()
+                parts = injector.apply(encoded) if injector is not None else encoded
+                if parts is not None:
+                    pipeline.ingest(parts, t)
+                last = t
+        # A replay runs the ticks up to its end (the last sample) too.
+        while start_time + tick_k * tick_every <= last:
+            pipeline.tick(start_time + tick_k * tick_every)
+            tick_k += 1
+    finally:
+        if not writer.stop(timeout=120.0):
+            raise RuntimeError(f"recording {path} failed: {writer.last_error}")
+    return pipeline
+
+
+def bench_replay(
+    session_path: str | Path | None = None,
+    *,
+    hours: float = 1.0,
+    seeks: int = 20,
+    checkpoint_every: float = DEFAULT_CHECKPOINT_S,
+) -> dict[str, float]:
+    """Replay a session as fast as possible through the full pipeline, then seek.
+
+    Without ``session_path`` a nominal session of ``hours`` is simulated and
+    recorded first (not timed).
+
+    Returns
+    -------
+    dict
+        ``session_s`` (sample seconds), ``frames``, ``replay_s`` and
+        ``replay_x`` (one straight as-fast-as-possible pass, checkpoints
+        captured on the way, as a multiple of real time), ``checkpoints``,
+        ``seek_median_ms`` and ``seek_max_ms`` over ``seeks`` random seeks,
+        and ``seek_worst_ms``: seeks just before the next checkpoint, the
+        longest catch-up.
+    """
+    from telemetry.alarms import AlarmBook
+    from telemetry.dictionary import DEFAULT_DICTIONARY, TelemetryDictionary
+    from telemetry.pipeline import Pipeline
+
+    dictionary = TelemetryDictionary.load(DEFAULT_DICTIONARY)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(session_path) if session_path else Path(tmp) / "nominal.sqlite"
+        if session_path is None:
+            record_simulated_session(path, dictionary, hours * 3600.0)
+        with SessionReader(path) as reader:
+            pipeline = Pipeline(
+                dictionary,
+                ChannelStore(),
+                AlarmBook(),
+                None,
+                replay_derivers(dictionary),
+            )
+            began = time.perf_counter()
+            engine = ReplayEngine(reader, pipeline, checkpoint_every=checkpoint_every)
+            engine.set_speed(0)
+            engine.play()
+            frames = 0
+            while engine.playing:
+                frames += engine.advance(0.0)
+            replay_s = time.perf_counter() - began
+            span = engine.end - engine.start
+            rng = np.random.default_rng(7)
+            timings = []
+            for t in rng.uniform(engine.start, engine.end, seeks).tolist():
+                a = time.perf_counter()
+                engine.seek(t)
+                timings.append((time.perf_counter() - a) * 1e3)
+            worst = []
+            for k in (1, 3, max(1, int(span // checkpoint_every) - 1)):
+                target = engine.start + k * checkpoint_every - 0.5
+                engine.seek(engine.end)
+                a = time.perf_counter()
+                engine.seek(target)
+                worst.append((time.perf_counter() - a) * 1e3)
+            return {
+                "session_s": span,
+                "frames": float(frames),
+                "replay_s": replay_s,
+                "replay_x": span / replay_s,
+                "checkpoints": float(engine.checkpoints),
+                "seek_median_ms": statistics.median(timings),
+                "seek_max_ms": max(timings),
+                "seek_worst_ms": max(worst),
+            }

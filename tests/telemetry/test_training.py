@@ -1,0 +1,221 @@
+"""Training: the trainee's own log, expectations, and the debrief report."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from telemetry.alarms import AlarmBook
+from telemetry.archive import ArchiveWriter
+from telemetry.channels import ChannelStore
+from telemetry.dictionary import DEFAULT_DICTIONARY, TelemetryDictionary
+from telemetry.faults import FaultInjector, FaultPlan
+from telemetry.pipeline import Pipeline
+from telemetry.replay import ReplayEngine, SessionReader, record_simulated_session
+from telemetry.severity import Severity
+from telemetry.training import (
+    TRAINING_APPLICATION_ID,
+    Expectation,
+    TrainingLog,
+    TrainingLogError,
+    evaluate_responses,
+    load_expectations,
+    read_training_log,
+    write_debrief_report,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+SILENT = REPO / "replay_data" / "faults" / "ib2-a-silent.toml"
+START = 1_750_000_000.0
+HOSTILE = "<script>alert('x')</script>"
+
+
+@pytest.fixture(scope="module")
+def dictionary() -> TelemetryDictionary:
+    return TelemetryDictionary.load(DEFAULT_DICTIONARY)
+
+
+@pytest.fixture(scope="module")
+def session(
+    tmp_path_factory: pytest.TempPathFactory, dictionary: TelemetryDictionary
+) -> Path:
+    path = tmp_path_factory.mktemp("training") / "nominal.sqlite"
+    record_simulated_session(path, dictionary, 8 * 60, derivers=[], capacity=1000)
+    return path
+
+
+def open_log(tmp_path: Path, session: Path, trainee: str = "trainee") -> TrainingLog:
+    return TrainingLog(
+        tmp_path / "training.sqlite",
+        trainee=trainee,
+        scenario=SILENT,
+        replayed=session,
+        replay_start=START,
+        clock=lambda: 1_800_000_000.0,
+    )
+
+
+def test_the_log_is_never_the_replayed_archive(tmp_path: Path, session: Path) -> None:
+    with pytest.raises(TrainingLogError, match="file of its own"):
+        TrainingLog(
+            session, trainee="t", scenario=SILENT, replayed=session, replay_start=START
+        )
+    other = tmp_path / "another-archive.sqlite"
+    ArchiveWriter(other, dictionary_sha256="x", dictionary_version="x").stop()
+    with pytest.raises(TrainingLogError, match="console archive"):
+        TrainingLog(
+            other, trainee="t", scenario=SILENT, replayed=session, replay_start=0
+        )
+    plain = tmp_path / "plain.sqlite"
+    with sqlite3.connect(plain) as conn:
+        conn.execute("CREATE TABLE t (x)")
+    conn.close()
+    with pytest.raises(TrainingLogError, match="not a training log"):
+        TrainingLog(
+            plain, trainee="t", scenario=SILENT, replayed=session, replay_start=0
+        )
+
+
+def test_actions_and_alarms_are_logged_once(tmp_path: Path, session: Path) -> None:
+    log = open_log(tmp_path, session)
+    book = AlarmBook(on_action=log.put_action, operator="ana")
+    book.note(START + 5, "jpm", "looks fine")
+    log.put_transition(START + 10, "jpm.ppco2", 1, 0, 2.4, 2.3, "high")
+    log.put_transition(START + 10, "jpm.ppco2", 1, 0, 2.4, 2.3, "high")  # re-ingested
+    log.put_event(START + 1, "ib2-a", "link up", "first message", 0)
+    log.put_event(START + 20, "ib2-a", "link stale", "up -> stale", 2)
+    log.put_event(START + 20, "ib2-a", "link stale", "up -> stale", 2)
+    log.put_event(START + 30, "ib2-a", "gap", "missed 3", 1)
+    log.close()
+    log.close()  # idempotent
+    record = read_training_log(tmp_path / "training.sqlite")
+    assert [
+        (a.time, a.operator, a.action, a.target, a.comment) for a in record.actions
+    ] == [(START + 5, "ana", "note", "jpm", "looks fine")]
+    assert [(t.time, t.key, t.severity, t.previous) for t in record.transitions] == [
+        (START + 10, "jpm.ppco2", 1, 0),
+        (START + 20, "link:ib2-a", 2, 0),
+    ]
+    assert record.ended == 1_800_000_000.0
+    with sqlite3.connect(tmp_path / "training.sqlite") as conn:
+        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+    conn.close()
+    assert app_id == TRAINING_APPLICATION_ID
+
+
+def test_one_log_file_holds_several_runs(tmp_path: Path, session: Path) -> None:
+    open_log(tmp_path, session, "first").close()
+    open_log(tmp_path, session, "second").close()
+    assert read_training_log(tmp_path / "training.sqlite").trainee == "second"
+    assert read_training_log(tmp_path / "training.sqlite", session=1).trainee == "first"
+    with pytest.raises(TrainingLogError, match="no training session 7"):
+        read_training_log(tmp_path / "training.sqlite", session=7)
+
+
+def test_expectations_load_with_errors_naming_line_and_entry(tmp_path: Path) -> None:
+    exp = load_expectations(SILENT)
+    assert [(e.alarm, e.action, e.severity, e.max_response_s) for e in exp] == [
+        ("link:ib2-a", "ack", Severity.WARNING, 60.0),
+        ("link:ib2-a", "ack", Severity.CRITICAL, 60.0),
+    ]
+    bad = tmp_path / "bad.toml"
+    cases = [
+        ('alarm = "a"\naction = "ack"\n', "max_response_s"),
+        (
+            'alarm = "a"\naction = "ack"\nmax_response_s = 5\nseverity = "loud"\n',
+            "loud",
+        ),
+        ('alarm = "a"\naction = "ack"\nmax_response_s = 5\nwithin = 3\n', "'within'"),
+        ('action = "ack"\nmax_response_s = 5\n', "needs alarm"),
+    ]
+    for body, message in cases:
+        first = '[[expect]]\nalarm = "x"\naction = "ack"\nmax_response_s = 1\n\n'
+        bad.write_text(f"{first}[[expect]]\n{body}")
+        with pytest.raises(TrainingLogError) as err:
+            load_expectations(bad)
+        assert "bad.toml:6: [expect #2]" in str(err.value)
+        assert message in str(err.value)
+
+
+def test_a_training_run_is_debriefed(
+    tmp_path: Path,
+    session: Path,
+    dictionary: TelemetryDictionary,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Replay with ib2-a silenced; the trainee acks late once and acts out of script."""
+    log = open_log(tmp_path, session, trainee=f"trainee {HOSTILE}")
+    alarms = AlarmBook(on_action=log.put_action, operator=f"op {HOSTILE}")
+    pipeline = Pipeline(dictionary, ChannelStore(1000), alarms, log)
+    with SessionReader(session) as reader:
+        faults = FaultInjector(FaultPlan.load(SILENT, dictionary), reader.start)
+        engine = ReplayEngine(reader, pipeline, faults=faults)
+        engine.seek(START + 320)  # link stale at T+305
+        alarms.acknowledge(["link:ib2-a"], engine.cursor, "seen")  # 15 s: on time
+        engine.seek(START + 400)  # link down at T+330
+        alarms.acknowledge(["link:ib2-a"], engine.cursor, HOSTILE)  # 70 s: late
+        alarms.record_action(engine.cursor, "silence", "annunciator", "")  # unasked
+        alarms.note(engine.cursor, HOSTILE, f"robot A quiet {HOSTILE}")
+        engine.seek(START + 310)  # a seek re-ingests: nothing is logged twice
+        engine.seek(engine.end)
+    log.close()
+
+    record = read_training_log(tmp_path / "training.sqlite")
+    raised = [(t.time - START, t.key, t.severity) for t in record.transitions]
+    assert raised == [
+        (305.0, "link:ib2-a", Severity.WARNING),
+        (330.0, "link:ib2-a", Severity.CRITICAL),
+        (420.0, "link:ib2-a", Severity.NOMINAL),
+    ]
+    responses, unexpected = evaluate_responses(record, load_expectations(SILENT))
+    assert [(r.status, r.response_s) for r in responses] == [
+        ("on time", 15.0),
+        ("late", 70.0),
+    ]
+    assert [a.action for a in unexpected] == ["silence", "note"]
+
+    out = tmp_path / "debrief.html"
+    page = write_debrief_report(tmp_path / "training.sqlite", SILENT, out)
+    assert out.read_text(encoding="utf-8") == page
+    assert "<script" not in page and "alert('x')" not in page
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in page
+    assert "on time" in page and "late" in page and "70 s" in page
+    assert "T+0:05:05" in page  # the warning's onset, from the session start
+    assert "silence" in page and "annunciator" in page
+    assert write_debrief_report(tmp_path / "training.sqlite", SILENT) == page
+    assert capsys.readouterr().out == page
+
+
+def test_missed_and_not_raised_alarms_are_reported(
+    tmp_path: Path, session: Path
+) -> None:
+    log = open_log(tmp_path, session)
+    log.put_transition(START + 10, "jpm.ppco2", 2, 0, 2.8, 2.7, "high")
+    log.put_transition(START + 50, "jpm.ppco2", 0, 2, 2.1, None, "clear")
+    log.put_transition(START + 90, "jpm.ppco2", 2, 0, 2.9, 2.7, "high")
+    log.put_action(START + 20, "ana", "ack", "jpm.ppco2", "")
+    log.close()
+    record = read_training_log(tmp_path / "training.sqlite")
+    expectations = [
+        Expectation("jpm.ppco2", "ack", 30.0, Severity.WARNING),
+        Expectation("goes.spe_active", "shelter", 600.0, Severity.WARNING, "c1"),
+    ]
+    responses, unexpected = evaluate_responses(record, expectations)
+    assert [(r.status, r.onset) for r in responses] == [
+        ("on time", START + 10),
+        ("missed", START + 90),  # the second onset needs its own response
+        ("alarm not raised", None),
+    ]
+    assert unexpected == []
+    scenario = tmp_path / "scenario.toml"
+    scenario.write_text(
+        '[[expect]]\nalarm = "jpm.ppco2"\nseverity = "warning"\naction = "ack"\n'
+        "max_response_s = 30\n"
+    )
+    page = write_debrief_report(
+        tmp_path / "training.sqlite", scenario, tmp_path / "d.html"
+    )
+    assert "missed" in page
+    assert "Alarms never acknowledged" in page
