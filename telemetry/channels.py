@@ -117,6 +117,9 @@ class SourceStats:
     restarts: int = 0
     last_seq: int = -1
     last_received: float = float("nan")
+    # Smoothed time between messages: a publisher that batches 10 s of rows
+    # per message is not "stale" 5 s after each one.
+    interval_s: float = float("nan")
     last_sample_time: float = float("nan")
     link: str = "down"
     rate_hz: float = 0.0

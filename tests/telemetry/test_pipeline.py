@@ -221,3 +221,15 @@ def test_reset_forgets_everything(pipeline: Pipeline) -> None:
     assert pipeline.alarms.snapshot() == []
     assert pipeline.store.sources == {}
     np.testing.assert_array_equal([], pipeline.store.events_since(0))
+
+
+def test_link_watchdog_learns_a_batching_publishers_cadence(pipeline: Pipeline) -> None:
+    # One message of 10 rows every 10 s: never stale between messages...
+    for i in range(5):
+        rows = [float(10 * i + r) for r in range(10)]
+        pipeline.ingest(robot(i + 1, rows[0], pos_x=[1.0] * 10), 100.0 + 10 * i + 9)
+        pipeline.tick(100.0 + 10 * i + 18)
+    assert pipeline.store.sources["ib2-a"].link == "up"
+    # ...but a real silence still is.
+    pipeline.tick(100.0 + 40 + 9 + 26)
+    assert pipeline.store.sources["ib2-a"].link == "stale"
