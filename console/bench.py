@@ -30,11 +30,19 @@ def run_bench(
         elif name == "dose":
             from telemetry.estimator import bench_dose_update
 
-            bench_dose_update()
+            for rows in (1, 10, 60, 600):
+                d = bench_dose_update(rows_per_batch=rows)
+                rate = d.samples / d.seconds
+                print(
+                    f"  {rows:4} rows/message: {d.us_per_crew_sample:7.2f} µs per crew "
+                    f"member per sample, {rate:12,.0f} dose-input samples/s = "
+                    f"{rate / 11:,.0f} x the 11 dose inputs at 1 Hz"
+                )
         elif name == "replay":
             from telemetry.replay import bench_replay
 
-            bench_replay()
+            for key, value in bench_replay().items():
+                print(f"  {key:28} {value:12.2f}")
         elif name == "soak":
             os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
             from console.bench_soak import run_soak

@@ -197,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         handler = _COMMANDS.get(args.command or "", _gui)
         return handler(args)
-    except (DictionaryError, FileNotFoundError, ValueError) as exc:
+    except (DictionaryError, OSError, TimeoutError, ValueError) as exc:
         print(f"kibo-console: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -50,9 +50,14 @@ def record(name: str, scenario: str, seed: int, minutes: float, out_dir: Path) -
     )
     archive.start()
     pipeline = Pipeline(
-        dictionary, ChannelStore(10_000), archive=archive, derivers=build_derivers(dictionary)
+        dictionary,
+        ChannelStore(10_000),
+        archive=archive,
+        derivers=build_derivers(dictionary),
     )
-    sim = Simulator(dictionary, seed, scenario=scenario, start_time=START, batch_s=BATCH_S)
+    sim = Simulator(
+        dictionary, seed, scenario=scenario, start_time=START, batch_s=BATCH_S
+    )
     end = START + minutes * 60.0
     for frame in sim.frames_until(end):
         received = float(frame.times[-1])

@@ -22,6 +22,8 @@ _NUMERIC_TYPES = frozenset({float, int, bool, type(None)})
 # Undeclared channels get codes for their strings; a bound keeps a hostile
 # publisher from growing the table without end.
 MAX_INVENTED_STATES = 256
+# Fuzzing fix: the count bound alone let 256 states of megabytes each in.
+MAX_STATE_CHARS = 128
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +81,9 @@ class Decoder:
         times = frame.times
         # Rows must be in time order for the ring buffers and the integrators.
         order = None
-        if times.shape[0] > 1 and bool((np.diff(times) < 0).any()):
+        # Compared, not differenced: np.diff overflowed (with a warning) on
+        # finite extremes such as [1e308, -1e308] (found by fuzzing).
+        if times.shape[0] > 1 and bool((times[1:] < times[:-1]).any()):
             order = np.argsort(times, kind="stable")
             times = times[order]
         for name, column in frame.columns.items():
@@ -144,6 +148,12 @@ class Decoder:
                             "bad value",
                             f"{name}[{i}]: undeclared channel {key} has more than "
                             f"{MAX_INVENTED_STATES} distinct strings",
+                        )
+                    if len(v) > MAX_STATE_CHARS:
+                        raise WireError(
+                            "bad value",
+                            f"{name}[{i}]: a string of {len(v)} characters "
+                            f"(max {MAX_STATE_CHARS}) in undeclared channel {key}",
                         )
                     code = len(states)
                     states[v] = code

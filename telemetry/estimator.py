@@ -58,6 +58,8 @@ CREW_CHANNELS: Final = (
 ALERT_REARM_FRACTION: Final = 0.02
 #: Events kept for :meth:`DoseEstimator.drain_events`; older ones are dropped.
 MAX_PENDING_EVENTS: Final = 10_000
+#: Output-grid points one integration step may produce (~11.6 d at 10 s).
+MAX_GRID_POINTS: Final = 100_000
 _RAD_CHANNEL: Final = "dose_eq_rate"
 
 
@@ -743,8 +745,16 @@ class DoseEstimator:
         """Integrate every crew member over (a, b] and return the grid outputs."""
         cfg = self.config
         step = cfg.output_interval_s
-        k = np.arange(math.floor(a / step) + 1, math.floor(b / step) + 1)
-        grid: FloatArray = k.astype(np.float64) * step
+        first, last = math.floor(a / step) + 1, math.floor(b / step)
+        # Fuzzing fix: one valid sample far ahead (a clock in milliseconds,
+        # t = 1e189) asked for a grid point per interval across the jump and
+        # exhausted memory (or overflowed int64). The integral does not need
+        # the grid (its breakpoints are the inputs' own changes), so across
+        # such a jump only the last MAX_GRID_POINTS outputs are produced.
+        # Float indices: exact below 2**53, and no overflow above it.
+        first = max(first, last - MAX_GRID_POINTS + 1)
+        k = float(first) + np.arange(max(0, last - first + 1), dtype=np.float64)
+        grid: FloatArray = k * step
         inside = (grid > a) & (grid <= b)
         k, grid = k[inside], grid[inside]
         per_bin = round(cfg.rolling_bin_s / step)

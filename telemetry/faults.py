@@ -1,8 +1,7 @@
-"""Fault injection on wire messages: scenarios as TOML data, applied by one injector.
+"""Fault injection on wire messages; the scenarios are TOML data files.
 
-A ``FaultPlan`` (loaded from ``[[fault]]`` entries) says which channel or
-source misbehaves, when and how; a ``FaultInjector`` rewrites protocol-v1
-messages accordingly, on a replay or in front of the live simulator.
+A ``FaultPlan`` says what misbehaves, when and how; a ``FaultInjector`` rewrites
+protocol-v1 messages accordingly, on a replay or in front of the simulator.
 """
 
 from __future__ import annotations
@@ -49,12 +48,12 @@ _SCENARIO_KEYS: Final = frozenset({"name", "description", "seed"})
 
 
 class FaultPlanError(ValueError):
-    """A fault scenario that cannot be used; the message names file, line, entry."""
+    """A fault scenario that cannot be used; names file, line, entry (any thread)."""
 
 
 @dataclass(frozen=True, slots=True)
 class Fault:
-    """One scheduled fault; times are seconds from the session start."""
+    """One scheduled fault, seconds from the session start; immutable, any thread."""
 
     index: int  # 1-based position in the file, as the error messages count
     kind: str
@@ -91,7 +90,7 @@ class Fault:
 
 @dataclass(frozen=True, slots=True)
 class FaultPlan:
-    """A fault-injection scenario: name, noise seed and the faults in file order."""
+    """A scenario: name, noise seed, faults in file order; immutable, any thread."""
 
     name: str
     description: str
@@ -148,7 +147,7 @@ class FaultPlan:
 
 
 class _PlanParser:
-    """Turns the TOML tree into a FaultPlan; errors carry file, line and entry."""
+    """Turns TOML into a FaultPlan (errors: file, line, entry); the loading thread."""
 
     def __init__(
         self, path: Path | None, text: str, dictionary: TelemetryDictionary | None

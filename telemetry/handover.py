@@ -1,8 +1,6 @@
-"""Shift handover report: what happened in an archive over a time range, as HTML.
+"""Shift handover report: alarms, crew dose, gaps, outages, rejects, notes, as HTML.
 
-Alarms raised, acknowledged, shelved and still open; dose accrued per crew
-member; data gaps, link outages and rejected frames; operator notes and
-bookmarks. One self-contained page (inline CSS), every string escaped.
+One self-contained page (inline CSS, every string escaped) for a time range.
 """
 
 from __future__ import annotations
@@ -79,7 +77,7 @@ def _duration(seconds: float) -> str:
 
 @dataclass
 class AlarmSummary:
-    """What one alarm did during the shift."""
+    """What one alarm did during the shift; built and read by the reporting thread."""
 
     key: str
     raised: int = 0
@@ -107,7 +105,7 @@ class AlarmSummary:
 
 @dataclass(frozen=True, slots=True)
 class LinkOutage:
-    """A source's link was stale or down from ``start`` to ``end`` (None: still)."""
+    """A link was stale or down from ``start`` to ``end`` (None: still); immutable."""
 
     source: str
     start: float
@@ -117,7 +115,7 @@ class LinkOutage:
 
 @dataclass(frozen=True, slots=True)
 class CrewDoseSummary:
-    """Dose a crew member accrued in the range, from the derived dose channels."""
+    """Dose a crew member accrued in the range (derived channels); immutable."""
 
     crew: str
     accrued_msv: float | None  # dose_career(end) - dose_career(start)
@@ -127,7 +125,7 @@ class CrewDoseSummary:
 
 @dataclass
 class HandoverData:
-    """Everything the handover page shows, read from one archive."""
+    """Everything the handover page shows; built and read by the reporting thread."""
 
     archive: str
     start: float

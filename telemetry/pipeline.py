@@ -148,24 +148,27 @@ class Pipeline:
         try:
             frame = decode_frame(parts)
             stats = self._stats(frame.source, frame.family)
+            # Fuzzing fix: checked before decoding, because the decoder keeps
+            # the state codes it invents for an undeclared channel; checked
+            # after, a refused channel still grew that table without end.
+            self._check_undeclared_bound(frame)
             decoded = self.decoder.decode(frame)
-            if (
-                len(decoded.undeclared)
-                and len(self.store.undeclared) >= MAX_UNDECLARED_CHANNELS
-            ):
-                new = [k for k in decoded.undeclared if k not in self.store.undeclared]
-                if new:
-                    raise WireError(
-                        "too many channels",
-                        f"{len(self.store.undeclared)} undeclared channels already; "
-                        f"refusing {new[0]!r}",
-                    )
         except WireError as exc:
             self._reject(parts, received, exc)
             return None
         self._track_sequence(stats, frame, received)
         stats.messages += 1
         stats.samples += decoded.samples
+        if stats.last_received == stats.last_received:  # not NaN: a previous one
+            gap_s = received - stats.last_received
+            if stats.interval_s != stats.interval_s:
+                stats.interval_s = gap_s if gap_s > 0 else stats.interval_s
+            elif 0 < gap_s <= 4 * stats.interval_s:  # an outage is not a cadence
+                stats.interval_s = 0.8 * stats.interval_s + 0.2 * gap_s
+        elif frame.rows > 1:
+            # Before the second message, the rows' own span tells the cadence
+            # of a publisher that batches (10 s of rows arrive every ~10 s).
+            stats.interval_s = float(frame.times[-1] - frame.times[0])
         stats.last_received = received
         if frame.rows:
             stats.last_sample_time = (
@@ -209,8 +212,32 @@ class Pipeline:
             self.on_decoded(frame, decoded)
         return decoded
 
+    def _check_undeclared_bound(self, frame: Frame) -> None:
+        if len(self.store.undeclared) < MAX_UNDECLARED_CHANNELS:
+            return
+        for name in frame.columns:
+            key = f"{frame.source}.{name}"
+            if (
+                key not in self.store.undeclared
+                and self.dictionary.channel_for_key(key) is None
+            ):
+                raise WireError(
+                    "too many channels",
+                    f"{len(self.store.undeclared)} undeclared channels already; "
+                    f"refusing {key[:80]!r}",
+                )
+
     def _stats(self, source: str, family: str) -> SourceStats:
         stats = self.store.sources.get(source)
+        declared = self.dictionary.sources.get(source)
+        if declared is not None and declared.family != family:
+            # Fuzzing fix: the first message used to fix a source's family, so
+            # a stray "eclss.ib2-a" locked the real robot out for the session.
+            raise WireError(
+                "source mismatch",
+                f"source {source!r} is declared in family {declared.family!r}, "
+                f"not {family!r}",
+            )
         if stats is None:
             if len(self.store.sources) >= MAX_SOURCES:
                 raise WireError(
@@ -220,6 +247,11 @@ class Pipeline:
             stats = SourceStats(family)
             self.store.sources[source] = stats
         elif stats.family != family:
+            if stats.messages == 0:
+                # Only rejected messages so far (their topic made the entry):
+                # the first accepted message decides the family.
+                stats.family = family
+                return stats
             raise WireError(
                 "source mismatch",
                 f"source {source!r} was family {stats.family!r}, now {family!r}",
@@ -378,6 +410,8 @@ class Pipeline:
             if stats.last_seq < 0:
                 continue
             stale_s = self._source_stale_s.get(source, 5.0)
+            if stats.interval_s == stats.interval_s:
+                stale_s = max(stale_s, 2.5 * stats.interval_s)
             silent = now - stats.last_received
             state = (
                 "up"

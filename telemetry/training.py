@@ -1,23 +1,7 @@
-"""Trainee action log (its own SQLite file) and the debrief report against a scenario.
+"""Trainee action log (its own SQLite file, see ``SCHEMA``) and the debrief report.
 
-A training run replays a recorded session, usually with faults; what the
-trainee does and which alarms they saw go to a training log, never into the
-archive being replayed. ``write_debrief_report`` compares that log with the
-scenario's ``[[expect]]`` list.
-
-Training log schema (``application_id`` 0x4B54524E, "KTRN"; ``user_version`` 1)::
-
-    training_sessions(id, started, ended, trainee, scenario, replayed,
-                      replay_start)
-        started/ended: wall clock, UTC s; scenario: the scenario file;
-        replayed: the recorded session; replay_start: its first sample time.
-    trainee_actions(id, session, time, wall, operator, action, target, comment)
-        time: replay clock (sample time) of the action; wall: wall clock;
-        action: ack, shelve, unshelve, note, shelter, silence, ...
-    alarm_transitions(id, session, time, key, severity, previous, value, kind)
-        what the trainee's console raised (limits and ``link:<source>``),
-        by sample time; UNIQUE(session, time, key, severity), so the
-        re-ingestion after a replay seek does not log an alarm twice.
+The log never goes into the archive being replayed; ``write_debrief_report``
+compares it with the scenario's ``[[expect]]`` list.
 """
 
 from __future__ import annotations
@@ -47,6 +31,17 @@ TRAINING_APPLICATION_ID: Final = 0x4B54524E  # "KTRN"
 TRAINING_SCHEMA_VERSION: Final = 1
 _ARCHIVE_APPLICATION_ID: Final = 0x4B49424F  # "KIBO": a console archive
 
+# The training log (application_id 0x4B54524E "KTRN", user_version 1):
+#   training_sessions   one row per training run. started/ended: wall clock,
+#                       UTC s; scenario: the scenario file; replayed: the
+#                       recorded session; replay_start: its first sample time.
+#   trainee_actions     time: replay clock (sample time) of the action; wall:
+#                       wall clock; action: ack, shelve, unshelve, note,
+#                       shelter, silence...; target: alarm key, crew id...
+#   alarm_transitions   what the trainee's console raised (limits and
+#                       ``link:<source>``) by sample time. UNIQUE(session,
+#                       time, key, severity): the re-ingestion after a replay
+#                       seek does not log an alarm twice.
 SCHEMA: Final[tuple[str, ...]] = (
     """CREATE TABLE IF NOT EXISTS training_sessions (
     id INTEGER PRIMARY KEY,
@@ -91,7 +86,7 @@ _ALARM_ACTIONS: Final = frozenset({"ack", "shelve", "unshelve"})
 
 
 class TrainingLogError(ValueError):
-    """A training log or scenario that cannot be used (message names the file)."""
+    """A training log or scenario that cannot be used (names the file); any thread."""
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -277,7 +272,7 @@ class TrainingLog:
 
 @dataclass(frozen=True, slots=True)
 class TraineeAction:
-    """One recorded trainee action (``time`` is replay time)."""
+    """One recorded trainee action (``time``: replay time); immutable, any thread."""
 
     time: float
     wall: float
@@ -289,7 +284,7 @@ class TraineeAction:
 
 @dataclass(frozen=True, slots=True)
 class AlarmTransition:
-    """One alarm transition the trainee's console raised."""
+    """One alarm transition the trainee's console raised; immutable, any thread."""
 
     time: float
     key: str
@@ -301,7 +296,7 @@ class AlarmTransition:
 
 @dataclass(frozen=True, slots=True)
 class TrainingRecord:
-    """A training session as logged."""
+    """A training session as logged; immutable, any thread."""
 
     session: int
     trainee: str
@@ -371,7 +366,7 @@ def read_training_log(path: str | Path, session: int | None = None) -> TrainingR
 
 @dataclass(frozen=True, slots=True)
 class Expectation:
-    """What the trainee should do when an alarm comes up, and how fast."""
+    """What the trainee should do when an alarm comes up, and how fast (immutable)."""
 
     alarm: str
     action: str
@@ -475,7 +470,7 @@ def load_expectations(path: str | Path) -> list[Expectation]:
 
 @dataclass(frozen=True, slots=True)
 class Response:
-    """One expected response and what the trainee did."""
+    """One expected response and what the trainee did; immutable, any thread."""
 
     expectation: Expectation
     onset: float | None  # None: the alarm never came up

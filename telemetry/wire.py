@@ -16,6 +16,16 @@ import numpy as np
 
 PROTOCOL_VERSION: Final = 1
 MAX_TOPIC_BYTES: Final = 128
+# Fuzzing fix: without a bound on a channel name's length, the 2,000-channel
+# bound on undeclared channels did not bound memory (one 60 MB name each).
+MAX_NAME_CHARS: Final = 128
+# Fuzzing fix: the archive stores seq as an SQLite INTEGER (signed 64-bit); a
+# larger seq was accepted here and then could not be archived.
+MAX_SEQ: Final = 2**63 - 1
+# Fuzzing fix: one finite but absurd sample time (a clock in milliseconds,
+# 1.7e12; or 1e300) made the dose engine integrate across centuries and
+# exhausted memory. Sample times must lie in 1970..2106 (unsigned 32 bits).
+MAX_TIME: Final = 2.0**32
 
 Value = float | bool | str | None
 
@@ -25,7 +35,7 @@ class Envelope(msgspec.Struct, forbid_unknown_fields=False):
 
     v: int
     src: str
-    seq: Annotated[int, msgspec.Meta(ge=0)]
+    seq: Annotated[int, msgspec.Meta(ge=0, le=MAX_SEQ)]
     t: list[float]
     ch: dict[str, list[Value]]
 
@@ -88,7 +98,8 @@ def _locate_bad_value(payload: bytes, encoding: str) -> str:
     """Name the channel msgspec reports as ``$.ch[...]`` (only runs on errors)."""
     try:
         raw = (msgspec.json if encoding == "json" else msgspec.msgpack).decode(payload)
-    except (msgspec.DecodeError, RecursionError):  # deep nesting: say nothing more
+    # Deep nesting or a bad UTF-8 string further on: say nothing more.
+    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):
         return ""
     channels = raw.get("ch") if isinstance(raw, dict) else None
     if not isinstance(channels, dict):
@@ -132,12 +143,28 @@ def decode_frame(parts: list[bytes]) -> Frame:
         raise WireError("bad field", f"{encoding}: {message}{where}") from None
     except msgspec.DecodeError as exc:
         raise WireError("bad encoding", f"{encoding}: {exc}") from None
+    # Fuzzing fix: msgspec raises these (not DecodeError) for a string that is
+    # not UTF-8 and for nesting deeper than the interpreter's recursion limit
+    # inside a field the envelope does not declare; both used to escape as
+    # crashes instead of being counted as rejected.
+    except UnicodeDecodeError as exc:
+        raise WireError(
+            "bad encoding", f"{encoding}: string is not UTF-8 at byte {exc.start}"
+        ) from None
+    except RecursionError:
+        raise WireError("bad encoding", f"{encoding}: nested too deeply") from None
     if env.v != PROTOCOL_VERSION:
         raise WireError("unsupported version", f"v={env.v}, this console reads v=1")
     if env.src != source:
         raise WireError("source mismatch", f"src {env.src!r} but topic {source!r}")
     rows = len(env.t)
     for name, column in env.ch.items():
+        if len(name) > MAX_NAME_CHARS:
+            raise WireError(
+                "bad field",
+                f"channel name of {len(name)} characters (max {MAX_NAME_CHARS}): "
+                f"{name[:40]!r}...",
+            )
         if len(column) != rows:
             raise WireError(
                 "length mismatch",
@@ -147,6 +174,13 @@ def decode_frame(parts: list[bytes]) -> Frame:
     if rows and not np.isfinite(times).all():
         bad = int(np.flatnonzero(~np.isfinite(times))[0])
         raise WireError("bad time", f"t[{bad}] = {env.t[bad]!r} is not finite")
+    if rows and not ((times >= 0.0) & (times < MAX_TIME)).all():
+        bad = int(np.flatnonzero((times < 0.0) | (times >= MAX_TIME))[0])
+        raise WireError(
+            "bad time",
+            f"t[{bad}] = {env.t[bad]!r} is not UTC seconds in 1970..2106 "
+            "(milliseconds?)",
+        )
     return Frame(family, source, env.seq, times, env.ch, encoding)
 
 

@@ -301,7 +301,7 @@ def nominal_18min(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """18 minutes of the nominal simulator, recorded (no dose engine: fast)."""
     path = tmp_path_factory.mktemp("faults") / "nominal.sqlite"
     dictionary = TelemetryDictionary.load(DEFAULT_DICTIONARY)
-    record_simulated_session(path, dictionary, 18 * 60, derivers=[])
+    record_simulated_session(path, dictionary, 18 * 60, derivers=[], capacity=1000)
     return path
 
 
@@ -315,7 +315,7 @@ def replay_transitions(session: Path, scenario: Path) -> list[LimitTransition]:
             super().raise_transition(tr)
 
     with SessionReader(session) as reader:
-        pipeline = Pipeline(dictionary, ChannelStore(), Recording())
+        pipeline = Pipeline(dictionary, ChannelStore(1000), Recording())
         faults = FaultInjector(FaultPlan.load(scenario, dictionary), reader.start)
         engine = ReplayEngine(reader, pipeline, faults=faults)
         engine.seek(engine.end)

@@ -25,6 +25,7 @@ from telemetry.replay import (
     ReplayEngine,
     SessionReader,
     check_speed,
+    frame_span,
     frame_time,
     paced,
     record_simulated_session,
@@ -70,6 +71,18 @@ def recorded(
 @pytest.fixture
 def session(recorded: tuple[Path, Pipeline]) -> Path:
     return recorded[0]
+
+
+@pytest.fixture(scope="module")
+def batched(
+    tmp_path_factory: pytest.TempPathFactory, dictionary: TelemetryDictionary
+) -> tuple[Path, Pipeline]:
+    """As replay_data's sessions: one 10-s batch per source per message."""
+    path = tmp_path_factory.mktemp("replay") / "batched.session.sqlite"
+    live = record_simulated_session(
+        path, dictionary, 5 * 60, capacity=CAPACITY, batch_s=10.0
+    )
+    return path, live
 
 
 def sha256(path: Path) -> str:
@@ -202,16 +215,55 @@ def test_reader_gives_sample_time_order_and_writes_nothing(session: Path) -> Non
     assert times == sorted(times)
     for t, topic, body in frames[:50]:
         decoded = decode_frame([topic, body])
-        assert t == float(decoded.times.min())
+        assert t == float(decoded.times.max())
     assert sha256(session) == before
 
 
-def test_frame_time_falls_back_to_arrival_for_frames_without_rows() -> None:
-    parts = encode_frame("robot", "ib2-a", 0, [], {})
-    assert frame_time(parts[1], 42.0) == 42.0
+def test_a_frame_replays_at_its_last_sample_time() -> None:
+    parts = encode_frame("robot", "ib2-a", 0, [3.0, 5.0], {"pos_x": [1.0, 2.0]}, "json")
+    assert frame_time(parts[1], 0.0) == 5.0  # sent once the batch is complete
+    assert frame_span(parts[1], 0.0) == (3.0, 5.0)
+    unsorted = encode_frame("robot", "ib2-a", 0, [5.0, 3.0], {"pos_x": [1.0, 2.0]})
+    assert frame_span(unsorted[1], 0.0) == (3.0, 5.0)
+    # Without rows (or undecodable) a frame keeps its arrival time.
+    assert frame_time(encode_frame("robot", "ib2-a", 0, [], {})[1], 42.0) == 42.0
     assert frame_time(b"\xc1 broken", 7.0) == 7.0
-    parts = encode_frame("robot", "ib2-a", 0, [5.0, 3.0], {"pos_x": [1.0, 2.0]}, "json")
-    assert frame_time(parts[1], 0.0) == 3.0
+
+
+def test_reader_orders_batches_of_different_lengths_by_last_sample(
+    tmp_path: Path, dictionary: TelemetryDictionary
+) -> None:
+    """The archive keeps frames by first sample; replay needs them by last."""
+    path = tmp_path / "batches.sqlite"
+    pipeline = Pipeline(dictionary, ChannelStore(100), archive=None)
+    writer = ArchiveWriter(
+        path,
+        dictionary_sha256=dictionary.sha256,
+        dictionary_version=dictionary.version,
+    )
+    pipeline.archive = writer
+    # jpm sends 10-s batches, ib2-a 1-s ones, goes one 30-s batch.
+    spans = {"jpm": ("eclss", 10), "ib2-a": ("robot", 1), "goes": ("spacewx", 30)}
+    cols = {"eclss": "rh", "robot": "pos_x", "spacewx": "p10"}
+    messages = []
+    for source, (family, length) in spans.items():
+        for seq, t in enumerate(range(0, 60, length)):
+            times = START + np.arange(t, t + length, dtype=float)
+            parts = encode_frame(family, source, seq, times, {cols[family]: times * 0})
+            messages.append((float(times[-1]), parts))
+    messages.sort(key=lambda m: m[0])
+    with writer:
+        for t, parts in messages:
+            pipeline.ingest(parts, t)
+    with SessionReader(path) as reader:
+        assert (reader.start, reader.end, reader.max_span) == (START, START + 59, 29)
+        frames = list(reader.frames())
+        assert [f[0] for f in frames] == sorted(m[0] for m in messages)
+        assert sorted(f[2] for f in frames) == sorted(m[1][1] for m in messages)
+        window = list(reader.frames(START + 25, START + 40))
+        assert window == [f for f in frames if START + 25 <= f[0] < START + 40]
+        # The 30-s goes batch (first sample at 0) ends at 29: it is in.
+        assert any(f[1] == b"spacewx.goes" and f[0] == START + 29 for f in window)
 
 
 def test_reader_refuses_an_archive_without_frames(
@@ -629,3 +681,54 @@ def test_republish_stops_when_told(session: Path) -> None:
     stop = threading.Event()
     stop.set()
     assert republish(session, "tcp://127.0.0.1:*", stop_event=stop) == 0
+
+
+def test_batched_session_replays_as_live_and_seeks_exactly(
+    batched: tuple[Path, Pipeline], dictionary: TelemetryDictionary
+) -> None:
+    path, live = batched
+    with SessionReader(path) as reader:
+        assert reader.max_span == pytest.approx(9.0)
+        replayed = new_pipeline(dictionary)
+        engine = ReplayEngine(reader, replayed, checkpoint_every=30)
+        engine.seek(START + 125)
+        # At the cursor the store holds what a live console had: whole
+        # batches up to their last sample, nothing later.
+        buf = replayed.store.buffer("jpm.ppco2")
+        assert buf is not None and buf.latest() is not None
+        assert buf.latest()[0] == START + 119 == buf.received  # type: ignore[index]
+        engine.seek(engine.end)
+        assert_same_state(live, replayed)
+        for target in (START + 95.5, START + 240.0, START + 31.0):
+            engine.seek(target)
+            straight = straight_run(path, dictionary, target, CAPACITY)
+            assert_same_state(straight, replayed)
+
+
+SHIPPED = sorted((REPO / "replay_data").glob("*.session.sqlite"))
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.name for p in SHIPPED])
+def test_shipped_sessions_replay_to_their_recorded_alarms(
+    path: Path, dictionary: TelemetryDictionary
+) -> None:
+    """replay_data/ was recorded live-like; a replay raises the same limits."""
+    raised: list[tuple[float, str, int]] = []
+
+    class Recording(AlarmBook):
+        def raise_transition(self, tr: Any) -> None:
+            if tr.kind != "link":
+                raised.append((tr.time, tr.key, int(tr.severity)))
+            super().raise_transition(tr)
+
+    before = sha256(path)
+    derivers = replay_derivers(dictionary)
+    with SessionReader(path) as reader:
+        pipeline = Pipeline(
+            dictionary, ChannelStore(CAPACITY), Recording(), None, derivers
+        )
+        ReplayEngine(reader, pipeline).seek(reader.end)
+    with ArchiveReader(path) as archive:
+        recorded = [(t.time, t.key, t.severity) for t in archive.transitions()]
+    assert recorded and raised == recorded
+    assert sha256(path) == before
