@@ -21,6 +21,7 @@ from console.context import ConsoleContext
 from console.history import HistoryService
 from console.main_window import MainWindow
 from console.refresh import RefreshLoop
+from console.replay_driver import ReplayDriver
 from telemetry.dictionary import TelemetryDictionary
 from telemetry.session import LiveSession, SessionConfig, build_derivers
 
@@ -40,18 +41,39 @@ def free_tcp_endpoint() -> str:
 class Console:
     """The running console; created, started and shut down by the GUI thread.
 
-    Owns the LiveSession (subscriber and archive threads), the history
-    worker, the demo simulator process and the main window.
+    Owns the source (a LiveSession with its subscriber and archive threads,
+    or a ReplayDriver with its replay thread), the history worker, the demo
+    simulator process and the main window.
     """
 
     def __init__(self, config: ConsoleConfig) -> None:
         self.config = config
         self.dictionary = TelemetryDictionary.load(config.dictionary_path)
         self.simulator: subprocess.Popen[bytes] | None = None
+        self.session: LiveSession | None = None
+        self.replay: ReplayDriver | None = None
+        try:
+            if config.replay is not None:
+                self._build_replay(config, config.replay)
+            else:
+                self._build_live(config)
+        except BaseException:
+            self._stop_simulator()  # never leave the demo simulator behind
+            raise
+        self.window = MainWindow(self.context, config.layout)
+        self.refresh = RefreshLoop(
+            self.window.panels, self.context.clock, config.refresh_hz
+        )
+        self.window.set_refresh_loop(self.refresh)
+        self._shut_down = False
+
+    def _build_live(self, config: ConsoleConfig) -> None:
         endpoints = list(config.endpoints)
         if config.demo:
             endpoint = free_tcp_endpoint()
-            self.simulator = self._start_simulator(endpoint, config.scenario)
+            self.simulator = self._start_simulator(
+                endpoint, config.scenario, config.faults
+            )
             endpoints.append(endpoint)
         derivers = build_derivers(self.dictionary)
         self.session = LiveSession(
@@ -83,31 +105,66 @@ class Console:
         )
         self.context.extras["archive"] = self.session.archive
         self.context.extras["subscriber"] = self.session.subscriber
-        self.window = MainWindow(self.context, config.layout)
-        self.refresh = RefreshLoop(self.window.panels, time.time, config.refresh_hz)
-        self.window.set_refresh_loop(self.refresh)
-        self._shut_down = False
+
+    def _build_replay(self, config: ConsoleConfig, path: Path) -> None:
+        """Replay is just another source: same store, alarms and panels."""
+        log = None
+        if config.training:
+            stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+            log = data_dir() / "training" / f"{path.stem}-{stamp}.sqlite"
+            log.parent.mkdir(parents=True, exist_ok=True)
+        self.replay = ReplayDriver(
+            self.dictionary,
+            path,
+            training_log=log,
+            operator=config.operator,
+            faults=config.faults,
+            capacity=config.buffer_capacity,
+        )
+        self.store = self.replay.store
+        # Scroll-back reads the recording itself (read-only, WAL-safe).
+        self.history = HistoryService(path)
+        self.context = ConsoleContext(
+            dictionary=self.dictionary,
+            store=self.store,
+            alarms=self.replay.alarms,
+            clock=self.replay.clock,
+            mode="training" if config.training else "replay",
+            archive_path=path,
+            history=self.history,
+            dose=self.replay.dose,
+        )
+        self.context.extras["replay"] = self.replay
+        self.context.extras["training_log"] = log
 
     @staticmethod
-    def _start_simulator(endpoint: str, scenario: str) -> subprocess.Popen[bytes]:
+    def _start_simulator(
+        endpoint: str, scenario: str, faults: Path | None
+    ) -> subprocess.Popen[bytes]:
         # A separate process: the simulator's Python work must not share the
         # console's GIL (it would show up as GUI stalls).
-        return subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "console",
-                "sim",
-                "--bind",
-                endpoint,
-                "--scenario",
-                scenario,
-            ],
-            stdin=subprocess.DEVNULL,
-        )
+        command = [sys.executable, "-m", "console", "sim", "--bind", endpoint]
+        command += ["--scenario", scenario]
+        if faults is not None:
+            command += ["--faults", str(faults)]
+        return subprocess.Popen(command, stdin=subprocess.DEVNULL)
+
+    def _stop_simulator(self) -> None:
+        if self.simulator is None:
+            return
+        self.simulator.terminate()
+        try:
+            self.simulator.wait(5.0)
+        except subprocess.TimeoutExpired:
+            self.simulator.kill()
+            self.simulator.wait()
+        self.simulator = None
 
     def start(self) -> None:
-        self.session.start()
+        if self.session is not None:
+            self.session.start()
+        if self.replay is not None:
+            self.replay.start()
         self.refresh.start()
         self.window.show()
 
@@ -117,16 +174,13 @@ class Console:
             return
         self._shut_down = True
         self.refresh.stop()
-        self.session.stop()
+        if self.session is not None:
+            self.session.stop()
+        if self.replay is not None:
+            self.replay.stop()
         if self.history is not None:
             self.history.close()
-        if self.simulator is not None:
-            self.simulator.terminate()
-            try:
-                self.simulator.wait(5.0)
-            except subprocess.TimeoutExpired:
-                self.simulator.kill()
-                self.simulator.wait()
+        self._stop_simulator()
         self.window.shutdown()
         self.window.close()
         self.window.deleteLater()

@@ -181,9 +181,7 @@ def run_ingest_bench(seconds: float = 5.0) -> dict[str, float]:
                 if result.lossless
                 else f"LOSS (missed {result.missed}, archive dropped {result.dropped})"
             )
-            print(
-                f"step {rate:>10,} samples/s -> {result.achieved:12,.0f}  {verdict}"
-            )
+            print(f"step {rate:>10,} samples/s -> {result.achieved:12,.0f}  {verdict}")
             if not result.lossless:
                 break
             best = max(best, min(result.achieved, rate))

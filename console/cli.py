@@ -42,7 +42,9 @@ def default_archive_path() -> Path:
     from console.config import data_dir
 
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    return data_dir() / "archives" / f"session-{stamp}.sqlite"
+    archives = data_dir() / "archives"
+    archives.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return archives / f"session-{stamp}.sqlite"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -128,6 +130,15 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument(
         "--curve-secret", type=Path, help="CurveZMQ server secret key file"
     )
+    sim.add_argument(
+        "--curve-allow",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="console public key file or directory of *.key files allowed to "
+        "subscribe (repeatable; default: the --curve-secret file's directory)",
+    )
 
     rec = sub.add_parser("record", help="headless recorder: subscribe and archive")
     rec.add_argument("--connect", action="append", required=True, metavar="ENDPOINT")
@@ -137,7 +148,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--topic", action="append", default=None, help="topic prefix filter"
     )
     rec.add_argument("--dictionary", type=Path, default=DEFAULT_DICTIONARY)
-    rec.add_argument("--curve-keys", type=Path, metavar="DIR")
+    rec.add_argument("--roster", type=Path, help="crew roster (TOML)")
+    rec.add_argument("--limits", type=Path, help="dose limits (TOML)")
+    rec.add_argument(
+        "--curve-keys",
+        type=Path,
+        metavar="DIR",
+        help="CurveZMQ: console.key, console.key_secret and publisher.key",
+    )
 
     info = sub.add_parser("info", help="summarise an archive")
     info.add_argument("--archive", type=Path, required=True)
@@ -181,7 +199,12 @@ def build_parser() -> argparse.ArgumentParser:
         required=True,
         help="directory for NAME.key and NAME.key_secret",
     )
-    keys.add_argument("--name", default="console")
+    keys.add_argument(
+        "--name", default="console", help="console, publisher, or another name"
+    )
+    keys.add_argument(
+        "--force", action="store_true", help="replace an existing key pair"
+    )
 
     bench = sub.add_parser("bench", help="benchmarks against this machine's own limits")
     bench.add_argument(
@@ -214,10 +237,30 @@ def _stop_on_signals(stop: threading.Event) -> None:
 
 def _sim(args: argparse.Namespace) -> int:
     from telemetry.publisher import run_simulator
+    from telemetry.security import run_secure_simulator
 
     stop = threading.Event()
     _stop_on_signals(stop)
     dictionary = TelemetryDictionary.load(DEFAULT_DICTIONARY)
+    if args.curve_allow and args.curve_secret is None:
+        raise ValueError("--curve-allow needs --curve-secret")
+    if args.curve_secret is not None:
+        # CURVE server with a ZAP allow-list: CURVE alone would admit any
+        # client that knows our public key.
+        run_secure_simulator(
+            dictionary,
+            bind=args.bind,
+            curve_secret=args.curve_secret,
+            allowed=args.curve_allow,
+            seed=args.seed,
+            duration=args.duration,
+            rate_scale=args.rate_scale,
+            scenario=args.scenario,
+            stop_event=stop,
+            encoding=args.encoding,
+            faults=args.faults,
+        )
+        return 0
     run_simulator(
         dictionary,
         bind=args.bind,
@@ -228,7 +271,6 @@ def _sim(args: argparse.Namespace) -> int:
         stop_event=stop,
         encoding=args.encoding,
         faults=args.faults,
-        curve_secret=args.curve_secret,
     )
     return 0
 
@@ -237,14 +279,18 @@ def _record(args: argparse.Namespace) -> int:
     from console.config import curve_config
     from telemetry.session import LiveSession, SessionConfig, build_derivers
 
+    # Everything is loaded and checked before the archive file is created: a
+    # broken file stops the recorder (exit 2, naming file, line and entry)
+    # instead of letting it record half-configured.
     dictionary = TelemetryDictionary.load(args.dictionary)
+    derivers = build_derivers(dictionary, args.roster, args.limits)
     config = SessionConfig(
         endpoints=args.connect,
         archive_path=args.archive,
         topics=args.topic or ("",),
         curve=curve_config(args.curve_keys) if args.curve_keys else None,
     )
-    session = LiveSession(dictionary, config, build_derivers(dictionary))
+    session = LiveSession(dictionary, config, derivers)
     stop = threading.Event()
     _stop_on_signals(stop)
     session.start()
@@ -266,6 +312,12 @@ def _record(args: argparse.Namespace) -> int:
         f"{session.store.rejected_total} rejected to {args.archive}",
         file=sys.stderr,
     )
+    if session.subscriber.refused:
+        print(
+            f"refused {session.subscriber.refused} publisher handshake(s): "
+            "see the archive's 'publisher refused' events",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -348,8 +400,13 @@ def _handover(args: argparse.Namespace) -> int:
 def _keys(args: argparse.Namespace) -> int:
     from console.config import generate_keys
 
-    public, secret = generate_keys(args.out, args.name)
-    print(f"public key: {public}\nsecret key: {secret}")
+    public, _secret = generate_keys(args.out, args.name, force=args.force)
+    # The secret stays in its 0600 file: never on a terminal or in a log.
+    print(
+        f"wrote {args.out / (args.name + '.key')} (public: give it to the other "
+        f"side)\nwrote {args.out / (args.name + '.key_secret')} (secret: owner "
+        f"only, never copy it)\npublic key: {public}"
+    )
     return 0
 
 

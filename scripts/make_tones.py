@@ -1,4 +1,4 @@
-"""Generate the annunciator's alarm tones into resources/sounds/ (run once, commit the WAVs).
+"""Generate the annunciator's alarm tones in resources/sounds/ (run once, commit them).
 
 Each severity has its own pattern so it is recognised without looking:
 critical = three fast high two-tone pulses, warning = a falling two-note call,
@@ -20,7 +20,7 @@ FADE_S = 0.006  # ramps at every edge, so no clicks
 
 
 def tone(freq: float, seconds: float, *, decay: float = 0.0) -> np.ndarray:
-    """A sine with a touch of third harmonic (carries better on small speakers)."""
+    """Return a sine with some third harmonic (carries better on small speakers)."""
     t = np.arange(int(RATE * seconds)) / RATE
     wave_ = np.sin(2 * np.pi * freq * t) + 0.25 * np.sin(2 * np.pi * 3 * freq * t)
     wave_ /= 1.25

@@ -16,7 +16,6 @@ if TYPE_CHECKING:
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
-
 @pytest.fixture
 def themed(qapp: QApplication) -> QApplication:
     """The QApplication with the console style sheet installed."""

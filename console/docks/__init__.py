@@ -1,0 +1,1 @@
+"""The console's dockable panels; each pulls from the ConsoleContext in ``refresh``."""

@@ -1,0 +1,216 @@
+"""The alarm list: what is out of limits, since when, and what the operator did.
+
+Rows come from ``AlarmBook.snapshot()``; acknowledge, shelve and unshelve go
+back to the AlarmBook, which hands each action to the archive with the
+operator's name and comment.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from console.docks.panel import Panel, utc_text
+from telemetry.severity import Severity
+from widgets.event_table import AlarmTable, EventRow
+from widgets.levels import Level, palette
+
+if TYPE_CHECKING:
+    from console.context import ConsoleContext
+    from telemetry.alarms import Alarm
+
+COLUMNS = (
+    "Severity",
+    "Channel",
+    "Description",
+    "Value",
+    "Limit",
+    "First (UTC)",
+    "Last (UTC)",
+    "Count",
+    "State",
+    "Shelved until",
+)
+WIDTHS = (150, 150, 220, 150, 100, 116, 116, 56, 190, 110)
+
+
+class AlarmDock(Panel):
+    """AlarmTable wired to the AlarmBook; owned by the GUI thread.
+
+    ``action_done(text)`` reports each operator action (for the event log and
+    the trainee record).
+    """
+
+    action_done = Signal(str)
+
+    def __init__(self, context: ConsoleContext, parent: QWidget | None = None) -> None:
+        super().__init__(context, "Alarms", "alarms", parent)
+        self.table = AlarmTable(COLUMNS, self)
+        self.table.set_column_widths(WIDTHS)
+        self.table.ack_requested.connect(self.acknowledge)
+        self.table.shelve_requested.connect(self.shelve)
+        self.table.row_activated.connect(self._on_activated)
+        unshelve = QPushButton("Unshelve", self)
+        unshelve.setToolTip("Return the selected shelved alarms to the list now")
+        unshelve.clicked.connect(lambda: self.unshelve(self.table.selected_ids()))
+        ack_note = QPushButton("Ack with note…", self)
+        ack_note.setToolTip(
+            "Acknowledge the selected alarms with a comment for the log"
+        )
+        ack_note.clicked.connect(self._ack_with_dialog)
+        self.summary = QLabel("", self)
+        self.summary.setStyleSheet(f"color: {palette().theme['text_dim']};")
+        bar = QHBoxLayout()
+        bar.setContentsMargins(0, 0, 0, 0)
+        bar.addWidget(self.summary, 1)
+        bar.addWidget(ack_note)
+        bar.addWidget(unshelve)
+        body = QWidget(self)
+        column = QVBoxLayout(body)
+        column.setContentsMargins(4, 4, 4, 4)
+        column.setSpacing(4)
+        column.addWidget(self.table, 1)
+        column.addLayout(bar)
+        self.setWidget(body)
+        self._version = -1
+        self._next_tick = -math.inf
+        self._snapshot: list[Alarm] = []
+
+    # ---- rows ------------------------------------------------------------
+
+    def refresh(self, now: float) -> None:
+        book = self.context.alarms
+        # Shelving expiry and "shelved until" move with time, so rebuild at
+        # least once a second even when the book did not change.
+        if book.version == self._version and now < self._next_tick:
+            return
+        self._version = book.version
+        self._next_tick = now + 1.0
+        self._snapshot = book.snapshot()
+        self.table.set_rows(self.row(a, now) for a in self._snapshot)
+        unacked = sum(1 for a in self._snapshot if not a.acked and not a.shelved(now))
+        shelved = sum(1 for a in self._snapshot if a.shelved(now))
+        active = sum(1 for a in self._snapshot if a.active)
+        self.summary.setText(
+            f"{active} active · {unacked} unacknowledged · {shelved} shelved"
+            f" · operator {book.operator or '(not set)'}"
+        )
+
+    def row(self, alarm: Alarm, now: float) -> EventRow:
+        """One table row for an alarm (public so tests and reports agree)."""
+        ctx = self.context
+        key = alarm.key
+        shown = alarm.severity if alarm.active else alarm.peak
+        level = Level[shown.name] if shown > Severity.NOMINAL else Level.NOMINAL
+        if key.startswith("link:"):
+            source = key.partition(":")[2]
+            description = f"Link to {source} (no messages)"
+            value = f"{alarm.value:.0f} s silent" if alarm.active else "up"
+            limit = ""
+        else:
+            spec = ctx.dictionary.channel_for_key(key)
+            description = spec.description if spec is not None else "undeclared channel"
+            unit = ctx.unit(key)
+            value = f"{ctx.format(key, alarm.value)} {unit}".strip()
+            latest = ctx.latest(key)
+            if latest is not None and latest[1] != alarm.value:
+                # Show where the value is now; the tripping value stays beside it.
+                now_text = f"{ctx.format(key, latest[1])} {unit}".strip()
+                value = f"{now_text} (trip {value})"
+            limit = self._limit_text(key, alarm, unit)
+        shelved = alarm.shelved(now)
+        if shelved:
+            state = "shelved"
+        elif alarm.acked:
+            state = "acked"
+        else:
+            state = "unacked"
+        state_text = {
+            "shelved": "shelved",
+            "acked": f"acknowledged{f' by {alarm.ack_by}' if alarm.ack_by else ''}",
+            "unacked": "UNACKNOWLEDGED" if alarm.active else "returned, unacknowledged",
+        }[state]
+        if alarm.ack_comment and state == "acked":
+            state_text += f": {alarm.ack_comment}"
+        severity = shown.name if alarm.active else f"{shown.name} (rtn)"
+        if alarm.active and alarm.peak > alarm.severity:
+            # The unacknowledged peak is what sounds and what the header counts.
+            severity = f"{shown.name} (peak {alarm.peak.name})"
+        cells = (
+            severity,
+            key,
+            description,
+            value,
+            limit,
+            utc_text(alarm.first_time),
+            utc_text(alarm.last_time),
+            str(alarm.count),
+            state_text,
+            utc_text(alarm.shelved_until) if shelved and alarm.shelved_until else "",
+        )
+        return EventRow(key, cells, level, state, emphasized=state == "unacked")
+
+    def _limit_text(self, key: str, alarm: Alarm, unit: str) -> str:
+        if alarm.kind == "state":
+            return f"= {self.context.format(key, alarm.value)}"
+        if alarm.threshold is None:
+            return ""
+        sign = {"low": "<", "high": ">"}.get(alarm.kind, "")
+        # The raw threshold, not the channel's display format: a battery limit
+        # of 5.5 % must not read as "< 6 %".
+        return f"{sign} {alarm.threshold:g} {unit}".strip()
+
+    # ---- actions ---------------------------------------------------------
+
+    def acknowledge(self, keys: list[str], comment: str = "") -> int:
+        now = self.context.clock()
+        changed = self.context.alarms.acknowledge(list(keys), now, comment)
+        if changed:
+            note = f" ({comment})" if comment else ""
+            self.action_done.emit(f"acknowledged {', '.join(keys)}{note}")
+        self.refresh(now)
+        return changed
+
+    def acknowledge_visible(self) -> None:
+        self.table.request_ack_visible()
+
+    def shelve(self, keys: list[str], minutes: int, comment: str = "") -> None:
+        now = self.context.clock()
+        self.context.alarms.shelve(list(keys), now, float(minutes), comment)
+        self.action_done.emit(f"shelved {', '.join(keys)} for {minutes} min")
+        self.refresh(now)
+
+    def unshelve(self, keys: list[str]) -> None:
+        if not keys:
+            return
+        now = self.context.clock()
+        self.context.alarms.unshelve(list(keys), now)
+        self.action_done.emit(f"unshelved {', '.join(keys)}")
+        self.refresh(now)
+
+    def _ack_with_dialog(self) -> None:
+        keys = self.table.selected_ids()
+        if not keys:
+            return
+        text, ok = QInputDialog.getText(
+            self, "Acknowledge with note", f"Note for {', '.join(keys)}:"
+        )
+        if ok:
+            self.acknowledge(keys, text.strip())
+
+    def _on_activated(self, key: str) -> None:
+        # Double-click: a quick way to put the alarmed channel on a chart.
+        window = self.window()
+        plot = getattr(window, "plot_channel", None)
+        if callable(plot) and not key.startswith("link:"):
+            plot(key)

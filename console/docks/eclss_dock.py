@@ -1,0 +1,98 @@
+"""Cabin atmosphere at a glance: pressure, ppO2, ppCO2, temperature, humidity, water.
+
+One ValueReadout per channel with its limit level, age when stale and a
+10-minute trend; values and limits come from the dictionary.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QScrollArea, QVBoxLayout, QWidget
+
+from console.docks.panel import Panel, TileGrid, VersionWatch, describe
+from widgets.levels import Level
+from widgets.value_readout import ValueReadout
+
+if TYPE_CHECKING:
+    from console.context import ConsoleContext
+
+TREND_S = 600.0
+# The order a flight controller scans the cabin: crew-health gases first.
+ECLSS_CHANNELS: tuple[tuple[str, str], ...] = (
+    ("ppco2", "ppCO₂"),
+    ("ppo2", "ppO₂"),
+    ("p_total", "Cabin pressure"),
+    ("temp", "Cabin temperature"),
+    ("rh", "Relative humidity"),
+    ("dewpoint", "Dew point"),
+    ("water_recovery", "Water recovery"),
+)
+
+
+class EclssDock(Panel):
+    """ECLSS readouts of every cabin source; owned by the GUI thread."""
+
+    def __init__(self, context: ConsoleContext, parent: QWidget | None = None) -> None:
+        super().__init__(context, "ECLSS · cabin atmosphere", "eclss", parent)
+        self._watch = VersionWatch()
+        self._readouts: dict[str, ValueReadout] = {}
+        self._levels: dict[str, tuple[Level, str]] = {}
+        body = QWidget(self)
+        column = QVBoxLayout(body)
+        column.setContentsMargins(0, 0, 0, 0)
+        self._grid = TileGrid(175, body)
+        column.addWidget(self._grid)
+        column.addStretch(1)
+        sources = context.dictionary.sources_of("eclss")
+        for source in sources:
+            prefix = f"{source.id} · " if len(sources) > 1 else ""
+            for name, label in ECLSS_CHANNELS:
+                key = f"{source.id}.{name}"
+                spec = context.dictionary.channel_for_key(key)
+                if spec is None:
+                    continue
+                readout = ValueReadout(f"{prefix}{label}", spec.unit, trend=True)
+                readout.setToolTip(describe(context, key))
+                readout.setAccessibleName(f"{prefix}{label}")
+                self._grid.add_tile(readout)
+                self._readouts[key] = readout
+        scroll = QScrollArea(self)
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(body)
+        self.setWidget(scroll)
+
+    def keys(self) -> list[str]:
+        return list(self._readouts)
+
+    def readout(self, key: str) -> ValueReadout:
+        return self._readouts[key]
+
+    def refresh(self, now: float) -> None:
+        ctx = self.context
+        for key, readout in self._readouts.items():
+            buf = ctx.store.buffer(key)
+            if buf is None:
+                # Nothing yet, or a replay seek cleared the store: show no data.
+                if self._levels.pop(key, None) is not None:
+                    readout.clear()
+                    self._watch.forget(key)
+                continue
+            if self._watch.changed(ctx, key):
+                latest = buf.latest()
+                if latest is not None:
+                    readout.set_value(ctx.format(key, latest[1]), readout.level())
+                    t, y = buf.window(now - TREND_S)
+                    readout.set_trend(t, y)
+            # The level moves without new samples (staleness, acknowledgement),
+            # so it is checked every refresh but applied only when it changes.
+            level = ctx.level_of(key, now)
+            note = ""
+            if level is Level.STALE and math.isfinite(buf.received):
+                note = f"{now - buf.received:.0f} s old"
+            if self._levels.get(key) != (level, note):
+                self._levels[key] = (level, note)
+                readout.set_level(level, note=note)

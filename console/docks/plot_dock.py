@@ -1,0 +1,780 @@
+"""Strip charts of any channels, a searchable channel browser, archive scroll-back.
+
+Charts share one time axis. Live, they slide with the session clock over the
+ring buffers; once the operator pans or zooms they pause and the visible range
+is filled from the archive (off the GUI thread) merged with the live buffer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from PySide6.QtCore import (
+    QEvent,
+    QMimeData,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QPoint,
+    QSortFilterProxyModel,
+    Qt,
+)
+from PySide6.QtGui import QStandardItem, QStandardItemModel
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFrame,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMenu,
+    QPushButton,
+    QSplitter,
+    QTableView,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from console.docks.panel import Panel, VersionWatch, describe, limit_bands
+from telemetry.archive import csv_text, iso_utc
+from widgets.levels import Level, palette
+from widgets.strip_chart import StripChart
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from PySide6.QtGui import QDragEnterEvent, QDropEvent
+
+    from console.context import ConsoleContext
+    from telemetry.dictionary import TelemetryDictionary
+
+MIME_CHANNELS = "application/x-kibo-channels"
+WINDOWS: tuple[tuple[str, float], ...] = (
+    ("1 min", 60.0),
+    ("5 min", 300.0),
+    ("15 min", 900.0),
+    ("1 h", 3600.0),
+    ("3 h", 10800.0),
+    ("6 h", 21600.0),
+    ("24 h", 86400.0),
+)
+ROLE_WINDOWS = {"flight": 300.0, "radiation": 10800.0, "trainer": 900.0}
+# Every role's plots share the screen: the browser starts folded (one click).
+# SAA passes matter to the radiation officer; elsewhere they are clutter.
+ROLE_SAA = {"flight": False, "radiation": True, "trainer": False}
+ROLE_BROWSER = {"flight": False, "radiation": False, "trainer": False}
+MAX_CHARTS = 12
+# Live charts get a little more than the window so a small zoom-out or pan
+# already has data to show before the archive answers.
+LIVE_MARGIN = 1.5
+_EMPTY = np.empty(0, dtype=np.float64)
+
+
+def default_charts(dictionary: TelemetryDictionary, role: str) -> list[list[str]]:
+    """Return the charts a role starts with, limited to channels in the dictionary."""
+
+    def each(family: str, channel: str) -> list[str]:
+        return [f"{s.id}.{channel}" for s in dictionary.sources_of(family)]
+
+    eclss = [s.id for s in dictionary.sources_of("eclss")]
+    cabin = eclss[0] if eclss else "jpm"
+    flight = [
+        [f"{cabin}.ppco2"],
+        [f"{cabin}.ppo2"],
+        each("robot", "battery_pct"),
+        [f"{cabin}.temp", f"{cabin}.dewpoint"],
+    ]
+    charts = {
+        "flight": flight,
+        # The radiation panel already plots area rates, GOES and locations:
+        # these charts follow each crew member's estimate.
+        "radiation": [each("crew", "dose_rate"), each("crew", "dose_session")],
+        "trainer": [*flight[:3], each("robot", "nav_status")],
+    }.get(role, flight)
+    known = set(dictionary.channel_keys())
+    out = [[k for k in chart if k in known] for chart in charts]
+    out = [chart for chart in out if chart]
+    if not out:
+        limited = [
+            k
+            for k in dictionary.channel_keys()
+            if (spec := dictionary.channel_for_key(k)) is not None and spec.limits
+        ]
+        out = [[k] for k in limited[:3]]
+    return out
+
+
+def saa_spans(t: np.ndarray, y: np.ndarray) -> list[tuple[float, float, Level]]:
+    """Intervals where an SAA flag channel is set, as WATCH-shaded spans."""
+    inside = y > 0.5
+    if t.size == 0 or not inside.any():
+        return []
+    edges = np.flatnonzero(np.diff(inside.astype(np.int8))) + 1
+    starts = [0, *edges.tolist()]
+    ends = [*edges.tolist(), t.size]
+    return [
+        (float(t[a]), float(t[min(b, t.size - 1)]), Level.WATCH)
+        for a, b in zip(starts, ends, strict=True)
+        if inside[a]
+    ]
+
+
+class _ChannelModel(QStandardItemModel):
+    """Channel list rows (key, unit, description) that drag as channel keys.
+
+    Owned by the GUI thread.
+    """
+
+    def mimeTypes(self) -> list[str]:
+        return [MIME_CHANNELS]
+
+    def mimeData(self, indexes: Sequence[QModelIndex]) -> QMimeData:
+        keys = sorted({str(self.item(ix.row(), 0).text()) for ix in indexes})
+        data = QMimeData()
+        data.setData(MIME_CHANNELS, "\n".join(keys).encode())
+        data.setText("\n".join(keys))
+        return data
+
+
+class _ChannelFilter(QSortFilterProxyModel):
+    """Keeps rows whose key, unit or description contain every typed word.
+
+    Owned by the GUI thread.
+    """
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._words: list[str] = []
+
+    def set_text(self, text: str) -> None:
+        self.beginFilterChange()
+        self._words = text.lower().split()
+        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+
+    def filterAcceptsRow(
+        self, row: int, parent: QModelIndex | QPersistentModelIndex
+    ) -> bool:
+        if not self._words:
+            return True
+        model = self.sourceModel()
+        text = " ".join(
+            str(model.index(row, c, parent).data() or "") for c in range(3)
+        ).lower()
+        return all(word in text for word in self._words)
+
+
+class _ChartSlot:
+    """One chart of the stack and the channels on it; owned by the GUI thread."""
+
+    _ids = itertools.count(1)
+
+    def __init__(self, window_s: float) -> None:
+        self.id = next(self._ids)
+        self.chart = StripChart(window_s=window_s)
+        self.chart.setAcceptDrops(True)
+        self.chart.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.frame = QFrame()
+        self.frame.setObjectName("chartFrame")
+        self.frame.setProperty("selected", False)
+        layout = QVBoxLayout(self.frame)
+        layout.setContentsMargins(1, 1, 1, 1)
+        layout.addWidget(self.chart)
+        self.keys: list[str] = []
+        self.watch = VersionWatch()
+        self.axis_now = -math.inf
+        # Range asked of the archive per key while paused: (t0, t1).
+        self.pending: dict[str, tuple[float, float]] = {}
+
+
+class PlotDock(Panel):
+    """Stacked, linked strip charts with a channel browser; owned by the GUI thread."""
+
+    def __init__(
+        self,
+        context: ConsoleContext,
+        parent: QWidget | None = None,
+        role: str = "flight",
+    ) -> None:
+        super().__init__(context, "Plots", "plots", parent)
+        self._slots: list[_ChartSlot] = []
+        self._selected: _ChartSlot | None = None
+        self._window_s = ROLE_WINDOWS.get(role, 300.0)
+        self._known_keys = 0
+        self._saa_key = next(
+            (f"{s.id}.saa" for s in context.dictionary.sources_of("orbit")), ""
+        )
+        self._saa_version = (-1, -1)
+        self._spans: list[tuple[float, float, Level]] = []
+        self._shade_saa = ROLE_SAA.get(role, False)
+        self._last_browser_check = -math.inf
+
+        body = QWidget(self)
+        split = QSplitter(Qt.Orientation.Horizontal, body)
+        split.setChildrenCollapsible(False)
+        split.addWidget(self._build_browser())
+        split.addWidget(self._build_charts())
+        split.setStretchFactor(0, 0)
+        split.setStretchFactor(1, 1)
+        split.setSizes([260, 900])
+        self._split = split
+        layout = QVBoxLayout(body)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addWidget(split)
+        self.setWidget(body)
+        pal = palette()
+        self.setStyleSheet(
+            f"QFrame#chartFrame {{ border: 1px solid {pal.theme['plot_bg']}; }}"
+            'QFrame#chartFrame[selected="true"]'
+            f" {{ border: 1px solid {pal.theme['accent']}; }}"
+        )
+        history = context.history
+        if history is not None:
+            history.loaded.connect(self._on_history)
+            history.failed.connect(self._on_history_failed)
+        self.apply_role(role)
+
+    # ---- construction ----------------------------------------------------
+
+    def _build_browser(self) -> QWidget:
+        box = QWidget()
+        column = QVBoxLayout(box)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(4)
+        self.search = QLineEdit(box)
+        self.search.setPlaceholderText("Find channel (e.g. ib2 batt, mmHg, dose)")
+        self.search.setClearButtonEnabled(True)
+        self._model = _ChannelModel(0, 3, box)
+        self._model.setHorizontalHeaderLabels(["Channel", "Unit", "Description"])
+        self._filter = _ChannelFilter(box)
+        self._filter.setSourceModel(self._model)
+        self.search.textChanged.connect(self._filter.set_text)
+        table = QTableView(box)
+        table.setModel(self._filter)
+        table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        table.setDragEnabled(True)
+        table.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
+        table.verticalHeader().hide()
+        table.verticalHeader().setDefaultSectionSize(20)
+        table.setShowGrid(False)
+        table.setWordWrap(False)
+        header = table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(True)
+        table.doubleClicked.connect(lambda _ix: self.add_selected_channels())
+        self.browser = table
+        add = QPushButton("Add to chart", box)
+        add.setToolTip(
+            "Add the selected channels to the highlighted chart (or double-click)"
+        )
+        add.clicked.connect(lambda: self.add_selected_channels())
+        new = QPushButton("New chart", box)
+        new.setToolTip("Put the selected channels on a new chart")
+        new.clicked.connect(lambda: self.add_selected_channels(new_chart=True))
+        buttons = QHBoxLayout()
+        buttons.addWidget(add)
+        buttons.addWidget(new)
+        hint = QLabel("Drag channels onto a chart, or double-click.", box)
+        hint.setObjectName("hint")
+        hint.setStyleSheet(f"color: {palette().theme['text_faint']};")
+        column.addWidget(self.search)
+        column.addWidget(table, 1)
+        column.addLayout(buttons)
+        column.addWidget(hint)
+        self._browser_box = box
+        self._fill_browser()
+        return box
+
+    def _build_charts(self) -> QWidget:
+        box = QWidget()
+        column = QVBoxLayout(box)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(2)
+        bar = QHBoxLayout()
+        bar.setSpacing(6)
+        self.browser_button = QToolButton(box)
+        self.browser_button.setText("Channels")
+        self.browser_button.setCheckable(True)
+        self.browser_button.setChecked(True)
+        self.browser_button.setToolTip("Show or hide the channel browser")
+        self.browser_button.toggled.connect(self._show_browser)
+        self.window_box = QComboBox(box)
+        for text, seconds in WINDOWS:
+            self.window_box.addItem(text, seconds)
+        self.window_box.setToolTip("Width of the live window")
+        self.window_box.currentIndexChanged.connect(self._on_window_box)
+        self.live_button = QPushButton("Resume live", box)
+        self.live_button.setToolTip("Follow live data on every chart again")
+        self.live_button.clicked.connect(lambda: self.set_live(True))
+        self.live_button.setEnabled(False)
+        export = QPushButton("Export CSV…", box)
+        export.setToolTip("Write the samples in the visible time range of every chart")
+        export.clicked.connect(self._export_dialog)
+        self.status = QLabel("", box)
+        self.status.setStyleSheet(f"color: {palette().theme['text_dim']};")
+        bar.addWidget(self.browser_button)
+        bar.addWidget(QLabel("Window", box))
+        bar.addWidget(self.window_box)
+        bar.addWidget(self.live_button)
+        bar.addWidget(self.status, 1)
+        bar.addWidget(export)
+        self._stack = QSplitter(Qt.Orientation.Vertical, box)
+        self._stack.setChildrenCollapsible(False)
+        self._stack.setHandleWidth(3)
+        column.addLayout(bar)
+        column.addWidget(self._stack, 1)
+        return box
+
+    def _show_browser(self, on: bool) -> None:
+        self._browser_box.setVisible(on)
+
+    def _fill_browser(self) -> None:
+        ctx = self.context
+        keys = list(dict.fromkeys([*ctx.dictionary.channel_keys(), *ctx.store.keys()]))
+        self._known_keys = len(ctx.store.keys())
+        present = {self._model.item(r, 0).text() for r in range(self._model.rowCount())}
+        for key in keys:
+            if key in present:
+                continue
+            spec = ctx.dictionary.channel_for_key(key)
+            desc = spec.description if spec is not None else "undeclared channel"
+            row = [
+                QStandardItem(key),
+                QStandardItem(spec.unit if spec is not None else ""),
+                QStandardItem(desc),
+            ]
+            for item in row:
+                item.setToolTip(describe(ctx, key))
+                item.setEditable(False)
+            self._model.appendRow(row)
+
+    # ---- charts ----------------------------------------------------------
+
+    def charts(self) -> list[StripChart]:
+        return [slot.chart for slot in self._slots]
+
+    def chart_keys(self) -> list[list[str]]:
+        return [list(slot.keys) for slot in self._slots]
+
+    def window_s(self) -> float:
+        return self._window_s
+
+    def add_chart(self, keys: Sequence[str] = ()) -> StripChart | None:
+        """Append a chart (linked to the others) showing ``keys``."""
+        if len(self._slots) >= MAX_CHARTS:
+            self.status.setText(f"at most {MAX_CHARTS} charts")
+            return None
+        slot = _ChartSlot(self._window_s)
+        if self._slots:
+            slot.chart.link_x(self._slots[0].chart)
+        else:
+            slot.chart.set_live(True)
+        chart = slot.chart
+        chart.paused_changed.connect(self._on_paused)
+        chart.view_range_changed.connect(
+            lambda t0, t1, s=slot: self._load_range(s, t0, t1)
+        )
+        chart.customContextMenuRequested.connect(
+            lambda pos, s=slot: self._chart_menu(s, pos)
+        )
+        chart.viewport().setAcceptDrops(True)
+        chart.viewport().installEventFilter(self)
+        self._slots.append(slot)
+        self._stack.addWidget(slot.frame)
+        for key in keys:
+            self.add_channel(key, chart)
+        self._configure(slot)
+        self._select(slot)
+        if self._spans:
+            chart.set_spans(self._spans)
+        return chart
+
+    def remove_chart(self, chart: StripChart) -> None:
+        slot = self._slot_of(chart)
+        if slot is None:
+            return
+        self._slots.remove(slot)
+        slot.chart.unlink_x()
+        slot.chart.viewport().removeEventFilter(self)
+        slot.frame.hide()
+        slot.frame.setParent(None)
+        slot.frame.deleteLater()
+        if self._selected is slot:
+            self._selected = None
+            if self._slots:
+                self._select(self._slots[-1])
+
+    def clear_charts(self) -> None:
+        for slot in list(self._slots):
+            self.remove_chart(slot.chart)
+
+    def set_charts(self, charts: Sequence[Sequence[str]]) -> None:
+        self.clear_charts()
+        for keys in charts:
+            self.add_chart(keys)
+        if self._slots:
+            self._select(self._slots[0])
+
+    def add_channel(self, key: str, chart: StripChart | None = None) -> None:
+        """Put ``key`` on ``chart`` (default: the highlighted chart, or a new one)."""
+        slot = self._slot_of(chart) if chart is not None else self._selected
+        if slot is None:
+            self.add_chart([key])
+            return
+        if key in slot.keys:
+            return
+        slot.keys.append(key)
+        slot.watch.forget(key)
+        self._configure(slot)
+        if not slot.chart.is_live():
+            t0, t1 = slot.chart.time_range()
+            self._load_range(slot, t0, t1)
+
+    def remove_channel(self, key: str, chart: StripChart) -> None:
+        slot = self._slot_of(chart)
+        if slot is None or key not in slot.keys:
+            return
+        slot.keys.remove(key)
+        slot.chart.remove_series(key)
+        slot.pending.pop(key, None)
+        self._configure(slot)
+
+    def add_selected_channels(self, new_chart: bool = False) -> None:
+        rows = sorted({ix.row() for ix in self.browser.selectionModel().selectedRows()})
+        keys = [str(self._filter.index(r, 0).data()) for r in rows]
+        if not keys:
+            return
+        if new_chart or self._selected is None:
+            self.add_chart(keys)
+        else:
+            for key in keys:
+                self.add_channel(key, self._selected.chart)
+
+    def selected_chart(self) -> StripChart | None:
+        return self._selected.chart if self._selected is not None else None
+
+    def _slot_of(self, chart: StripChart | None) -> _ChartSlot | None:
+        return next((s for s in self._slots if s.chart is chart), None)
+
+    def _select(self, slot: _ChartSlot) -> None:
+        for other in self._slots:
+            selected = other is slot
+            if other.frame.property("selected") != selected:
+                other.frame.setProperty("selected", selected)
+                style = other.frame.style()
+                style.unpolish(other.frame)
+                style.polish(other.frame)
+        self._selected = slot
+
+    def _configure(self, slot: _ChartSlot) -> None:
+        """Title, limit bands, log axis and enum ticks from the dictionary."""
+        ctx = self.context
+        chart = slot.chart
+        specs = [ctx.dictionary.channel_for_key(k) for k in slot.keys]
+        units = sorted({s.unit for s in specs if s is not None and s.unit})
+        unit = f" [{', '.join(units)}]" if units else ""
+        if len(slot.keys) == 1:
+            chart.setTitle(
+                f"{slot.keys[0]}{unit}", color=palette().theme["text_dim"], size="9pt"
+            )
+        else:
+            chart.setTitle(
+                unit.strip(" []") or None, color=palette().theme["text_dim"], size="8pt"
+            )
+        same = bool(specs) and all(s is not None and s is specs[0] for s in specs)
+        first = specs[0] if same else None
+        chart.set_bands(limit_bands(first))
+        chart.set_log_y(
+            bool(specs) and all(s is not None and s.log_scale for s in specs)
+        )
+        axis = chart.getPlotItem().getAxis("left")
+        if first is not None and first.states:
+            ticks = [(float(code), name) for name, code in first.states.items()]
+            axis.setTicks([ticks])
+            codes = [c for _, c in first.states.items()]
+            chart.set_y_range(min(codes) - 0.5, max(codes) + 0.5)
+        else:
+            axis.setTicks(None)
+            chart.set_y_range(None, None)
+
+    # ---- refresh ---------------------------------------------------------
+
+    def refresh(self, now: float) -> None:
+        ctx = self.context
+        self._refresh_spans(now)
+        if now - self._last_browser_check >= 1.0:
+            self._last_browser_check = now
+            if len(ctx.store.keys()) != self._known_keys:
+                self._fill_browser()
+        live_span = self._window_s * LIVE_MARGIN
+        for slot in self._slots:
+            chart = slot.chart
+            if not chart.is_live():
+                continue  # paused: the view shows what the operator asked for
+            for key in slot.keys:
+                if not slot.watch.changed(ctx, key):
+                    continue
+                buf = ctx.store.buffer(key)
+                if buf is not None:
+                    t, y = buf.window(now - live_span)
+                    chart.set_series(key, t, y)
+                elif key in chart.series_names():
+                    chart.set_series(key, _EMPTY, _EMPTY)  # the store was cleared
+            # Slide the axis only once it has moved by about a pixel: a 5-min
+            # window at 1500 px moves 5 px/s, not 20 redraws' worth.
+            pixel_s = self._window_s / max(chart.width(), 100)
+            if now - slot.axis_now >= pixel_s or now < slot.axis_now:
+                slot.axis_now = now
+                chart.set_now(now)
+
+    def set_shade_saa(self, on: bool) -> None:
+        """Shade SAA passes on every chart (from the orbit's ``saa`` flag)."""
+        self._shade_saa = on
+        self._saa_version = (-1, -1)
+        if not on:
+            self._spans = []
+            for slot in self._slots:
+                slot.chart.set_spans([])
+
+    def shade_saa(self) -> bool:
+        return self._shade_saa
+
+    def _refresh_spans(self, now: float) -> None:
+        if not self._saa_key or not self._shade_saa:
+            return
+        buf = self.context.store.buffer(self._saa_key)
+        if buf is None or (id(buf), buf.version) == self._saa_version:
+            return
+        self._saa_version = (id(buf), buf.version)
+        t, y = buf.window(now - 86400.0)
+        spans = saa_spans(t, y)
+        if spans != self._spans:
+            self._spans = spans
+            for slot in self._slots:
+                slot.chart.set_spans(spans)
+
+    # ---- live, pause and history -----------------------------------------
+
+    def set_live(self, live: bool) -> None:
+        if self._slots:
+            self._slots[0].chart.set_live(live)
+
+    def is_live(self) -> bool:
+        return all(slot.chart.is_live() for slot in self._slots)
+
+    def set_window(self, seconds: float) -> None:
+        self._window_s = float(seconds)
+        i = self.window_box.findData(self._window_s)
+        if i >= 0 and i != self.window_box.currentIndex():
+            self.window_box.blockSignals(True)
+            self.window_box.setCurrentIndex(i)
+            self.window_box.blockSignals(False)
+        for slot in self._slots:
+            slot.chart.set_window(self._window_s)
+            slot.watch.forget()
+
+    def _on_window_box(self, index: int) -> None:
+        seconds = self.window_box.itemData(index)
+        if isinstance(seconds, float | int):
+            self.set_window(float(seconds))
+
+    def _on_paused(self, paused: bool) -> None:
+        self.live_button.setEnabled(paused)
+        if not paused:
+            for slot in self._slots:
+                slot.pending.clear()
+                slot.watch.forget()
+                slot.axis_now = -math.inf
+            self.status.setText("")
+
+    def _load_range(self, slot: _ChartSlot, t0: float, t1: float) -> None:
+        """Show ``[t0, t1]`` from the buffer now; ask the archive for older samples."""
+        if slot not in self._slots or slot.chart.is_live():
+            return
+        ctx = self.context
+        span = max(t1 - t0, 1.0)
+        a, b = t0 - 0.5 * span, t1 + 0.5 * span
+        asked = 0
+        for key in slot.keys:
+            buf = ctx.store.buffer(key)
+            bt, by = buf.window(a, b) if buf is not None else (_EMPTY, _EMPTY)
+            slot.chart.set_series(key, bt, by)
+            spec = ctx.dictionary.channel_for_key(key)
+            period = 1.0 / spec.rate_hz if spec is not None else 1.0
+            if ctx.history is None:
+                continue
+            if bt.size and bt[0] <= a + 2.0 * period:
+                slot.pending.pop(key, None)
+                continue  # the live buffer reaches back far enough
+            until = float(bt[0]) if bt.size else b
+            slot.pending[key] = (a, b)
+            ctx.history.request(self._tag(slot, key), key, a, until)
+            asked += 1
+        if asked:
+            self.status.setText("loading history from the archive…")
+
+    @staticmethod
+    def _tag(slot: _ChartSlot, key: str) -> str:
+        return f"plot{slot.id}|{key}"
+
+    def _on_history(self, tag: str, key: str, t: Any, y: Any) -> None:
+        slot = next((s for s in self._slots if self._tag(s, key) == tag), None)
+        if slot is None or slot.chart.is_live() or key not in slot.pending:
+            return
+        a, b = slot.pending.pop(key)
+        ht = np.asarray(t, dtype=np.float64)
+        hy = np.asarray(y, dtype=np.float64)
+        buf = self.context.store.buffer(key)
+        bt, by = buf.window(a, b) if buf is not None else (_EMPTY, _EMPTY)
+        if bt.size:
+            older = ht < bt[0]
+            ht, hy = np.concatenate((ht[older], bt)), np.concatenate((hy[older], by))
+        slot.chart.set_series(key, ht, hy)
+        if not any(s.pending for s in self._slots):
+            self.status.setText("paused · history loaded")
+
+    def _on_history_failed(self, tag: str, message: str) -> None:
+        if tag.startswith("plot"):
+            self.status.setText(message[:120])
+
+    # ---- export ----------------------------------------------------------
+
+    def export_csv(self, path: Path) -> int:
+        """Write every chart's samples in its visible time range; return the row count.
+
+        Same layout as ``kibo-console export``: ``time,channel,value`` with
+        ISO-8601 UTC times, enum state names, formula-safe quoting.
+        """
+        ctx = self.context
+        done: set[str] = set()
+        count = 0
+        with Path(path).open("w", newline="", encoding="utf-8") as out:
+            out.write("time,channel,value\n")
+            for slot in self._slots:
+                for key, (t, y) in slot.chart.visible_data().items():
+                    if key in done:
+                        continue
+                    done.add(key)
+                    spec = ctx.dictionary.channel_for_key(key)
+                    name = csv_text(key)
+                    lines = []
+                    for tv, v in zip(t.tolist(), y.tolist(), strict=True):
+                        if not math.isfinite(v):
+                            field = ""
+                        elif spec is not None and spec.states:
+                            field = csv_text(spec.state_name(v))
+                        else:
+                            field = repr(v)
+                        lines.append(f"{iso_utc(tv) or repr(tv)},{name},{field}\n")
+                    out.writelines(lines)
+                    count += len(lines)
+        return count
+
+    def _export_dialog(self) -> None:
+        window = self.window()
+        export = getattr(window, "export_plot_csv", None)
+        if callable(export):
+            export()
+
+    # ---- interaction -----------------------------------------------------
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        slot = next((s for s in self._slots if s.chart.viewport() is watched), None)
+        if slot is None:
+            return False
+        kind = event.type()
+        if kind == QEvent.Type.MouseButtonPress:
+            self._select(slot)
+        elif kind in (QEvent.Type.DragEnter, QEvent.Type.DragMove):
+            drag: QDragEnterEvent = event  # type: ignore[assignment]
+            mime = drag.mimeData()
+            if mime is not None and mime.hasFormat(MIME_CHANNELS):
+                drag.acceptProposedAction()
+                return True
+        elif kind == QEvent.Type.Drop:
+            drop: QDropEvent = event  # type: ignore[assignment]
+            mime = drop.mimeData()
+            if mime is not None and mime.hasFormat(MIME_CHANNELS):
+                keys = bytes(mime.data(MIME_CHANNELS).data()).decode().split("\n")
+                for key in filter(None, keys):
+                    self.add_channel(key, slot.chart)
+                self._select(slot)
+                drop.acceptProposedAction()
+                return True
+        return False
+
+    def _chart_menu(self, slot: _ChartSlot, pos: QPoint) -> None:
+        self._select(slot)
+        menu = QMenu(self)
+        for key in slot.keys:
+            action = menu.addAction(f"Remove {key}")
+            action.triggered.connect(
+                lambda _=False, k=key: self.remove_channel(k, slot.chart)
+            )
+        menu.addSeparator()
+        add = menu.addAction("Add selected channels here")
+        add.triggered.connect(lambda: self.add_selected_channels())
+        log = menu.addAction("Logarithmic Y axis")
+        log.setCheckable(True)
+        log.setChecked(slot.chart.is_log_y())
+        log.toggled.connect(slot.chart.set_log_y)
+        saa = menu.addAction("Shade SAA passes (all charts)")
+        saa.setCheckable(True)
+        saa.setChecked(self._shade_saa)
+        saa.setEnabled(bool(self._saa_key))
+        saa.toggled.connect(self.set_shade_saa)
+        menu.addSeparator()
+        new = menu.addAction("New empty chart")
+        new.triggered.connect(lambda: self.add_chart())
+        remove = menu.addAction("Remove this chart")
+        remove.triggered.connect(lambda: self.remove_chart(slot.chart))
+        menu.popup(slot.chart.mapToGlobal(pos))
+
+    # ---- roles and saved layouts -----------------------------------------
+
+    def apply_role(self, role: str) -> None:
+        self.set_window(ROLE_WINDOWS.get(role, 300.0))
+        self.browser_button.setChecked(ROLE_BROWSER.get(role, True))
+        self.set_shade_saa(ROLE_SAA.get(role, False))
+        self.set_charts(default_charts(self.context.dictionary, role))
+
+    def settings(self) -> dict[str, Any]:
+        return {
+            "charts": self.chart_keys(),
+            "window_s": self._window_s,
+            "browser": self.browser_button.isChecked(),
+            "shade_saa": self._shade_saa,
+        }
+
+    def restore_settings(self, data: dict[str, Any]) -> None:
+        charts = data.get("charts")
+        if isinstance(charts, list) and all(isinstance(c, list) for c in charts):
+            self.set_charts([[str(k) for k in c] for c in charts])
+        window = data.get("window_s")
+        if isinstance(window, float | int) and window > 0:
+            self.set_window(float(window))
+        saa = data.get("shade_saa")
+        if isinstance(saa, bool):
+            self.set_shade_saa(saa)
+        browser = data.get("browser")
+        if isinstance(browser, bool):
+            self.browser_button.setChecked(browser)
+
+    def shutdown(self) -> None:
+        history = self.context.history
+        if history is not None:
+            for signal, slot in (
+                (history.loaded, self._on_history),
+                (history.failed, self._on_history_failed),
+            ):
+                with contextlib.suppress(RuntimeError, TypeError):
+                    signal.disconnect(slot)  # may be disconnected already

@@ -1,0 +1,518 @@
+"""The console's main window: role layouts of docks, menus, mode banner, status bar.
+
+Each role (flight, radiation, trainer) has a built-in dock arrangement and
+default charts; whatever the operator rearranges is saved per role in
+``<data dir>/layouts/<role>.ini`` and restored next time.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QByteArray, QEvent, QObject, QSettings, Qt
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence, QShowEvent
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMenuBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from console.annunciator import SILENCE_CHOICES_MIN, Annunciator, TonePlayer
+from console.config import data_dir
+from console.docks.alarm_dock import AlarmDock
+from console.docks.eclss_dock import EclssDock
+from console.docks.event_dock import EventDock
+from console.docks.plot_dock import PlotDock
+from console.docks.radiation_dock import RadiationDock
+from console.docks.robot_dock import RobotDock
+from console.replay_bar import ReplayBar
+from console.status_bar import ConsoleStatusBar
+from telemetry.severity import Severity
+from widgets.banner import Banner
+from widgets.levels import Level, palette
+from widgets.status_lamp import StatusLamp
+
+if TYPE_CHECKING:
+    from console.context import ConsoleContext
+    from console.docks.panel import Panel
+    from console.refresh import RefreshLoop
+
+ROLES = ("flight", "radiation", "trainer")
+ROLE_TITLES = {
+    "flight": "Flight control",
+    "radiation": "Radiation",
+    "trainer": "Trainer",
+}
+# Bump when dock object names or the default arrangement change: saved states
+# of another version are ignored rather than half-applied.
+LAYOUT_VERSION = 2
+# Docks shown by each role's built-in layout (others stay available in View).
+ROLE_DOCKS = {
+    "flight": ("robots", "eclss", "plots", "alarms", "events"),
+    "radiation": ("radiation", "plots", "alarms", "events"),
+    "trainer": ("robots", "eclss", "plots", "alarms", "events"),
+}
+MODE_BANNERS = {
+    "live": ("LIVE", Level.NO_DATA),
+    "replay": ("REPLAY · recorded data, not live", Level.WATCH),
+    "training": ("TRAINING · not live data", Level.STALE),
+}
+HEADER_UPDATE_S = 0.25
+
+
+def layout_path(role: str) -> Path:
+    """Where a role's saved layout lives."""
+    return data_dir() / "layouts" / f"{role}.ini"
+
+
+class _Header(QWidget):
+    """Menu bar over the mode banner, alarm summary, audio state and UTC clock.
+
+    Owned by the GUI thread; refreshed by the RefreshLoop like a panel.
+    """
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self.setObjectName("header")
+        self._window = window
+        self.menu_bar = QMenuBar(self)
+        self.banner = Banner(self)
+        self.alarm_lamp = StatusLamp("no alarms", self)
+        self.alarm_lamp.setToolTip(
+            "Worst unacknowledged alarm · click for the alarm list"
+        )
+        self.alarm_lamp.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.alarm_lamp.installEventFilter(self)
+        self.audio = QLabel("", self)
+        self.audio.setToolTip("Audible alarms (Alarms menu: silence / unsilence)")
+        self.clock = QLabel("", self)
+        self.clock.setObjectName("utcClock")
+        dim = palette().theme["text_dim"]
+        self.audio.setStyleSheet(f"color: {dim};")
+        self.clock.setStyleSheet(
+            f"color: {palette().theme['text']}; font-size: 12pt;"
+            " font-family: monospace;"
+        )
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 8, 0)
+        row.setSpacing(14)
+        row.addWidget(self.banner, 1)
+        row.addWidget(self.alarm_lamp)
+        row.addWidget(self.audio)
+        row.addWidget(self.clock)
+        column = QVBoxLayout(self)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.menu_bar)
+        column.addLayout(row)
+        self.replay_bar: ReplayBar | None = None
+        driver = window.context.extras.get("replay")
+        if driver is not None:
+            self.replay_bar = ReplayBar(driver, self)
+            column.addWidget(self.replay_bar)
+        self._next = -math.inf
+        self._clock_second = -1
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.alarm_lamp and event.type() == QEvent.Type.MouseButtonPress:
+            self._window.show_alarms()
+            return True
+        return False
+
+    def refresh(self, now: float) -> None:
+        second = int(now)
+        if second != self._clock_second:
+            self._clock_second = second
+            stamp = datetime.fromtimestamp(now, UTC)
+            self.clock.setText(f"{stamp:%Y-%m-%d}  {stamp:%j/%H:%M:%S} UTC")
+        if now >= self._next or now < self._next - 2 * HEADER_UPDATE_S:
+            self._next = now + HEADER_UPDATE_S
+            self._window.update_alarm_state(now)
+        if self.replay_bar is not None:
+            self.replay_bar.refresh(now)
+
+
+class MainWindow(QMainWindow):
+    """The console window and its docks; owned by the GUI thread.
+
+    ``panels()`` is what the RefreshLoop redraws (the header, the status bar
+    and every dock); invisible docks are skipped by the loop.
+    """
+
+    def __init__(
+        self,
+        context: ConsoleContext,
+        layout: str = "flight",
+        parent: QWidget | None = None,
+        *,
+        player: TonePlayer | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.context = context
+        self.role = layout if layout in ROLES else "flight"
+        self._loop: RefreshLoop | None = None
+        self._shut = False
+        self._pending_sizes = True
+        self.setObjectName("mainWindow")
+        self.setDockNestingEnabled(True)
+        self.setDockOptions(
+            QMainWindow.DockOption.AnimatedDocks
+            | QMainWindow.DockOption.AllowNestedDocks
+            | QMainWindow.DockOption.AllowTabbedDocks
+        )
+        for corner, area in (
+            (Qt.Corner.TopLeftCorner, Qt.DockWidgetArea.TopDockWidgetArea),
+            (Qt.Corner.TopRightCorner, Qt.DockWidgetArea.TopDockWidgetArea),
+            (Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.BottomDockWidgetArea),
+            (Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.BottomDockWidgetArea),
+        ):
+            self.setCorner(corner, area)
+        # QMainWindow needs a central widget; the docks are the content, so it
+        # is kept empty and hidden and the dock areas share the whole window.
+        placeholder = QWidget(self)
+        placeholder.hide()
+        self.setCentralWidget(placeholder)
+
+        self.robots = RobotDock(context, self)
+        self.eclss = EclssDock(context, self)
+        self.plots = PlotDock(context, self, role=self.role)
+        self.alarms = AlarmDock(context, self)
+        self.events = EventDock(context, self)
+        self.radiation = RadiationDock(context, self)
+        self.docks: dict[str, Panel] = {
+            d.objectName(): d
+            for d in (
+                self.robots,
+                self.eclss,
+                self.plots,
+                self.radiation,
+                self.alarms,
+                self.events,
+            )
+        }
+        self.alarms.action_done.connect(self.events.add_operator_event)
+
+        self.header = _Header(self)
+        self.setMenuWidget(self.header)
+        self.status = ConsoleStatusBar(context, self)
+        self.setStatusBar(self.status)
+        self.annunciator = Annunciator(context.alarms, player=player, parent=self)
+        self.annunciator.state_changed.connect(self.header.audio.setText)
+        self.header.audio.setText(self.annunciator.status_text())
+        self._build_menus()
+        self._show_mode()
+        self.resize(1600, 1000)
+        self._load_role(self.role)
+
+    # ---- the contract with Console ---------------------------------------
+
+    def panels(self) -> list[Any]:
+        return [self.header, self.status, *self.docks.values()]
+
+    def set_refresh_loop(self, loop: RefreshLoop) -> None:
+        self._loop = loop
+        self.status.set_refresh_loop(loop)
+
+    def save_screenshot(self, path: Path | str) -> bool:
+        """Grab the whole window (menus, docks, status bar) into a PNG."""
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return bool(self.grab().save(str(target), "PNG"))
+
+    def shutdown(self) -> None:
+        """Save the layout and stop sound and history hooks (idempotent)."""
+        if self._shut:
+            return
+        self._shut = True
+        self.save_layout()
+        self.annunciator.shutdown()
+        for dock in self.docks.values():
+            dock.shutdown()
+
+    # ---- mode and alarms -------------------------------------------------
+
+    def _show_mode(self) -> None:
+        mode = self.context.mode
+        text, level = MODE_BANNERS.get(mode, (mode.upper(), Level.WATCH))
+        operator = self.context.alarms.operator or "operator not set"
+        archive = self.context.archive_path
+        if archive is None:
+            where = "not recording"
+        elif mode == "live":
+            where = f"archive {archive.name}"
+        else:
+            where = f"recording {archive.name}"
+        self.header.banner.set_message(
+            text, level, f"{ROLE_TITLES[self.role]} · {operator} · {where}"
+        )
+        self.setWindowTitle(
+            f"Kibo Ops Console · {ROLE_TITLES[self.role]} · {text.split()[0]}"
+        )
+
+    def update_alarm_state(self, now: float) -> None:
+        """Header alarm summary and the audible annunciation (called at ~4 Hz)."""
+        self.annunciator.update(now)
+        book = self.context.alarms
+        unacked = [a for a in book.snapshot() if not a.acked and not a.shelved(now)]
+        worst = max((a.peak for a in unacked), default=Severity.NOMINAL)
+        if not unacked:
+            active = sum(1 for a in book.snapshot() if a.active)
+            text = (
+                f"{active} active alarms, all acknowledged" if active else "no alarms"
+            )
+            self.header.alarm_lamp.set_level(
+                Level.NOMINAL if not active else Level.NO_DATA, text
+            )
+        else:
+            level = Level[worst.name] if worst > Severity.NOMINAL else Level.WATCH
+            self.header.alarm_lamp.set_level(
+                level, f"{len(unacked)} unacknowledged · {worst.name}"
+            )
+
+    def show_alarms(self) -> None:
+        self.alarms.show()
+        self.alarms.raise_()
+
+    def silence(self, minutes: float) -> None:
+        now = self.context.clock()
+        self.annunciator.silence(minutes, now)
+        self.events.add_operator_event(
+            f"audible alarms silenced for {minutes:g} min", now
+        )
+
+    def unsilence(self) -> None:
+        now = self.context.clock()
+        self.annunciator.unsilence(now)
+        self.events.add_operator_event("audible alarms unsilenced", now)
+
+    def plot_channel(self, key: str) -> None:
+        """Put a channel on a new chart and bring the plots forward."""
+        self.plots.add_chart([key])
+        self.plots.show()
+        self.plots.raise_()
+
+    # ---- menus -----------------------------------------------------------
+
+    def _build_menus(self) -> None:
+        bar = self.header.menu_bar
+        file = bar.addMenu("&File")
+        self._action(
+            file, "Export visible plot data (CSV)…", self.export_plot_csv, "Ctrl+E"
+        )
+        self._action(
+            file, "Export layout image (PNG)…", self.export_layout_png, "Ctrl+Shift+S"
+        )
+        file.addSeparator()
+        self._action(file, "Quit", self.close, QKeySequence.StandardKey.Quit)
+
+        view = bar.addMenu("&View")
+        roles = view.addMenu("Role layout")
+        group = QActionGroup(self)
+        group.setExclusive(True)
+        self.role_actions: dict[str, QAction] = {}
+        for role in ROLES:
+            action = roles.addAction(ROLE_TITLES[role])
+            action.setCheckable(True)
+            action.setChecked(role == self.role)
+            action.triggered.connect(lambda _=False, r=role: self.set_role(r))
+            group.addAction(action)
+            self.role_actions[role] = action
+        view.addSeparator()
+        for dock in self.docks.values():
+            view.addAction(dock.toggleViewAction())
+        view.addSeparator()
+        self._action(view, "Reset layout to the role's default", self.reset_layout)
+
+        alarms = bar.addMenu("&Alarms")
+        for minutes in SILENCE_CHOICES_MIN:
+            self._action(
+                alarms,
+                f"Silence audible alarms {minutes:g} min",
+                lambda _=False, m=minutes: self.silence(m),
+                "Ctrl+M" if minutes == SILENCE_CHOICES_MIN[0] else None,
+            )
+        self._action(alarms, "Unsilence", lambda _=False: self.unsilence())
+        alarms.addSeparator()
+        self._action(
+            alarms, "Acknowledge all visible alarms", self.alarms.acknowledge_visible
+        )
+        self._action(alarms, "Show alarm list", self.show_alarms, "F2")
+
+    def _action(
+        self,
+        menu: Any,
+        text: str,
+        slot: Any,
+        shortcut: str | QKeySequence.StandardKey | None = None,
+    ) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        self.addAction(action)  # shortcuts work wherever the focus is
+        return action
+
+    def export_plot_csv(self) -> None:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        path, _ = QFileDialog.getSaveFileName(
+            self,
+            "Export visible plot data",
+            str(Path.home() / f"plots-{stamp}.csv"),
+            "CSV (*.csv)",
+        )
+        if path:
+            rows = self.plots.export_csv(Path(path))
+            self.status.showMessage(f"wrote {rows} samples to {path}", 8000)
+
+    def export_layout_png(self) -> None:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        path, _ = QFileDialog.getSaveFileName(
+            self,
+            "Export layout image",
+            str(Path.home() / f"console-{stamp}.png"),
+            "PNG (*.png)",
+        )
+        if path:
+            ok = self.save_screenshot(path)
+            self.status.showMessage(
+                f"saved {path}" if ok else f"could not write {path}", 8000
+            )
+
+    # ---- role layouts ----------------------------------------------------
+
+    def set_role(self, role: str) -> None:
+        """Switch to another role's layout (the current one is saved first)."""
+        if role not in ROLES or role == self.role:
+            return
+        self.save_layout()
+        self.role = role
+        self.role_actions[role].setChecked(True)
+        self._load_role(role)
+        self._show_mode()
+
+    def reset_layout(self) -> None:
+        """Forget the saved layout of the current role and show its defaults."""
+        path = layout_path(self.role)
+        path.unlink(missing_ok=True)
+        self._apply_default(self.role)
+
+    def save_layout(self) -> None:
+        try:
+            settings = QSettings(
+                str(layout_path(self.role)), QSettings.Format.IniFormat
+            )
+        except OSError:
+            return
+        settings.setValue("version", LAYOUT_VERSION)
+        settings.setValue("state", self.saveState(LAYOUT_VERSION))
+        settings.setValue("geometry", self.saveGeometry())
+        settings.setValue(
+            "panels", json.dumps({name: d.settings() for name, d in self.docks.items()})
+        )
+        settings.sync()
+
+    def _load_role(self, role: str) -> None:
+        self._apply_default(role)
+        path = layout_path(role)
+        if not path.exists():
+            return
+        settings = QSettings(str(path), QSettings.Format.IniFormat)
+        if str(settings.value("version", "")) != str(LAYOUT_VERSION):
+            return
+        state = settings.value("state")
+        if isinstance(state, QByteArray) and self.restoreState(state, LAYOUT_VERSION):
+            self._pending_sizes = False
+        geometry = settings.value("geometry")
+        if isinstance(geometry, QByteArray) and not self.isVisible():
+            self.restoreGeometry(geometry)
+        try:
+            panels = json.loads(str(settings.value("panels", "{}")))
+        except ValueError:
+            panels = {}
+        if isinstance(panels, dict):
+            for name, data in panels.items():
+                dock = self.docks.get(name)
+                if dock is not None and isinstance(data, dict):
+                    dock.restore_settings(data)
+
+    def _apply_default(self, role: str) -> None:
+        """Arrange the docks as the role's built-in layout."""
+        for dock in self.docks.values():
+            self.removeDockWidget(dock)
+        # Everything above the alarm list lives in the top area, split side
+        # by side: with the central widget hidden, this is the arrangement
+        # whose proportions QMainWindow honours (the left/right areas leave
+        # the bottom area all the spare height).
+        top = Qt.DockWidgetArea.TopDockWidgetArea
+        bottom = Qt.DockWidgetArea.BottomDockWidgetArea
+        horizontal = Qt.Orientation.Horizontal
+        d = self.docks
+        if role == "radiation":
+            # The radiation panel takes the full width; crew dose charts sit
+            # beside the alarm list.
+            self.addDockWidget(top, d["radiation"])
+            self.tabifyDockWidget(d["radiation"], d["robots"])
+            self.tabifyDockWidget(d["radiation"], d["eclss"])
+            d["radiation"].raise_()
+            self.addDockWidget(bottom, d["alarms"])
+            self.splitDockWidget(d["alarms"], d["plots"], horizontal)
+            self.tabifyDockWidget(d["alarms"], d["events"])
+            d["alarms"].raise_()
+        else:
+            # Map | charts | a column of cabin readouts.
+            self.addDockWidget(top, d["robots"])
+            self.splitDockWidget(d["robots"], d["plots"], horizontal)
+            self.splitDockWidget(d["plots"], d["eclss"], horizontal)
+            self.tabifyDockWidget(d["plots"], d["radiation"])
+            d["plots"].raise_()
+            self.addDockWidget(bottom, d["alarms"])
+            if role == "trainer":
+                # The trainer watches what the trainee does: both lists at once.
+                self.splitDockWidget(d["alarms"], d["events"], horizontal)
+            else:
+                self.addDockWidget(bottom, d["events"])
+                self.tabifyDockWidget(d["alarms"], d["events"])
+                d["alarms"].raise_()
+        shown = ROLE_DOCKS.get(role, ROLE_DOCKS["flight"])
+        for name, dock in d.items():
+            dock.setVisible(name in shown)
+        self.plots.apply_role(role)
+        self._pending_sizes = True
+        self._apply_sizes()
+
+    def _apply_sizes(self) -> None:
+        """Proportions of the default layout (needs the window's real size)."""
+        w, h = max(self.width(), 800), max(self.height(), 600)
+        d = self.docks
+        horizontal, vertical = Qt.Orientation.Horizontal, Qt.Orientation.Vertical
+        if self.role == "radiation":
+            self.resizeDocks([d["radiation"]], [int(h * 0.62)], vertical)
+            self.resizeDocks(
+                [d["alarms"], d["plots"]], [int(w * 0.55), int(w * 0.45)], horizontal
+            )
+        else:
+            self.resizeDocks(
+                [d["robots"], d["plots"], d["eclss"]],
+                [int(w * 0.37), int(w * 0.45), int(w * 0.18)],
+                horizontal,
+            )
+            self.resizeDocks([d["robots"]], [int(h * 0.68)], vertical)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self._pending_sizes:
+            self._pending_sizes = False
+            self._apply_sizes()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.save_layout()
+        super().closeEvent(event)

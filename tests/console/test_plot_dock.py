@@ -1,0 +1,278 @@
+from __future__ import annotations
+
+import csv
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QItemSelectionModel, QMimeData, QPointF, Qt
+from PySide6.QtGui import QDropEvent
+from PySide6.QtWidgets import QApplication
+
+from console.context import ConsoleContext
+from console.docks.plot_dock import MIME_CHANNELS, PlotDock, default_charts, saa_spans
+from console.history import HistoryService
+from telemetry.alarms import AlarmBook
+from telemetry.archive import ArchiveWriter
+from telemetry.channels import ChannelStore
+from telemetry.pipeline import Pipeline
+from telemetry.wire import encode_frame
+from widgets.levels import Level
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from conftest import Feed
+    from pytestqt.qtbot import QtBot
+
+    from telemetry.dictionary import TelemetryDictionary
+
+pytestmark = pytest.mark.usefixtures("console_env", "themed")
+
+T0 = 1_750_000_000.0  # the Feed clock's start
+
+
+@pytest.fixture
+def dock(qtbot: QtBot, feed: Feed) -> PlotDock:
+    dock = PlotDock(feed.context, role="flight")
+    qtbot.addWidget(dock)
+    dock.resize(1200, 800)
+    dock.show()
+    return dock
+
+
+def test_each_role_starts_with_its_charts(dictionary: TelemetryDictionary) -> None:
+    assert default_charts(dictionary, "flight") == [
+        ["jpm.ppco2"],
+        ["jpm.ppo2"],
+        ["ib2-a.battery_pct", "ib2-b.battery_pct"],
+        ["jpm.temp", "jpm.dewpoint"],
+    ]
+    # The radiation panel plots area rates and GOES; these follow each crew member.
+    assert default_charts(dictionary, "radiation") == [
+        ["c1.dose_rate", "c2.dose_rate", "c3.dose_rate", "c4.dose_rate"],
+        ["c1.dose_session", "c2.dose_session", "c3.dose_session", "c4.dose_session"],
+    ]
+    assert default_charts(dictionary, "trainer")[-1] == [
+        "ib2-a.nav_status",
+        "ib2-b.nav_status",
+    ]
+
+
+def test_live_chart_shows_the_buffer_with_limit_bands(
+    dock: PlotDock, feed: Feed
+) -> None:
+    values = [2.0 + 0.01 * i for i in range(120)]
+    feed.cabin(T0, 120, ppco2=values)
+    now = feed.clock()
+    dock.refresh(now)
+    chart = dock.charts()[0]
+    assert chart.series_names() == ["jpm.ppco2"]
+    t, y = chart.displayed_data("jpm.ppco2")
+    assert t[-1] == now
+    assert y[-1] == pytest.approx(values[-1])
+    assert len(t) == 120
+    t0, t1 = chart.time_range()
+    assert t1 == pytest.approx(now)
+    assert t1 - t0 == pytest.approx(300.0)
+    assert sorted(chart.band_lines()) == [
+        (2.3, Level.WATCH), (2.7, Level.WARNING), (4.0, Level.CRITICAL),
+    ]  # fmt: skip
+    # Two robots' batteries share the same limits: the bands are drawn once.
+    battery = dock.charts()[2]
+    assert sorted(battery.band_lines()) == [
+        (5.5, Level.CRITICAL),
+        (20.5, Level.WARNING),
+    ]
+    # Charts share one time axis.
+    assert set(chart.linked_charts()) == set(dock.charts()[1:])
+
+
+def test_browser_finds_channels_by_words_and_adds_them(
+    qtbot: QtBot, dock: PlotDock, feed: Feed
+) -> None:
+    dock.search.setText("ib2 batt")
+    view = dock.browser
+    keys = [
+        str(view.model().index(r, 0).data()) for r in range(view.model().rowCount())
+    ]
+    assert keys == ["ib2-a.battery_pct", "ib2-b.battery_pct"]
+    dock.search.setText("mmHg")
+    keys = {
+        str(view.model().index(r, 0).data()) for r in range(view.model().rowCount())
+    }
+    assert keys == {"jpm.p_total", "jpm.ppo2", "jpm.ppco2"}
+    view.selectionModel().select(
+        view.model().index(0, 0),
+        QItemSelectionModel.SelectionFlag.ClearAndSelect
+        | QItemSelectionModel.SelectionFlag.Rows,
+    )
+    first = str(view.model().index(0, 0).data())
+    dock.add_selected_channels(new_chart=True)
+    assert dock.chart_keys()[-1] == [first]
+    assert dock.selected_chart() is dock.charts()[-1]
+
+
+def test_undeclared_channels_appear_in_the_browser(dock: PlotDock, feed: Feed) -> None:
+    feed.send("robot", "ib2-a", [T0], pos_x=[1.0], fan_rpm=[1200.0])
+    dock.refresh(feed.clock())
+    dock.search.setText("fan_rpm")
+    model = dock.browser.model()
+    assert model.rowCount() == 1
+    assert model.index(0, 0).data() == "ib2-a.fan_rpm"
+    assert model.index(0, 2).data() == "undeclared channel"
+
+
+def test_dropping_channels_on_a_chart_adds_them(dock: PlotDock, feed: Feed) -> None:
+    chart = dock.charts()[1]
+    mime = QMimeData()
+    mime.setData(MIME_CHANNELS, b"jpm.p_total\njpm.rh")
+    viewport = chart.viewport()
+    pos = QPointF(viewport.width() / 2, viewport.height() / 2)
+    for kind in (QDropEvent.Type.DragEnter, QDropEvent.Type.Drop):
+        event = QDropEvent(
+            pos, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+            Qt.KeyboardModifier.NoModifier, kind,
+        )  # fmt: skip
+        QApplication.sendEvent(viewport, event)
+        assert event.isAccepted()
+    assert dock.chart_keys()[1] == ["jpm.ppo2", "jpm.p_total", "jpm.rh"]
+    feed.cabin(T0, 3)
+    dock.refresh(feed.clock())
+    assert set(chart.series_names()) == {"jpm.ppo2", "jpm.p_total", "jpm.rh"}
+
+
+def test_enum_chart_labels_its_states(dock: PlotDock, feed: Feed) -> None:
+    dock.set_charts([["ib2-a.nav_status"]])
+    feed.robot("ib2-a", T0, 3, nav_status=["FUSION", "INERTIAL", "NAV_OFF"])
+    dock.refresh(feed.clock())
+    chart = dock.charts()[0]
+    _, y = chart.displayed_data("ib2-a.nav_status")
+    assert list(y) == [1.0, 2.0, 0.0]
+    ticks = chart.getPlotItem().getAxis("left")._tickLevels
+    assert (0.0, "NAV_OFF") in ticks[0]
+    assert chart.band_lines() == []
+
+
+def test_export_writes_the_visible_range(
+    dock: PlotDock, feed: Feed, tmp_path: Path
+) -> None:
+    dock.set_charts([["jpm.ppco2"], ["ib2-a.mode"]])
+    feed.cabin(T0, 600, ppco2=[2.0 + 0.001 * i for i in range(600)])
+    feed.robot("ib2-a", T0 + 590, 3, mode=["OPERATION", "DOCKING", "STANDBY"])
+    dock.refresh(feed.clock())
+    out = tmp_path / "visible.csv"
+    rows = dock.export_csv(out)
+    with out.open(newline="") as f:
+        table = list(csv.reader(f))
+    assert table[0] == ["time", "channel", "value"]
+    assert len(table) == rows + 1
+    co2 = [r for r in table[1:] if r[1] == "jpm.ppco2"]
+    # 5-minute window ending at the last sample: 300 s back, inclusive.
+    assert len(co2) == 301
+    assert co2[-1][0].endswith("Z")
+    assert float(co2[-1][2]) == pytest.approx(2.599)
+    modes = [r[2] for r in table[1:] if r[1] == "ib2-a.mode"]
+    assert modes == ["OPERATION", "DOCKING", "STANDBY"]
+
+
+def test_window_and_settings_survive_a_round_trip(dock: PlotDock, feed: Feed) -> None:
+    dock.set_window(900.0)
+    dock.add_chart(["jpm.rh"])
+    saved = dock.settings()
+    assert saved["window_s"] == 900.0
+    dock.apply_role("flight")
+    assert dock.window_s() == 300.0
+    dock.restore_settings(saved)
+    assert dock.window_s() == 900.0
+    assert dock.chart_keys()[-1] == ["jpm.rh"]
+    assert all(c.window() == 900.0 for c in dock.charts())
+    assert dock.window_box.currentText() == "15 min"
+
+
+def test_paused_charts_hold_still_until_resumed(dock: PlotDock, feed: Feed) -> None:
+    feed.cabin(T0, 100)
+    dock.refresh(feed.clock())
+    chart = dock.charts()[0]
+    chart.set_time_range(T0 + 10, T0 + 50)
+    assert not dock.is_live()
+    assert dock.live_button.isEnabled()
+    feed.cabin(T0 + 100, 50)
+    dock.refresh(feed.clock())
+    assert chart.time_range() == pytest.approx((T0 + 10, T0 + 50))
+    dock.set_live(True)
+    dock.refresh(feed.clock())
+    assert dock.is_live()
+    t, _ = chart.displayed_data("jpm.ppco2")
+    assert t[-1] == feed.clock()
+
+
+def test_saa_passes_are_shaded(dock: PlotDock, feed: Feed) -> None:
+    assert saa_spans(
+        np.array([0.0, 1.0, 2.0, 3.0]), np.array([0.0, 1.0, 1.0, 0.0])
+    ) == [(1.0, 3.0, Level.WATCH)]
+    assert not dock.shade_saa()  # flight: off by default
+    dock.set_shade_saa(True)
+    times = [T0 + i for i in range(10)]
+    for i, t in enumerate(times):
+        inside = 3 <= i < 6
+        # The SAA flag is what the orbit deriver adds; sent directly here.
+        feed.send(
+            "orbit", "iss", [t], lat=[-30.0], lon=[-45.0], saa=[1 if inside else 0]
+        )
+    dock.refresh(feed.clock())
+    assert all(c.span_count() == 1 for c in dock.charts())
+    dock.set_shade_saa(False)
+    assert all(c.span_count() == 0 for c in dock.charts())
+
+
+def test_scroll_back_merges_the_archive_with_the_live_buffer(
+    qtbot: QtBot, dictionary: TelemetryDictionary, tmp_path: Path
+) -> None:
+    path = tmp_path / "session.sqlite"
+    writer = ArchiveWriter(
+        path, dictionary_sha256=dictionary.sha256, dictionary_version=dictionary.version
+    )
+    # The live buffer holds only the newest 100 samples; the archive has all.
+    store = ChannelStore(capacity=100)
+    alarms = AlarmBook()
+    pipeline = Pipeline(dictionary, store, alarms, writer)
+    writer.start()
+    n = 1000
+    for i in range(n):
+        t = T0 + i
+        parts = encode_frame("eclss", "jpm", i, [t], {"ppco2": [2.0 + 0.001 * i]})
+        pipeline.ingest(parts, received=t)
+    assert writer.stop()
+    history = HistoryService(path)
+    try:
+        now = T0 + n - 1
+        ctx = ConsoleContext(
+            dictionary=dictionary, store=store, alarms=alarms, clock=lambda: now,
+            archive_path=path, history=history,
+        )  # fmt: skip
+        dock = PlotDock(ctx, role="flight")
+        qtbot.addWidget(dock)
+        dock.resize(1200, 800)
+        dock.show()
+        dock.set_charts([["jpm.ppco2"]])
+        dock.refresh(now)
+        chart = dock.charts()[0]
+        t, _ = chart.displayed_data("jpm.ppco2")
+        assert t[0] >= T0 + n - 100  # live: only the buffer
+        # The operator scrolls back to a range that straddles the buffer start.
+        chart.set_time_range(T0 + 800, T0 + 950)
+
+        def merged() -> bool:
+            x, _ = chart.displayed_data("jpm.ppco2")
+            return x.size > 0 and x[0] <= T0 + 800
+
+        qtbot.waitUntil(merged, timeout=5000)
+        x, y = chart.displayed_data("jpm.ppco2")
+        inside = (x >= T0 + 800) & (x <= T0 + 950)
+        assert np.array_equal(x[inside], T0 + np.arange(800, 951))
+        assert y[inside] == pytest.approx(2.0 + 0.001 * np.arange(800, 951))
+        assert "history loaded" in dock.status.text()
+        dock.shutdown()
+    finally:
+        history.close()

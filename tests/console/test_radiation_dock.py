@@ -1,0 +1,336 @@
+"""RadiationDock against a store filled in process by the simulator's scenarios."""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pytest
+from PySide6.QtGui import QImage
+
+from console.context import ConsoleContext
+from console.docks.radiation_dock import (
+    RadiationDock,
+    flag_spans,
+    format_days,
+    format_msv,
+    module_spans,
+)
+from telemetry.alarms import AlarmBook
+from telemetry.channels import ChannelStore
+from telemetry.dictionary import TelemetryDictionary
+from telemetry.pipeline import Pipeline
+from telemetry.roster import DEFAULT_ROSTER
+from telemetry.session import build_derivers
+from telemetry.simulator import Simulator
+from widgets.levels import Level, apply_theme
+
+if TYPE_CHECKING:
+    from pytestqt.qtbot import QtBot
+
+    from telemetry.estimator import DoseEstimator
+
+T0 = 1_764_547_200.0  # 2025-12-01T00:00Z, inside the roster's mission
+RATE_SCALE = 10.0
+
+
+@dataclass
+class Session:
+    """A store and estimator fed in process, with the simulator to continue."""
+
+    dictionary: TelemetryDictionary
+    store: ChannelStore
+    pipeline: Pipeline
+    estimator: DoseEstimator
+    sim: Simulator
+    now: float
+
+    def run_until(self, scenario_s: float) -> None:
+        for frame in self.sim.frames_until(self.sim.scenario_time(scenario_s)):
+            self.now = float(frame.times[-1])
+            self.pipeline.ingest(frame.encode(), self.now)
+
+    def context(self) -> ConsoleContext:
+        return ConsoleContext(
+            dictionary=self.dictionary,
+            store=self.store,
+            alarms=self.pipeline.alarms,
+            clock=lambda: self.now,
+            dose=self.estimator,
+        )
+
+
+def make_session(
+    scenario: str, until_s: float, roster_path: Path | None = None
+) -> Session:
+    dictionary = TelemetryDictionary.load()
+    store = ChannelStore()
+    derivers = build_derivers(dictionary, roster_path=roster_path)
+    pipeline = Pipeline(dictionary, store, AlarmBook(), derivers=derivers)
+    sim = Simulator(
+        dictionary, 5, scenario=scenario, rate_scale=RATE_SCALE, start_time=T0
+    )
+    estimator: Any = derivers[0]
+    session = Session(dictionary, store, pipeline, estimator, sim, T0)
+    session.run_until(until_s)
+    return session
+
+
+@pytest.fixture(scope="module")
+def spe() -> Session:
+    # Just after the S3 peak (s = 107.25); shelter was advised from S2 (~s 51).
+    return make_session("spe-2017-09", 109.0)
+
+
+@pytest.fixture
+def dock(qtbot: QtBot, qapp: Any, spe: Session) -> RadiationDock:
+    apply_theme(qapp)
+    dock = RadiationDock(spe.context())
+    qtbot.addWidget(dock)
+    dock.resize(1400, 900)
+    dock.show()
+    dock.refresh(spe.now)
+    return dock
+
+
+def test_table_shows_every_crew_member_with_their_dose(
+    dock: RadiationDock, spe: Session
+) -> None:
+    snap = spe.estimator.snapshot()
+    roster = spe.estimator.roster
+    assert dock.crew_ids() == [m.id for m in roster.crew]
+    for member in roster.crew:
+        crew = snap.member(member.id)
+        row = dock.crew_row(member.id)
+        assert row.name.text() == member.name
+        assert member.agency in row.detail.text()
+        assert row.module.text() == crew.module
+        assert crew.session_msv > 0
+        assert row.session.text().startswith(format_msv(crew.session_msv))
+        assert row.rate.text() == f"{crew.rate_usv_h:.1f}"
+        assert row.days.text() == format_days(crew.days_to_limit)
+        # Career bar: prior + session against the person's own limit.
+        assert row.career_bar.fraction() == pytest.approx(crew.career_fraction)
+        assert f"/ {crew.career_limit_msv:.4g} mSv" in row.career_bar.text()
+        career = next(s for s in crew.limits if s.window_days is None)
+        assert row.career_bar.level() is Level[career.level.name]
+        # The short-term bar shows the most used short-term limit.
+        short = max(
+            (s for s in crew.limits if s.window_days is not None),
+            key=lambda s: s.fraction,
+        )
+        assert row.short_bar.fraction() == pytest.approx(short.fraction)
+        assert str(crew.source) in row.source.text()
+    assert str(snap.member("c2").source) == "personal"
+
+
+def test_veteran_and_young_astronaut_budgets_are_coloured(
+    dock: RadiationDock,
+) -> None:
+    # c2: 480 of NASA's 600 mSv (80 %) is past the 75 % warning mark; c1, 28
+    # at first flight, has JAXA's smallest budget (500 mSv) but 12 mSv used.
+    veteran = dock.crew_row("c2").career_bar
+    assert veteran.fraction() == pytest.approx(0.80, abs=1e-3)
+    assert veteran.level() is Level.WARNING
+    young = dock.crew_row("c1").career_bar
+    assert "/ 500 mSv" in young.text()
+    assert young.level() is Level.NOMINAL
+    assert dock.crew_row("c2").lamp.level() is Level.WARNING
+    top = dock.limits_model.rows()[0]
+    assert top.cells[0].startswith("c2 · career")
+    assert top.level is Level.WARNING
+
+
+def test_spe_banner_shows_s3_and_the_shelter_call(
+    dock: RadiationDock, spe: Session
+) -> None:
+    snap = spe.estimator.snapshot()
+    assert snap.spe.s_level == 3 and snap.shelter.recommended
+    banner = dock.banner
+    assert banner.is_shown()
+    assert banner.level() is Level.CRITICAL
+    assert "SHELTER IN SM RECOMMENDED" in banner.text()
+    assert "S3" in banner.text()
+    detail = banner.detail()
+    assert "peak" in detail and "(S3)" in detail
+    # c2 wears a dosimeter and stays at work in the scenario: the banner names
+    # them with the dose moving would avoid, and their row points to SM.
+    assert "Outside SM: c2" in detail
+    assert "mSv" in detail
+    assert dock.crew_row("c2").move.text() == "→ SM"
+    for crew_id in ("c1", "c3", "c4"):
+        assert dock.crew_row(crew_id).module.text() == "SM"
+        assert dock.crew_row(crew_id).move.text() == ""
+    assert dock.p10_lamp.level() is Level.CRITICAL
+    assert "S3" in dock.p10_lamp.text()
+    assert "ENERGETIC" in dock.p100_lamp.text()
+
+
+def test_goes_plot_is_log_scale_with_points_and_the_spe_shaded(
+    dock: RadiationDock,
+) -> None:
+    chart = dock.goes_chart
+    assert chart.is_log_y()
+    x, y = chart.displayed_data(">10 MeV")
+    finite = np.isfinite(y)
+    assert finite.sum() > 10
+    assert np.nanmax(y) >= 3.0  # log10 of >= 1000 pfu: the S3 peak is drawn
+    x, y = chart.displayed_data(">100 MeV")
+    assert np.isfinite(y).sum() > 10
+    assert chart.span_count() >= 1
+
+
+def test_rate_plot_has_every_monitor_and_location_lanes_follow_the_crew(
+    dock: RadiationDock, spe: Session
+) -> None:
+    names = dock.rate_chart.series_names()
+    assert "JPM · padles-jpm-1" in names
+    assert "c2 personal · pd-c2" in names
+    assert dock.rate_chart.is_log_y()
+    for name in names:
+        _x, y = dock.rate_chart.displayed_data(name)
+        assert np.isfinite(y).any(), name
+    snap = spe.estimator.snapshot()
+    segments = dock.lane_segments()
+    n = len(dock.crew_ids())
+    for i, crew_id in enumerate(dock.crew_ids()):
+        lane = [s for s in segments if s[2] == n - 1 - i]
+        assert lane, crew_id
+        last = max(lane, key=lambda s: s[1])
+        assert last[4] == snap.member(crew_id).module
+
+
+def test_saa_passes_are_shaded_on_the_rate_plot(qtbot: QtBot, qapp: Any) -> None:
+    # The nominal scenario puts the ISS into a deep SAA pass at s = 120.
+    session = make_session("nominal", 150.0)
+    dock = RadiationDock(session.context())
+    qtbot.addWidget(dock)
+    dock.resize(1400, 900)
+    dock.show()
+    dock.refresh(session.now)
+    assert dock.rate_chart.span_count() >= 1
+    assert not dock.banner.level().is_abnormal  # quiet sun: a grey status line
+    assert "NO SPE" in dock.banner.text()
+
+
+def test_refresh_does_nothing_until_data_changes(
+    dock: RadiationDock, spe: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str] = []
+    for chart in (dock.goes_chart, dock.rate_chart):
+        original = chart.set_series
+
+        def spy(name: str, *args: Any, _o: Any = original, **kw: Any) -> None:
+            calls.append(name)
+            _o(name, *args, **kw)
+
+        monkeypatch.setattr(chart, "set_series", spy)
+    applied: list[object] = []
+    monkeypatch.setattr(dock, "_apply_snapshot", applied.append)
+    dock.refresh(spe.now)
+    dock.refresh(spe.now + 0.05)
+    assert calls == [] and applied == []
+
+
+def test_new_data_is_drawn_at_the_next_refresh(qtbot: QtBot, qapp: Any) -> None:
+    session = make_session("spe-2017-09", 60.0)
+    dock = RadiationDock(session.context())
+    qtbot.addWidget(dock)
+    dock.show()
+    dock.refresh(session.now)
+    before = dock.crew_row("c1").session.text()
+    x0, _ = dock.goes_chart.displayed_data(">10 MeV")
+    session.run_until(80.0)
+    dock.refresh(session.now)
+    assert dock.crew_row("c1").session.text() != before
+    x1, _ = dock.goes_chart.displayed_data(">10 MeV")
+    assert np.nanmax(x1) > np.nanmax(x0)
+
+
+def test_window_choice_sets_every_plot(dock: RadiationDock) -> None:
+    dock.window_box.setCurrentIndex(0)
+    assert dock.window_seconds() == 3600.0
+    for chart in (dock.goes_chart, dock.rate_chart, dock.location_chart):
+        assert chart.window() == 3600.0
+    dock.restore_settings({"window_s": 43200.0})
+    assert dock.settings() == {"window_s": 43200.0}
+    assert dock.location_chart.window() == 43200.0
+
+
+def test_without_an_estimator_the_dock_says_so(
+    qtbot: QtBot, tiny_dictionary: TelemetryDictionary
+) -> None:
+    context = ConsoleContext(
+        dictionary=tiny_dictionary,
+        store=ChannelStore(),
+        alarms=AlarmBook(),
+        clock=lambda: T0,
+    )
+    dock = RadiationDock(context)
+    qtbot.addWidget(dock)
+    dock.refresh(T0)
+    assert dock.crew_ids() == []
+    assert dock.banner.text() == "NO DOSE ESTIMATE"
+    assert dock.input_lamp.level() is Level.NO_DATA
+
+
+def test_crew_names_are_shown_as_text_not_markup(qtbot: QtBot, tmp_path: Path) -> None:
+    hostile = '<b>Evil</b> & <img src=x onerror="alert(1)">'
+    roster = tmp_path / "roster.toml"
+    roster.write_text(
+        DEFAULT_ROSTER.read_text(encoding="utf-8").replace(
+            '"Haruka Mizuno"', "'" + hostile + "'"
+        ),
+        encoding="utf-8",
+    )
+    session = make_session("nominal", 20.0, roster_path=roster)
+    dock = RadiationDock(session.context())
+    qtbot.addWidget(dock)
+    dock.refresh(session.now)
+    label = dock.crew_row("c1").name
+    assert label.text() == hostile
+    assert label.textFormat().name == "PlainText"
+
+
+def test_module_and_flag_spans() -> None:
+    t = np.array([0.0, 10, 20, 30, 100, 110])
+    codes = np.array([0.0, 0, 7, 7, 7, 2])
+    # A gap longer than the stale time ends the run at last sample + stale.
+    assert module_spans(t, codes, 30.0, 200.0) == [
+        (0.0, 20.0, 0),
+        (20.0, 60.0, 7),
+        (100.0, 110.0, 7),
+        (110.0, 140.0, 2),
+    ]
+    assert module_spans(t, codes, 30.0, 115.0)[-1] == (110.0, 115.0, 2)
+    flag = np.array([0.0, 1, 1, 0, 1, 1])
+    assert flag_spans(t, flag, 5.0) == [(10.0, 30.0), (100.0, 115.0)]
+    assert flag_spans(t[:0], flag[:0], 5.0) == []
+    assert format_days(math.inf) == "not reached"
+    assert format_msv(0.036234) == "0.0362"
+    assert format_msv(480.3) == "480"
+
+
+def test_screenshot_script_renders_the_dock(tmp_path: Path) -> None:
+    out = tmp_path / "radiation.png"
+    script = Path(__file__).resolve().parents[2] / "scripts" / "screenshot_radiation.py"
+    result = subprocess.run(
+        [sys.executable, str(script), str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+    )
+    assert result.returncode == 0, result.stderr
+    image = QImage(str(out))
+    assert (image.width(), image.height()) == (1400, 900)
+    # Not blank: the banner's critical red and many distinct colours.
+    colours = {image.pixel(x, y) for x in range(0, 1400, 7) for y in range(0, 900, 7)}
+    assert len(colours) > 50

@@ -1,0 +1,132 @@
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import pytest
+
+from console.docks.robot_dock import TRAIL_S, RobotDock, heading_from_quaternion
+from widgets.levels import Level
+
+if TYPE_CHECKING:
+    from conftest import Feed
+    from pytestqt.qtbot import QtBot
+
+pytestmark = pytest.mark.usefixtures("console_env", "themed")
+
+T0 = 1_750_000_000.0  # the Feed clock's start
+
+
+@pytest.fixture
+def dock(qtbot: QtBot, feed: Feed) -> RobotDock:
+    dock = RobotDock(feed.context)
+    qtbot.addWidget(dock)
+    dock.resize(900, 700)
+    dock.show()
+    return dock
+
+
+def yaw_quaternion(yaw: float) -> dict[str, float]:
+    return {
+        "quat_x": 0.0, "quat_y": 0.0,
+        "quat_z": math.sin(yaw / 2), "quat_w": math.cos(yaw / 2),
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("yaw", [0.0, 0.5, math.pi / 2, -2.0, 3.0])
+def test_heading_is_the_yaw_of_the_attitude(yaw: float) -> None:
+    q = yaw_quaternion(yaw)
+    assert heading_from_quaternion(
+        q["quat_x"], q["quat_y"], q["quat_z"], q["quat_w"]
+    ) == pytest.approx(yaw)
+
+
+def test_both_robots_are_placed_where_they_report(dock: RobotDock, feed: Feed) -> None:
+    assert dock.sources() == ["ib2-a", "ib2-b"]
+    feed.robot("ib2-a", T0, pos_x=2.0, pos_y=0.5, pos_z=-0.3, **yaw_quaternion(0.7))
+    feed.robot("ib2-b", T0, pos_x=5.5, pos_y=-0.6, pos_z=0.4)
+    dock.refresh(feed.clock())
+    top = dock.map.robot_item("ib2-a", "top").pos()
+    side = dock.map.robot_item("ib2-a", "side").pos()
+    assert (top.x(), top.y()) == pytest.approx((2.0, 0.5))
+    assert (side.x(), side.y()) == pytest.approx((2.0, -0.3))
+    b = dock.map.robot_item("ib2-b", "top").pos()
+    assert (b.x(), b.y()) == pytest.approx((5.5, -0.6))
+    assert dock.map.robot_level("ib2-a") is Level.NOMINAL
+    assert dock.readout("ib2-a", "Battery").text() == "80"
+    assert dock.readout("ib2-a", "Mode").text() == "OPERATION"
+    assert dock.readout("ib2-a", "Navigation").text() == "FUSION"
+    assert dock.readout("ib2-a", "Temperature").text() == "40.0"
+    assert dock.link_lamp("ib2-a").level() is Level.NOMINAL
+
+
+def test_trail_covers_the_last_two_minutes(dock: RobotDock, feed: Feed) -> None:
+    xs = [1.0 + 0.01 * i for i in range(200)]
+    feed.robot("ib2-a", T0, 200, pos_x=xs)
+    dock.refresh(feed.clock())
+    x, y = dock.map.trail_data("ib2-a", "top")
+    assert len(x) == int(TRAIL_S) + 1
+    assert x[-1] == pytest.approx(xs[-1])
+    assert x[0] == pytest.approx(xs[-1 - int(TRAIL_S)])
+
+
+def test_lost_navigation_makes_the_robot_critical_everywhere(
+    dock: RobotDock, feed: Feed
+) -> None:
+    feed.robot("ib2-b", T0, 3)
+    feed.robot("ib2-b", T0 + 3, 1, nav_status="NAV_OFF")
+    dock.refresh(feed.clock())
+    nav = dock.readout("ib2-b", "Navigation")
+    assert nav.text() == "NAV_OFF"
+    assert nav.level() is Level.CRITICAL
+    assert dock.map.robot_level("ib2-b") is Level.CRITICAL
+    assert dock.map.robot_alarmed("ib2-b")
+    assert dock.map.is_blinking()
+    assert "NAV_OFF" in dock.map._robots["ib2-b"].glyphs[0].label.textItem.toPlainText()
+    assert "ib2-a" not in dock.map.robot_names()  # never heard from: not drawn
+
+
+def test_low_battery_is_a_warning_then_critical(dock: RobotDock, feed: Feed) -> None:
+    feed.robot("ib2-a", T0, 3, battery_pct=15.0)  # persistence 3
+    dock.refresh(feed.clock())
+    battery = dock.readout("ib2-a", "Battery")
+    assert battery.text() == "15"
+    assert battery.level() is Level.WARNING
+    assert dock.map.robot_level("ib2-a") is Level.WARNING
+    feed.robot("ib2-a", T0 + 3, 3, battery_pct=4.0)
+    dock.refresh(feed.clock())
+    assert battery.level() is Level.CRITICAL
+    assert battery.tag() == "CRITICAL"
+    assert dock.map.robot_level("ib2-a") is Level.CRITICAL
+
+
+def test_camera_tile_folds_power_and_recording(dock: RobotDock, feed: Feed) -> None:
+    feed.robot("ib2-a", T0, cam_power="ON", cam_record="ON")
+    dock.refresh(feed.clock())
+    assert dock.readout("ib2-a", "Camera").text() == "ON · REC"
+    feed.robot("ib2-a", T0 + 1, cam_power="OFF", cam_record="OFF")
+    dock.refresh(feed.clock())
+    assert dock.readout("ib2-a", "Camera").text() == "OFF"
+
+
+def test_silent_robot_goes_stale_on_the_map(dock: RobotDock, feed: Feed) -> None:
+    feed.robot("ib2-a", T0, 2)
+    dock.refresh(feed.clock())
+    dock.refresh(feed.clock() + 20.0)
+    assert dock.map.robot_level("ib2-a") is Level.STALE
+    assert dock.readout("ib2-a", "Battery").level() is Level.STALE
+    assert dock.readout("ib2-a", "Battery").tag() == "STALE · 20 s old"
+
+
+def test_a_cleared_store_clears_the_panel(dock: RobotDock, feed: Feed) -> None:
+    feed.robot("ib2-a", T0, 2)
+    dock.refresh(feed.clock())
+    assert dock.map.robot_names() == ["ib2-a"]
+    feed.store.clear()  # what a replay seek does before replaying again
+    dock.refresh(feed.clock())
+    assert dock.map.robot_names() == []
+    assert dock.readout("ib2-a", "Battery").text() == "—"
+    assert dock.readout("ib2-a", "Battery").level() is Level.NO_DATA
+    feed.robot("ib2-a", T0 + 2, 1, battery_pct=55.0)
+    dock.refresh(feed.clock())
+    assert dock.readout("ib2-a", "Battery").text() == "55"
