@@ -23,7 +23,9 @@ from console.main_window import MainWindow
 from console.refresh import RefreshLoop
 from console.replay_driver import ReplayDriver
 from telemetry.dictionary import TelemetryDictionary
+from telemetry.replay import check_speed, parse_session_time
 from telemetry.session import LiveSession, SessionConfig, build_derivers
+from telemetry.training import default_expectations
 
 if TYPE_CHECKING:
     import argparse
@@ -46,8 +48,11 @@ class Console:
     simulator process and the main window.
     """
 
-    def __init__(self, config: ConsoleConfig) -> None:
+    def __init__(
+        self, config: ConsoleConfig, *, training_log: Path | None = None
+    ) -> None:
         self.config = config
+        self._training_log = training_log
         self.dictionary = TelemetryDictionary.load(config.dictionary_path)
         self.simulator: subprocess.Popen[bytes] | None = None
         self.session: LiveSession | None = None
@@ -109,16 +114,27 @@ class Console:
     def _build_replay(self, config: ConsoleConfig, path: Path) -> None:
         """Replay is just another source: same store, alarms and panels."""
         log = None
+        operator = config.operator
+        scenario: Path | None = None
         if config.training:
-            stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-            log = data_dir() / "training" / f"{path.stem}-{stamp}.sqlite"
+            log = self._training_log
+            if log is None:
+                stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+                name = path.name.removesuffix(".sqlite").removesuffix(".session")
+                log = data_dir() / "training" / f"{name}-{stamp}.sqlite"
             log.parent.mkdir(parents=True, exist_ok=True)
+            operator = operator or "trainee"
+            # What the debrief will hold the trainee to: the fault scenario's
+            # [[expect]] list, else the session's own expectations file.
+            expect = default_expectations(path)
+            scenario = config.faults or (expect if expect.is_file() else None)
         self.replay = ReplayDriver(
             self.dictionary,
             path,
             training_log=log,
-            operator=config.operator,
+            operator=operator,
             faults=config.faults,
+            scenario=scenario.resolve() if scenario is not None else None,
             capacity=config.buffer_capacity,
         )
         self.store = self.replay.store
@@ -186,9 +202,36 @@ class Console:
         self.window.deleteLater()
 
 
-def build_console(config: ConsoleConfig) -> Console:
-    """Build (but do not start) a console; a QApplication must exist."""
-    return Console(config)
+def build_console(
+    config: ConsoleConfig, *, training_log: Path | None = None
+) -> Console:
+    """Build (but do not start) a console; a QApplication must exist.
+
+    ``training_log`` names the trainee's log of a training replay (default:
+    a new file in ``<data dir>/training/``).
+    """
+    return Console(config, training_log=training_log)
+
+
+def replay_start_options(
+    args: argparse.Namespace, start: float
+) -> tuple[float | None, float | None]:
+    """Return the ``--replay-start`` time and ``--replay-speed`` of the command line.
+
+    Raises
+    ------
+    ValueError
+        If either cannot be used (the message says why).
+    """
+    at: float | None = None
+    speed: float | None = None
+    text = getattr(args, "replay_start", None)
+    if text is not None:
+        at = parse_session_time(text, start)
+    value = getattr(args, "replay_speed", None)
+    if value is not None:
+        speed = check_speed(value)
+    return at, speed
 
 
 def config_from_args(args: argparse.Namespace) -> ConsoleConfig:
@@ -216,6 +259,17 @@ def config_from_args(args: argparse.Namespace) -> ConsoleConfig:
 def run_gui(args: argparse.Namespace) -> int:
     """Start the console window; returns the process exit code."""
     config = config_from_args(args)
+    replay_flags = (
+        getattr(args, "replay_start", None),
+        getattr(args, "replay_speed", None),
+        getattr(args, "training_log", None),
+    )
+    if config.replay is None and any(f is not None for f in replay_flags):
+        sys.stderr.write(
+            "kibo-console: --replay-start, --replay-speed and --training-log "
+            "need --replay FILE\n"
+        )
+        return 2
     if not config.endpoints and not config.demo and config.replay is None:
         sys.stderr.write(
             "kibo-console: nothing to show: give --connect ENDPOINT, --demo "
@@ -229,9 +283,34 @@ def run_gui(args: argparse.Namespace) -> int:
 
     apply_theme(app)
     data_dir()
-    console = build_console(config)
+    console = build_console(config, training_log=getattr(args, "training_log", None))
+    start_at: float | None = None
+    speed: float | None = None
+    if console.replay is not None:
+        try:
+            start_at, speed = replay_start_options(args, console.replay.start_time)
+        except ValueError as exc:
+            console.shutdown()
+            sys.stderr.write(f"kibo-console: error: {exc}\n")
+            return 2
+        log = console.context.extras.get("training_log")
+        if log is not None:
+            sys.stderr.write(
+                f"kibo-console: training run: the trainee's actions go to {log}\n"
+                f"  debrief: kibo-console debrief --training-log {log}\n"
+            )
     app.aboutToQuit.connect(console.shutdown)
     console.start()
+    if console.replay is not None:
+        if start_at is not None:
+            console.replay.seek(start_at)
+        if speed is not None:
+            bar = console.window.header.replay_bar
+            if bar is not None:
+                bar.set_speed(speed)  # the speed box shows it too
+            else:
+                console.replay.set_speed(speed)
+            console.replay.play()
     if args.quit_after is not None:
         if args.screenshot is not None:
             shot: Path = args.screenshot

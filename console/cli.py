@@ -1,7 +1,8 @@
 """The ``kibo-console`` command: the GUI by default, and scriptable subcommands.
 
 Subcommands that need no window (sim, record, info, export, bench, replay,
-dose-report, keys) never import Qt, so they start fast and run headless.
+dose-report, handover, debrief, bookmark, keys) never import Qt, so they
+start fast and run headless.
 """
 
 from __future__ import annotations
@@ -88,7 +89,30 @@ def build_parser() -> argparse.ArgumentParser:
         help="open a recorded session for replay",
     )
     parser.add_argument(
-        "--training", action="store_true", help="mark the replay as a training session"
+        "--training",
+        action="store_true",
+        help="training replay: the trainee's acks, shelves and notes go to a "
+        "training log (never to the session) for 'kibo-console debrief'",
+    )
+    parser.add_argument(
+        "--training-log",
+        type=Path,
+        metavar="FILE",
+        help="training log of a --training replay (default: a new file in "
+        "<data dir>/training/)",
+    )
+    parser.add_argument(
+        "--replay-start",
+        metavar="TIME",
+        help="open the replay at TIME: +MM:SS from the session start, ISO UTC, "
+        "or DDD/HH:MM:SS",
+    )
+    parser.add_argument(
+        "--replay-speed",
+        type=float,
+        metavar="X",
+        help="start playing the replay at X times real time (0.1..200; 0 = as "
+        "fast as possible)",
     )
     parser.add_argument(
         "--faults", type=Path, help="fault-injection scenario (TOML) for replay or demo"
@@ -191,6 +215,35 @@ def build_parser() -> argparse.ArgumentParser:
     handover.add_argument("--start", type=parse_time)
     handover.add_argument("--end", type=parse_time)
     handover.add_argument("--output", type=Path)
+
+    debrief = sub.add_parser(
+        "debrief", help="training debrief (HTML): expected responses vs actions"
+    )
+    debrief.add_argument("--training-log", type=Path, required=True, metavar="FILE")
+    debrief.add_argument(
+        "--expect",
+        type=Path,
+        metavar="SCENARIO.toml",
+        help="the [[expect]] list (default: the run's scenario, else the "
+        "replayed session's <name>.expect.toml)",
+    )
+    debrief.add_argument(
+        "--session", type=int, help="training run id in the log (default: latest)"
+    )
+    debrief.add_argument("--output", type=Path, help="HTML file (default: stdout)")
+
+    bookmark = sub.add_parser(
+        "bookmark",
+        help="add, list or remove a recorded session's bookmarks (kept in "
+        "<session>.bookmarks.sqlite beside it)",
+    )
+    bookmark.add_argument("--session", type=Path, required=True, metavar="FILE")
+    bookmark.add_argument(
+        "--time", metavar="TIME", help="+MM:SS from the session start, ISO UTC..."
+    )
+    bookmark.add_argument("--text", help="the bookmark's note")
+    bookmark.add_argument("--author", default="", help="who wrote it")
+    bookmark.add_argument("--remove", type=int, metavar="ID", help="delete by id")
 
     keys = sub.add_parser("keys", help="generate a CurveZMQ key pair")
     keys.add_argument(
@@ -397,6 +450,70 @@ def _handover(args: argparse.Namespace) -> int:
     return 0
 
 
+def _debrief(args: argparse.Namespace) -> int:
+    from telemetry.training import (
+        default_expectations,
+        read_training_log,
+        write_debrief_report,
+    )
+
+    expect: Path | None = args.expect
+    if expect is None:
+        record = read_training_log(args.training_log, args.session)
+        scenario = Path(record.scenario)
+        candidates = [scenario, default_expectations(record.replayed)]
+        expect = next(
+            (p for p in candidates if p.suffix == ".toml" and p.is_file()), None
+        )
+        if expect is None:
+            raise ValueError(
+                f"no expectations for {record.replayed}: give --expect SCENARIO.toml"
+            )
+    write_debrief_report(args.training_log, expect, args.output, session=args.session)
+    if args.output is not None:
+        print(f"wrote {args.output} (expectations: {expect})", file=sys.stderr)
+    return 0
+
+
+def _bookmark(args: argparse.Namespace) -> int:
+    from telemetry.archive import ArchiveReader
+    from telemetry.bookmarks import BookmarkFile
+    from telemetry.replay import parse_session_time
+
+    with ArchiveReader(args.session) as reader:
+        info = reader.info()
+    start = float(info["start"] or 0.0)
+    end = float(info["end"] or start)
+    marks = BookmarkFile(args.session)
+    if args.remove is not None:
+        if not marks.remove(args.remove):
+            raise ValueError(f"{marks.path}: no bookmark {args.remove}")
+        print(f"removed bookmark {args.remove} from {marks.path}", file=sys.stderr)
+        return 0
+    if (args.time is None) != (args.text is None):
+        raise ValueError("give both --time and --text to add a bookmark")
+    if args.time is not None:
+        t = parse_session_time(args.time, start)
+        if not start <= t <= end:
+            raise ValueError(
+                f"{args.time} is outside the session " f"({_iso(start)} to {_iso(end)})"
+            )
+        added = marks.add(t, args.author, args.text)
+        print(f"added bookmark {added.id} to {marks.path}", file=sys.stderr)
+        return 0
+    for bm in marks.read():
+        offset = bm.time - start
+        print(
+            f"{bm.id:4d}  {_iso(bm.time)}  T+{int(offset // 60)}:"
+            f"{offset % 60:04.1f}  {bm.author or '-'}: {bm.text}"
+        )
+    return 0
+
+
+def _iso(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def _keys(args: argparse.Namespace) -> int:
     from console.config import generate_keys
 
@@ -430,6 +547,8 @@ _COMMANDS = {
     "dose-report": _dose_report,
     "replay": _replay,
     "handover": _handover,
+    "debrief": _debrief,
+    "bookmark": _bookmark,
     "keys": _keys,
     "bench": _bench,
 }

@@ -14,6 +14,7 @@ from pathlib import Path
 import zmq
 
 from telemetry.dictionary import DEFAULT_DICTIONARY
+from telemetry.security import read_secret_key
 from telemetry.subscriber import CurveConfig
 
 
@@ -29,15 +30,34 @@ def data_dir() -> Path:
     return path
 
 
-def generate_keys(out: Path, name: str) -> tuple[str, str]:
-    """Write ``NAME.key`` (public) and ``NAME.key_secret`` (user-only) in ``out``."""
+def generate_keys(out: Path, name: str, *, force: bool = False) -> tuple[str, str]:
+    """Write ``NAME.key`` (public) and ``NAME.key_secret`` (user-only) in ``out``.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not a plain file name.
+    FileExistsError
+        If the key pair exists and ``force`` is false: replacing a key locks
+        out every peer that trusts the old one, so it must be deliberate.
+    """
+    if not name or name != Path(name).name or name.startswith("."):
+        raise ValueError(f"key name {name!r} must be a plain file name")
     out.mkdir(parents=True, exist_ok=True, mode=0o700)
-    public, secret = zmq.curve_keypair()
-    (out / f"{name}.key").write_bytes(public + b"\n")
+    public_path = out / f"{name}.key"
     secret_path = out / f"{name}.key_secret"
-    fd = os.open(secret_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    if not force and (public_path.exists() or secret_path.exists()):
+        raise FileExistsError(
+            f"{secret_path} already exists; pass --force to replace the key pair"
+        )
+    public, secret = zmq.curve_keypair()
+    # Written to a fresh 0600 file: O_TRUNC on an existing file would keep its
+    # (possibly wider) permissions.
+    secret_path.unlink(missing_ok=True)
+    fd = os.open(secret_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as f:
         f.write(secret + b"\n")
+    public_path.write_bytes(public + b"\n")
     return public.decode("ascii"), secret.decode("ascii")
 
 
@@ -54,10 +74,11 @@ def read_key(path: Path) -> bytes:
 def curve_config(directory: Path) -> CurveConfig:
     """Load the console's key pair and the publisher key it trusts from ``directory``.
 
-    Expects ``console.key``, ``console.key_secret`` and ``publisher.key``.
+    Expects ``console.key``, ``console.key_secret`` (mode 0600, else it is
+    refused) and ``publisher.key``.
     """
     return CurveConfig(
-        secret_key=read_key(directory / "console.key_secret"),
+        secret_key=read_secret_key(directory / "console.key_secret"),
         public_key=read_key(directory / "console.key"),
         server_key=read_key(directory / "publisher.key"),
     )

@@ -202,6 +202,11 @@ class MainWindow(QMainWindow):
 
         self.header = _Header(self)
         self.setMenuWidget(self.header)
+        if self.header.replay_bar is not None:
+            # A trainee's notes belong beside their acks in the event list.
+            self.header.replay_bar.action_done.connect(self.events.add_operator_event)
+        self.dock_banners: dict[str, Banner] = {}
+        self._mark_docks_with_mode()
         self.status = ConsoleStatusBar(context, self)
         self.setStatusBar(self.status)
         self.annunciator = Annunciator(context.alarms, player=player, parent=self)
@@ -244,18 +249,73 @@ class MainWindow(QMainWindow):
         text, level = MODE_BANNERS.get(mode, (mode.upper(), Level.WATCH))
         operator = self.context.alarms.operator or "operator not set"
         archive = self.context.archive_path
+        role = ROLE_TITLES[self.role]
         if archive is None:
             where = "not recording"
         elif mode == "live":
             where = f"archive {archive.name}"
         else:
-            where = f"recording {archive.name}"
-        self.header.banner.set_message(
-            text, level, f"{ROLE_TITLES[self.role]} · {operator} · {where}"
-        )
-        self.setWindowTitle(
-            f"Kibo Ops Console · {ROLE_TITLES[self.role]} · {text.split()[0]}"
-        )
+            where = archive.name
+        parts = [role, f"trainee {operator}" if mode == "training" else operator, where]
+        log = self.context.extras.get("training_log")
+        if mode == "training" and log is not None:
+            parts.append(f"log {Path(log).name}")
+            self.header.banner.setToolTip(f"The trainee's actions go to {log}")
+        self.header.banner.set_message(text, level, " · ".join(parts))
+        word = text.split()[0]
+        if mode == "live":
+            self.setWindowTitle(f"Kibo Ops Console · {role} · {word}")
+        else:
+            # The mode first: it is what a task bar or a window list shows.
+            session = f"{archive.name} · " if archive is not None else ""
+            self.setWindowTitle(
+                f"{word} (not live) · {session}Kibo Ops Console · {role}"
+            )
+
+    def _mark_docks_with_mode(self) -> None:
+        """Put the REPLAY/TRAINING strip in docks that may be seen on their own.
+
+        A floating dock is a window of its own, away from the header banner,
+        so it gets the strip (and the mode in its title) while it floats. The
+        radiation dock always has it: its shelter banner must never be taken
+        for a live call.
+        """
+        mode = self.context.mode
+        if mode not in ("replay", "training"):
+            return
+        text, level = MODE_BANNERS[mode]
+        for name, dock in self.docks.items():
+            body = dock.widget()
+            holder = QWidget(dock)
+            column = QVBoxLayout(holder)
+            column.setContentsMargins(0, 0, 0, 0)
+            column.setSpacing(0)
+            banner = Banner(holder)
+            banner.setObjectName("dockModeBanner")
+            banner.set_message(text, level)
+            column.addWidget(banner)
+            if body is not None:
+                column.addWidget(body, 1)
+            dock.setWidget(holder)
+            self.dock_banners[name] = banner
+            always = name == "radiation"
+            title = dock.windowTitle()
+
+            def floated(
+                floating: bool,
+                dock: Panel = dock,
+                banner: Banner = banner,
+                always: bool = always,
+                title: str = title,
+            ) -> None:
+                banner.setVisible(always or floating)
+                word = text.split()[0]
+                dock.setWindowTitle(
+                    f"{word} (not live) · {title}" if floating else title
+                )
+
+            floated(dock.isFloating())
+            dock.topLevelChanged.connect(floated)
 
     def update_alarm_state(self, now: float) -> None:
         """Header alarm summary and the audible annunciation (called at ~4 Hz)."""
@@ -492,6 +552,11 @@ class MainWindow(QMainWindow):
     def _apply_sizes(self) -> None:
         """Proportions of the default layout (needs the window's real size)."""
         w, h = max(self.width(), 800), max(self.height(), 600)
+        bar = self.header.replay_bar
+        if bar is not None:
+            # The replay bar's height comes out of the docks, not out of the
+            # alarm list below them: split what is left as live does.
+            h = max(h - bar.sizeHint().height(), 600)
         d = self.docks
         horizontal, vertical = Qt.Orientation.Horizontal, Qt.Orientation.Vertical
         if self.role == "radiation":

@@ -13,6 +13,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from telemetry.alarms import AlarmBook
+from telemetry.bookmarks import BookmarkError, BookmarkFile
 from telemetry.channels import ChannelStore
 from telemetry.faults import load_injector
 from telemetry.pipeline import Pipeline
@@ -26,15 +27,24 @@ if TYPE_CHECKING:
     from telemetry.dictionary import TelemetryDictionary
 
 LOOP_S = 0.02
+# Other consoles replaying the same session may add bookmarks to its sidecar.
+SIDECAR_POLL_S = 2.0
 
 
 class ReplayDriver:
     """Owns the ``replay`` thread, its Pipeline and ReplayEngine.
 
-    The GUI thread calls the command methods (``play``, ``seek``...), which
-    only enqueue; it reads ``cursor``, ``playing``, ``speed``, ``generation``,
-    ``start``/``end`` and ``marks`` (plain attributes). In training mode the
-    operator's actions go to a separate TrainingLog, never to the recording.
+    The GUI thread calls the command methods (``play``, ``seek``,
+    ``add_bookmark``...), which only enqueue; it reads ``cursor``,
+    ``playing``, ``speed``, ``generation``, ``loop``, ``start_time``/
+    ``end_time``, ``marks`` (with ``marks_version``) and ``message`` (with
+    ``message_seq``): plain attributes, each replaced whole by the replay
+    thread. In training mode the operator's actions go to a separate
+    TrainingLog, never to the recording; bookmarks go to the session's
+    sidecar (``telemetry.bookmarks``), never into the session either.
+
+    ``wall_clock`` paces playback (``advance(now - last)``); tests replace
+    it before ``start`` to control time.
     """
 
     def __init__(
@@ -45,23 +55,31 @@ class ReplayDriver:
         training_log: Path | None = None,
         operator: str = "",
         faults: Path | None = None,
+        scenario: str | Path | None = None,
         capacity: int = 100_000,
+        wall_clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.dictionary = dictionary
         self.session_path = session_path
         self.store = ChannelStore(capacity)
         self.log: TrainingLog | None = None
+        self.wall_clock = wall_clock
+        self.bookmarks = BookmarkFile(session_path)
         self._reader = SessionReader(session_path)
         self.start_time = self._reader.start
         self.end_time = self._reader.end
         if training_log is not None:
-            self.log = TrainingLog(
-                training_log,
-                trainee=operator,
-                scenario=session_path.stem,
-                replayed=session_path,
-                replay_start=self.start_time,
-            )
+            try:
+                self.log = TrainingLog(
+                    training_log,
+                    trainee=operator,
+                    scenario=scenario if scenario is not None else session_path.stem,
+                    replayed=session_path,
+                    replay_start=self.start_time,
+                )
+            except BaseException:
+                self._reader.close()
+                raise
         self.alarms = AlarmBook(
             on_action=self.log.put_action if self.log is not None else None,
             operator=operator,
@@ -82,11 +100,20 @@ class ReplayDriver:
         self.generation = 0
         self.loop: tuple[float, float] | None = None
         self.marks: list[TimelineMark] = []
+        self.marks_version = 0
+        self.message = ""
+        self.message_seq = 0
         self.error = ""
         self._commands: queue.Queue[tuple[str, tuple[Any, ...]]] = queue.Queue()
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
+        self._sidecar_seen: tuple[int, int] | None = None
+        self._next_poll = 0.0
+
+    @property
+    def training(self) -> bool:
+        return self.log is not None
 
     @property
     def dose(self) -> Any:
@@ -119,6 +146,13 @@ class ReplayDriver:
     def set_loop(self, t0: float | None, t1: float | None = None) -> None:
         self._post("set_loop", t0, t1)
 
+    def add_bookmark(self, t: float, author: str, text: str) -> None:
+        """Store a bookmark in the session's sidecar (on the replay thread)."""
+        self._post("add_bookmark", t, author, text)
+
+    def remove_bookmark(self, bookmark_id: int) -> None:
+        self._post("remove_bookmark", bookmark_id)
+
     def call(self, fn: Callable[[], object]) -> None:
         """Run ``fn`` on the replay thread (e.g. to read engine state safely)."""
         self._post("call", fn)
@@ -149,36 +183,92 @@ class ReplayDriver:
                 else None
             )
             self.engine = ReplayEngine(self._reader, self.pipeline, faults=injector)
-            self.marks = self.engine.timeline_marks()
+            self._reload_marks(self.engine)
         except Exception as exc:
             self.error = f"cannot open replay {self.session_path}: {exc}"
             self._ready.set()
             return
+        self._publish(self.engine)
         self._ready.set()
         engine = self.engine
-        last = time.monotonic()
+        last = self.wall_clock()
         while not self._stop.is_set():
-            try:
-                name, args = self._commands.get(timeout=LOOP_S)
+            # As fast as possible means not waiting for commands between bursts.
+            busy = engine.playing and engine.speed == 0
+            commands = self._drain(0.0 if busy else LOOP_S)
+            for i, (name, args) in enumerate(commands):
+                # Only the last of consecutive seeks matters (a timeline drag
+                # queues one per pixel): skip the rebuilds in between.
+                if (
+                    name == "seek"
+                    and i + 1 < len(commands)
+                    and commands[i + 1][0] == "seek"
+                ):
+                    continue
                 self._apply(engine, name, args)
-                while True:  # apply everything queued before moving the clock
-                    name, args = self._commands.get_nowait()
-                    self._apply(engine, name, args)
-            except queue.Empty:
-                pass
-            now = time.monotonic()
+            now = self.wall_clock()
             # Checkpoints are captured as playback passes them (not all up
             # front: preparing runs the store ahead of the cursor on screen).
             if engine.playing:
                 engine.advance(now - last)
             last = now
+            self._poll_sidecar(engine)
             self._publish(engine)
 
+    def _drain(self, timeout: float) -> list[tuple[str, tuple[Any, ...]]]:
+        """Take every queued command (waiting up to ``timeout`` for the first)."""
+        out = []
+        try:
+            if timeout > 0:
+                out.append(self._commands.get(timeout=timeout))
+            while True:
+                out.append(self._commands.get_nowait())
+        except queue.Empty:
+            pass
+        return out
+
     def _apply(self, engine: ReplayEngine, name: str, args: tuple[Any, ...]) -> None:
-        if name == "call":
-            args[0]()
-        else:
-            getattr(engine, name)(*args)
+        # A bad command (a loop out of range, an unwritable sidecar) is
+        # reported to the GUI; it must never end the replay thread.
+        try:
+            if name == "call":
+                args[0]()
+            elif name == "add_bookmark":
+                t, author, text = args
+                self.bookmarks.add(min(max(t, engine.start), engine.end), author, text)
+                self._reload_marks(engine)
+                self._say(f"bookmark saved in {self.bookmarks.path.name}")
+            elif name == "remove_bookmark":
+                if self.bookmarks.remove(args[0]):
+                    self._reload_marks(engine)
+            else:
+                getattr(engine, name)(*args)
+        except (BookmarkError, ValueError, OSError) as exc:
+            self._say(str(exc))
+        except Exception as exc:
+            self._say(f"{name} failed: {type(exc).__name__}: {exc}")
+
+    def _reload_marks(self, engine: ReplayEngine) -> None:
+        self._sidecar_seen = self.bookmarks.version()
+        try:
+            marks = engine.timeline_marks()
+        except BookmarkError as exc:
+            marks = engine.timeline_marks(sidecar=False)
+            self._say(str(exc))
+        self.marks = marks
+        self.marks_version += 1
+
+    def _poll_sidecar(self, engine: ReplayEngine) -> None:
+        now = time.monotonic()
+        if now < self._next_poll:
+            return
+        self._next_poll = now + SIDECAR_POLL_S
+        if self.bookmarks.version() != self._sidecar_seen:
+            self._reload_marks(engine)
+
+    def _say(self, text: str) -> None:
+        self.message = text
+        self.message_seq += 1
 
     def _publish(self, engine: ReplayEngine) -> None:
         self.cursor = engine.cursor

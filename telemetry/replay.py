@@ -10,12 +10,14 @@ import bisect
 import copy
 import heapq
 import math
+import re
 import statistics
 import tempfile
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
@@ -23,6 +25,7 @@ import msgspec
 import numpy as np
 
 from telemetry.archive import ArchiveReader, ArchiveWriter
+from telemetry.bookmarks import BookmarkFile
 from telemetry.channels import (
     DEFAULT_CAPACITY,
     ChannelBuffer,
@@ -97,6 +100,68 @@ def check_speed(speed: float) -> float:
             f"{MIN_SPEED:g}..{MAX_SPEED:g}, got {speed!r}"
         )
     return float(speed)
+
+
+_OFFSET = re.compile(r"^(?:T\s*)?([+-])\s*(?:(\d+):)?(?:(\d+):)?(\d+(?:\.\d*)?)$")
+_DAY_OF_YEAR = re.compile(r"^(\d{1,3})/(\d{1,2}):(\d{2})(?::(\d{2}(?:\.\d*)?))?$")
+_TIME_OF_DAY = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}(?:\.\d*)?))?$")
+SESSION_TIME_FORMATS: Final = (
+    "+MM:SS or +H:MM:SS or +S from the session start (T+ accepted), "
+    "ISO-8601 UTC (2026-03-02T09:02:30Z), DDD/HH:MM:SS (GMT day of year) "
+    "or HH:MM:SS UTC on the session's day"
+)
+
+
+def parse_session_time(text: str, start: float) -> float:
+    """Parse a time typed by an operator into sample time (UTC epoch seconds).
+
+    Accepts an offset from ``start`` (``+2:30``, ``+0:02:30``, ``+150``,
+    ``T+02:30``; ``-`` counts back), ISO-8601 (UTC when it has no zone),
+    the displays' ``DDD/HH:MM:SS`` (GMT day of the session's year) and
+    ``HH:MM:SS`` (UTC, on the session's day, or the next if that is before
+    ``start``). The result is not clamped to the session.
+
+    Raises
+    ------
+    ValueError
+        Naming the accepted formats.
+    """
+    text = text.strip()
+    origin = datetime.fromtimestamp(start, UTC)
+    if m := _OFFSET.match(text):
+        sign, a, b, sec = m.groups()
+        hours, minutes = (a, b) if b is not None else (None, a)
+        if (minutes is not None and float(sec) >= 60) or (
+            hours is not None and int(minutes or 0) >= 60
+        ):
+            raise ValueError(f"not an offset: {text!r} (minutes and seconds < 60)")
+        seconds = int(hours or 0) * 3600 + int(minutes or 0) * 60 + float(sec)
+        return start + (seconds if sign == "+" else -seconds)
+    if m := _DAY_OF_YEAR.match(text):
+        day, hh, mm, ss = m.groups()
+        base = datetime(origin.year, 1, 1, tzinfo=UTC) + timedelta(days=int(day) - 1)
+        if not 1 <= int(day) <= 366 or base.year != origin.year:
+            raise ValueError(f"day of year {day} is not in {origin.year}")
+        return _clock_time(base, hh, mm, ss, text)
+    if m := _TIME_OF_DAY.match(text):
+        day = origin.replace(hour=0, minute=0, second=0, microsecond=0)
+        hh, mm, ss = m.groups()
+        t = _clock_time(day, hh, mm, ss, text)
+        return t + 86400.0 if t < start else t
+    try:
+        stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"not a time: {text!r}; use {SESSION_TIME_FORMATS}") from None
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=UTC)
+    return stamp.timestamp()
+
+
+def _clock_time(day: datetime, hh: str, mm: str, ss: str | None, text: str) -> float:
+    h, m, s = int(hh), int(mm), float(ss or 0.0)
+    if h > 23 or m > 59 or s >= 60:
+        raise ValueError(f"not a time of day: {text!r}")
+    return day.timestamp() + h * 3600 + m * 60 + s
 
 
 class SessionReader:
@@ -231,13 +296,24 @@ def _periods(times: np.ndarray, values: np.ndarray) -> list[tuple[float, float]]
 
 
 def read_timeline_marks(
-    path: str | Path, t0: float | None = None, t1: float | None = None
+    path: str | Path,
+    t0: float | None = None,
+    t1: float | None = None,
+    *,
+    sidecar: bool = True,
 ) -> list[TimelineMark]:
     """Read alarm onsets, events, SPE and SAA periods and bookmarks from an archive.
 
     Alarms are limit transitions to a higher level; events are those with a
     severity above nominal; SPE and SAA periods come from the derived
     ``goes.spe_active`` and ``iss.saa`` channels when the archive has them.
+    Bookmarks are the archive's own (made live) and, with ``sidecar``, those
+    of its bookmarks sidecar (``telemetry.bookmarks``, made in replays).
+
+    Raises
+    ------
+    BookmarkError
+        If the sidecar exists but cannot be read.
     """
     lo = -math.inf if t0 is None else t0
     hi = math.inf if t1 is None else t1
@@ -272,8 +348,27 @@ def read_timeline_marks(
                 marks.append(
                     TimelineMark(bm.time, "bookmark", f"{bm.author}: {bm.text}")
                 )
+    if sidecar:
+        marks += sidecar_marks(path, lo, hi)
     marks.sort(key=lambda m: (m.time, m.kind))
     return marks
+
+
+def sidecar_marks(
+    session: str | Path, t0: float = -math.inf, t1: float = math.inf
+) -> list[TimelineMark]:
+    """Return the bookmarks of a session's sidecar in ``[t0, t1]`` as marks.
+
+    Read afresh on every call (a stat and one small query): other consoles
+    replaying the same session may have added some.
+    """
+    return [
+        TimelineMark(
+            bm.time, "bookmark", f"{bm.author}: {bm.text}" if bm.author else bm.text
+        )
+        for bm in BookmarkFile(session).read()
+        if t0 <= bm.time <= t1
+    ]
 
 
 # -------------------------------------------------------------- checkpoints
@@ -575,10 +670,14 @@ class ReplayEngine:
             self.seek(here)
         return time.perf_counter() - began
 
-    def timeline_marks(self) -> list[TimelineMark]:
-        """Return the archive marks (``read_timeline_marks``) and the fault windows."""
+    def timeline_marks(self, *, sidecar: bool = True) -> list[TimelineMark]:
+        """Return the archive marks (``read_timeline_marks``) and the fault windows.
+
+        With ``sidecar``, the bookmarks of the session's sidecar too, read
+        again on each call (the rest is read once).
+        """
         if self._marks is None:
-            marks = read_timeline_marks(self.reader.path)
+            marks = read_timeline_marks(self.reader.path, sidecar=False)
             if self.faults is not None:
                 for start, end, fault in self.faults.windows():
                     end = min(end, self.end)
@@ -589,7 +688,11 @@ class ReplayEngine:
                     )
                 marks.sort(key=lambda m: (m.time, m.kind))
             self._marks = marks
-        return list(self._marks)
+        if not sidecar:
+            return list(self._marks)
+        marks = self._marks + sidecar_marks(self.reader.path, self.start, self.end)
+        marks.sort(key=lambda m: (m.time, m.kind))
+        return marks
 
     # ------------------------------------------------------------ the clock
 

@@ -7,21 +7,115 @@ so everything received is flushed).
 
 from __future__ import annotations
 
+import math
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from telemetry.alarms import AlarmBook
 from telemetry.archive import ArchiveWriter
 from telemetry.channels import DEFAULT_CAPACITY, ChannelStore
+from telemetry.limits import LimitTransition
 from telemetry.pipeline import Deriver, Pipeline
+from telemetry.severity import Severity
 from telemetry.subscriber import CurveConfig, SubscriberConfig, ZmqSubscriber
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
     from pathlib import Path
 
     from telemetry.dictionary import TelemetryDictionary
+
+
+#: Items the archive queue holds while the disk is slow or full; past it items
+#: are dropped, counted and alarmed (at ~1 kB a frame, about 200 MB).
+ARCHIVE_QUEUE_MAX = 200_000
+#: The ``archive`` alarm's key in the alarm list.
+ARCHIVE_ALARM = "archive"
+# Backlog fractions of the queue that raise the archive alarm to WATCH / WARNING.
+_BACKLOG_WATCH = 0.25
+_BACKLOG_WARNING = 0.75
+_DROP_HOLD_S = 5.0
+_CRITICAL = Severity.CRITICAL
+
+EventSink = Callable[[float, str, str, int], None]
+"""``(time, kind, detail, severity)``: an event for the log and the archive."""
+
+
+class ArchiveWatch:
+    """Turns the archive writer's health into the ``archive`` alarm and events.
+
+    Owned by the zmq-subscriber thread: the session calls :meth:`check` from
+    the pipeline's tick (every 0.25 s), so the alarm follows the disk even
+    when no telemetry arrives. It only reads the writer's counters, which any
+    thread may read; the live buffers never wait for the archive.
+    """
+
+    def __init__(
+        self,
+        archive: ArchiveWriter,
+        alarms: AlarmBook,
+        note: EventSink,
+        queue_max: int = ARCHIVE_QUEUE_MAX,
+    ) -> None:
+        self.archive = archive
+        self.alarms = alarms
+        self.note = note
+        self.queue_max = queue_max
+        self.level = Severity.NOMINAL
+        self.kind = "archive ok"
+        self.max_backlog = 0
+        self._dropped = 0
+        self._last_drop = -math.inf
+
+    def assess(self, now: float) -> tuple[Severity, str, str]:
+        """Return ``(level, kind, detail)`` of the writer as it is at ``now``."""
+        a = self.archive
+        backlog = a.backlog
+        self.max_backlog = max(self.max_backlog, backlog)
+        held = (
+            f"{backlog} items held in memory ({backlog / self.queue_max:.0%} of queue)"
+        )
+        if a.dropped > self._dropped:
+            self._dropped, self._last_drop = a.dropped, now
+        if not a.alive:
+            error = a.last_error or "no error recorded"
+            return _CRITICAL, "archive stopped", f"archive writer stopped: {error}"
+        if now - self._last_drop < _DROP_HOLD_S:
+            # Held for a few seconds, so a queue hovering at full does not
+            # flap between "dropping" and "backlog" on every tick.
+            detail = f"archive queue full: {a.dropped} items not archived; {held}"
+            return _CRITICAL, "archive dropping", detail
+        if a.disk_full:
+            detail = f"disk full, retrying every second; {held}; free space to resume"
+            return _CRITICAL, "archive disk full", detail
+        if a.retrying:
+            detail = f"archive writes failing, retrying ({a.last_error}); {held}"
+            return Severity.WARNING, "archive failing", detail
+        if backlog >= _BACKLOG_WARNING * self.queue_max:
+            return Severity.WARNING, "archive backlog", f"archive is behind: {held}"
+        if backlog >= _BACKLOG_WATCH * self.queue_max:
+            return Severity.WATCH, "archive backlog", f"archive is behind: {held}"
+        return Severity.NOMINAL, "archive ok", f"archive writing normally; {held}"
+
+    def check(self, now: float) -> None:
+        """Raise, change or clear the alarm when the writer's health changes."""
+        level, kind, detail = self.assess(now)
+        if level == self.level and kind == self.kind:
+            return
+        previous, self.level, self.kind = self.level, level, kind
+        self.note(now, kind, detail, int(level))
+        backlog = float(self.archive.backlog)
+        self.alarms.raise_transition(
+            LimitTransition(
+                ARCHIVE_ALARM, now, previous, level, backlog, None, "archive"
+            )
+        )
+        if level != previous:
+            # Queued like any item: on a full disk it is written on recovery.
+            self.archive.put_transition(
+                now, ARCHIVE_ALARM, int(level), int(previous), backlog, None, "archive"
+            )
 
 
 @dataclass
@@ -41,8 +135,8 @@ class SessionConfig:
 class LiveSession:
     """Wires the core threads together; created and stopped by the main thread.
 
-    Threads: ``zmq-subscriber`` (socket, pipeline, store writes) and
-    ``archive-writer`` (SQLite). ``stop()`` joins both.
+    Threads: ``zmq-subscriber`` (socket, pipeline, store writes, the archive
+    watch) and ``archive-writer`` (SQLite). ``stop()`` joins both.
     """
 
     def __init__(
@@ -57,6 +151,7 @@ class LiveSession:
         self.clock = clock
         self.store = ChannelStore(config.buffer_capacity)
         self.archive: ArchiveWriter | None = None
+        options = {"queue_max": ARCHIVE_QUEUE_MAX, **config.archive_options}
         if config.archive_path is not None:
             self.archive = ArchiveWriter(
                 config.archive_path,
@@ -64,7 +159,7 @@ class LiveSession:
                 dictionary_version=dictionary.version,
                 kind="live",
                 operator=config.operator,
-                **config.archive_options,
+                **options,
             )
         self.alarms = AlarmBook(
             on_action=self.archive.put_action if self.archive else None,
@@ -73,15 +168,38 @@ class LiveSession:
         self.pipeline = Pipeline(
             dictionary, self.store, self.alarms, self.archive, derivers
         )
+        self.archive_watch = (
+            ArchiveWatch(self.archive, self.alarms, self.note, options["queue_max"])
+            if self.archive is not None
+            else None
+        )
         sub_config = SubscriberConfig(
             config.endpoints, config.topics, curve=config.curve
         )
         if config.max_message_bytes is not None:
             sub_config.max_message_bytes = config.max_message_bytes
         self.subscriber = ZmqSubscriber(
-            sub_config, self.pipeline.ingest, self.pipeline.tick, clock=clock
+            sub_config,
+            self.pipeline.ingest,
+            self._tick,
+            clock=clock,
+            on_event=self._connection_event,
         )
         self._started = False
+
+    def note(self, time: float, kind: str, detail: str, severity: int) -> None:
+        """Put an event in the operator's log and the archive (subscriber thread)."""
+        self.store.add_event(time, None, kind, detail, severity)
+        if self.archive is not None:
+            self.archive.put_event(time, None, kind, detail, severity)
+
+    def _tick(self, now: float) -> None:
+        self.pipeline.tick(now)
+        if self.archive_watch is not None:
+            self.archive_watch.check(now)
+
+    def _connection_event(self, now: float, kind: str, detail: str) -> None:
+        self.note(now, kind, detail, int(Severity.WARNING))
 
     def start(self) -> None:
         if self.archive is not None:

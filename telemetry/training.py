@@ -85,6 +85,22 @@ _LINK_LEVELS: Final = {
 _ALARM_ACTIONS: Final = frozenset({"ack", "shelve", "unshelve"})
 
 
+EXPECT_SUFFIX: Final = ".expect.toml"
+
+
+def default_expectations(session: str | Path) -> Path:
+    """Return where a recorded session's expected trainee actions live.
+
+    ``replay_data/co2-rise.session.sqlite`` gives
+    ``replay_data/co2-rise.expect.toml`` (the file may not exist).
+    """
+    session = Path(session)
+    base = session.name
+    for suffix in (".sqlite", ".session"):
+        base = base.removesuffix(suffix)
+    return session.with_name(base + EXPECT_SUFFIX)
+
+
 class TrainingLogError(ValueError):
     """A training log or scenario that cannot be used (names the file); any thread."""
 

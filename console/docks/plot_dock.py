@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from PySide6.QtGui import QDragEnterEvent, QDropEvent
 
     from console.context import ConsoleContext
+    from telemetry.channels import ChannelBuffer
     from telemetry.dictionary import TelemetryDictionary
 
 MIME_CHANNELS = "application/x-kibo-channels"
@@ -188,9 +189,32 @@ class _ChartSlot:
         layout.addWidget(self.chart)
         self.keys: list[str] = []
         self.watch = VersionWatch()
+        # Per key, the buffer and its sample count already on the chart: a
+        # live refresh then hands the chart only the newer samples.
+        self.fed: dict[str, tuple[ChannelBuffer, int]] = {}
         self.axis_now = -math.inf
         # Range asked of the archive per key while paused: (t0, t1).
         self.pending: dict[str, tuple[float, float]] = {}
+
+    def forget(self, key: str | None = None) -> None:
+        """Reload ``key`` (or every key) in full from its buffer at the next refresh."""
+        self.watch.forget(key)
+        if key is None:
+            self.fed.clear()
+        else:
+            self.fed.pop(key, None)
+
+    def feed(self, key: str, buf: ChannelBuffer, keep_from: float) -> None:
+        """Give the chart the samples of ``buf`` it lacks, from ``keep_from`` on."""
+        held = self.fed.get(key)
+        # -1 is no count of any buffer: everything, replacing the series.
+        tail = buf.since(held[1] if held is not None and held[0] is buf else -1)
+        self.fed[key] = (buf, tail.total)
+        if tail.reset:
+            i = int(np.searchsorted(tail.t, keep_from, "left"))
+            self.chart.set_series(key, tail.t[i:], tail.y[i:])
+        else:
+            self.chart.append_series(key, tail.t, tail.y, keep_from=keep_from)
 
 
 class PlotDock(Panel):
@@ -433,7 +457,7 @@ class PlotDock(Panel):
         if key in slot.keys:
             return
         slot.keys.append(key)
-        slot.watch.forget(key)
+        slot.forget(key)
         self._configure(slot)
         if not slot.chart.is_live():
             t0, t1 = slot.chart.time_range()
@@ -444,6 +468,7 @@ class PlotDock(Panel):
         if slot is None or key not in slot.keys:
             return
         slot.keys.remove(key)
+        slot.forget(key)
         slot.chart.remove_series(key)
         slot.pending.pop(key, None)
         self._configure(slot)
@@ -525,9 +550,9 @@ class PlotDock(Panel):
                     continue
                 buf = ctx.store.buffer(key)
                 if buf is not None:
-                    t, y = buf.window(now - live_span)
-                    chart.set_series(key, t, y)
+                    slot.feed(key, buf, now - live_span)
                 elif key in chart.series_names():
+                    slot.fed.pop(key, None)
                     chart.set_series(key, _EMPTY, _EMPTY)  # the store was cleared
             # Slide the axis only once it has moved by about a pixel: a 5-min
             # window at 1500 px moves 5 px/s, not 20 redraws' worth.
@@ -580,7 +605,7 @@ class PlotDock(Panel):
             self.window_box.blockSignals(False)
         for slot in self._slots:
             slot.chart.set_window(self._window_s)
-            slot.watch.forget()
+            slot.forget()
 
     def _on_window_box(self, index: int) -> None:
         seconds = self.window_box.itemData(index)
@@ -592,7 +617,7 @@ class PlotDock(Panel):
         if not paused:
             for slot in self._slots:
                 slot.pending.clear()
-                slot.watch.forget()
+                slot.forget()
                 slot.axis_now = -math.inf
             self.status.setText("")
 

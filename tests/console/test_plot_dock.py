@@ -276,3 +276,32 @@ def test_scroll_back_merges_the_archive_with_the_live_buffer(
         dock.shutdown()
     finally:
         history.close()
+
+
+def test_live_refreshes_add_new_samples_and_a_cleared_store_replaces_them(
+    dock: PlotDock, feed: Feed
+) -> None:
+    chart = dock.charts()[0]
+    feed.cabin(T0, 200, ppco2=[2.0 + 0.001 * i for i in range(200)])
+    dock.refresh(feed.clock())
+    for step in range(4):  # each refresh hands over only what is new
+        start = 200 + 100 * step
+        values = [2.0 + 0.001 * i for i in range(start, start + 100)]
+        feed.cabin(T0 + start, 100, ppco2=values)
+        dock.refresh(feed.clock())
+        buf = feed.store.buffer("jpm.ppco2")
+        assert buf is not None
+        t0, _ = chart.time_range()
+        bt, by = buf.window(t0)
+        vt, vy = chart.visible_data()["jpm.ppco2"]
+        np.testing.assert_array_equal(vt, bt)
+        np.testing.assert_array_equal(vy, by)
+    # A replay seek back clears the store: the chart shows the new buffer only,
+    # although the new buffer soon counts more samples than the old one did.
+    feed.store.clear()
+    feed.clock.t = T0 - 1000.0 + 649.0
+    feed.cabin(T0 - 1000.0, 650, ppco2=[3.0] * 650)
+    dock.refresh(feed.clock())
+    vt, vy = chart.visible_data()["jpm.ppco2"]
+    np.testing.assert_array_equal(vt, T0 - 1000.0 + np.arange(349.0, 650.0))
+    assert set(vy.tolist()) == {3.0}

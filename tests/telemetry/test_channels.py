@@ -69,3 +69,56 @@ def test_store_events_since() -> None:
     events = store.events_since(0)
     assert [e.detail for e in events] == ["2", "3", "4"]
     assert [e.detail for e in store.events_since(events[1].seq)] == ["4"]
+
+
+def test_since_returns_only_new_samples_and_the_count_to_resume_from() -> None:
+    buf = ChannelBuffer(5)
+    buf.append(np.array([1.0, 2.0]), np.array([10.0, 20.0]))
+    first = buf.since(0)
+    assert first.t.tolist() == [1.0, 2.0] and first.y.tolist() == [10.0, 20.0]
+    assert (first.total, first.reset) == (2, False)
+    buf.append(np.array([3.0, 4.0, 5.0, 6.0]), np.array([30.0, 40.0, 50.0, 60.0]))
+    tail = buf.since(first.total)  # wrapped: 1.0 was overwritten, 3..6 were not
+    assert tail.t.tolist() == [3.0, 4.0, 5.0, 6.0]
+    assert tail.y.tolist() == [30.0, 40.0, 50.0, 60.0]
+    assert (tail.total, tail.reset) == (6, False)
+    nothing = buf.since(tail.total)
+    assert nothing.t.size == 0 and not nothing.reset
+
+
+def test_since_resets_a_reader_that_fell_behind_or_is_not_from_this_buffer() -> None:
+    buf = ChannelBuffer(3)
+    buf.append(np.arange(2.0), np.arange(2.0))
+    mark = buf.since(0).total
+    buf.append(np.arange(2.0, 7.0), np.arange(2.0, 7.0))  # 2.0 was lost unread
+    behind = buf.since(mark)
+    assert behind.reset and behind.t.tolist() == [4.0, 5.0, 6.0]
+    ahead = buf.since(100)  # a count from another (e.g. cleared) buffer
+    assert ahead.reset and ahead.t.tolist() == [4.0, 5.0, 6.0] and ahead.total == 7
+
+
+def test_since_copies_are_independent_of_later_writes() -> None:
+    buf = ChannelBuffer(2)
+    buf.append(np.array([1.0, 2.0]), np.array([1.0, 2.0]))
+    tail = buf.since(0)
+    buf.append(np.array([3.0, 4.0]), np.array([3.0, 4.0]))
+    assert tail.t.tolist() == [1.0, 2.0] and tail.y.tolist() == [1.0, 2.0]
+
+
+def test_ring_grows_to_capacity_without_losing_samples() -> None:
+    buf = ChannelBuffer(5000)
+    for start in range(0, 12_000, 700):
+        t = np.arange(start, start + 700, dtype=float)
+        buf.append(t, -t)
+    t, y = buf.snapshot()
+    assert t.tolist() == list(np.arange(12_600 - 5000, 12_600, dtype=float))
+    np.testing.assert_array_equal(y, -t)
+    assert buf.latest() == (12_599.0, -12_599.0)
+    tail = buf.since(buf.total - 3)
+    assert tail.t.tolist() == [12_597.0, 12_598.0, 12_599.0]
+
+
+def test_an_unused_channel_costs_little_memory() -> None:
+    buf = ChannelBuffer(100_000)
+    buf.append(np.array([1.0]), np.array([2.0]))
+    assert buf._t.nbytes + buf._y.nbytes < 100_000  # not the 3.2 MB of a full ring

@@ -123,3 +123,11 @@ def test_reconnects_after_publisher_restart() -> None:
     finally:
         sub.stop()
         pub.close(linger=0)
+
+
+def test_a_bad_endpoint_fails_start_and_leaves_nothing_open() -> None:
+    sub = ZmqSubscriber(SubscriberConfig(["not-an-endpoint"]), lambda p, r: None)
+    with pytest.raises(RuntimeError, match="cannot open subscriber"):
+        sub.start()
+    sub.stop()
+    assert not sub.running

@@ -1,17 +1,24 @@
 from __future__ import annotations
 
+import math
 import time
 from datetime import UTC, datetime
 
 import numpy as np
 import pyqtgraph as pg
 import pytest
-from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtCore import QEvent, QObject, QPoint, QPointF, Qt, QTimer
 from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QApplication
 
 from widgets.levels import Level
-from widgets.strip_chart import ReferenceLine, StripChart, auto_gap, peak_decimate
+from widgets.strip_chart import (
+    PeakCache,
+    ReferenceLine,
+    StripChart,
+    auto_gap,
+    peak_decimate,
+)
 
 T0 = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC
 
@@ -120,6 +127,110 @@ def test_auto_gap_is_a_few_sample_intervals():
     assert auto_gap(t[:2]) is None
 
 
+class _Fed:
+    """Samples fed to a PeakCache the way a StripChart feeds them."""
+
+    def __init__(self, t: np.ndarray, y: np.ndarray) -> None:
+        self.t, self.y = t, y
+        self.cache = PeakCache()
+
+    def append(self, t: np.ndarray, y: np.ndarray, keep_from: float) -> None:
+        if t.size and self.t.size and t[0] < self.t[-1]:
+            self.cache.disable()
+        self.t = np.concatenate((self.t, t))
+        self.y = np.concatenate((self.y, y))
+        drop = int(np.searchsorted(self.t, keep_from, "left"))
+        self.t, self.y = self.t[drop:], self.y[drop:]
+
+    def both(
+        self, t0: float, t1: float, columns: int, gap_s: float | None = None
+    ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+        args = (self.t, self.y, t0, t1, columns, gap_s)
+        return peak_decimate(*args, cache=self.cache), peak_decimate(*args)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_incremental_decimation_equals_a_full_one_on_random_data(seed):
+    rng = np.random.default_rng(seed)
+
+    # Irregular spacing with occasional gaps, NaN values and spikes.
+    def block(start: float, n: int) -> tuple[np.ndarray, np.ndarray]:
+        steps = rng.exponential(0.01, n) + np.where(rng.random(n) < 2e-4, 5.0, 0.0)
+        t = start + np.cumsum(steps)
+        y = rng.normal(0.0, 1.0, n)
+        y[rng.random(n) < 0.01] = np.nan
+        y[rng.random(n) < 0.001] *= 100.0
+        return t, y
+
+    fed = _Fed(*block(T0, 20_000))
+    window = float(rng.uniform(20.0, 150.0))
+    columns = int(rng.integers(64, 900))
+    reused = 0
+    for frame in range(80):
+        t, y = block(float(fed.t[-1]), int(rng.integers(0, 400)))
+        if frame == 70:
+            t -= 3.0  # a block that goes back in time: no reuse from then on
+        if frame == 75:
+            fed.cache.clear()  # what set_series does: reuse resumes
+            fed.t, fed.y = np.sort(fed.t), fed.y
+        fed.append(t, y, keep_from=float(fed.t[-1]) - window * rng.uniform(0.9, 1.5))
+        if frame % 25 == 24:
+            columns = int(rng.integers(64, 900))  # resized
+        now = float(fed.t[-1]) + float(rng.uniform(0.0, 0.05))
+        gap = None if frame % 3 else 1.0
+        (xc, yc), (xf, yf) = fed.both(now - window, now, columns, gap)
+        reused += fed.cache.cached_bins() > columns // 2
+        np.testing.assert_array_equal(xc, xf)
+        np.testing.assert_array_equal(yc, yf)
+    assert reused > 60  # mostly a comparison with bins reused from a frame before
+
+
+def test_spike_on_a_bin_edge_survives_incremental_updates():
+    # 512 s over 512 columns: bins of exactly 1 s, edges at whole seconds;
+    # samples every 1/8 s, so some sit exactly on an edge.
+    step, window, columns = 0.125, 512.0, 512
+    t = T0 + step * np.arange(int(window / step))
+    fed = _Fed(t, np.zeros(t.size))
+    spike_at = None
+    for frame in range(40):
+        nt = fed.t[-1] + step * np.arange(1, 9)  # one bin per frame
+        ny = np.zeros(nt.size)
+        if frame == 5:
+            ny[0] = 9.0  # on the edge T0 + 513 s: first sample of its bin
+            spike_at = nt[0]
+            assert spike_at == math.floor(spike_at)
+        if frame == 6:
+            ny[-1] = -9.0  # newest sample, last of its bin
+        fed.append(nt, ny, keep_from=float(nt[-1]) - window)
+        now = float(nt[-1])
+        (x, yd), (_, yf) = fed.both(now - window, now, columns)
+        np.testing.assert_array_equal(yd, yf)
+        if frame >= 5:
+            assert np.nanmax(yd) == 9.0
+            assert x[np.nanargmax(yd)] == spike_at
+        if frame >= 6:
+            assert np.nanmin(yd) == -9.0
+
+
+def test_gap_stays_a_gap_as_the_window_scrolls():
+    step, window, columns = 0.01, 60.0, 400
+    t = T0 + step * np.arange(int(window / step))
+    fed = _Fed(t, np.sin(t))
+    for frame in range(30):
+        start = float(fed.t[-1]) + (20.0 if frame == 3 else 0.0)  # 20 s silence
+        nt = start + step * np.arange(1, 51)
+        fed.append(nt, np.sin(nt), keep_from=float(nt[-1]) - window)
+        now = float(nt[-1])
+        (x, yd), (xf, yf) = fed.both(now - window, now, columns, gap_s=3 * step)
+        np.testing.assert_array_equal(x, xf)
+        np.testing.assert_array_equal(yd, yf)
+        breaks = np.flatnonzero(np.isnan(yd))
+        assert breaks.size == (1 if frame >= 3 else 0)
+        if breaks.size:
+            i = breaks[0]
+            assert x[i + 1] - x[i - 1] >= 20.0  # the break spans the silence
+
+
 # ---- series on the chart ----------------------------------------------------
 
 
@@ -133,6 +244,136 @@ def test_chart_displays_decimated_curve_with_spike(chart, qtbot):
     columns = chart.getPlotItem().getViewBox().width()
     assert 0 < x.size <= 2 * columns + 4
     assert np.nanmax(yd) == 50.0
+
+
+def test_appending_draws_what_setting_the_whole_window_draws(qtbot):
+    live, whole = StripChart(window_s=60.0), StripChart(window_s=60.0)
+    for w in (live, whole):
+        qtbot.addWidget(w)
+        w.resize(800, 300)
+        shown(qtbot, w)
+    rng = np.random.default_rng(7)
+    t = T0 + 0.005 * np.arange(24_000)  # 200 Hz: 2 minutes, 12,000 per window
+    y = rng.normal(0.0, 1.0, t.size)
+    y[rng.random(t.size) < 0.001] = 40.0
+    t[15_000:] += 10.0  # a 10 s gap
+    live.append_series("v", t[:12_000], y[:12_000])
+    end = 12_000
+    while end < t.size:
+        new = slice(end, end + int(rng.integers(1, 300)))
+        end = min(new.stop, t.size)
+        now = float(t[end - 1])
+        live.append_series("v", t[new], y[new], keep_from=now - 60.0)
+        i = int(np.searchsorted(t, now - 60.0))
+        whole.set_series("v", t[i:end], y[i:end])
+        for w in (live, whole):
+            w.set_now(now)
+        x_live, y_live = live.displayed_data("v")
+        x_whole, y_whole = whole.displayed_data("v")
+        np.testing.assert_array_equal(x_live, x_whole)
+        np.testing.assert_array_equal(y_live, y_whole)
+    held_t, held_y = live.visible_data()["v"]
+    assert held_t[0] >= t[-1] - 60.0 and held_t[-1] == t[-1]
+    np.testing.assert_array_equal(held_y, y[t.size - held_y.size :])
+
+
+def test_append_series_creates_the_series_and_copies_the_samples(chart):
+    t, y = ramp(100)
+    chart.append_series("a", t[:50], y[:50])
+    chart.append_series("a", t[50:], y[50:])
+    y[:] = 0.0  # the caller may reuse its arrays
+    chart.set_window(100.0)
+    chart.set_now(float(t[-1]))
+    _, shown_y = chart.displayed_data("a")
+    assert shown_y[-1] == pytest.approx(np.sin(99 / 500.0))
+    assert chart.series_names() == ["a"]
+
+
+def test_y_follows_the_data_drawn_with_padding_and_can_be_fixed(chart):
+    t, _ = ramp(1000)
+    y = np.sin(np.arange(1000) / 20.0)  # full swings inside the 300 s window
+    chart.set_bands({Level.CRITICAL: (None, 100.0)})  # far away: not ranged
+    chart.set_series("a", t, y)
+    chart.set_now(float(t[-1]))
+    chart.flush()
+    lo, hi = chart.getPlotItem().getViewBox().viewRange()[1]
+    _, drawn = chart.displayed_data("a")
+    assert lo < np.nanmin(drawn) and hi > np.nanmax(drawn)
+    assert hi < 2.0 and lo > -2.0
+    chart.set_y_range(0.0, 10.0)
+    chart.set_series("a", t, y * 3)
+    chart.flush()
+    assert chart.getPlotItem().getViewBox().viewRange()[1] == [0.0, 10.0]
+    chart.set_y_range(None, None)
+    chart.flush()
+    lo, hi = chart.getPlotItem().getViewBox().viewRange()[1]
+    assert lo < -2.9 and hi > 2.9
+
+
+class _PaintCount(QObject):
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Paint:
+            self.count += 1
+        return False
+
+
+@pytest.mark.parametrize("flush", [False, True])
+def test_a_scrolling_refresh_paints_the_chart_once(chart, qtbot, flush):
+    shown(qtbot, chart)
+    t, y = ramp(500, step=0.5)  # few enough to be drawn sample by sample
+    chart.append_series("a", t, y)
+    chart.set_now(float(t[-1]))
+    chart.grab()
+    for _ in range(3):
+        QApplication.processEvents()
+    paints = _PaintCount()
+    chart.viewport().installEventFilter(paints)
+    newest = [float(t[-1])]
+
+    def refresh() -> None:
+        # What the console's refresh timer does: new samples, window moved.
+        nt = newest[0] + 0.5 * np.arange(1, 4)
+        newest[0] = float(nt[-1])
+        chart.append_series("a", nt, np.sin(nt), keep_from=newest[0] - 300.0)
+        chart.set_now(newest[0])
+        if flush:
+            chart.flush()
+
+    for frame in range(1, 6):
+        QTimer.singleShot(0, refresh)  # run inside the event loop, as a refresh
+        qtbot.waitUntil(lambda frame=frame: paints.count >= frame)
+        for _ in range(3):  # let any follow-up repaint request in
+            QApplication.processEvents()
+        assert paints.count == frame
+        x, _ = chart.displayed_data("a")
+        assert x[-1] == newest[0]  # and that one paint had the new samples
+
+
+def test_linked_charts_of_one_width_share_their_time_axis_drawing(qtbot):
+    charts = [StripChart(window_s=120.0) for _ in range(3)]
+    for w in charts:
+        qtbot.addWidget(w)
+        w.resize(600, 250)
+        shown(qtbot, w)
+    charts[0].link_x(charts[1])
+    t, y = ramp(500)
+    for w in charts:
+        w.set_series("a", t, y)
+    charts[2].unlink_x()
+    charts[2].set_time_range(T0 + 7.0, T0 + 97.0)  # another range, own axis
+    for w in charts:
+        w.set_now(float(t[-1]))
+        w.grab()
+    a, b, c = (w.getPlotItem().getAxis("bottom") for w in charts)
+    assert a.picture is not None and a.picture is b.picture
+    assert c.picture is not a.picture
+    for axis, (t0, t1) in ((a, charts[0].time_range()), (c, (T0 + 7.0, T0 + 97.0))):
+        ticks = [v for _, values in axis.drawn_ticks() for v in values]
+        assert ticks and all(t0 <= v <= t1 for v in ticks)
 
 
 def test_hidden_chart_defers_drawing_until_shown(chart, qtbot):

@@ -1,0 +1,471 @@
+"""Replay and training in the real console: a real ReplayDriver on replay_data/.
+
+The sessions are copied into ``tmp_path`` (bookmarks go beside the session),
+and where timing matters the driver's wall clock is one the test moves, so
+"1.5 s at 20×" is exactly 30 s of replay time whatever the machine's speed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+from PySide6.QtCore import QCoreApplication, QEvent, QPoint, Qt
+
+from console.app import build_console
+from console.cli import main as cli_main
+from console.config import ConsoleConfig
+from console.replay_bar import AFAP
+from telemetry.bookmarks import BookmarkFile, sidecar_path
+from telemetry.training import read_training_log
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    from pytestqt.qtbot import QtBot
+
+    from console.app import Console
+    from console.replay_bar import ReplayBar
+    from console.replay_driver import ReplayDriver
+
+pytestmark = pytest.mark.usefixtures("console_env", "themed")
+
+REPLAY_DATA = Path(__file__).resolve().parents[2] / "replay_data"
+SESSIONS = ("nominal-ops", "co2-rise", "nav-loss", "spe-2017-09")
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def copy_session(name: str, where: Path) -> Path:
+    target = where / f"{name}.session.sqlite"
+    shutil.copyfile(REPLAY_DATA / target.name, target)
+    return target
+
+
+class WallClock:
+    """The replay thread's wall clock; only the test moves it."""
+
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+@pytest.fixture
+def open_console(qtbot: QtBot) -> Iterator[Callable[..., Console]]:
+    opened: list[Console] = []
+
+    def make(
+        config: ConsoleConfig,
+        wall: WallClock | None = None,
+        training_log: Path | None = None,
+    ) -> Console:
+        # Sessions of minutes need small rings: the default 100,000 samples
+        # per channel would cost a few hundred MB per console here.
+        config.buffer_capacity = 5000
+        con = build_console(config, training_log=training_log)
+        assert con.replay is not None
+        if wall is not None:
+            con.replay.wall_clock = wall
+        # Not qtbot.addWidget: Console.shutdown closes and deletes the window,
+        # and some tests shut a console down to open the session again.
+        con.start()
+        qtbot.waitExposed(con.window)
+        opened.append(con)
+        return con
+
+    yield make
+    for con in opened:
+        con.shutdown()
+    # Shutdown deletes the windows later: do it now, so their stores go too.
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
+
+
+def parts(con: Console) -> tuple[ReplayDriver, ReplayBar]:
+    assert con.replay is not None and con.window.header.replay_bar is not None
+    return con.replay, con.window.header.replay_bar
+
+
+def settle(qtbot: QtBot, driver: ReplayDriver) -> None:
+    """Wait until the replay thread has run a whole loop after this call."""
+    done: list[bool] = []
+    # The inner command is queued while the outer one runs, so it waits for
+    # the next pass: by then the pass that saw the test's changes is over.
+    driver.call(lambda: driver.call(lambda: done.append(True)))
+    qtbot.waitUntil(lambda: bool(done))
+
+
+def alarm_rows(con: Console) -> dict[str, str]:
+    """Alarm list rows: channel key -> severity cell, as the operator sees them."""
+    return {r.id: r.cells[0] for r in con.window.alarms.table.model().rows()}
+
+
+def test_transport_play_pause_step_seek_speed_loop(
+    qtbot: QtBot, tmp_path: Path, open_console: Callable[..., Console]
+) -> None:
+    path = copy_session("co2-rise", tmp_path)
+    wall = WallClock()
+    con = open_console(ConsoleConfig(replay=path, layout="trainer"), wall)
+    driver, bar = parts(con)
+    start, end = driver.start_time, driver.end_time
+    assert driver.cursor == start and not driver.playing
+
+    # Play at 20×: 1.5 s of wall time is 30 s of the session.
+    bar.speed.setCurrentIndex(bar.speed.findData(20.0))
+    bar.play.click()
+    qtbot.waitUntil(lambda: driver.playing)
+    wall.t += 1.5
+    qtbot.waitUntil(lambda: driver.cursor == start + 30.0)
+    qtbot.waitUntil(lambda: bar.offset.text() == "T+0:30 / 6:59")
+    assert bar.play.text() == "❚❚ Pause"
+
+    # Pause: the wall clock runs on, the replay does not.
+    bar.play.click()
+    qtbot.waitUntil(lambda: not driver.playing)
+    wall.t += 10.0
+    settle(qtbot, driver)
+    assert driver.cursor == start + 30.0
+    qtbot.waitUntil(lambda: bar.play.text() == "▶ Play")
+
+    # One frame forward: the next recorded message (10-s batches per source).
+    bar.frame.click()
+    qtbot.waitUntil(lambda: driver.cursor > start + 30.0)
+    assert driver.cursor <= start + 40.0
+    # ±N seconds.
+    here = driver.cursor
+    bar.step_s.setValue(15)
+    bar.forward.click()
+    qtbot.waitUntil(lambda: driver.cursor == here + 15.0)
+    bar.back.click()
+    qtbot.waitUntil(lambda: driver.cursor == here)
+
+    # Seek by clicking the timeline (pixel resolution) ...
+    timeline = bar.timeline
+    qtbot.waitUntil(lambda: len(timeline.marks()) >= 4)
+    periods = timeline.lane_rect(0).center().y()
+    x = timeline.x_of(start + 200.0)
+    qtbot.mouseClick(
+        timeline, Qt.MouseButton.LeftButton, pos=QPoint(round(x), round(periods))
+    )
+    per_pixel = (end - start) / timeline.plot_rect().width()
+    qtbot.waitUntil(lambda: abs(driver.cursor - (start + 200.0)) <= per_pixel)
+    # ... where a click next to an alarm goes to the alarm itself.
+    alarms = timeline.lane_rect(1).center().y()
+    x = timeline.x_of(start + 183.0) + 3
+    qtbot.mouseClick(
+        timeline, Qt.MouseButton.LeftButton, pos=QPoint(round(x), round(alarms))
+    )
+    qtbot.waitUntil(lambda: driver.cursor == start + 183.0)
+    # The sample that trips CRITICAL at T+3:03 arrives with its 10-s batch:
+    # the list shows what a live console showed then, the WARNING.
+    qtbot.waitUntil(lambda: alarm_rows(con).get("jpm.ppco2") == "WARNING")
+    # Dragging seeks along the way; only the last position is replayed to.
+    y = round(periods)
+    qtbot.mousePress(
+        timeline,
+        Qt.MouseButton.LeftButton,
+        pos=QPoint(round(timeline.x_of(start + 60.0)), y),
+    )
+    for t in (80.0, 100.0, 120.0):
+        qtbot.mouseMove(timeline, QPoint(round(timeline.x_of(start + t)), y))
+    qtbot.mouseRelease(
+        timeline,
+        Qt.MouseButton.LeftButton,
+        pos=QPoint(round(timeline.x_of(start + 120.0)), y),
+    )
+    qtbot.waitUntil(lambda: abs(driver.cursor - (start + 120.0)) <= per_pixel)
+
+    # Seek by typing a time: +MM:SS from the session start, or ISO UTC.
+    bar.goto.setText("+02:30")
+    qtbot.keyClick(bar.goto, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: driver.cursor == start + 150.0)
+    bar.goto.setText("2026-03-02T09:05:00Z")
+    qtbot.keyClick(bar.goto, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: driver.cursor == start + 300.0)
+
+    # 200×: one wall second is 200 s.
+    bar.go_start()
+    qtbot.waitUntil(lambda: driver.cursor == start)
+    bar.speed.setCurrentIndex(bar.speed.findData(200.0))
+    qtbot.waitUntil(lambda: driver.speed == 200.0)
+    bar.play.click()
+    qtbot.waitUntil(lambda: driver.playing)
+    wall.t += 1.0
+    qtbot.waitUntil(lambda: driver.cursor == start + 200.0)
+    bar.play.click()
+    qtbot.waitUntil(lambda: not driver.playing)
+
+    # Loop 1:00 to 1:30 at 20×: reaching the out-point wraps to the in-point.
+    bar.speed.setCurrentIndex(bar.speed.findData(20.0))
+    bar.go_to("+01:00")
+    qtbot.waitUntil(lambda: driver.cursor == start + 60.0)
+    bar.loop_in.click()
+    bar.go_to("+01:30")
+    qtbot.waitUntil(lambda: driver.cursor == start + 90.0)
+    bar.loop_out.click()
+    qtbot.waitUntil(lambda: driver.loop == (start + 60.0, start + 90.0))
+    qtbot.waitUntil(lambda: timeline.loop() == (start + 60.0, start + 90.0))
+    bar.play.click()
+    qtbot.waitUntil(lambda: driver.playing)
+    wall.t += 1.0  # 20 s: to the out-point, then back to the in-point
+    qtbot.waitUntil(lambda: driver.cursor == start + 60.0)
+    wall.t += 0.5
+    qtbot.waitUntil(lambda: driver.cursor == start + 70.0)
+    assert driver.playing
+    bar.loop_clear.click()
+    qtbot.waitUntil(lambda: driver.loop is None)
+    bar.play.click()
+    qtbot.waitUntil(lambda: not driver.playing)
+
+    # As fast as possible: runs to the end with no wall time passing at all.
+    bar.speed.setCurrentIndex(bar.speed.findData(AFAP))
+    bar.play.click()
+    qtbot.waitUntil(lambda: driver.cursor == end and not driver.playing, timeout=30_000)
+    qtbot.waitUntil(lambda: bar.state.text() == "■ at the end")
+
+
+def test_keyboard_transport_on_a_real_replay(
+    qtbot: QtBot, tmp_path: Path, open_console: Callable[..., Console]
+) -> None:
+    wall = WallClock()
+    con = open_console(ConsoleConfig(replay=copy_session("nav-loss", tmp_path)), wall)
+    driver, bar = parts(con)
+    window = con.window
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    start = driver.start_time
+    qtbot.keyClick(window, Qt.Key.Key_Right)
+    qtbot.waitUntil(lambda: driver.cursor == start + 10.0)
+    qtbot.keyClick(window, Qt.Key.Key_Right, Qt.KeyboardModifier.ShiftModifier)
+    qtbot.waitUntil(lambda: driver.cursor == start + 70.0)
+    qtbot.keyClick(window, Qt.Key.Key_Left)
+    qtbot.waitUntil(lambda: driver.cursor == start + 60.0)
+    qtbot.keyClick(window, Qt.Key.Key_Right, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: driver.cursor == start + 150.0)  # the next alarm
+    qtbot.keyClick(window, Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: driver.playing)
+    qtbot.keyClick(window, Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: not driver.playing)
+    # In the alarm list the arrows move the selection, not the replay.
+    view = window.alarms.table.view()
+    qtbot.waitUntil(lambda: view.model().rowCount() >= 2)
+    view.setFocus()
+    view.setCurrentIndex(view.model().index(0, 0))
+    qtbot.keyClick(view, Qt.Key.Key_Down)
+    assert view.currentIndex().row() == 1
+    qtbot.keyClick(view, Qt.Key.Key_Right)
+    settle(qtbot, driver)
+    assert driver.cursor == start + 150.0
+
+
+# What each session leaves in the alarm list at its end (replay_data/README.md):
+# active alarms, and critical ones that latch until acknowledged.
+END_ALARMS = {
+    "nominal-ops": {"c2.career_fraction": "WARNING"},
+    "co2-rise": {"c2.career_fraction": "WARNING", "jpm.ppco2": "CRITICAL"},
+    "nav-loss": {
+        "c2.career_fraction": "WARNING",
+        "ib2-b.nav_status": "CRITICAL",
+        "ib2-b.mode": "WARNING",
+        "ib2-b.ctl_type": "WATCH (peak WARNING)",
+        "ib2-b.battery_pct": "CRITICAL",
+    },
+    "spe-2017-09": {"c2.career_fraction": "WARNING", "goes.s_scale": "CRITICAL (rtn)"},
+}
+# The onsets of replay_data/README.md, as the timeline marks them.
+TIMELINE_ALARMS = {
+    "nominal-ops": {(10, "c2.career_fraction WARNING")},
+    "co2-rise": {
+        (10, "c2.career_fraction WARNING"),
+        (74, "jpm.ppco2 WATCH"),
+        (94, "jpm.ppco2 WARNING"),
+        (183, "jpm.ppco2 CRITICAL"),
+    },
+    "nav-loss": {
+        (60, "ib2-b.nav_status WATCH"),
+        (150, "ib2-b.nav_status CRITICAL"),
+        (150, "ib2-b.mode WARNING"),
+        (150, "ib2-b.ctl_type WARNING"),
+        (182, "ib2-b.battery_pct WARNING"),
+        (302, "ib2-b.battery_pct CRITICAL"),
+    },
+    "spe-2017-09": {
+        (55, "goes.s_scale WARNING"),
+        (65, "goes.spe_active WARNING"),
+        (75, "goes.s_scale CRITICAL"),
+    },
+}
+
+
+@pytest.mark.parametrize("name", SESSIONS)
+def test_each_session_replays_to_the_end_with_its_alarms(
+    name: str, qtbot: QtBot, tmp_path: Path, open_console: Callable[..., Console]
+) -> None:
+    path = copy_session(name, tmp_path)
+    before = sha256(path)
+    con = open_console(ConsoleConfig(replay=path, layout="trainer"))
+    driver, bar = parts(con)
+    start = driver.start_time
+    assert con.window.header.banner.text() == "REPLAY · recorded data, not live"
+    assert con.window.windowTitle().startswith("REPLAY (not live)")
+    qtbot.waitUntil(lambda: bool(bar.timeline.marks()))
+    marked = {
+        (round(m.time - start), m.label) for m in bar.marks() if m.kind == "alarm"
+    }
+    assert TIMELINE_ALARMS[name] <= marked
+    bar.set_speed(AFAP)
+    bar.play.click()
+    qtbot.waitUntil(
+        lambda: driver.cursor == driver.end_time and not driver.playing,
+        timeout=60_000,
+    )
+    qtbot.waitUntil(lambda: alarm_rows(con) == END_ALARMS[name])
+    con.shutdown()
+    assert sha256(path) == before
+
+
+def test_bookmarks_persist_and_are_seen_by_every_replay(
+    qtbot: QtBot, tmp_path: Path, open_console: Callable[..., Console]
+) -> None:
+    path = copy_session("co2-rise", tmp_path)
+    before = sha256(path)
+    first = open_console(
+        ConsoleConfig(replay=path, operator="Trainer B", layout="trainer")
+    )
+    driver, bar = parts(first)
+    start = driver.start_time
+    bar.go_to("+01:00")
+    qtbot.waitUntil(lambda: driver.cursor == start + 60.0)
+    assert bar.add_bookmark("CDRA fails here")
+
+    def flags(b: ReplayBar) -> list[tuple[float, str]]:
+        return [(i.time, i.label) for i in b.timeline.marks() if i.flag]
+
+    qtbot.waitUntil(
+        lambda: flags(bar) == [(start + 60.0, "Trainer B: CDRA fails here")]
+    )
+    assert "bookmark saved" in bar.notice.text()
+    first.shutdown()
+    assert sidecar_path(path).is_file()
+    assert sha256(path) == before  # the session itself is never written
+
+    # Another trainer replays the same session later: the bookmark is there.
+    second = open_console(ConsoleConfig(replay=path, operator="Trainer C"))
+    driver2, bar2 = parts(second)
+    qtbot.waitUntil(
+        lambda: flags(bar2) == [(start + 60.0, "Trainer B: CDRA fails here")]
+    )
+    entry = next(a for a in bar2.jump_menu.actions() if "CDRA fails" in a.text())
+    assert entry.text() == "T+1:00  Trainer B: CDRA fails here"
+    entry.trigger()
+    qtbot.waitUntil(lambda: driver2.cursor == start + 60.0)
+    # ... and sees one added meanwhile by someone else replaying it.
+    BookmarkFile(path).add(start + 183.0, "Trainer D", "critical: relocate")
+    qtbot.waitUntil(lambda: len(flags(bar2)) == 2, timeout=15_000)
+    assert (start + 183.0, "Trainer D: critical: relocate") in flags(bar2)
+    second.shutdown()
+    assert sha256(path) == before
+
+
+def test_bookmark_errors_are_shown_not_fatal(
+    qtbot: QtBot, tmp_path: Path, open_console: Callable[..., Console]
+) -> None:
+    path = copy_session("nominal-ops", tmp_path)
+    sidecar_path(path).write_text("not a bookmarks file")
+    con = open_console(ConsoleConfig(replay=path))
+    driver, bar = parts(con)
+    qtbot.waitUntil(lambda: "cannot read bookmarks" in bar.notice.text())
+    bar.add_bookmark("lost")
+    qtbot.waitUntil(lambda: "cannot save bookmarks" in bar.notice.text())
+    bar.seek(driver.start_time + 30.0)  # the replay thread is still serving
+    qtbot.waitUntil(lambda: driver.cursor == driver.start_time + 30.0)
+    assert bar.timeline.marks()  # the session's own marks are still drawn
+
+
+def test_training_run_logs_actions_apart_and_is_debriefed(
+    qtbot: QtBot, tmp_path: Path, open_console: Callable[..., Console]
+) -> None:
+    path = copy_session("co2-rise", tmp_path)
+    shutil.copyfile(
+        REPLAY_DATA / "co2-rise.expect.toml", tmp_path / "co2-rise.expect.toml"
+    )
+    before = sha256(path)
+    log = tmp_path / "trainee-a.sqlite"
+    wall = WallClock()
+    con = open_console(
+        ConsoleConfig(
+            replay=path, training=True, operator="Trainee A", layout="trainer"
+        ),
+        wall,
+        training_log=log,
+    )
+    driver, bar = parts(con)
+    window = con.window
+    start = driver.start_time
+    assert window.header.banner.text() == "TRAINING · not live data"
+    assert "trainee Trainee A" in window.header.banner.detail()
+    assert "log trainee-a.sqlite" in window.header.banner.detail()
+    assert bar.note is not None
+    bar.set_speed(20.0)
+    bar.play.click()
+    qtbot.waitUntil(lambda: driver.playing)
+
+    def run_to(offset: float, key: str, severity: str) -> None:
+        wall.t += (start + offset - driver.cursor) / 20.0
+        qtbot.waitUntil(lambda: driver.cursor == start + offset)
+        qtbot.waitUntil(lambda: alarm_rows(con).get(key) == severity)
+
+    run_to(12.0, "c2.career_fraction", "WARNING")  # raised at T+0:10
+    assert window.alarms.acknowledge(["c2.career_fraction"], "c2 at 80 % career")
+    window.alarms.shelve(["c2.career_fraction"], 15, "known, briefed")
+    # An alarm shows once the 10-s batch holding its sample has arrived, as
+    # live: the WATCH sampled at T+1:14 is on screen from T+1:19.
+    run_to(80.0, "jpm.ppco2", "WATCH")
+    assert window.alarms.acknowledge(["jpm.ppco2"], "watching the trend")
+    run_to(100.0, "jpm.ppco2", "WARNING")  # sampled at T+1:34
+    assert window.alarms.acknowledge(["jpm.ppco2"], "CDRA suspected")
+    assert bar.add_note("jpm.ppco2", "called for CDRA troubleshooting")
+    run_to(190.0, "jpm.ppco2", "CRITICAL")  # sampled at T+3:03
+    assert window.alarms.acknowledge(["jpm.ppco2"], "relocating crew")
+    assert bar.add_note("jpm.ppco2", "crew to Node 2, LiOH canisters")
+    con.shutdown()
+    assert sha256(path) == before
+
+    record = read_training_log(log)
+    assert record.trainee == "Trainee A"
+    assert Path(record.scenario) == (tmp_path / "co2-rise.expect.toml").resolve()
+    done = [(round(a.time - start), a.action, a.target) for a in record.actions]
+    assert done == [
+        (12, "ack", "c2.career_fraction"),
+        (12, "shelve", "c2.career_fraction"),
+        (80, "ack", "jpm.ppco2"),
+        (100, "ack", "jpm.ppco2"),
+        (100, "note", "jpm.ppco2"),
+        (190, "ack", "jpm.ppco2"),
+        (190, "note", "jpm.ppco2"),
+    ]
+    onsets = {(round(t.time - start), t.key, t.severity) for t in record.transitions}
+    assert {(74, "jpm.ppco2", 1), (94, "jpm.ppco2", 2), (183, "jpm.ppco2", 3)} <= onsets
+
+    # The debrief finds the session's expectations by itself.
+    report = tmp_path / "debrief.html"
+    assert (
+        cli_main(["debrief", "--training-log", str(log), "--output", str(report)]) == 0
+    )
+    page = report.read_text()
+    assert "Training debrief: Trainee A" in page
+    for status, count in (("on time", 6), ("late", 0), ("missed", 0)):
+        assert f"<th>{status}</th><td class='num'>{count}</td>" in page
+    critical = next(
+        row
+        for row in page.split("<tr>")
+        if row.startswith("<td>jpm.ppco2</td><td>CRITICAL</td>") and "<td>ack" in row
+    )
+    # Raised at T+3:03 (sample time), acknowledged at T+3:10.
+    assert "<td class='num'>7 s</td><td class='on-time'>on time</td>" in critical
