@@ -54,8 +54,15 @@ class ConsoleContext:
         if buf is None or len(buf) == 0:
             return Level.NO_DATA
         spec = self.dictionary.channel_for_key(key)
-        if spec is not None and is_stale(buf.received, now, spec.stale_after_s):
-            return Level.STALE
+        if spec is not None:
+            stale_s = spec.stale_after_s
+            # A publisher that batches (10 s of rows per message) is not stale
+            # between messages: allow for its learned cadence.
+            stats = self.store.sources.get(key.partition(".")[0])
+            if stats is not None and stats.interval_s == stats.interval_s:
+                stale_s = max(stale_s, 2.5 * stats.interval_s)
+            if is_stale(buf.received, now, stale_s):
+                return Level.STALE
         alarm = self.alarms.get(key)
         if alarm is None or alarm.severity == Severity.NOMINAL:
             return Level.NOMINAL

@@ -1,9 +1,7 @@
 """Replay transport under the mode banner: play, step, speed, seek, loop and marks.
 
-Commands go to the ReplayDriver, which queues them for the replay thread; the
-bar reads the driver's plain attributes (cursor, playing, speed, loop, marks)
-to redraw. Its Timeline shows the session's periods, alarms, events and
-bookmarks; a click on it seeks.
+Commands go to the ReplayDriver (queued for the replay thread); the bar redraws
+from the driver's plain attributes, and its Timeline shows the session's marks.
 """
 
 from __future__ import annotations
@@ -536,7 +534,7 @@ class ReplayBar(QWidget):
         t = self.cursor_time()  # where the operator was when asking, not after typing
         text, ok = QInputDialog.getText(
             self,
-            "Bookmark",
+            f"{'TRAINING' if self.training else 'REPLAY'} · bookmark",
             f"Bookmark at T{format_offset(t - self.start)} ({utc_text(t)} UTC).\n"
             "Stored beside the session: everyone replaying it will see it.",
         )

@@ -56,7 +56,10 @@ _FLUSH_EVENT = QEvent.Type(QEvent.registerEventType())
 
 
 class _Bins(NamedTuple):
-    """Non-empty time bins, oldest first: index, first/last sample time, max, min."""
+    """Non-empty time bins, oldest first: index, first/last sample time, max, min.
+
+    Immutable (nobody writes into the arrays); usable from any thread.
+    """
 
     k: NDArray[np.int64]
     t_first: FloatArray
@@ -693,7 +696,7 @@ class _TimeAxis(pg.DateAxisItem):  # type: ignore[misc]
         if self.picture is None or self._drawing is None:
             self._drawing = self._lay_out()
         to_device = p.transform()
-        if to_device.type() != QTransform.TransformationType.TxTranslate:
+        if to_device.type().value > QTransform.TransformationType.TxTranslate.value:
             self._drawing.picture.play(p)  # scaled (high DPI, export): as is
             return
         # Rasterise once per sub-pixel offset, with the 1 px margin Qt's
@@ -701,7 +704,7 @@ class _TimeAxis(pg.DateAxisItem):  # type: ignore[misc]
         exact = to_device.mapRect(self.boundingRect())
         rect = exact.toAlignedRect().adjusted(-1, -1, 1, 1)
         key = (rect.width(), rect.height(), exact.x() - rect.x(), exact.y() - rect.y())
-        image = self._drawing.images.get(key)
+        image = _bounded(self._drawing.images, 8).get(key)
         if image is None:
             image = QPixmap(rect.size())
             image.fill(Qt.GlobalColor.transparent)

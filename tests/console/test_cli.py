@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import pytest
@@ -45,6 +46,11 @@ def wait_for(condition: object, timeout: float, what: str) -> None:
     while not condition():  # type: ignore[operator]
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         threading.Event().wait(0.05)
+
+
+def shift_iso(text: str, seconds: float) -> str:
+    stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return (stamp + timedelta(seconds=seconds)).isoformat().replace("+00:00", "Z")
 
 
 @pytest.fixture
@@ -173,8 +179,9 @@ def test_export_time_range_and_errors(simulator: str, tmp_path: Path) -> None:
     )
     rows = full.stdout.strip().splitlines()[1:]
     assert len(rows) >= 4
-    start = rows[1].split(",")[0]
-    end = rows[-1].split(",")[0]
+    # Half a second inside each sample (1 Hz): microsecond ISO text rounds.
+    start = shift_iso(rows[1].split(",")[0], -0.5)
+    end = shift_iso(rows[-1].split(",")[0], -0.5)
     part = run(
         "export",
         "--archive",

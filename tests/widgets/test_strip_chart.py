@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import numpy as np
 import pyqtgraph as pg
 import pytest
-from PySide6.QtCore import QEvent, QObject, QPoint, QPointF, Qt, QTimer
-from PySide6.QtGui import QWheelEvent
+from PySide6.QtCore import QEvent, QObject, QPoint, QPointF, QRectF, Qt, QTimer
+from PySide6.QtGui import QImage, QPainter, QWheelEvent
 from PySide6.QtWidgets import QApplication
 
 from widgets.levels import Level
@@ -128,7 +128,7 @@ def test_auto_gap_is_a_few_sample_intervals():
 
 
 class _Fed:
-    """Samples fed to a PeakCache the way a StripChart feeds them."""
+    """Samples fed to a PeakCache the way a StripChart feeds them; test thread."""
 
     def __init__(self, t: np.ndarray, y: np.ndarray) -> None:
         self.t, self.y = t, y
@@ -311,6 +311,8 @@ def test_y_follows_the_data_drawn_with_padding_and_can_be_fixed(chart):
 
 
 class _PaintCount(QObject):
+    """Counts the paint events of the widget it filters; GUI thread."""
+
     def __init__(self) -> None:
         super().__init__()
         self.count = 0
@@ -374,6 +376,27 @@ def test_linked_charts_of_one_width_share_their_time_axis_drawing(qtbot):
     for axis, (t0, t1) in ((a, charts[0].time_range()), (c, (T0 + 7.0, T0 + 97.0))):
         ticks = [v for _, values in axis.drawn_ticks() for v in values]
         assert ticks and all(t0 <= v <= t1 for v in ticks)
+
+
+def test_time_axis_is_drawn_when_rendered_scaled(chart, qtbot):
+    # Exports and high-DPI screens paint through a scaling transform.
+    shown(qtbot, chart)
+    chart.set_series("a", *ramp(500))
+    chart.grab()
+    axis = chart.getPlotItem().getAxis("bottom")
+    w, h = chart.width(), chart.height()
+    image = QImage(2 * w, 2 * h, QImage.Format.Format_RGB32)
+    image.fill(0)
+    painter = QPainter(image)
+    chart.scene().render(painter, QRectF(0, 0, 2 * w, 2 * h), QRectF(0, 0, w, h))
+    painter.end()
+    area = axis.sceneBoundingRect()
+    colours = {
+        image.pixel(int(2 * x), int(2 * y))
+        for x in np.arange(area.left(), area.right(), 0.5)
+        for y in np.arange(area.top() + 6, area.bottom(), 0.5)
+    }
+    assert len(colours) > 3  # labels, not just a background
 
 
 def test_hidden_chart_defers_drawing_until_shown(chart, qtbot):
