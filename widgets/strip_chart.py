@@ -1370,13 +1370,19 @@ class StripChart(pg.PlotWidget):  # type: ignore[misc]
             yRange=(lo - pad, hi + pad), padding=0.0, disableAutoRange=False
         )
 
+    def set_follow_label(self, label: str) -> None:
+        """Name what the chart follows ("LIVE", or "REPLAY" so nobody mistakes it)."""
+        self._follow_label = label
+        self._update_live_button()
+
     def _update_live_button(self) -> None:
         button = self._live_button
+        label = getattr(self, "_follow_label", "LIVE")
         if self._live:
-            button.setText("● LIVE")
+            button.setText(f"● {label}")
             button.setToolTip("Following live data. Drag or scroll the plot to pause.")
         else:
-            button.setText("❚❚ PAUSED · resume live")
+            button.setText(f"❚❚ PAUSED · resume {label.lower()}")
             button.setToolTip("Paused on a time range. Click to follow live data.")
         button.setProperty("paused", not self._live)
         style = button.style()

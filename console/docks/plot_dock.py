@@ -398,6 +398,8 @@ class PlotDock(Panel):
             self.status.setText(f"at most {MAX_CHARTS} charts")
             return None
         slot = _ChartSlot(self._window_s)
+        if self.context.mode != "live":
+            slot.chart.set_follow_label(self.context.mode.upper())
         if self._slots:
             slot.chart.link_x(self._slots[0].chart)
         else:

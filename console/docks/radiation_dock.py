@@ -582,6 +582,9 @@ class RadiationDock(Panel):
         # Linked charts share the time axis: only the bottom one labels it.
         for chart in (self.goes_chart, self.rate_chart):
             chart.getPlotItem().hideAxis("bottom")
+        if self.context.mode != "live":
+            for chart in (self.goes_chart, self.rate_chart, self.location_chart):
+                chart.set_follow_label(self.context.mode.upper())
         column.addWidget(self._legend())
         column.addWidget(self.goes_chart, 4)
         column.addWidget(self.rate_chart, 5)

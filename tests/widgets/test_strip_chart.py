@@ -644,3 +644,12 @@ def test_bottom_axis_shows_utc_whatever_the_local_zone(chart, qtbot, monkeypatch
     finally:
         monkeypatch.undo()
         time.tzset()
+
+
+def test_follow_badge_names_a_replay_so_it_is_not_taken_for_live(chart, qtbot):
+    button = chart.findChild(pg.QtWidgets.QToolButton, "liveButton")
+    assert button.text() == "● LIVE"
+    chart.set_follow_label("REPLAY")
+    assert button.text() == "● REPLAY"
+    chart.set_live(False)
+    assert "resume replay" in button.text()
