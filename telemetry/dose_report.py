@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import html
 import io
 import json
 import math
@@ -28,6 +27,7 @@ from telemetry.dictionary import DEFAULT_DICTIONARY, TelemetryDictionary
 from telemetry.dose import SECONDS_PER_DAY, SECONDS_PER_HOUR
 from telemetry.estimator import DoseEstimator, DoseEvent, DoseEventKind
 from telemetry.pipeline import Pipeline
+from telemetry.report_text import escape_html, utc_text
 from telemetry.roster import (
     DEFAULT_LIMITS,
     DEFAULT_ROSTER,
@@ -1148,17 +1148,11 @@ _COLORS: Final = (
 )  # fmt: skip
 
 
-def _esc(value: object) -> str:
-    return html.escape(str(value), quote=True)
+_esc = escape_html
 
 
 def _utc(t: float | None) -> str:
-    if t is None or not math.isfinite(t):
-        return "—"
-    try:
-        return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
-    except (OverflowError, OSError, ValueError):
-        return "—"
+    return utc_text(t, "—")
 
 
 def _num(value: float, digits: int = 3) -> str:

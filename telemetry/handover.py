@@ -5,16 +5,15 @@ One self-contained page (inline CSS, every string escaped) for a time range.
 
 from __future__ import annotations
 
-import html
 import math
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from telemetry.archive import ArchiveReader, TransitionRecord
+from telemetry.report_text import escape_html, utc_text
 from telemetry.severity import Severity
 
 if TYPE_CHECKING:
@@ -48,17 +47,11 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 """
 
 
-def _esc(value: object) -> str:
-    return html.escape(str(value), quote=True)
+_esc = escape_html
 
 
 def _utc(t: float | None) -> str:
-    if t is None or not math.isfinite(t):
-        return ""
-    try:
-        return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
-    except (OverflowError, OSError, ValueError):
-        return ""
+    return utc_text(t, "")
 
 
 def _level(value: int) -> str:

@@ -6,7 +6,6 @@ compares it with the scenario's ``[[expect]]`` list.
 
 from __future__ import annotations
 
-import html
 import math
 import os
 import re
@@ -16,10 +15,10 @@ import threading
 import time
 import tomllib
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from telemetry.report_text import escape_html, utc_text
 from telemetry.severity import Severity
 
 if TYPE_CHECKING:
@@ -568,17 +567,11 @@ def unacknowledged_alarms(record: TrainingRecord) -> list[AlarmTransition]:
     return out
 
 
-def _esc(value: object) -> str:
-    return html.escape(str(value), quote=True)
+_esc = escape_html
 
 
 def _utc(t: float | None) -> str:
-    if t is None or not math.isfinite(t):
-        return ""
-    try:
-        return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
-    except (OverflowError, OSError, ValueError):
-        return ""
+    return utc_text(t, "")
 
 
 def _offset(t: float | None, origin: float) -> str:
