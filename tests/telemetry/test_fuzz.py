@@ -604,7 +604,12 @@ def test_100k_fuzzed_frames_through_a_real_sub_socket(tmp_path: Path) -> None:
     assert result.accepted == result.sent - result.rejected
     assert result.archived_rejected == result.rejected
     assert result.archived_frames == result.accepted
-    assert result.max_rss_mib < 1500
+    # The session's own growth, not the test process's lifetime peak (earlier
+    # tests in the same process set that): bounded although 100,000 frames,
+    # some of them megabytes, were sent as fast as the socket takes them.
+    growth = result.session_peak_mib - result.rss_before_mib
+    print(f"session memory growth {growth:.0f} MiB")
+    assert growth < 1000
 
 
 # --------------------------------------------------------------------- bounds
