@@ -565,10 +565,20 @@ class _TimeAxis(pg.DateAxisItem):  # type: ignore[misc]
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fontMetrics = QFontMetrics(self.font())
-        self._zoom_for: dict[tuple[float, int, int], tuple[Any, float]] = {}
+        self._zoom_for: dict[tuple[Any, ...], tuple[Any, float]] = {}
         self._labels: dict[tuple[float, float, Any], str] = {}
         self._text_size: float | None = None
         self._drawing: _SharedAxisDrawing | None = None
+        self._metrics: QFontMetrics | None = None
+        self._metrics_key = (0, 0)
+
+    def _font_key(self) -> tuple[int, int]:
+        # pyqtgraph replaces fontMetrics at every layout; measure each once.
+        metrics = self.fontMetrics
+        if self._metrics is not metrics:
+            self._metrics = metrics
+            self._metrics_key = (metrics.height(), metrics.horizontalAdvance("0"))
+        return self._metrics_key
 
     def drawn_ticks(self) -> TickLevels:
         """Return the tick levels the axis draws for its current range."""
@@ -578,15 +588,7 @@ class _TimeAxis(pg.DateAxisItem):  # type: ignore[misc]
         return self.tickValues(self.range[0], self.range[1], length)
 
     def tickValues(self, minVal: float, maxVal: float, size: float) -> TickLevels:
-        metrics = self.fontMetrics
-        key = (
-            minVal,
-            maxVal,
-            size,
-            self.utcOffset,
-            metrics.height(),
-            metrics.horizontalAdvance("0"),
-        )
+        key = (minVal, maxVal, size, self.utcOffset, *self._font_key())
         found = _bounded(self._shared_ticks, self._SHARED_MAX).get(key)
         if found is None:
             levels = super().tickValues(minVal, maxVal, size)
@@ -597,8 +599,7 @@ class _TimeAxis(pg.DateAxisItem):  # type: ignore[misc]
 
     def setZoomLevelForDensity(self, density: float) -> None:
         # pyqtgraph measures 7 example texts with the font for every call.
-        metrics = self.fontMetrics
-        key = (density, metrics.height(), metrics.horizontalAdvance("0"))
+        key = (density, *self._font_key())
         found = self._zoom_for.get(key)
         if found is None:
             super().setZoomLevelForDensity(density)
@@ -627,7 +628,6 @@ class _TimeAxis(pg.DateAxisItem):  # type: ignore[misc]
         """Every input of pyqtgraph's drawing of this axis (AxisItem.paint)."""
         geometry = self.geometry()
         device = self.deviceTransform_() or QTransform()
-        metrics = self.fontMetrics
         style = tuple(
             (name, value.key() if isinstance(value, QFont) else repr(value))
             for name, value in sorted(self.style.items())
@@ -646,8 +646,7 @@ class _TimeAxis(pg.DateAxisItem):  # type: ignore[misc]
             _pen_key(self.tickPen()),
             _pen_key(self.textPen()),
             style,
-            metrics.height(),
-            metrics.horizontalAdvance("0"),
+            *self._font_key(),
             self.utcOffset,
             self.scale,
             self.autoSIPrefixScale,
@@ -861,6 +860,7 @@ class StripChart(pg.PlotWidget):  # type: ignore[misc]
         # every item's bounds again at each paint.
         self._vb.disableAutoRange()
         self._auto_y = True
+        self._y_asked: tuple[float, float] | None = None
         # pyqtgraph's own grid (semi-transparent axis tick lines) was 3/4 of
         # the paint time of a chart here; _GridItem draws the same lines opaque.
         self._grid = _GridItem(item)
@@ -1125,6 +1125,7 @@ class StripChart(pg.PlotWidget):  # type: ignore[misc]
         """Fix the Y range in data units, or auto-range to the data with None."""
         if low is None or high is None:
             self._auto_y = True
+            self._y_asked = None
             self._range_y()
             return
         lo, hi = self._map_y(low), self._map_y(high)
@@ -1366,9 +1367,10 @@ class StripChart(pg.PlotWidget):  # type: ignore[misc]
         lo = min(b[0] for b in bounds)
         hi = max(b[1] for b in bounds)
         pad = (hi - lo) * self._vb.suggestPadding(1)
-        self._vb.setRange(
-            yRange=(lo - pad, hi + pad), padding=0.0, disableAutoRange=False
-        )
+        wanted = (lo - pad, hi + pad)
+        if wanted != self._y_asked:  # most refreshes do not move the extremes
+            self._y_asked = wanted
+            self._vb.setRange(yRange=wanted, padding=0.0, disableAutoRange=False)
 
     def set_follow_label(self, label: str) -> None:
         """Name what the chart follows ("LIVE", or "REPLAY" so nobody mistakes it)."""
