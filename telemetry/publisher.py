@@ -349,6 +349,30 @@ def read_curve_key(path: str | Path) -> bytes:
     return key
 
 
+def check_simulation(
+    dictionary: TelemetryDictionary | Path | str,
+    scenario: str,
+    rate_scale: float,
+    faults: str | Path | FaultPlan | None,
+) -> tuple[TelemetryDictionary, FaultPlan | None]:
+    """Load and check a simulation's inputs, before any socket is bound.
+
+    Raises ``ValueError`` for an unknown scenario or a bad rate_scale, and
+    ``FaultPlanError`` for a broken fault scenario.
+    """
+    if not isinstance(dictionary, TelemetryDictionary):
+        dictionary = TelemetryDictionary.load(dictionary)
+    # Fail here, not on the first frame after the socket is bound.
+    if scenario not in SCENARIOS:
+        raise ValueError(f"unknown scenario {scenario!r}; choose from {SCENARIOS}")
+    if not (rate_scale > 0 and math.isfinite(rate_scale)):
+        raise ValueError(f"rate_scale must be a positive number, got {rate_scale}")
+    plan = faults
+    if plan is not None and not isinstance(plan, FaultPlan):
+        plan = FaultPlan.load(plan, dictionary)
+    return dictionary, plan
+
+
 def run_simulator(
     dictionary: TelemetryDictionary | Path | str = DEFAULT_DICTIONARY,
     *,
@@ -399,16 +423,7 @@ def run_simulator(
     FaultPlanError
         For a broken fault scenario, naming its file and line.
     """
-    if not isinstance(dictionary, TelemetryDictionary):
-        dictionary = TelemetryDictionary.load(dictionary)
-    # Fail here, not on the first frame after the socket is bound.
-    if scenario not in SCENARIOS:
-        raise ValueError(f"unknown scenario {scenario!r}; choose from {SCENARIOS}")
-    if not (rate_scale > 0 and math.isfinite(rate_scale)):
-        raise ValueError(f"rate_scale must be a positive number, got {rate_scale}")
-    plan = faults
-    if plan is not None and not isinstance(plan, FaultPlan):
-        plan = FaultPlan.load(plan, dictionary)
+    dictionary, plan = check_simulation(dictionary, scenario, rate_scale, faults)
     secret = read_curve_key(curve_secret) if curve_secret is not None else None
     frames = simulated_frames(
         dictionary, seed, duration, rate_scale, scenario, plan, encoding

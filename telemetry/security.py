@@ -8,7 +8,6 @@ each client's key against an allow-list as well. See README "Security".
 from __future__ import annotations
 
 import logging
-import math
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -17,17 +16,18 @@ import zmq
 from zmq.auth.thread import ThreadAuthenticator
 
 from telemetry.dictionary import DEFAULT_DICTIONARY, TelemetryDictionary
-from telemetry.faults import FaultPlan
 from telemetry.publisher import (
     PublishStats,
+    check_simulation,
     publish,
     read_curve_key,
     simulated_frames,
 )
-from telemetry.simulator import SCENARIOS
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
+
+    from telemetry.faults import FaultPlan
 
 log = logging.getLogger(__name__)
 
@@ -168,15 +168,7 @@ def run_secure_simulator(
         For an unknown scenario, a bad rate_scale or key file, or no allowed key
         (all before binding).
     """
-    if not isinstance(dictionary, TelemetryDictionary):
-        dictionary = TelemetryDictionary.load(dictionary)
-    if scenario not in SCENARIOS:
-        raise ValueError(f"unknown scenario {scenario!r}; choose from {SCENARIOS}")
-    if not (rate_scale > 0 and math.isfinite(rate_scale)):
-        raise ValueError(f"rate_scale must be a positive number, got {rate_scale}")
-    plan = faults
-    if plan is not None and not isinstance(plan, FaultPlan):
-        plan = FaultPlan.load(plan, dictionary)
+    dictionary, plan = check_simulation(dictionary, scenario, rate_scale, faults)
     secret = read_secret_key(curve_secret)
     server_public = zmq.curve_public(secret)
     keys = load_allowed_keys(
