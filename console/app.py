@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
-from console.config import ConsoleConfig, curve_config, data_dir
+from console.config import ConsoleConfig, console_curve, data_dir
 from console.context import ConsoleContext
 from console.history import HistoryService
 from console.main_window import MainWindow
@@ -25,6 +25,7 @@ from console.replay_driver import ReplayDriver
 from telemetry.dictionary import TelemetryDictionary
 from telemetry.replay import check_speed, parse_session_time
 from telemetry.session import LiveSession, SessionConfig, build_derivers
+from telemetry.subscriber import listen_endpoint
 from telemetry.training import default_expectations
 
 if TYPE_CHECKING:
@@ -73,14 +74,16 @@ class Console:
         self._shut_down = False
 
     def _build_live(self, config: ConsoleConfig) -> None:
-        endpoints = list(config.endpoints)
+        # First: a bad roster or limits file stops the console (naming file,
+        # line and entry) before a simulator, an archive or a window exists.
+        derivers = build_derivers(self.dictionary, config.roster, config.limits)
+        endpoints = [*config.endpoints, *map(listen_endpoint, config.listen)]
         if config.demo:
             endpoint = free_tcp_endpoint()
             self.simulator = self._start_simulator(
                 endpoint, config.scenario, config.faults
             )
             endpoints.append(endpoint)
-        derivers = build_derivers(self.dictionary)
         self.session = LiveSession(
             self.dictionary,
             SessionConfig(
@@ -242,6 +245,7 @@ def config_from_args(args: argparse.Namespace) -> ConsoleConfig:
         archive = default_archive_path()
     return ConsoleConfig(
         endpoints=list(args.connect),
+        listen=list(args.listen),
         archive_path=archive,
         dictionary_path=args.dictionary,
         layout=args.layout,
@@ -252,7 +256,14 @@ def config_from_args(args: argparse.Namespace) -> ConsoleConfig:
         replay=args.replay,
         training=args.training,
         faults=args.faults,
-        curve=curve_config(args.curve_keys) if args.curve_keys else None,
+        curve=console_curve(
+            args.curve_keys,
+            connect=bool(args.connect) or args.demo,
+            listen=bool(args.listen),
+            allow=args.curve_allow,
+        ),
+        roster=args.roster,
+        limits=args.limits,
     )
 
 
@@ -270,10 +281,19 @@ def run_gui(args: argparse.Namespace) -> int:
             "need --replay FILE\n"
         )
         return 2
-    if not config.endpoints and not config.demo and config.replay is None:
+    if config.replay is not None and (config.roster or config.limits):
+        # ReplayDriver builds its dose estimator from the shipped files.
         sys.stderr.write(
-            "kibo-console: nothing to show: give --connect ENDPOINT, --demo "
-            "or --replay FILE\n"
+            "kibo-console: --roster and --limits apply to live sessions "
+            "(--connect, --listen, --demo); a replay uses the shipped roster "
+            "and limits\n"
+        )
+        return 2
+    live = config.endpoints or config.listen or config.demo
+    if not live and config.replay is None:
+        sys.stderr.write(
+            "kibo-console: nothing to show: give --connect ENDPOINT, --listen "
+            "ENDPOINT, --demo or --replay FILE\n"
         )
         return 2
     app = QApplication.instance() or QApplication(sys.argv[:1])

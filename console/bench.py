@@ -6,10 +6,18 @@ import os
 
 
 def run_bench(
-    which: str, seconds: float | None = None, hours: float | None = None
+    which: str,
+    seconds: float | None = None,
+    hours: float | None = None,
+    frames: int | None = None,
 ) -> int:
-    """Run one benchmark (or all); figures are printed as ratios to measured limits."""
-    names = ["ingest", "query", "dose", "replay", "gui"] if which == "all" else [which]
+    """Run one benchmark (or all); figures are printed as ratios to measured limits.
+
+    Returns 1 if a benchmark that checks its results (fuzz) found a fault.
+    """
+    every = ["ingest", "query", "dose", "replay", "gui", "fuzz"]
+    names = every if which == "all" else [which]
+    status = 0
     for name in names:
         print(f"== bench {name}")
         if name == "ingest":
@@ -48,4 +56,9 @@ def run_bench(
             from console.bench_soak import run_soak
 
             run_soak(hours=hours if hours is not None else (seconds or 600) / 3600)
-    return 0
+        elif name == "fuzz":
+            from console.bench_fuzz import DEFAULT_FRAMES, print_fuzz, run_fuzz_bench
+
+            if not print_fuzz(run_fuzz_bench(frames or DEFAULT_FRAMES)):
+                status = 1
+    return status

@@ -55,13 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
             "Kibo operations console: Int-Ball robots, ECLSS and crew radiation dose."
         ),
     )
-    parser.add_argument(
-        "--connect",
-        action="append",
-        metavar="ENDPOINT",
-        default=[],
-        help="ZeroMQ endpoint to subscribe to (repeatable)",
-    )
+    _add_subscriber_options(parser)
     parser.add_argument(
         "--demo",
         action="store_true",
@@ -125,15 +119,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--refresh-hz", type=float, default=20.0)
     parser.add_argument(
-        "--curve-keys",
+        "--roster",
         type=Path,
-        metavar="DIR",
-        help="CurveZMQ: directory with console.key_secret and allowed publisher keys",
+        metavar="FILE",
+        help="crew roster (TOML) for the live dose estimator (default: the "
+        "shipped resources/crew_roster.toml)",
+    )
+    parser.add_argument(
+        "--limits",
+        type=Path,
+        metavar="FILE",
+        help="dose limits (TOML) for the live dose estimator (default: the "
+        "shipped resources/dose_limits.toml)",
     )
     sub = parser.add_subparsers(dest="command")
 
     sim = sub.add_parser("sim", help="run the telemetry simulator (publisher)")
-    sim.add_argument("--bind", default="tcp://127.0.0.1:5556")
+    _add_publisher_options(sim, "tcp://127.0.0.1:5556")
     sim.add_argument("--seed", type=int, default=1)
     sim.add_argument(
         "--duration", type=float, default=None, help="seconds of wall time"
@@ -151,21 +153,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sim.add_argument("--faults", type=Path, help="fault-injection scenario (TOML)")
     sim.add_argument("--encoding", default="msgpack", choices=["msgpack", "json"])
-    sim.add_argument(
-        "--curve-secret", type=Path, help="CurveZMQ server secret key file"
-    )
-    sim.add_argument(
-        "--curve-allow",
-        type=Path,
-        action="append",
-        default=[],
-        metavar="PATH",
-        help="console public key file or directory of *.key files allowed to "
-        "subscribe (repeatable; default: the --curve-secret file's directory)",
-    )
 
     rec = sub.add_parser("record", help="headless recorder: subscribe and archive")
-    rec.add_argument("--connect", action="append", required=True, metavar="ENDPOINT")
+    _add_subscriber_options(rec)
     rec.add_argument("--archive", type=Path, required=True)
     rec.add_argument("--duration", type=float, default=None)
     rec.add_argument(
@@ -174,12 +164,6 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--dictionary", type=Path, default=DEFAULT_DICTIONARY)
     rec.add_argument("--roster", type=Path, help="crew roster (TOML)")
     rec.add_argument("--limits", type=Path, help="dose limits (TOML)")
-    rec.add_argument(
-        "--curve-keys",
-        type=Path,
-        metavar="DIR",
-        help="CurveZMQ: console.key, console.key_secret and publisher.key",
-    )
 
     info = sub.add_parser("info", help="summarise an archive")
     info.add_argument("--archive", type=Path, required=True)
@@ -203,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     rep = sub.add_parser("replay", help="republish a recording over ZeroMQ")
     rep.add_argument("--archive", type=Path, required=True)
-    rep.add_argument("--bind", default="tcp://127.0.0.1:5557")
+    _add_publisher_options(rep, "tcp://127.0.0.1:5557")
     rep.add_argument("--speed", type=float, default=1.0, help="0 = as fast as possible")
     rep.add_argument("--start", type=parse_time)
     rep.add_argument("--end", type=parse_time)
@@ -261,11 +245,95 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="benchmarks against this machine's own limits")
     bench.add_argument(
-        "which", choices=["ingest", "gui", "replay", "query", "dose", "soak", "all"]
+        "which",
+        choices=["ingest", "gui", "replay", "query", "dose", "soak", "fuzz", "all"],
+        help="fuzz: --frames hostile and malformed messages (default 100,000, "
+        "about 25 s and 0.8 GB here) through a real SUB socket into a live "
+        "session, each checked to be accepted or rejected as predicted and "
+        "archived; prints rates, reasons and the session's memory; exit 1 if "
+        "a frame went astray",
     )
     bench.add_argument("--seconds", type=float, default=None)
     bench.add_argument("--hours", type=float, default=None)
+    bench.add_argument(
+        "--frames", type=int, default=None, help="messages for 'bench fuzz'"
+    )
     return parser
+
+
+def _add_subscriber_options(parser: argparse.ArgumentParser) -> None:
+    """Where a console or recorder takes telemetry from, and its CurveZMQ keys."""
+    parser.add_argument(
+        "--connect",
+        action="append",
+        metavar="ENDPOINT",
+        default=[],
+        help="ZeroMQ endpoint of a publisher to subscribe to (repeatable)",
+    )
+    parser.add_argument(
+        "--listen",
+        action="append",
+        metavar="ENDPOINT",
+        default=[],
+        help="bind ENDPOINT and take telemetry from publishers that connect to "
+        "it (repeatable; with or without --connect)",
+    )
+    parser.add_argument(
+        "--curve-keys",
+        type=Path,
+        metavar="DIR",
+        help="CurveZMQ: DIR holds console.key and console.key_secret, plus "
+        "publisher.key (the one publisher trusted by --connect) and the "
+        "publisher keys a --listen console admits",
+    )
+    parser.add_argument(
+        "--curve-allow",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE_OR_DIR",
+        help="publisher public key file or directory of *.key files a --listen "
+        "console admits (repeatable; default: the *.key files in --curve-keys "
+        "but console.key); others are refused and reported",
+    )
+
+
+def _add_publisher_options(parser: argparse.ArgumentParser, bind: str) -> None:
+    """Where the simulator or replay publishes, and its CurveZMQ keys."""
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--bind", default=None, help=f"endpoint to bind for consoles (default {bind})"
+    )
+    where.add_argument(
+        "--connect",
+        metavar="ENDPOINT",
+        help="connect to a console that listens there (kibo-console --listen)",
+    )
+    parser.set_defaults(default_bind=bind)
+    parser.add_argument(
+        "--curve-secret",
+        type=Path,
+        metavar="FILE",
+        help="CurveZMQ secret key file (NAME.key_secret, mode 0600): a CURVE "
+        "server admitting the consoles of --curve-allow, or with "
+        "--curve-server-key a client of a listening console",
+    )
+    parser.add_argument(
+        "--curve-allow",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="console public key file or directory of *.key files allowed to "
+        "subscribe (repeatable; default: the --curve-secret file's directory)",
+    )
+    parser.add_argument(
+        "--curve-server-key",
+        type=Path,
+        metavar="CONSOLE.key",
+        help="with --connect and --curve-secret: the listening console's public "
+        "key; the console's allow-list must hold this publisher's key",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -288,6 +356,30 @@ def _stop_on_signals(stop: threading.Event) -> None:
     signal.signal(signal.SIGTERM, handler)
 
 
+def _publisher_endpoint(args: argparse.Namespace) -> tuple[str, bool]:
+    """Return a publisher's endpoint and whether it connects (sim, replay).
+
+    Raises ``ValueError`` for CurveZMQ options that cannot work together.
+    """
+    if args.curve_secret is None:
+        if args.curve_allow or args.curve_server_key is not None:
+            raise ValueError("--curve-allow and --curve-server-key need --curve-secret")
+    elif args.connect is not None and args.curve_server_key is None:
+        # A listening console is always the CURVE server.
+        raise ValueError(
+            "--connect with --curve-secret needs --curve-server-key CONSOLE.key "
+            "(the listening console's public key)"
+        )
+    if args.curve_server_key is not None and args.connect is None:
+        raise ValueError(
+            "--curve-server-key is for --connect to a listening console; a "
+            "publisher that binds is the CURVE server (give --curve-allow)"
+        )
+    if args.connect is not None:
+        return str(args.connect), True
+    return str(args.bind or args.default_bind), False
+
+
 def _sim(args: argparse.Namespace) -> int:
     from telemetry.publisher import run_simulator
     from telemetry.security import run_secure_simulator
@@ -295,16 +387,17 @@ def _sim(args: argparse.Namespace) -> int:
     stop = threading.Event()
     _stop_on_signals(stop)
     dictionary = TelemetryDictionary.load(DEFAULT_DICTIONARY)
-    if args.curve_allow and args.curve_secret is None:
-        raise ValueError("--curve-allow needs --curve-secret")
+    endpoint, connect = _publisher_endpoint(args)
     if args.curve_secret is not None:
-        # CURVE server with a ZAP allow-list: CURVE alone would admit any
-        # client that knows our public key.
+        # CURVE server with a ZAP allow-list (CURVE alone would admit any
+        # client that knows our public key), or client of a listening console.
         run_secure_simulator(
             dictionary,
-            bind=args.bind,
+            bind=endpoint,
+            connect=connect,
             curve_secret=args.curve_secret,
             allowed=args.curve_allow,
+            server_key=args.curve_server_key,
             seed=args.seed,
             duration=args.duration,
             rate_scale=args.rate_scale,
@@ -316,7 +409,8 @@ def _sim(args: argparse.Namespace) -> int:
         return 0
     run_simulator(
         dictionary,
-        bind=args.bind,
+        bind=endpoint,
+        connect=connect,
         seed=args.seed,
         duration=args.duration,
         rate_scale=args.rate_scale,
@@ -329,19 +423,27 @@ def _sim(args: argparse.Namespace) -> int:
 
 
 def _record(args: argparse.Namespace) -> int:
-    from console.config import curve_config
+    from console.config import console_curve
     from telemetry.session import LiveSession, SessionConfig, build_derivers
+    from telemetry.subscriber import listen_endpoint
 
+    if not args.connect and not args.listen:
+        raise ValueError("give --connect ENDPOINT or --listen ENDPOINT")
     # Everything is loaded and checked before the archive file is created: a
     # broken file stops the recorder (exit 2, naming file, line and entry)
     # instead of letting it record half-configured.
     dictionary = TelemetryDictionary.load(args.dictionary)
     derivers = build_derivers(dictionary, args.roster, args.limits)
     config = SessionConfig(
-        endpoints=args.connect,
+        endpoints=[*args.connect, *map(listen_endpoint, args.listen)],
         archive_path=args.archive,
         topics=args.topic or ("",),
-        curve=curve_config(args.curve_keys) if args.curve_keys else None,
+        curve=console_curve(
+            args.curve_keys,
+            connect=bool(args.connect),
+            listen=bool(args.listen),
+            allow=args.curve_allow,
+        ),
     )
     session = LiveSession(dictionary, config, derivers)
     stop = threading.Event()
@@ -426,12 +528,21 @@ def _dose_report(args: argparse.Namespace) -> int:
 
 def _replay(args: argparse.Namespace) -> int:
     from telemetry.replay import republish
+    from telemetry.security import load_publisher_curve
 
+    endpoint, connect = _publisher_endpoint(args)
+    curve = (
+        load_publisher_curve(args.curve_secret, args.curve_allow, args.curve_server_key)
+        if args.curve_secret is not None
+        else None
+    )
     stop = threading.Event()
     _stop_on_signals(stop)
     sent = republish(
         args.archive,
-        args.bind,
+        endpoint,
+        connect=connect,
+        curve=curve,
         speed=args.speed,
         start=args.start,
         end=args.end,
@@ -530,7 +641,9 @@ def _keys(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     from console.bench import run_bench
 
-    return run_bench(args.which, seconds=args.seconds, hours=args.hours)
+    return run_bench(
+        args.which, seconds=args.seconds, hours=args.hours, frames=args.frames
+    )
 
 
 def _gui(args: argparse.Namespace) -> int:

@@ -10,12 +10,16 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import zmq
 
 from telemetry.dictionary import DEFAULT_DICTIONARY
-from telemetry.security import read_secret_key
+from telemetry.security import load_allowed_keys, read_secret_key
 from telemetry.subscriber import CurveConfig
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 
 def data_dir() -> Path:
@@ -71,17 +75,64 @@ def read_key(path: Path) -> bytes:
     return key
 
 
-def curve_config(directory: Path) -> CurveConfig:
-    """Load the console's key pair and the publisher key it trusts from ``directory``.
+def curve_config(
+    directory: Path,
+    *,
+    connect: bool = True,
+    listen: bool = False,
+    allow: Sequence[Path] = (),
+) -> CurveConfig:
+    """Load the console's key pair and the publisher keys it trusts from ``directory``.
 
-    Expects ``console.key``, ``console.key_secret`` (mode 0600, else it is
-    refused) and ``publisher.key``.
+    Expects ``console.key`` and ``console.key_secret`` (mode 0600, else it is
+    refused). To ``connect`` it needs ``publisher.key``, the one publisher it
+    trusts. To ``listen`` it needs an allow-list of publisher keys: the
+    ``allow`` files or directories of ``*.key`` files, by default every
+    ``*.key`` in ``directory`` but the console's own.
+
+    Raises
+    ------
+    ValueError
+        For a bad or exposed key file, or no publisher key to allow.
+    FileNotFoundError
+        For a missing key file.
     """
-    return CurveConfig(
-        secret_key=read_secret_key(directory / "console.key_secret"),
-        public_key=read_key(directory / "console.key"),
-        server_key=read_key(directory / "publisher.key"),
+    secret = read_secret_key(directory / "console.key_secret")
+    public = read_key(directory / "console.key")
+    allowed = (
+        load_allowed_keys(list(allow) or [directory], exclude=public, peer="publisher")
+        if listen
+        else {}
     )
+    return CurveConfig(
+        secret_key=secret,
+        public_key=public,
+        server_key=read_key(directory / "publisher.key") if connect else None,
+        allowed_publishers=allowed,
+    )
+
+
+def console_curve(
+    keys: Path | None, *, connect: bool, listen: bool, allow: Sequence[Path] = ()
+) -> CurveConfig | None:
+    """Return the console's CurveZMQ keys from its command line (None: plain ZeroMQ).
+
+    Raises
+    ------
+    ValueError
+        For ``--curve-allow`` without keys or without ``--listen``, and as
+        ``curve_config``.
+    """
+    if allow and keys is None:
+        raise ValueError("--curve-allow needs --curve-keys DIR (the console's keys)")
+    if allow and not listen:
+        raise ValueError(
+            "--curve-allow lists the publishers a listening console admits: "
+            "it needs --listen"
+        )
+    if keys is None:
+        return None
+    return curve_config(keys, connect=connect, listen=listen, allow=allow)
 
 
 @dataclass
@@ -89,6 +140,7 @@ class ConsoleConfig:
     """Everything the GUI console is started with (from the command line)."""
 
     endpoints: list[str] = field(default_factory=list)
+    listen: list[str] = field(default_factory=list)
     archive_path: Path | None = None
     dictionary_path: Path = DEFAULT_DICTIONARY
     layout: str = "flight"
@@ -101,3 +153,5 @@ class ConsoleConfig:
     faults: Path | None = None
     curve: CurveConfig | None = None
     buffer_capacity: int = 100_000
+    roster: Path | None = None
+    limits: Path | None = None

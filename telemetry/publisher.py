@@ -1,7 +1,8 @@
 """Publish frames on a ZeroMQ XPUB socket, paced by sample time.
 
 Shared by the simulator and replay command lines; the console cannot tell
-their output from a live gateway's.
+their output from a live gateway's. The socket binds (consoles connect to it)
+or connects to a console that listens.
 """
 
 from __future__ import annotations
@@ -12,7 +13,15 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple, Protocol
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Final,
+    Literal,
+    NamedTuple,
+    Protocol,
+    TypedDict,
+)
 
 import zmq
 
@@ -121,10 +130,12 @@ class Pacer:
 
 
 class Publisher:
-    """An XPUB socket bound to ``endpoint``; owned by the thread that publishes.
+    """An XPUB socket on ``endpoint``; owned by the thread that publishes.
 
     XPUB (not PUB) so the publisher can see subscriptions and wait for the
     first one instead of losing the start of a run to the slow joiner.
+    ``connect=True`` connects to a console that listens (its SUB socket
+    binds); subscriptions then flow the same way.
     """
 
     def __init__(
@@ -135,6 +146,8 @@ class Publisher:
         linger_ms: int = DEFAULT_LINGER_MS,
         context: zmq.Context[Any] | None = None,
         curve_secret_key: bytes | None = None,
+        curve_server_key: bytes | None = None,
+        connect: bool = False,
     ) -> None:
         self._own_context = context is None
         self._context: zmq.Context[Any] = (
@@ -144,17 +157,26 @@ class Publisher:
         self.socket.setsockopt(zmq.SNDHWM, sndhwm)
         self.socket.setsockopt(zmq.LINGER, linger_ms)
         try:
-            if curve_secret_key is not None:
+            if curve_secret_key is not None and curve_server_key is not None:
+                # CurveZMQ client of a listening console: the link is
+                # encrypted and only a console holding that key can answer.
+                self.socket.curve_secretkey = curve_secret_key
+                self.socket.curve_publickey = zmq.curve_public(curve_secret_key)
+                self.socket.curve_serverkey = curve_server_key
+            elif curve_secret_key is not None:
                 # CurveZMQ server: encrypted, and only clients that know our
                 # public key (the console's --curve-keys) can connect.
                 self.socket.curve_secretkey = curve_secret_key
                 self.socket.curve_server = True
-            self.socket.bind(endpoint)
+            if connect:
+                self.socket.connect(endpoint)
+            else:
+                self.socket.bind(endpoint)
         except zmq.ZMQError:
             self.close()
             raise
         # A ``tcp://host:*`` endpoint resolves to the port the OS picked.
-        self.endpoint = self.socket.getsockopt_string(zmq.LAST_ENDPOINT)
+        self.endpoint = self.socket.getsockopt_string(zmq.LAST_ENDPOINT) or endpoint
         self.subscriptions = 0
 
     def wait_for_subscriber(
@@ -190,6 +212,19 @@ class Publisher:
         self.close()
 
 
+class PublishOptions(TypedDict, total=False):
+    """The ``publish`` keywords that ``security.publish_with_curve`` passes on."""
+
+    speed: float | None
+    stop_event: threading.Event | None
+    wait_for_subscriber: float | None
+    encoding: Literal["json", "msgpack"]
+    sndhwm: int
+    linger_ms: int
+    on_bound: Callable[[str], None] | None
+    connect: bool
+
+
 def _message(
     item: FrameLike | RawMessage, encoding: Literal["json", "msgpack"]
 ) -> tuple[float | None, list[bytes], int]:
@@ -217,6 +252,8 @@ def publish(
     on_bound: Callable[[str], None] | None = None,
     context: zmq.Context[Any] | None = None,
     curve_secret_key: bytes | None = None,
+    curve_server_key: bytes | None = None,
+    connect: bool = False,
 ) -> PublishStats:
     """Bind an XPUB socket at ``endpoint`` and send ``frames`` paced by sample time.
 
@@ -228,7 +265,8 @@ def publish(
         endless generator is fine.
     endpoint
         ZeroMQ bind address, e.g. ``tcp://127.0.0.1:5556``; ``tcp://host:*``
-        picks a free port (see ``on_bound``).
+        picks a free port (see ``on_bound``). With ``connect``, the address
+        of a listening console to connect to.
     speed
         Sample seconds per clock second: a frame whose last sample is ``dt``
         after the first frame's is sent ``dt / speed`` after it. ``None``
@@ -242,9 +280,15 @@ def publish(
         Injectable time source and sleeper for tests; ``sleep`` replaces
         waiting on ``stop_event`` while pacing.
     on_bound
-        Called with the resolved endpoint once the socket is bound.
+        Called with the resolved endpoint once the socket is bound (or
+        connecting).
     curve_secret_key
         Z85 CurveZMQ server secret key: serve encrypted, authenticated links.
+    curve_server_key
+        With ``curve_secret_key``: be a CURVE client of the console whose
+        Z85 public key this is (a listening console with an allow-list).
+    connect
+        Connect to ``endpoint`` instead of binding it.
 
     Returns
     -------
@@ -273,6 +317,8 @@ def publish(
         linger_ms=linger_ms,
         context=context,
         curve_secret_key=curve_secret_key,
+        curve_server_key=curve_server_key,
+        connect=connect,
     ) as publisher:
         stats = PublishStats(publisher.endpoint)
         if on_bound is not None:
@@ -283,8 +329,15 @@ def publish(
             if stop.is_set():
                 stats.stopped = True
                 return stats
+            hint = (
+                " (is the console listening there, and does it allow this "
+                "publisher's key?)"
+                if connect
+                else ""
+            )
             raise TimeoutError(
-                f"no subscriber on {publisher.endpoint} within {wait_for_subscriber} s"
+                f"no subscriber on {publisher.endpoint} within "
+                f"{wait_for_subscriber} s{hint}"
             )
         last_time: float | None = None
         for item in frames:
@@ -387,6 +440,7 @@ def run_simulator(
     curve_secret: str | Path | None = None,
     wait_for_subscriber: float | None = None,
     on_bound: Callable[[str], None] | None = None,
+    connect: bool = False,
 ) -> PublishStats:
     """Run the simulator and publish it in real time: the ``kibo-console sim`` body.
 
@@ -415,6 +469,8 @@ def run_simulator(
         clients that know the matching public key, encrypted.
     wait_for_subscriber
         Seconds to wait for a console before starting; ``None`` starts at once.
+    connect
+        Connect to ``bind``, a console that listens, instead of binding it.
 
     Raises
     ------
@@ -437,4 +493,5 @@ def run_simulator(
         encoding=encoding,
         on_bound=on_bound,
         curve_secret_key=secret,
+        connect=connect,
     )

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from telemetry.alarms import Alarm
     from telemetry.dictionary import TelemetryDictionary
     from telemetry.pipeline import Deriver, Pipeline
+    from telemetry.security import PublisherCurve
 
 ReplayFrame = tuple[float, bytes, bytes]
 """``(sample time, topic, body)`` of one recorded message."""
@@ -909,6 +910,8 @@ def republish(
     wait_subscriber: float | None = 10.0,
     on_bound: Callable[[str], None] | None = None,
     clock: Callable[[], float] = time.monotonic,
+    connect: bool = False,
+    curve: PublisherCurve | None = None,
 ) -> int:
     """Publish a recorded session on an XPUB socket; return the messages sent.
 
@@ -930,6 +933,12 @@ def republish(
         Set it from any thread to stop promptly.
     wait_subscriber : float or None
         Seconds to wait for the first subscription (None: send at once).
+    connect : bool
+        Connect to ``bind`` (a console that listens) instead of binding it.
+    curve : PublisherCurve, optional
+        CurveZMQ keys (``telemetry.security.load_publisher_curve``): a CURVE
+        server admitting only its allow-list of consoles, or a CURVE client
+        of a listening console.
 
     Messages go out as recorded (topic and body byte for byte, so sequence
     numbers are preserved) unless a fault rewrites or drops them.
@@ -939,7 +948,8 @@ def republish(
     TimeoutError
         If no subscriber arrives within ``wait_subscriber`` seconds.
     """
-    from telemetry.publisher import DEFAULT_SNDHWM, RawMessage, publish
+    from telemetry.publisher import DEFAULT_SNDHWM, RawMessage
+    from telemetry.security import publish_with_curve
 
     check_speed(speed)
     stop = stop_event if stop_event is not None else threading.Event()
@@ -956,14 +966,16 @@ def republish(
                 if parts is not None:
                     yield RawMessage(t, parts)
 
-        stats = publish(
+        stats = publish_with_curve(
             messages(),
             bind,
+            curve,
             speed=None,  # paced() above already holds each message
             stop_event=stop,
             wait_for_subscriber=wait_subscriber,
             sndhwm=AS_FAST_SNDHWM if speed == 0 else DEFAULT_SNDHWM,
             on_bound=on_bound,
+            connect=connect,
         )
     return stats.messages
 

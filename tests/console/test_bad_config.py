@@ -21,6 +21,8 @@ from telemetry.roster import DEFAULT_LIMITS, DEFAULT_ROSTER
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from PySide6.QtWidgets import QApplication
+
 pytestmark = pytest.mark.e2e
 
 # (option, shipped file, text to break, its replacement, entry named in the error)
@@ -97,6 +99,41 @@ def run(
     )
 
 
+def console_env(tmp_path: Path) -> dict[str, str]:
+    return dict(
+        os.environ, QT_QPA_PLATFORM="offscreen", KIBO_DATA_DIR=str(tmp_path / "data")
+    )
+
+
+def run_console(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Start the console window on a live endpoint, archiving to ``never.sqlite``."""
+    return run(
+        *args,
+        "--connect",
+        "tcp://127.0.0.1:9",
+        "--archive",
+        str(tmp_path / "never.sqlite"),
+        "--quit-after",
+        "20",
+        env=console_env(tmp_path),
+    )
+
+
+def assert_refused_naming(
+    result: subprocess.CompletedProcess[str], bad: Path, line: int, entry: str
+) -> None:
+    """Exit 2 with one error line naming the file, the entry's line and the entry."""
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("kibo-console: error: ")
+    assert "Traceback" not in result.stderr
+    assert str(bad) in result.stderr
+    # The line of the entry: the broken key, or its table's header just above.
+    reported = re.search(r"\.toml:(\d+):|at line (\d+)", result.stderr)
+    assert reported is not None, result.stderr
+    assert line - 3 <= int(reported.group(1) or reported.group(2)) <= line
+    assert entry in result.stderr
+
+
 @pytest.mark.parametrize(("option", "original", "old", "new", "entry"), BREAKAGES)
 def test_recorder_refuses_to_start_with_a_broken_file(
     tmp_path: Path, option: str, original: Path, old: str, new: str, entry: str
@@ -115,15 +152,7 @@ def test_recorder_refuses_to_start_with_a_broken_file(
         option,
         str(bad),
     )
-    assert rec.returncode == 2, rec.stderr
-    assert rec.stderr.startswith("kibo-console: error: ")
-    assert "Traceback" not in rec.stderr
-    assert str(bad) in rec.stderr
-    # The line of the entry: the broken key, or its table's header just above.
-    reported = re.search(r"\.toml:(\d+):|at line (\d+)", rec.stderr)
-    assert reported is not None, rec.stderr
-    assert line - 3 <= int(reported.group(1) or reported.group(2)) <= line
-    assert entry in rec.stderr
+    assert_refused_naming(rec, bad, line, entry)
     assert not archive.exists()
 
 
@@ -151,20 +180,62 @@ def test_console_window_refuses_to_start_with_a_broken_dictionary(
 ) -> None:
     bad = tmp_path / "dictionary.toml"
     line = broken_copy(DEFAULT_DICTIONARY, "rate_hz = 1.0", "rate_hz = 0.0", bad)
-    env = dict(
-        os.environ, QT_QPA_PLATFORM="offscreen", KIBO_DATA_DIR=str(tmp_path / "data")
-    )
-    gui = run(
-        "--dictionary",
-        str(bad),
-        "--connect",
-        "tcp://127.0.0.1:9",
-        "--archive",
-        str(tmp_path / "never.sqlite"),
-        "--quit-after",
-        "20",
-        env=env,
-    )
+    gui = run_console(tmp_path, "--dictionary", str(bad))
     assert gui.returncode == 2, gui.stderr
     assert f"{bad}:{line}: [families.robot.channels.pos_x.rate_hz]" in gui.stderr
     assert not (tmp_path / "never.sqlite").exists()
+
+
+# Roster and limits breakages: the GUI takes the same files as the recorder.
+DOSE_BREAKAGES = [p for p in BREAKAGES if p.values[0] in ("--roster", "--limits")]
+
+
+@pytest.mark.parametrize(("option", "original", "old", "new", "entry"), DOSE_BREAKAGES)
+def test_console_window_refuses_to_start_with_a_broken_roster_or_limits(
+    tmp_path: Path, option: str, original: Path, old: str, new: str, entry: str
+) -> None:
+    bad = tmp_path / original.name
+    line = broken_copy(original, old, new, bad)
+    gui = run_console(tmp_path, option, str(bad))
+    assert_refused_naming(gui, bad, line, entry)
+    assert not (tmp_path / "never.sqlite").exists()
+
+
+def test_console_with_a_broken_roster_opens_no_window_and_starts_no_simulator(
+    qapp: QApplication,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """In process: the error comes before the demo simulator and any window."""
+    from console.app import Console
+    from console.cli import main
+
+    bad = tmp_path / "crew_roster.toml"
+    broken_copy(DEFAULT_ROSTER, 'sex = "M"', 'sex = "X"', bad)
+    monkeypatch.setenv("KIBO_DATA_DIR", str(tmp_path / "data"))
+    started: list[object] = []
+    monkeypatch.setattr(
+        Console, "_start_simulator", staticmethod(lambda *a: started.append(a))
+    )
+    before = set(qapp.topLevelWidgets())
+    code = main(["--demo", "--roster", str(bad), "--quit-after", "5"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert f"{bad}:" in err and "[crew[1].sex] (c2)" in err
+    assert started == []
+    assert set(qapp.topLevelWidgets()) == before
+    assert not list((tmp_path / "data").rglob("*.sqlite"))
+
+
+def test_roster_and_limits_are_refused_for_a_replay(tmp_path: Path) -> None:
+    """A replay's dose engine uses the shipped files: say so rather than ignore."""
+    gui = run(
+        "--replay",
+        str(tmp_path / "any.sqlite"),
+        "--limits",
+        str(DEFAULT_LIMITS),
+        env=console_env(tmp_path),
+    )
+    assert gui.returncode == 2, gui.stderr
+    assert "--roster and --limits apply to live sessions" in gui.stderr

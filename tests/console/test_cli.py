@@ -201,3 +201,14 @@ def test_export_time_range_and_errors(simulator: str, tmp_path: Path) -> None:
     missing = run("info", "--archive", str(tmp_path / "nope.sqlite"), "--json")
     assert missing.returncode == 2
     assert "nope.sqlite" in missing.stderr
+
+
+def test_bench_fuzz_runs_and_prints_its_figures() -> None:
+    """``kibo-console bench fuzz``: a small run through a real socket, checked."""
+    bench = run("bench", "fuzz", "--frames", "400", timeout=120)
+    assert bench.returncode == 0, bench.stderr
+    assert "== bench fuzz" in bench.stdout
+    assert "frames sent / received      400 / 400" in bench.stdout
+    assert "internal errors             0" in bench.stdout
+    assert "verdict                     ok" in bench.stdout
+    assert "frames/s" in bench.stdout and "MiB" in bench.stdout

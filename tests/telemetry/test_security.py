@@ -1,8 +1,11 @@
 """CurveZMQ end to end with real sockets: who may talk to whom, and what is logged.
 
-The publisher is a CURVE server with a ZAP allow-list of console keys
-(``telemetry.security``); the console is a CURVE client that trusts one server
-key (``console.config.curve_config``). Refusals on either side are logged.
+Two topologies. The publisher binds and is a CURVE server with a ZAP
+allow-list of console keys (``telemetry.security``), and the console is a
+CURVE client that trusts one server key (``console.config.curve_config``).
+Or the console listens and is the CURVE server with an allow-list of
+publisher keys, and publishers connect as CURVE clients. Refusals on either
+side are logged.
 """
 
 from __future__ import annotations
@@ -17,10 +20,21 @@ import zmq
 
 from console.config import curve_config, generate_keys
 from telemetry.archive import ArchiveReader
-from telemetry.publisher import Publisher
-from telemetry.security import ClientAllowList, load_allowed_keys
+from telemetry.publisher import Publisher, RawMessage
+from telemetry.security import (
+    ClientAllowList,
+    load_allowed_keys,
+    load_publisher_curve,
+    publish_with_curve,
+)
 from telemetry.session import LiveSession, SessionConfig
-from telemetry.subscriber import CurveConfig
+from telemetry.subscriber import (
+    CurveConfig,
+    SubscriberConfig,
+    ZmqSubscriber,
+    listen_endpoint,
+    short_key,
+)
 from telemetry.wire import encode_frame
 
 if TYPE_CHECKING:
@@ -41,6 +55,38 @@ def keys(tmp_path: Path) -> Path:
     return directory
 
 
+def send_until(
+    publishers: list[Publisher],
+    done: Callable[[], bool],
+    session: LiveSession,
+    timeout: float = 20.0,
+) -> None:
+    """Publish a 100 Hz robot stream on each publisher until ``done()`` or the deadline.
+
+    Each publisher is its own source (``ib2-a``, ``jpm``...), in order.
+    """
+    deadline = time.monotonic() + timeout
+    pause = threading.Event()
+    seq = 0
+    while not done():
+        sub = session.subscriber
+        assert time.monotonic() < deadline, (
+            f"condition not met in time: received {sub.received}, refused "
+            f"{sub.refused}, handshakes {sub.handshakes}, error {sub.error!r}, "
+            f"events {[(e.kind, e.detail) for e in session.store.events_since(0)]}"
+        )
+        t = T0 + seq * 0.1
+        for publisher, (family, source, channel) in zip(
+            publishers, SOURCES, strict=False
+        ):
+            publisher.send(encode_frame(family, source, seq, [t], {channel: [1.0]}))
+        seq += 1
+        pause.wait(0.01)  # pacing the stream, not waiting for a result
+
+
+SOURCES = [("robot", "ib2-a", "pos_x"), ("eclss", "jpm", "temp")]
+
+
 class CurvePublisher:
     """A CURVE-server XPUB with the allow-list, driven by the test thread."""
 
@@ -55,27 +101,11 @@ class CurvePublisher:
             linger_ms=0,
         )
         self.endpoint = self.publisher.endpoint
-        self.sent = 0
 
     def send_until(
         self, done: Callable[[], bool], session: LiveSession, timeout: float = 20.0
     ) -> None:
-        """Publish a 100 Hz robot stream until ``done()`` or the deadline."""
-        deadline = time.monotonic() + timeout
-        pause = threading.Event()
-        while not done():
-            sub = session.subscriber
-            assert time.monotonic() < deadline, (
-                f"condition not met in time: received {sub.received}, refused "
-                f"{sub.refused}, handshakes {sub.handshakes}, error {sub.error!r}, "
-                f"events {[(e.kind, e.detail) for e in session.store.events_since(0)]}"
-            )
-            t = T0 + self.sent * 0.1
-            self.publisher.send(
-                encode_frame("robot", "ib2-a", self.sent, [t], {"pos_x": [1.0]})
-            )
-            self.sent += 1
-            pause.wait(0.01)  # pacing the stream, not waiting for a result
+        send_until([self.publisher], done, session, timeout)
 
     def close(self) -> None:
         self.publisher.close()
@@ -116,6 +146,11 @@ def refusals(session: LiveSession) -> list[str]:
     return [
         e.detail for e in session.store.events_since(0) if e.kind == "publisher refused"
     ]
+
+
+def archived_refusals(path: Path) -> list[str]:
+    with ArchiveReader(path) as reader:
+        return [e.detail for e in reader.events(kind="publisher refused")]
 
 
 def test_allowed_keys_come_from_key_files_but_never_the_servers_own(
@@ -171,9 +206,7 @@ def test_console_refuses_a_publisher_with_another_key_and_logs_it(
     (detail,) = refusals(session)  # repeats fold into one event
     assert pub.endpoint in detail
     assert "not the expected server key" in detail
-    with ArchiveReader(path) as reader:
-        archived = reader.events(kind="publisher refused")
-    assert [e.detail for e in archived] == [detail]
+    assert archived_refusals(path) == [detail]
 
 
 def test_publisher_refuses_a_console_it_does_not_know(
@@ -265,3 +298,243 @@ def test_a_secret_key_others_can_read_is_refused(keys: Path) -> None:
     (keys / "console.key_secret").chmod(0o640)
     with pytest.raises(ValueError, match="readable by others"):
         curve_config(keys)
+
+
+# ------------------------------------------- the console listens (CURVE server)
+
+
+@pytest.fixture
+def connecting() -> Iterator[Callable[..., Publisher]]:
+    """Publishers that connect to a listening console; closed after the test."""
+    context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    made: list[Publisher] = []
+
+    def make(
+        endpoint: str, secret: bytes | None = None, server_key: bytes | None = None
+    ) -> Publisher:
+        pub = Publisher(
+            endpoint,
+            connect=True,
+            context=context,
+            curve_secret_key=secret,
+            curve_server_key=server_key,
+            linger_ms=0,
+        )
+        made.append(pub)
+        return pub
+
+    yield make
+    for pub in made:
+        pub.close()
+    context.term()
+
+
+def listening_session(
+    dictionary: TelemetryDictionary,
+    curve: CurveConfig | None,
+    path: Path,
+    connect: tuple[str, ...] = (),
+) -> tuple[LiveSession, str]:
+    """Start a console listening on a free port; return it and where it listens."""
+    endpoints = [*connect, listen_endpoint("tcp://127.0.0.1:*")]
+    session = LiveSession(dictionary, SessionConfig(endpoints, path, curve=curve))
+    session.start()
+    (endpoint,) = session.subscriber.listening_on
+    return session, endpoint
+
+
+def key(path: Path) -> bytes:
+    return path.read_bytes().strip()
+
+
+def test_listening_console_allows_publisher_keys_from_its_key_directory(
+    keys: Path, tmp_path: Path
+) -> None:
+    """The same rule as the publisher's: every *.key there but its own."""
+    curve = curve_config(keys, connect=False, listen=True)
+    assert curve.server_key is None
+    assert dict(curve.allowed_publishers) == {key(keys / "publisher.key"): "publisher"}
+    other = tmp_path / "gateway.key"
+    other.write_bytes(zmq.curve_keypair()[0] + b"\n")
+    chosen = curve_config(keys, connect=False, listen=True, allow=[other])
+    assert dict(chosen.allowed_publishers) == {key(other): "gateway"}
+    alone = tmp_path / "alone"
+    generate_keys(alone, "console")
+    with pytest.raises(ValueError, match="no publisher public key"):
+        curve_config(alone, connect=False, listen=True)
+    unlisted = CurveConfig(key(keys / "console.key_secret"), key(keys / "console.key"))
+    with pytest.raises(ValueError, match="allow-list of publisher public keys"):
+        ZmqSubscriber(
+            SubscriberConfig([listen_endpoint("tcp://127.0.0.1:*")], curve=unlisted),
+            lambda parts, received: None,
+        )
+    with pytest.raises(ValueError, match=r"publisher's public key \(publisher.key\)"):
+        ZmqSubscriber(
+            SubscriberConfig(["tcp://127.0.0.1:9"], curve=unlisted),
+            lambda parts, received: None,
+        )
+
+
+def test_listening_console_receives_from_an_allowed_connecting_publisher(
+    keys: Path,
+    connecting: Callable[..., Publisher],
+    tiny_dictionary: TelemetryDictionary,
+    tmp_path: Path,
+) -> None:
+    curve = curve_config(keys, connect=False, listen=True)
+    session, endpoint = listening_session(tiny_dictionary, curve, tmp_path / "l.sqlite")
+    try:
+        pub = connecting(
+            endpoint, key(keys / "publisher.key_secret"), key(keys / "console.key")
+        )
+        assert pub.wait_for_subscriber(10.0), "the console never subscribed"
+        send_until(
+            [pub],
+            lambda: "ib2-a" in session.store.sources
+            and session.store.sources["ib2-a"].messages >= 20,
+            session,
+        )
+    finally:
+        session.stop()
+    assert session.subscriber.refused == 0
+    assert session.subscriber.handshakes >= 1
+    assert refusals(session) == []
+
+
+def test_listening_console_refuses_an_unknown_publisher_key_and_says_so(
+    keys: Path,
+    connecting: Callable[..., Publisher],
+    tiny_dictionary: TelemetryDictionary,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A publisher that knows the console's key but is not on its allow-list."""
+    caplog.set_level(logging.WARNING, logger="telemetry")
+    curve = curve_config(keys, connect=False, listen=True)
+    path = tmp_path / "refused.sqlite"
+    session, endpoint = listening_session(tiny_dictionary, curve, path)
+    stranger_public, stranger_secret = zmq.curve_keypair()
+    try:
+        # Two connections with the same unknown key: one event, two counted.
+        pubs = [
+            connecting(endpoint, stranger_secret, key(keys / "console.key"))
+            for _ in range(2)
+        ]
+        send_until(pubs, lambda: session.subscriber.refused >= 2, session)
+    finally:
+        session.stop()
+    assert session.subscriber.received == 0
+    assert session.store.sources == {}
+    (detail,) = refusals(session)
+    assert short_key(stranger_public) in detail
+    assert stranger_public.decode() not in detail  # shortened for the operator
+    assert "127.0.0.1" in detail and endpoint in detail
+    assert "not on this console's allow-list" in detail
+    logged = [r for r in caplog.records if r.name == "telemetry.security"]
+    assert any(stranger_public.decode() in r.getMessage() for r in logged)
+    assert all(r.levelno == logging.WARNING for r in logged)
+    assert archived_refusals(path) == [detail]
+
+
+def test_listening_console_refuses_a_plain_publisher(
+    keys: Path,
+    connecting: Callable[..., Publisher],
+    tiny_dictionary: TelemetryDictionary,
+    tmp_path: Path,
+) -> None:
+    """Nobody can downgrade the link by connecting without CURVE."""
+    curve = curve_config(keys, connect=False, listen=True)
+    session, endpoint = listening_session(tiny_dictionary, curve, tmp_path / "p.sqlite")
+    try:
+        pub = connecting(endpoint)
+        send_until([pub], lambda: session.subscriber.refused >= 1, session)
+    finally:
+        session.stop()
+    assert session.subscriber.received == 0
+    (detail,) = refusals(session)
+    assert "does not use CURVE" in detail
+
+
+def test_plain_listening_console_needs_no_keys(
+    connecting: Callable[..., Publisher],
+    tiny_dictionary: TelemetryDictionary,
+    tmp_path: Path,
+) -> None:
+    session, endpoint = listening_session(tiny_dictionary, None, tmp_path / "n.sqlite")
+    try:
+        pub = connecting(endpoint)
+        send_until([pub], lambda: "ib2-a" in session.store.sources, session)
+    finally:
+        session.stop()
+    assert session.subscriber.refused == 0
+
+
+def test_console_listens_and_connects_with_a_curve_role_for_each(
+    keys: Path,
+    publisher_for: Callable[..., CurvePublisher],
+    connecting: Callable[..., Publisher],
+    tiny_dictionary: TelemetryDictionary,
+    tmp_path: Path,
+) -> None:
+    """A CURVE client of a binding publisher and a CURVE server for a connecting one."""
+    server = publisher_for()  # binds, admits console.key
+    curve = curve_config(keys, connect=True, listen=True)
+    session, endpoint = listening_session(
+        tiny_dictionary, curve, tmp_path / "both.sqlite", connect=(server.endpoint,)
+    )
+    try:
+        client = connecting(
+            endpoint, key(keys / "publisher.key_secret"), key(keys / "console.key")
+        )
+        send_until(
+            [server.publisher, client],
+            lambda: {"ib2-a", "jpm"} <= set(session.store.sources),
+            session,
+        )
+    finally:
+        session.stop()
+    assert session.subscriber.refused == 0
+    assert server.allow.accepted == 1
+
+
+def test_publish_with_curve_connects_as_a_client_of_a_listening_console(
+    keys: Path, tiny_dictionary: TelemetryDictionary, tmp_path: Path
+) -> None:
+    """The simulator's and replay's path: keys loaded first, then connect."""
+    with pytest.raises(ValueError, match="--curve-allow"):
+        load_publisher_curve(
+            keys / "publisher.key_secret", [keys], keys / "console.key"
+        )
+    curve = load_publisher_curve(
+        keys / "publisher.key_secret", server_key=keys / "console.key"
+    )
+    assert curve.server_key == key(keys / "console.key") and not curve.allowed
+    console = curve_config(keys, connect=False, listen=True)
+    session, endpoint = listening_session(
+        tiny_dictionary, console, tmp_path / "c.sqlite"
+    )
+    frames = [
+        encode_frame("robot", "ib2-a", seq, [T0 + seq], {"pos_x": [1.0]})
+        for seq in range(50)
+    ]
+    try:
+        stats = publish_with_curve(
+            [RawMessage(T0 + i, parts) for i, parts in enumerate(frames)],
+            endpoint,
+            curve,
+            connect=True,
+            speed=None,
+            wait_for_subscriber=10.0,
+        )
+        deadline = time.monotonic() + 10.0
+        while (
+            session.store.rejected_total
+            + sum(s.messages for s in list(session.store.sources.values()))
+            < 50
+        ):
+            assert time.monotonic() < deadline, "not everything arrived"
+            threading.Event().wait(0.01)
+    finally:
+        session.stop()
+    assert stats.messages == 50
+    assert session.store.sources["ib2-a"].messages == 50

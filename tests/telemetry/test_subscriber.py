@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 import zmq
 
-from telemetry.subscriber import SubscriberConfig, ZmqSubscriber
+from telemetry.subscriber import SubscriberConfig, ZmqSubscriber, listen_endpoint
 from telemetry.wire import encode_frame
 
 
@@ -131,3 +131,34 @@ def test_a_bad_endpoint_fails_start_and_leaves_nothing_open() -> None:
         sub.start()
     sub.stop()
     assert not sub.running
+
+
+def test_listens_for_publishers_that_connect_and_connects_as_well(
+    xpub: tuple[zmq.Socket[bytes], str],
+) -> None:
+    """``@endpoint`` binds: a publisher connects to the console (no keys needed)."""
+    bound_pub, endpoint = xpub
+    got: list[bytes] = []
+    sub = ZmqSubscriber(
+        SubscriberConfig([endpoint, listen_endpoint("tcp://127.0.0.1:*")]),
+        lambda p, r: got.append(p[1]),
+    )
+    sub.start()
+    ctx = zmq.Context.instance()
+    connecting = ctx.socket(zmq.XPUB)
+    connecting.setsockopt(zmq.LINGER, 0)
+    try:
+        (listening,) = sub.listening_on
+        assert listening.startswith("tcp://127.0.0.1:") and not listening.endswith("*")
+        connecting.connect(listening)
+        for pub in (bound_pub, connecting):
+            assert pub.poll(5000), "no subscription arrived"
+            pub.recv()
+        bound_pub.send_multipart([b"a.b", b"bound"])
+        connecting.send_multipart([b"a.b", b"connected"])
+        wait_until(lambda: sorted(got) == [b"bound", b"connected"])
+    finally:
+        sub.stop()
+        connecting.close(linger=0)
+    assert sub.refused == 0
+    assert sub.handshakes >= 2
