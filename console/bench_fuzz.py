@@ -23,9 +23,7 @@ from typing import TYPE_CHECKING, Any, Final
 import msgspec
 import zmq
 
-from telemetry.channels import ChannelStore
 from telemetry.dictionary import DEFAULT_DICTIONARY, TelemetryDictionary
-from telemetry.pipeline import Pipeline
 from telemetry.session import LiveSession, SessionConfig, build_derivers
 
 if TYPE_CHECKING:
@@ -356,16 +354,32 @@ def _reset_peak() -> None:
         pass
 
 
+def _receive_time(count: int) -> float:
+    """Return the one receive time of a run: after every sample it generates.
+
+    The reference and the live session both see it (a constant clock), so a
+    rule that depends on the receive clock, such as a live session refusing
+    sample times far ahead of it, is predicted exactly and the run does not
+    depend on today's date. A message holds at most 10 rows 0.01 s apart.
+    """
+    return _T0 + 0.1 * count
+
+
 def _expected_rejections(
     messages: list[tuple[str, list[bytes]]], dictionary: TelemetryDictionary
 ) -> int:
-    pipeline = Pipeline(
+    received = _receive_time(len(messages))
+    # A live session's own pipeline, never started (no socket, no archive):
+    # whatever rules a live session applies, the reference applies too.
+    reference = LiveSession(
         dictionary,
-        ChannelStore(capacity=16),
-        derivers=build_derivers(dictionary),
+        SessionConfig([], None, buffer_capacity=16),
+        build_derivers(dictionary),
+        clock=lambda: received,
     )
-    for i, (category, parts) in enumerate(messages):
-        result = pipeline.ingest(parts, _T0 + i * 1e-3)
+    pipeline = reference.pipeline
+    for category, parts in messages:
+        result = pipeline.ingest(parts, received)
         if category not in ("valid", "hostile names", "flipped") and result is not None:
             raise AssertionError(f"bench generator: a {category!r} message was valid")
     return pipeline.store.rejected_total
@@ -396,10 +410,12 @@ def run_fuzz_bench(
         pub.setsockopt(zmq.SNDHWM, 0)  # nothing may be dropped on this side
         pub.setsockopt(zmq.LINGER, 0)
         port = pub.bind_to_random_port("tcp://127.0.0.1")
+        received = _receive_time(len(messages))
         session = LiveSession(
             dictionary,
             SessionConfig([f"tcp://127.0.0.1:{port}"], Path(tmp) / "fuzz.sqlite"),
             build_derivers(dictionary),
+            clock=lambda: received,  # as the reference's (the watchdog idles)
         )
         result.rss_before_mib = _status_mib("VmRSS")
         _reset_peak()

@@ -248,7 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
         "which",
         choices=["ingest", "gui", "replay", "query", "dose", "soak", "fuzz", "all"],
         help="fuzz: --frames hostile and malformed messages (default 100,000, "
-        "about 25 s and 0.8 GB here) through a real SUB socket into a live "
+        "15-25 s and under 0.8 GB here) through a real SUB socket into a live "
         "session, each checked to be accepted or rejected as predicted and "
         "archived; prints rates, reasons and the session's memory; exit 1 if "
         "a frame went astray",
