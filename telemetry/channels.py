@@ -15,6 +15,10 @@ from typing import NamedTuple
 import numpy as np
 
 DEFAULT_CAPACITY = 100_000
+#: Longest message cadence a source's link watchdog may learn (seconds). One
+#: message whose rows spanned years used to teach a years-long cadence, and
+#: the link was then never flagged stale; 60 s covers any batching publisher.
+MAX_LEARNED_INTERVAL_S = 60.0
 # Rings start this small and double up to their capacity: a full-size ring
 # is 3.2 MB, and a publisher inventing channels (bounded at 2,000) must not
 # cost gigabytes before those channels hold any data.
@@ -177,13 +181,43 @@ class SourceStats:
     last_seq: int = -1
     last_received: float = float("nan")
     # Smoothed time between messages: a publisher that batches 10 s of rows
-    # per message is not "stale" 5 s after each one.
+    # per message is not "stale" 5 s after each one. See ``learn_interval``.
     interval_s: float = float("nan")
     last_sample_time: float = float("nan")
     link: str = "down"
     rate_hz: float = 0.0
     _rate_mark_time: float = float("nan")
     _rate_mark_count: int = 0
+
+    def learn_interval(
+        self,
+        received: float,
+        times: np.ndarray,
+        ceiling: float = MAX_LEARNED_INTERVAL_S,
+    ) -> None:
+        """Learn the message cadence from a message received at ``received``.
+
+        Call before ``last_received`` is set to ``received``. Before the
+        second message the first one's rows tell the cadence of a publisher
+        that batches (10 rows at 1 Hz arrive every ~10 s): their typical
+        spacing times their count, so one stray row cannot stretch it. After
+        that, gaps between arrivals are smoothed in, outages excepted. Never
+        more than ``ceiling`` seconds.
+        """
+        if self.last_received == self.last_received:  # not NaN: a previous one
+            gap_s = received - self.last_received
+            if self.interval_s != self.interval_s:
+                if gap_s > 0:
+                    self.interval_s = min(gap_s, ceiling)
+            elif 0 < gap_s <= 4 * self.interval_s:  # an outage is not a cadence
+                self.interval_s = min(0.8 * self.interval_s + 0.2 * gap_s, ceiling)
+        elif times.shape[0] > 1:
+            # Rows may be out of order inside a message.
+            steps = np.diff(np.sort(times))
+            steps = steps[steps > 0]
+            if steps.shape[0]:
+                spacing = float(np.median(steps))
+                self.interval_s = min(spacing * times.shape[0], ceiling)
 
     def update_rate(self, now: float) -> None:
         """Recompute the message rate over windows of at least one second."""

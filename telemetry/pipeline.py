@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from telemetry.alarms import AlarmBook
-from telemetry.channels import ChannelStore, SourceStats
+from telemetry.channels import MAX_LEARNED_INTERVAL_S, ChannelStore, SourceStats
 from telemetry.decoding import ChannelBatch, DecodedFrame, Decoder
 from telemetry.derived import DewPointDeriver
 from telemetry.limits import LimitEvaluator, LimitTransition
@@ -28,6 +28,14 @@ MAX_UNDECLARED_CHANNELS = 2000
 MAX_SOURCES = 500
 # Repeated rejections of the same kind from one source fold into one event.
 REJECT_EVENT_INTERVAL_S = 5.0
+#: Live sessions refuse sample times further than this ahead of the receive
+#: clock (``SessionConfig.max_time_ahead_s``): one such time made the dose
+#: engine integrate up to it and then drop every real sample as late until the
+#: clock caught up. Five minutes allows for a publisher's clock error and its
+#: batching.
+MAX_TIME_AHEAD_S = 300.0
+#: ``WireError.reason`` of a message refused for ``max_time_ahead_s``.
+TIME_AHEAD = "time ahead"
 
 Batch = tuple[str, np.ndarray, np.ndarray]
 _LINK_SEVERITY = {
@@ -112,7 +120,32 @@ class Pipeline:
         archive: ArchiveSink | None = None,
         derivers: Sequence[Deriver] = (),
         on_decoded: Callable[[Frame, DecodedFrame], None] | None = None,
+        *,
+        max_time_ahead_s: float | None = None,
+        max_interval_s: float = MAX_LEARNED_INTERVAL_S,
     ) -> None:
+        """Build the data path; nothing runs until ``ingest``.
+
+        Parameters
+        ----------
+        max_time_ahead_s
+            Refuse a message with a sample time more than this many seconds
+            ahead of ``received`` (reason ``"time ahead"``), or of where its
+            source's own clock had got to if that runs fast (an accelerated
+            simulator; see ``_check_time_ahead``). ``None`` (the default)
+            checks nothing: replays, reports and the fault and
+            training paths feed recorded times with ``received`` taken from
+            the recording, and must decode what was decoded live.
+            ``LiveSession`` passes ``MAX_TIME_AHEAD_S``.
+        max_interval_s
+            Longest message cadence the link watchdog learns per source.
+        """
+        if max_time_ahead_s is not None and not max_time_ahead_s >= 0:
+            raise ValueError(f"max_time_ahead_s must be >= 0, got {max_time_ahead_s}")
+        if not max_interval_s > 0:
+            raise ValueError(f"max_interval_s must be > 0, got {max_interval_s}")
+        self.max_time_ahead_s = max_time_ahead_s
+        self.max_interval_s = max_interval_s
         self.dictionary = dictionary
         self.store = store
         self.alarms = alarms if alarms is not None else AlarmBook()
@@ -148,6 +181,7 @@ class Pipeline:
         try:
             frame = decode_frame(parts)
             stats = self._stats(frame.source, frame.family)
+            self._check_time_ahead(frame, stats, received)
             # Fuzzing fix: checked before decoding, because the decoder keeps
             # the state codes it invents for an undeclared channel; checked
             # after, a refused channel still grew that table without end.
@@ -159,22 +193,15 @@ class Pipeline:
         self._track_sequence(stats, frame, received)
         stats.messages += 1
         stats.samples += decoded.samples
-        if stats.last_received == stats.last_received:  # not NaN: a previous one
-            gap_s = received - stats.last_received
-            if stats.interval_s != stats.interval_s:
-                stats.interval_s = gap_s if gap_s > 0 else stats.interval_s
-            elif 0 < gap_s <= 4 * stats.interval_s:  # an outage is not a cadence
-                stats.interval_s = 0.8 * stats.interval_s + 0.2 * gap_s
-        elif frame.rows > 1:
-            # Before the second message, the rows' own span tells the cadence
-            # of a publisher that batches (10 s of rows arrive every ~10 s).
-            stats.interval_s = float(frame.times[-1] - frame.times[0])
+        stats.learn_interval(received, frame.times, self.max_interval_s)
         stats.last_received = received
         if frame.rows:
+            # Rows may be out of order inside a message: its newest is the max.
+            newest = float(frame.times.max())
             stats.last_sample_time = (
-                max(stats.last_sample_time, float(frame.times[-1]))
+                max(stats.last_sample_time, newest)
                 if stats.last_sample_time == stats.last_sample_time
-                else float(frame.times[-1])
+                else newest
             )
         self._announce(decoded)
         derived: list[ChannelBatch] = []
@@ -211,6 +238,34 @@ class Pipeline:
         if self.on_decoded is not None:
             self.on_decoded(frame, decoded)
         return decoded
+
+    def _check_time_ahead(
+        self, frame: Frame, stats: SourceStats, received: float
+    ) -> None:
+        """Refuse rows from too far in the future (live sessions only).
+
+        The reference is the receive clock, or, once the source has been
+        accepted, its newest sample time plus the time since then, if that
+        is later: a simulator running faster than the wall clock (``sim
+        --rate-scale 60``) is then followed as long as no message jumps more
+        than the bound ahead of where its own clock had got to, while a
+        message from far ahead is refused whatever came before it.
+        """
+        bound = self.max_time_ahead_s
+        if bound is None or not frame.rows:
+            return
+        i = int(np.argmax(frame.times))
+        newest = float(frame.times[i])
+        reference = received
+        if stats.last_sample_time == stats.last_sample_time:  # not NaN
+            elapsed = max(0.0, received - stats.last_received)
+            reference = max(reference, stats.last_sample_time + elapsed)
+        if newest - reference > bound:
+            raise WireError(
+                TIME_AHEAD,
+                f"t[{i}] = {newest:.3f} is {newest - received:,.0f} s ahead of the "
+                f"receive clock (at most {bound:g} s)",
+            )
 
     def _check_undeclared_bound(self, frame: Frame) -> None:
         if len(self.store.undeclared) < MAX_UNDECLARED_CHANNELS:

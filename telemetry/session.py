@@ -17,7 +17,7 @@ from telemetry.alarms import AlarmBook
 from telemetry.archive import ArchiveWriter
 from telemetry.channels import DEFAULT_CAPACITY, ChannelStore
 from telemetry.limits import LimitTransition
-from telemetry.pipeline import Deriver, Pipeline
+from telemetry.pipeline import MAX_TIME_AHEAD_S, Deriver, Pipeline
 from telemetry.severity import Severity
 from telemetry.subscriber import CurveConfig, SubscriberConfig, ZmqSubscriber
 
@@ -120,7 +120,13 @@ class ArchiveWatch:
 
 @dataclass
 class SessionConfig:
-    """What a live session connects to and where it records."""
+    """What a live session connects to and where it records.
+
+    ``max_time_ahead_s``: messages with a sample time further ahead of the
+    receive clock are refused ("time ahead"), see ``Pipeline``; a simulator
+    running up to ~300x faster than the wall clock is still followed. ``None``
+    turns the check off.
+    """
 
     endpoints: Sequence[str]
     archive_path: Path | None
@@ -130,6 +136,7 @@ class SessionConfig:
     curve: CurveConfig | None = None
     max_message_bytes: int | None = None
     archive_options: dict[str, int] = field(default_factory=dict)
+    max_time_ahead_s: float | None = MAX_TIME_AHEAD_S
 
 
 class LiveSession:
@@ -165,8 +172,15 @@ class LiveSession:
             on_action=self.archive.put_action if self.archive else None,
             operator=config.operator,
         )
+        # The subscriber hands the pipeline ``clock()`` as each message's
+        # receive time, so the time-ahead check runs against this clock.
         self.pipeline = Pipeline(
-            dictionary, self.store, self.alarms, self.archive, derivers
+            dictionary,
+            self.store,
+            self.alarms,
+            self.archive,
+            derivers,
+            max_time_ahead_s=config.max_time_ahead_s,
         )
         self.archive_watch = (
             ArchiveWatch(self.archive, self.alarms, self.note, options["queue_max"])

@@ -1,7 +1,12 @@
 import numpy as np
 import pytest
 
-from telemetry.channels import ChannelBuffer, ChannelStore
+from telemetry.channels import (
+    MAX_LEARNED_INTERVAL_S,
+    ChannelBuffer,
+    ChannelStore,
+    SourceStats,
+)
 
 
 def test_empty_buffer() -> None:
@@ -122,3 +127,53 @@ def test_an_unused_channel_costs_little_memory() -> None:
     buf = ChannelBuffer(100_000)
     buf.append(np.array([1.0]), np.array([2.0]))
     assert buf._t.nbytes + buf._y.nbytes < 100_000  # not the 3.2 MB of a full ring
+
+
+# ------------------------------------------------------ learned cadence
+
+
+def first_message(stats: SourceStats, times: list[float], received: float) -> None:
+    stats.learn_interval(received, np.array(times))
+    stats.last_received = received
+
+
+def test_a_batch_teaches_its_cadence_from_its_row_spacing() -> None:
+    stats = SourceStats("robot")
+    first_message(stats, [float(t) for t in range(10)], 10.0)  # 10 rows at 1 Hz
+    assert stats.interval_s == 10.0
+    # Then arrivals every 12 s pull it up smoothly; an outage does not.
+    for k in range(1, 4):
+        stats.learn_interval(10.0 + 12 * k, np.arange(10.0))
+        stats.last_received = 10.0 + 12 * k
+    assert 10.0 < stats.interval_s < 12.0
+    learned = stats.interval_s
+    stats.learn_interval(stats.last_received + 3600.0, np.arange(10.0))
+    assert stats.interval_s == learned
+
+
+def test_one_stray_row_does_not_stretch_the_cadence() -> None:
+    stats = SourceStats("robot")
+    rows = [1.7e9 - 86400.0 * 365, *(1.7e9 + np.arange(10.0))]  # out of order, too
+    first_message(stats, [rows[3], *rows[:3], *rows[4:]], 1.7e9 + 10)
+    assert stats.interval_s == 11.0  # 1 s spacing x 11 rows
+
+
+def test_the_learned_cadence_never_exceeds_the_ceiling() -> None:
+    years = SourceStats("robot")
+    first_message(years, [0.0, 3 * 365 * 86400.0], 1.7e9)
+    assert years.interval_s == MAX_LEARNED_INTERVAL_S
+    slow = SourceStats("eclss")
+    first_message(slow, [0.0], 1000.0)
+    slow.learn_interval(1000.0 + 7200.0, np.array([1.0]))
+    assert slow.interval_s == MAX_LEARNED_INTERVAL_S
+    custom = SourceStats("eclss")
+    first_message(custom, [0.0, 50.0], 1000.0)
+    assert custom.interval_s == 60.0
+    custom.learn_interval(1045.0, np.array([1.0]), ceiling=30.0)
+    assert custom.interval_s == 30.0
+
+
+def test_rows_at_one_time_teach_nothing() -> None:
+    stats = SourceStats("robot")
+    first_message(stats, [5.0, 5.0, 5.0], 10.0)
+    assert stats.interval_s != stats.interval_s  # NaN: still unknown

@@ -5,7 +5,7 @@ import msgspec
 import numpy as np
 import pytest
 
-from telemetry.channels import ChannelStore
+from telemetry.channels import MAX_LEARNED_INTERVAL_S, ChannelStore
 from telemetry.dictionary import TelemetryDictionary
 from telemetry.pipeline import MAX_UNDECLARED_CHANNELS, Pipeline
 from telemetry.severity import Severity
@@ -233,3 +233,44 @@ def test_link_watchdog_learns_a_batching_publishers_cadence(pipeline: Pipeline) 
     # ...but a real silence still is.
     pipeline.tick(100.0 + 40 + 9 + 26)
     assert pipeline.store.sources["ib2-a"].link == "stale"
+
+
+def test_a_message_spanning_years_does_not_blind_the_link_watchdog(
+    pipeline: Pipeline,
+) -> None:
+    """Its rows' span once taught a years-long cadence: a dead link stayed "up"."""
+    now = 1.75e9
+    years = 3 * 365.25 * 86400.0
+    parts = encode_frame("robot", "ib2-a", 1, [now - years, now], {"pos_x": [1.0, 2.0]})
+    assert pipeline.ingest(parts, now) is not None
+    stats = pipeline.store.sources["ib2-a"]
+    assert stats.interval_s == MAX_LEARNED_INTERVAL_S
+    # Then silence: stale after 2.5 x the longest cadence, down after 6 x that.
+    pipeline.tick(now + 150.0)
+    assert stats.link == "up"
+    pipeline.tick(now + 151.0)
+    assert stats.link == "stale"
+    alarm = pipeline.alarms.get("link:ib2-a")
+    assert alarm is not None and alarm.severity == Severity.WARNING
+    pipeline.tick(now + 6 * 150.0 + 1.0)
+    assert stats.link == "down"
+
+
+def test_an_outage_between_the_first_two_messages_is_not_learned_as_cadence(
+    pipeline: Pipeline,
+) -> None:
+    pipeline.ingest(robot(1, 0.0, pos_x=[1.0]), 100.0)
+    pipeline.ingest(robot(2, 1.0, pos_x=[1.0]), 100.0 + 6 * 3600.0)
+    stats = pipeline.store.sources["ib2-a"]
+    assert stats.interval_s == MAX_LEARNED_INTERVAL_S
+    pipeline.tick(100.0 + 6 * 3600.0 + 151.0)
+    assert stats.link == "stale"
+
+
+def test_the_cap_is_a_pipeline_setting(tiny_dictionary: TelemetryDictionary) -> None:
+    pipeline = Pipeline(tiny_dictionary, ChannelStore(100), max_interval_s=20.0)
+    rows = [0.0, 3600.0]
+    pipeline.ingest(encode_frame("robot", "ib2-a", 1, rows, {"pos_x": [1, 2]}), 1e4)
+    assert pipeline.store.sources["ib2-a"].interval_s == 20.0
+    with pytest.raises(ValueError, match="max_interval_s"):
+        Pipeline(tiny_dictionary, ChannelStore(100), max_interval_s=0.0)
