@@ -5,6 +5,7 @@ Owns per-crew accumulators, budgets, SPE/SAA state and the GUI's ``DoseSnapshot`
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import math
 import threading
@@ -60,6 +61,18 @@ ALERT_REARM_FRACTION: Final = 0.02
 MAX_PENDING_EVENTS: Final = 10_000
 #: Output-grid points one integration step may produce (~11.6 d at 10 s).
 MAX_GRID_POINTS: Final = 100_000
+#: Largest dose-equivalent rate taken as a measurement (µSv/h; 10 Sv/h, an
+#: acute lethal dose within the hour). ISS monitors read ~10-30 µSv/h and a
+#: few hundred in a deep SAA pass; the dictionary's display range ends at
+#: 5,000. Fuzzing fix: a reading near 1e307 overflowed the integral to inf
+#: (RuntimeWarning) and made every crew total infinite for the session.
+MAX_DOSE_RATE_USV_H: Final = 1e7
+#: Largest GOES integral proton flux taken as a measurement (pfu, >10 and
+#: >100 MeV): about 20x the largest SPE on record (~43,000 pfu >10 MeV, 1991).
+MAX_FLUX_PFU: Final = 1e6
+#: A dose input's out-of-range values raise at most one event per this much
+#: sample time (they are all counted in ``DoseSnapshot.invalid_samples``).
+INVALID_EVENT_INTERVAL_S: Final = 3600.0
 _RAD_CHANNEL: Final = "dose_eq_rate"
 
 
@@ -91,6 +104,7 @@ class DoseEventKind(StrEnum):
     SHELTER_CLEARED = "shelter cleared"
     DATA_STALE = "dose data stale"
     DATA_FRESH = "dose data fresh"
+    INPUT_INVALID = "dose input invalid"
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +198,8 @@ class DoseSnapshot:
     """An immutable view of the estimator for the GUI thread.
 
     ``time`` is the sample time doses are integrated to (NaN before any).
+    ``invalid_samples`` counts input values outside their physical range
+    (``MAX_DOSE_RATE_USV_H``, ``MAX_FLUX_PFU``, latitude/longitude), ignored.
     """
 
     time: float
@@ -195,6 +211,7 @@ class DoseSnapshot:
     late_samples: int
     dropped_events: int
     version: int
+    invalid_samples: int = 0
 
     def member(self, crew_id: str) -> CrewDose:
         for crew in self.crew:
@@ -412,7 +429,14 @@ class DoseEstimator:
 
     Owned by the zmq-subscriber thread (the pipeline calls :meth:`update`
     there). :meth:`snapshot` and :meth:`drain_events` may be called from any
-    thread (the GUI's): they only swap references under a lock.
+    thread (the GUI's) and never wait for an update in progress. The snapshot
+    is built on demand, once per change: building one on every update was
+    most of the estimator's cost at high message rates.
+
+    Input values outside their physical range (a dose rate above
+    ``MAX_DOSE_RATE_USV_H``, a flux above ``MAX_FLUX_PFU``, an impossible
+    latitude or longitude) are ignored as not sampled, counted, and reported
+    by a ``dose input invalid`` event.
 
     Integration is by sample time. All inputs that decide a crew rate (area
     and personal dose-equivalent rates, crew module) are integrated up to a
@@ -523,7 +547,22 @@ class DoseEstimator:
                 for src in _SOURCE_CODES
             ]
         )
+        # ``_lock`` guards the published snapshot and the pending events;
+        # ``_state_lock`` is held by whichever thread changes or reads what a
+        # snapshot is built from (the owner's updates, a snapshot build).
         self._lock = threading.Lock()
+        self._state_lock = threading.Lock()
+        self._wanted = False  # a reader found the state busy: build after it
+        # Valid range and unit of the inputs screened for absurd values.
+        self._ranges: dict[str, tuple[float, float, str]] = {
+            stream.key: (-MAX_DOSE_RATE_USV_H, MAX_DOSE_RATE_USV_H, "µSv/h")
+            for stream in self._streams.values()
+            if stream.key.endswith(f".{_RAD_CHANNEL}")
+        }
+        for name in ("p10", "p100"):
+            self._ranges[f"{self._goes_id}.{name}"] = (-math.inf, MAX_FLUX_PFU, "pfu")
+        self._ranges[f"{self._orbit_id}.lat"] = (-90.0, 90.0, "deg")
+        self._ranges[f"{self._orbit_id}.lon"] = (-360.0, 360.0, "deg")
         # Undrained events are bounded: drop the oldest and count the drops.
         self._events: deque[DoseEvent] = deque(maxlen=MAX_PENDING_EVENTS)
         self._dropped_events = 0
@@ -579,6 +618,8 @@ class DoseEstimator:
     def _reset_state(self) -> None:
         self._until = math.nan
         self._first_seen = math.nan
+        self._invalid: dict[str, int] = {}
+        self._invalid_event_at: dict[str, float] = {}
         for stream in self._streams.values():
             stream.t = np.empty(0)
             stream.v = np.empty(0)
@@ -607,18 +648,64 @@ class DoseEstimator:
             + self.config.rolling_bin_s
         )
         self._history_keep_s = keep
-        self._dirty = False
         with self._lock:
             self._events.clear()
             self._dropped_events = 0
-            self._snapshot = self._build_snapshot()
+        self._publish()
 
     def reset(self) -> None:
         """Forget everything accrued (a replay seek rebuilds from the start).
 
         Events not yet drained are dropped.
         """
-        self._reset_state()
+        with self._state_lock:
+            self._reset_state()
+
+    # Attributes a checkpoint leaves out: locks, the read-only configuration,
+    # and the snapshot, rebuilt (with a new version) on the next read.
+    _NOT_CHECKPOINTED: Final = frozenset(
+        {
+            "dictionary",
+            "roster",
+            "limits",
+            "config",
+            "_lock",
+            "_state_lock",
+            "_wanted",
+            "_snapshot",
+            "_version",
+        }
+    )
+
+    def checkpoint(self) -> object:
+        """Return a copy of the accrued state for :meth:`restore` (owner thread).
+
+        The replay engine keeps one per checkpoint to seek quickly.
+        """
+        with self._state_lock:
+            state = {
+                k: v for k, v in vars(self).items() if k not in self._NOT_CHECKPOINTED
+            }
+            return copy.deepcopy(state, self._shared_memo())
+
+    def restore(self, state: object) -> None:
+        """Return to a :meth:`checkpoint` (owner thread); the snapshot follows.
+
+        The checkpoint itself is not consumed: it may be restored again.
+        """
+        assert isinstance(state, dict)
+        with self._state_lock:
+            fresh = copy.deepcopy(state, self._shared_memo())
+            with self._lock:
+                vars(self).update(fresh)
+            self._publish()
+
+    def _shared_memo(self) -> dict[int, object]:
+        """Deepcopy memo: objects every checkpoint shares (read-only after init)."""
+        shared: list[object] = [self.dictionary, self.roster, self.limits, self.config]
+        for crew in self._crew:
+            shared += [crew.member, crew.career, *crew.limits]
+        return {id(obj): obj for obj in shared}
 
     def rebuild(self, batches: Iterable[Batch]) -> list[Batch]:
         """Reset, then feed ``batches`` in order; return the derived batches."""
@@ -658,10 +745,20 @@ class DoseEstimator:
         """
         t: FloatArray = np.asarray(times, dtype=np.float64)
         v: FloatArray = np.asarray(values, dtype=np.float64)
+        with self._state_lock:
+            out = self._take(key, t, v)
+            self._publish_if_wanted()
+        return out
+
+    def _take(self, key: str, t: FloatArray, v: FloatArray) -> list[Batch]:
+        """Route one batch to its input (the caller holds ``_state_lock``)."""
         if t.shape[0] == 0:
             return []
         source, _, channel = key.partition(".")
         out: list[Batch] = []
+        valid_range = self._ranges.get(key)
+        if valid_range is not None:
+            v = self._screen(key, t, v, valid_range)
         stream = self._streams.get(key)
         late = self._late_count()
         if stream is not None:
@@ -680,9 +777,41 @@ class DoseEstimator:
             out.extend(self._orbit_rows(*rows))
         else:
             return []
-        if self._dirty or self._late_count() != late:
-            self._publish()
+        if self._late_count() != late:
+            self._dirty = True
         return out
+
+    def _screen(
+        self,
+        key: str,
+        t: FloatArray,
+        v: FloatArray,
+        valid_range: tuple[float, float, str],
+    ) -> FloatArray:
+        """Return ``v`` with values outside ``valid_range`` as NaN (not sampled)."""
+        lo, hi, unit = valid_range
+        bad = (v < lo) | (v > hi)  # NaN compares False: it stays not sampled
+        if not bad.any():
+            return v
+        n = int(np.count_nonzero(bad))
+        self._invalid[key] = self._invalid.get(key, 0) + n
+        self._dirty = True
+        first = int(np.flatnonzero(bad)[0])
+        when = float(t[first])
+        last_event = self._invalid_event_at.get(key, -math.inf)
+        if not when - last_event < INVALID_EVENT_INTERVAL_S:
+            self._invalid_event_at[key] = when
+            self._emit(
+                DoseEvent(
+                    when,
+                    DoseEventKind.INPUT_INVALID,
+                    Severity.WATCH,
+                    f"{key}: {n} value(s) outside [{lo:g}, {hi:g}] {unit} ignored "
+                    f"(first {float(v[first]):.3g}); "
+                    f"{self._invalid[key]} so far",
+                )
+            )
+        return np.where(bad, np.nan, v)
 
     def _late_count(self) -> int:
         joined = self._goes.late + self._orbit.late
@@ -691,9 +820,13 @@ class DoseEstimator:
     def derive(self, batches: list[ChannelBatch]) -> list[ChannelBatch]:
         """Pipeline ``Deriver`` interface: all batches of one frame at once."""
         out: list[ChannelBatch] = []
-        for batch in batches:
-            for key, t, v in self.update(batch.key, batch.times, batch.values):
-                out.append(ChannelBatch(key, t, v))
+        with self._state_lock:
+            for batch in batches:
+                t = np.asarray(batch.times, dtype=np.float64)
+                v = np.asarray(batch.values, dtype=np.float64)
+                for key, times, values in self._take(batch.key, t, v):
+                    out.append(ChannelBatch(key, times, values))
+            self._publish_if_wanted()
         return out
 
     def _module_indices(self, codes: FloatArray) -> FloatArray:
@@ -1182,15 +1315,36 @@ class DoseEstimator:
     # ------------------------------------------------------------- snapshot
 
     def snapshot(self) -> DoseSnapshot:
-        """Return the latest immutable snapshot (cheap; any thread)."""
+        """Return an immutable snapshot of the estimator (any thread; never waits).
+
+        It is built here, at most once per change. If the owner thread is in
+        the middle of an update, the previous snapshot is returned at once and
+        the owner builds a new one when that update ends (so a GUI polling at
+        its refresh rate is at most one poll behind, and the subscriber builds
+        at most once per poll, not once per update).
+        """
+        if self._state_lock.acquire(blocking=False):
+            try:
+                if self._dirty:
+                    self._publish()
+            finally:
+                self._state_lock.release()
+        else:
+            self._wanted = True
         with self._lock:
             return self._snapshot
 
+    def _publish_if_wanted(self) -> None:
+        if self._wanted and self._dirty:
+            self._publish()
+
     def _publish(self) -> None:
-        self._dirty = False
+        """Build and publish the snapshot (the caller holds ``_state_lock``)."""
         snap = self._build_snapshot()
         with self._lock:
             self._snapshot = snap
+        self._dirty = False
+        self._wanted = False
 
     def _build_snapshot(self) -> DoseSnapshot:
         self._version += 1
@@ -1205,6 +1359,7 @@ class DoseEstimator:
             late_samples=self._late_count(),
             dropped_events=self._dropped_events,
             version=self._version,
+            invalid_samples=sum(self._invalid.values()),
         )
 
     def _crew_dose(self, crew: _Crew) -> CrewDose:

@@ -798,3 +798,175 @@ def test_undrained_events_are_bounded_and_counted(
         DoseEventKind.ENERGETIC_SPE_END,
         DoseEventKind.SHELTER_CLEARED,
     ]
+
+
+# ------------------------------------------------------- lazy snapshots
+
+
+def test_snapshot_is_built_on_demand_once_per_change(
+    tmp_path: Path, limits: DoseLimits
+) -> None:
+    est = make(tmp_path, limits)
+    batches = chunks(scenario(np.random.default_rng(6)), 60.0)
+    half = len(batches) // 2
+    feed(est, batches[:half])
+    first = est.snapshot()
+    assert est.snapshot() is first  # nothing changed: the same object, no rebuild
+    feed(est, batches[half:])
+    last = est.snapshot()
+    # Many updates in between, one build: the version counts builds.
+    assert last.version == first.version + 1
+    assert last.time > first.time
+    assert last.member("c1").session_msv > first.member("c1").session_msv
+    # What it shows is what the estimator computed, as an eager build gave.
+    eager = make(tmp_path, limits)
+    for key, t, v in batches:
+        eager.update(key, t, v)
+        eager.snapshot()
+    ref = eager.snapshot()
+    assert last.time == ref.time
+    assert [c.session_msv for c in last.crew] == [c.session_msv for c in ref.crew]
+    assert [c.limits for c in last.crew] == [c.limits for c in ref.crew]
+    assert last.spe == ref.spe and last.shelter == ref.shelter
+
+
+def test_a_reader_never_waits_for_an_update_in_progress(
+    tmp_path: Path, limits: DoseLimits
+) -> None:
+    """The GUI gets the previous snapshot at once; the owner builds the next one."""
+    est = make(tmp_path, limits)
+    batches = chunks(scenario(np.random.default_rng(8)), 60.0)
+    feed(est, batches[:100])
+    before = est.snapshot()
+    got: list[Any] = []
+
+    def gui_read() -> None:
+        got.append(est.snapshot())
+
+    # Holding the estimator's state lock stands for an update in progress.
+    with est._state_lock:
+        reader = threading.Thread(target=gui_read, name="gui-reader")
+        reader.start()
+        reader.join(timeout=10)
+        assert not reader.is_alive()
+    assert got == [before]
+    feed(est, batches[100:200])  # the owner thread, as the subscriber would
+    with est._state_lock:  # the reader cannot build now: the owner already did
+        reader = threading.Thread(target=gui_read, name="gui-reader")
+        reader.start()
+        reader.join(timeout=10)
+    newer = got[-1]
+    assert newer.version > before.version and newer.time > before.time
+
+
+def test_checkpoint_and_restore_resume_identically(
+    tmp_path: Path, limits: DoseLimits
+) -> None:
+    """What the replay engine's seeks rely on: restore, go on, same totals."""
+    batches = chunks(scenario(np.random.default_rng(12)), 100.0)
+    half = len(batches) // 2
+    straight = make(tmp_path, limits)
+    feed(straight, batches)
+    ref = straight.snapshot()
+
+    est = make(tmp_path, limits)
+    feed(est, batches[:half])
+    saved = est.checkpoint()
+    at_checkpoint = est.snapshot()
+    feed(est, batches[half:])
+    est.drain_events()
+    for _ in range(2):  # a checkpoint can be restored more than once
+        est.restore(saved)
+        restored = est.snapshot()
+        assert restored.time == at_checkpoint.time
+        assert restored.version > at_checkpoint.version  # views see the change
+        assert [c.session_msv for c in restored.crew] == [
+            c.session_msv for c in at_checkpoint.crew
+        ]
+        feed(est, batches[half:])
+        again = est.snapshot()
+        assert again.time == ref.time
+        assert [c.session_msv for c in again.crew] == [c.session_msv for c in ref.crew]
+        assert again.spe == ref.spe
+
+
+# ------------------------------------------------- absurd input values
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("absurd", [1e307, 1.7e308, -1e307, 2e7])
+def test_absurd_dose_rates_are_ignored_counted_and_reported(
+    tmp_path: Path, limits: DoseLimits, absurd: float
+) -> None:
+    """A fuzzing find: ~1e307 µSv/h overflowed the integral to inf."""
+    times = T0 + np.arange(0.0, 601.0, 10.0)
+    clean = make(tmp_path, limits, rad_stale=60.0)
+    streams = {
+        "padles-jpm-1.dose_eq_rate": constant(times, 25.75),
+        "rem-node2.dose_eq_rate": constant(times, 20.0),
+        "c1.module": constant(times, JPM),
+    }
+    feed(clean, chunks(streams, 0.0))
+    est = make(tmp_path, limits, rad_stale=60.0)
+    hostile = dict(streams)
+    values = np.full(times.shape, 25.75)
+    values[10:13] = absurd  # three absurd readings among good ones
+    hostile["padles-jpm-1.dose_eq_rate"] = (times, values)
+    extra = np.full(times.shape, absurd)  # and a monitor that only sends garbage
+    hostile["tepc-uslab.dose_eq_rate"] = (times, extra)
+    with np.errstate(all="raise"):
+        feed(est, chunks(hostile, 0.0))
+        snap = est.snapshot()
+    c1 = snap.member("c1")
+    assert math.isfinite(c1.session_msv) and math.isfinite(c1.career_msv)
+    # The bad readings are "not sampled": the held value covers them (the
+    # stale time is longer than the hole), so c1's dose is as if they never came.
+    assert c1.session_msv == pytest.approx(clean.snapshot().member("c1").session_msv)
+    assert all(math.isfinite(c.session_msv) for c in snap.crew)
+    assert snap.invalid_samples == 3 + times.shape[0]
+    invalid = [e for e in est.drain_events() if e.kind == DoseEventKind.INPUT_INVALID]
+    # One event per input (per hour of sample time), naming it and the range.
+    assert sorted(e.message.partition(":")[0] for e in invalid) == [
+        "padles-jpm-1.dose_eq_rate",
+        "tepc-uslab.dose_eq_rate",
+    ]
+    assert all("1e+07" in e.message and "µSv/h" in e.message for e in invalid)
+    assert all(e.severity == Severity.WATCH for e in invalid)
+
+
+def test_the_highest_real_dose_rates_are_still_measurements(
+    tmp_path: Path, limits: DoseLimits
+) -> None:
+    est = make(tmp_path, limits)
+    times = T0 + np.arange(0.0, 601.0, 10.0)
+    streams = {
+        "padles-jpm-1.dose_eq_rate": constant(times, 1e6),  # 1 Sv/h
+        "c1.module": constant(times, JPM),
+    }
+    feed(est, chunks(streams, 0.0))
+    snap = est.snapshot()
+    assert snap.invalid_samples == 0
+    assert snap.member("c1").rate_usv_h == pytest.approx(1e6)
+
+
+@pytest.mark.filterwarnings("error")
+def test_absurd_flux_and_positions_are_ignored(
+    tmp_path: Path, limits: DoseLimits
+) -> None:
+    est = make(tmp_path, limits)
+    t = T0 + np.arange(6) * 300.0
+    p10 = np.array([1.0, 1e307, 2.0, 3.0, 1.7e308, 4.0])
+    with np.errstate(all="raise"):
+        est.update("goes.p10", t, p10)
+        est.update("goes.p100", t, np.full(6, 0.1))
+        o = t[-1] + np.arange(6.0)  # the orbit at 1 Hz
+        lat = np.array([10.0, 1e307, -20.0, 95.0, 30.0, 40.0])
+        est.update("iss.lat", o, lat)
+        ((_, saa_t, _),) = est.update("iss.lon", o, np.full(6, -45.0))
+        snap = est.snapshot()
+    assert snap.spe.p10 == 4.0 and snap.spe.s_level == 0 and not snap.spe.active
+    assert snap.spe.event is None  # no SPE made up from the garbage
+    assert saa_t.tolist() == o[[0, 2, 4, 5]].tolist()  # rows without a position
+    assert snap.invalid_samples == 4
+    kinds = [e.kind for e in est.drain_events()]
+    assert kinds.count(DoseEventKind.INPUT_INVALID) == 2
