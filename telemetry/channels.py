@@ -20,7 +20,7 @@ DEFAULT_CAPACITY = 100_000
 #: the link was then never flagged stale; 60 s covers any batching publisher.
 MAX_LEARNED_INTERVAL_S = 60.0
 # Rings start this small and double up to their capacity: a full-size ring
-# is 3.2 MB, and a publisher inventing channels (bounded at 2,000) must not
+# is 1.6 MB, and a publisher inventing channels (bounded at 2,000) must not
 # cost gigabytes before those channels hold any data.
 INITIAL_ALLOCATION = 1024
 
@@ -40,13 +40,15 @@ class Tail(NamedTuple):
 
 
 class ChannelBuffer:
-    """A mirrored numpy ring of (time, value); written by the zmq-subscriber thread.
+    """A numpy ring of (time, value); written by the zmq-subscriber thread.
 
-    Every sample is written twice (at ``i`` and ``i + size``) so the newest
-    ``n`` samples are always one contiguous slice: reading for a plot is a
-    slice copy, never a concatenate (measured: 0.3 µs vs 24 µs per read).
-    The ring's ``size`` grows by doubling up to ``capacity`` before anything
-    is overwritten.
+    Each sample is stored once: a full ring of ``capacity`` samples is 1.6 MB.
+    (A mirrored ring, every sample written twice so the newest ones are always
+    one slice, cost twice that; with a hundred busy channels it was most of
+    the console's memory, while readers copy only a few new samples per
+    refresh and a wrapped read costs one small concatenate.) The ring grows by
+    doubling up to ``capacity`` before anything is overwritten. Readers on any
+    thread get copies, taken under the buffer's lock.
     """
 
     def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
@@ -54,8 +56,8 @@ class ChannelBuffer:
             raise ValueError(f"capacity must be >= 1, got {capacity}")
         self.capacity = capacity
         self._size = min(capacity, INITIAL_ALLOCATION)
-        self._t = np.full(2 * self._size, np.nan)
-        self._y = np.full(2 * self._size, np.nan)
+        self._t = np.full(self._size, np.nan)
+        self._y = np.full(self._size, np.nan)
         self._head = 0  # next write position in [0, size)
         self._count = 0
         self._lock = threading.Lock()
@@ -89,42 +91,74 @@ class ChannelBuffer:
             size = self._size
             start = self._head
             first = min(m, size - start)
-            for offset in (0, size):
-                self._t[offset + start : offset + start + first] = t[:first]
-                self._y[offset + start : offset + start + first] = y[:first]
-                if first < m:
-                    self._t[offset : offset + m - first] = t[first:]
-                    self._y[offset : offset + m - first] = y[first:]
+            self._t[start : start + first] = t[:first]
+            self._y[start : start + first] = y[:first]
+            if first < m:  # wrap: m <= size, so this never reaches ``start``
+                self._t[: m - first] = t[first:]
+                self._y[: m - first] = y[first:]
             self._head = (start + m) % size
             self._count = min(size, self._count + m)
             self.total += m + skipped
             self.version += 1
 
+    def restore(
+        self, t: np.ndarray, y: np.ndarray, total: int, received: float
+    ) -> None:
+        """Hold exactly ``t, y`` as if ``total`` samples had been appended.
+
+        A replay seek rebuilds buffers from a checkpoint; readers see the new
+        ``total`` and ``version`` and re-read (``since`` marks it a reset).
+        """
+        with self._lock:
+            self._head = 0
+            self._count = 0
+        self.append(t, y, received)
+        with self._lock:
+            self.total = total
+            self.received = received
+            self.version += 1
+
     def _grow(self, needed: int) -> None:
-        """Re-lay the ring at a larger size (caller holds the lock)."""
-        lo, hi = self._slice()
-        t, y = self._t[lo:hi].copy(), self._y[lo:hi].copy()
+        """Re-lay the ring, oldest first, at a larger size (caller holds the lock)."""
+        t, y = self._take(0, self._count)
         size = min(self.capacity, max(2 * self._size, needed))
-        self._t = np.full(2 * size, np.nan)
-        self._y = np.full(2 * size, np.nan)
+        self._t = np.full(size, np.nan)
+        self._y = np.full(size, np.nan)
         n = self._count
-        for offset in (0, size):
-            self._t[offset : offset + n] = t
-            self._y[offset : offset + n] = y
+        self._t[:n] = t
+        self._y[:n] = y
         self._size = size
         self._head = n % size
 
-    def _slice(self) -> tuple[int, int]:
-        # Sample i lives at i and i + size, so the newest ``count`` samples
-        # are the contiguous run ending just before head + size.
-        end = self._head + self._size
-        return end - self._count, end
+    def _take(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+        """Copy samples ``lo:hi`` counted from the oldest held (lock held)."""
+        n = hi - lo
+        if n <= 0:
+            return np.empty(0), np.empty(0)
+        start = (self._head - self._count + lo) % self._size
+        end = start + n
+        if end <= self._size:
+            return self._t[start:end].copy(), self._y[start:end].copy()
+        wrap = end - self._size
+        return (
+            np.concatenate((self._t[start:], self._t[:wrap])),
+            np.concatenate((self._y[start:], self._y[:wrap])),
+        )
+
+    def _position(self, t: float) -> int:
+        """Count of held samples with time < ``t`` (lock held; times ascend)."""
+        start = (self._head - self._count) % self._size
+        older = min(self._count, self._size - start)
+        i = int(np.searchsorted(self._t[start : start + older], t, side="left"))
+        if i < older:
+            return i
+        newer = self._t[: self._count - older]
+        return older + int(np.searchsorted(newer, t, side="left"))
 
     def snapshot(self) -> tuple[np.ndarray, np.ndarray]:
         """Return copies of every sample held, oldest first."""
         with self._lock:
-            lo, hi = self._slice()
-            return self._t[lo:hi].copy(), self._y[lo:hi].copy()
+            return self._take(0, self._count)
 
     def since(self, total: int) -> Tail:
         """Return the samples appended after the first ``total`` ever appended.
@@ -139,21 +173,16 @@ class ChannelBuffer:
         seek) must also check that it is the same buffer object.
         """
         with self._lock:
-            lo, hi = self._slice()
             new = self.total - total
             reset = not 0 <= new <= self._count
-            if not reset:
-                lo = hi - new
-            return Tail(self._t[lo:hi].copy(), self._y[lo:hi].copy(), self.total, reset)
+            lo = 0 if reset else self._count - new
+            t, y = self._take(lo, self._count)
+            return Tail(t, y, self.total, reset)
 
     def window(self, t0: float, t1: float = np.inf) -> tuple[np.ndarray, np.ndarray]:
         """Return copies of the samples with ``t0 <= t < t1``, oldest first."""
         with self._lock:
-            lo, hi = self._slice()
-            t = self._t[lo:hi]
-            a = int(np.searchsorted(t, t0, side="left"))
-            b = int(np.searchsorted(t, t1, side="left"))
-            return t[a:b].copy(), self._y[lo + a : lo + b].copy()
+            return self._take(self._position(t0), self._position(t1))
 
     def latest(self) -> tuple[float, float] | None:
         """Return the newest ``(time, value)``, or None when empty."""

@@ -842,7 +842,7 @@ class ReplayEngine:
         for key, (count, received) in cp.buffers.items():
             buf = old.get(key) or ChannelBuffer(store.capacity)
             t, y = self._history[key].window(count - buf.capacity, count)
-            _refill(buf, t, y, count, received)
+            buf.restore(t, y, count, received)
             buffers[key] = buf
         _restore_store(store, buffers, cp)
         alarms = p.alarms
@@ -862,19 +862,6 @@ class ReplayEngine:
         self._tick_k = k * self._ticks_per_checkpoint + 1
         self._open(cp.time)
         self.generation += 1
-
-
-def _refill(
-    buf: ChannelBuffer, t: np.ndarray, y: np.ndarray, total: int, received: float
-) -> None:
-    """Make ``buf`` hold exactly ``t, y`` (ChannelBuffer has no public reset yet)."""
-    with buf._lock:
-        buf._head = 0
-        buf._count = 0
-    buf.append(t, y, received)
-    buf.total = total
-    buf.received = received
-    buf.version += 1
 
 
 def _restore_store(

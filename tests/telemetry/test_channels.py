@@ -1,5 +1,7 @@
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from telemetry.channels import (
     MAX_LEARNED_INTERVAL_S,
@@ -126,7 +128,65 @@ def test_ring_grows_to_capacity_without_losing_samples() -> None:
 def test_an_unused_channel_costs_little_memory() -> None:
     buf = ChannelBuffer(100_000)
     buf.append(np.array([1.0]), np.array([2.0]))
-    assert buf._t.nbytes + buf._y.nbytes < 100_000  # not the 3.2 MB of a full ring
+    assert buf._t.nbytes + buf._y.nbytes < 100_000  # not the 1.6 MB of a full ring
+
+
+def test_a_full_ring_stores_each_sample_once() -> None:
+    buf = ChannelBuffer(100_000)
+    t = np.arange(250_000, dtype=float)
+    buf.append(t, t)
+    assert buf._t.nbytes + buf._y.nbytes == 100_000 * 2 * 8  # 1.6 MB, not 3.2
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    capacity=st.integers(1, 40),
+    blocks=st.lists(st.integers(0, 60), max_size=25),
+    reader_lag=st.integers(-1, 50),
+    edges=st.tuples(st.floats(-5, 700), st.floats(-5, 700)),
+)
+def test_every_read_matches_a_plain_list_across_wraps_and_growth(
+    capacity: int,
+    blocks: list[int],
+    reader_lag: int,
+    edges: tuple[float, float],
+) -> None:
+    """Whatever the append sizes, reads equal the newest samples of a list."""
+    buf = ChannelBuffer(capacity)
+    sent: list[float] = []
+    for n in blocks:
+        t = np.arange(len(sent), len(sent) + n, dtype=float)
+        buf.append(t, t * 10)
+        sent.extend(t.tolist())
+    kept = sent[-capacity:] if sent else []
+    t, y = buf.snapshot()
+    assert t.tolist() == kept
+    assert y.tolist() == [v * 10 for v in kept]
+    assert buf.latest() == ((kept[-1], kept[-1] * 10) if kept else None)
+    tail = buf.since(len(sent) - reader_lag)
+    if 0 <= reader_lag <= len(kept):
+        assert not tail.reset
+        assert tail.t.tolist() == kept[len(kept) - reader_lag :]
+    else:
+        assert tail.reset
+        assert tail.t.tolist() == kept
+    lo, hi = edges
+    wt, wy = buf.window(lo, hi)
+    assert wt.tolist() == [v for v in kept if lo <= v < hi]
+    assert wy.tolist() == [v * 10 for v in kept if lo <= v < hi]
+
+
+def test_restore_holds_exactly_the_given_samples_and_count() -> None:
+    buf = ChannelBuffer(8)
+    buf.append(np.arange(13.0), np.arange(13.0))
+    reader = buf.since(0)
+    buf.restore(np.array([3.0, 4.0]), np.array([30.0, 40.0]), total=5, received=9.0)
+    assert buf.snapshot()[0].tolist() == [3.0, 4.0]
+    assert buf.total == 5
+    assert buf.received == 9.0
+    assert buf.since(reader.total).reset  # the reader's 13 samples are gone
+    buf.append(np.array([5.0]), np.array([50.0]))
+    assert buf.since(5).t.tolist() == [5.0]
 
 
 # ------------------------------------------------------ learned cadence
