@@ -24,6 +24,7 @@ import msgspec
 import zmq
 
 from telemetry.dictionary import DEFAULT_DICTIONARY, TelemetryDictionary
+from telemetry.pipeline import TIME_AHEAD
 from telemetry.session import LiveSession, SessionConfig, build_derivers
 
 if TYPE_CHECKING:
@@ -46,6 +47,7 @@ REJECT_REASONS: Final = frozenset(
         "bad value",
         "too many channels",
         "too many sources",
+        TIME_AHEAD,  # live sessions only
     }
 )
 
