@@ -139,6 +139,8 @@ class Console:
             faults=config.faults,
             scenario=scenario.resolve() if scenario is not None else None,
             capacity=config.buffer_capacity,
+            roster=config.roster,
+            limits=config.limits,
         )
         self.store = self.replay.store
         # Scroll-back reads the recording itself (read-only, WAL-safe).
@@ -279,14 +281,6 @@ def run_gui(args: argparse.Namespace) -> int:
         sys.stderr.write(
             "kibo-console: --replay-start, --replay-speed and --training-log "
             "need --replay FILE\n"
-        )
-        return 2
-    if config.replay is not None and (config.roster or config.limits):
-        # ReplayDriver builds its dose estimator from the shipped files.
-        sys.stderr.write(
-            "kibo-console: --roster and --limits apply to live sessions "
-            "(--connect, --listen, --demo); a replay uses the shipped roster "
-            "and limits\n"
         )
         return 2
     live = config.endpoints or config.listen or config.demo

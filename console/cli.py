@@ -122,14 +122,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--roster",
         type=Path,
         metavar="FILE",
-        help="crew roster (TOML) for the live dose estimator (default: the "
+        help="crew roster (TOML) for the dose estimator, live or replay (default: the "
         "shipped resources/crew_roster.toml)",
     )
     parser.add_argument(
         "--limits",
         type=Path,
         metavar="FILE",
-        help="dose limits (TOML) for the live dose estimator (default: the "
+        help="dose limits (TOML) for the dose estimator, live or replay (default: the "
         "shipped resources/dose_limits.toml)",
     )
     sub = parser.add_subparsers(dest="command")

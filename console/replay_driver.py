@@ -58,7 +58,12 @@ class ReplayDriver:
         scenario: str | Path | None = None,
         capacity: int = 100_000,
         wall_clock: Callable[[], float] = time.monotonic,
+        roster: Path | None = None,
+        limits: Path | None = None,
     ) -> None:
+        # First: a bad roster or limits file stops the replay (naming file,
+        # line and entry) before the session file or a training log is open.
+        self._derivers = replay_derivers(dictionary, roster, limits)
         self.dictionary = dictionary
         self.session_path = session_path
         self.store = ChannelStore(capacity)
@@ -85,7 +90,6 @@ class ReplayDriver:
             operator=operator,
         )
         self._faults = faults
-        self._derivers = replay_derivers(dictionary)
         self.pipeline = Pipeline(
             dictionary,
             self.store,

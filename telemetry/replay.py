@@ -970,18 +970,19 @@ def republish(
 # ------------------------------------------------------ recording, bench
 
 
-def replay_derivers(dictionary: TelemetryDictionary) -> list[Deriver]:
-    """Return the derivers a replay runs: the session's, or the dose estimator."""
+def replay_derivers(
+    dictionary: TelemetryDictionary,
+    roster: Path | None = None,
+    limits: Path | None = None,
+) -> list[Deriver]:
+    """Return the derivers a replay runs: a session's, with its roster and limits.
+
+    A radiation officer may replay with another roster or agency limits than
+    were live; a bad file raises ``RosterError`` naming file, line and entry.
+    """
     from telemetry.session import build_derivers
 
-    derivers = build_derivers(dictionary)
-    if derivers:
-        return derivers
-    from telemetry.estimator import DoseEstimator
-    from telemetry.roster import DEFAULT_LIMITS, DEFAULT_ROSTER, DoseLimits, Roster
-
-    limits = DoseLimits.load(DEFAULT_LIMITS)
-    return [DoseEstimator(dictionary, Roster.load(DEFAULT_ROSTER, limits), limits)]
+    return build_derivers(dictionary, roster, limits)
 
 
 def record_simulated_session(

@@ -228,14 +228,24 @@ def test_console_with_a_broken_roster_opens_no_window_and_starts_no_simulator(
     assert not list((tmp_path / "data").rglob("*.sqlite"))
 
 
-def test_roster_and_limits_are_refused_for_a_replay(tmp_path: Path) -> None:
-    """A replay's dose engine uses the shipped files: say so rather than ignore."""
-    gui = run(
-        "--replay",
-        str(tmp_path / "any.sqlite"),
-        "--limits",
-        str(DEFAULT_LIMITS),
-        env=console_env(tmp_path),
-    )
-    assert gui.returncode == 2, gui.stderr
-    assert "--roster and --limits apply to live sessions" in gui.stderr
+def test_replay_with_a_broken_roster_stops_before_opening_the_session(
+    qapp: QApplication,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A replay takes --roster and --limits too, and refuses a broken one."""
+    from console.cli import main
+
+    bad = tmp_path / "crew_roster.toml"
+    broken_copy(DEFAULT_ROSTER, 'sex = "M"', 'sex = "X"', bad)
+    session = tmp_path / "any.session.sqlite"
+    session.write_bytes(b"")  # never opened: the roster is read first
+    monkeypatch.setenv("KIBO_DATA_DIR", str(tmp_path / "data"))
+    before = set(qapp.topLevelWidgets())
+    code = main(["--replay", str(session), "--roster", str(bad), "--quit-after", "5"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert f"{bad}:" in err and "[crew[1].sex] (c2)" in err
+    assert set(qapp.topLevelWidgets()) == before
+    assert session.read_bytes() == b""

@@ -330,6 +330,37 @@ def test_each_session_replays_to_the_end_with_its_alarms(
     assert sha256(path) == before
 
 
+def test_replay_estimates_dose_with_the_roster_it_is_given(
+    qtbot: QtBot, tmp_path: Path, open_console: Callable[..., Console]
+) -> None:
+    """A radiation officer replays a session against another crew record."""
+    from telemetry.roster import DEFAULT_ROSTER
+
+    roster = tmp_path / "crew_roster.toml"
+    shipped = DEFAULT_ROSTER.read_text(encoding="utf-8")
+    assert "prior_career_msv = 480.0" in shipped  # c2, the veteran
+    roster.write_text(
+        shipped.replace("prior_career_msv = 480.0", "prior_career_msv = 590.0")
+    )
+    con = open_console(
+        ConsoleConfig(replay=copy_session("nominal-ops", tmp_path), roster=roster)
+    )
+    driver, bar = parts(con)
+    bar.set_speed(AFAP)
+    bar.play.click()
+    qtbot.waitUntil(
+        lambda: driver.cursor == driver.end_time and not driver.playing,
+        timeout=60_000,
+    )
+    crew = {c.crew_id: c for c in driver.dose.snapshot().crew}
+    assert crew["c2"].prior_msv == 590.0
+    assert crew["c2"].career_fraction >= 590.0 / 600.0
+    # The shipped roster leaves c2 at WARNING (80 %); this record is at 98 %.
+    qtbot.waitUntil(
+        lambda: alarm_rows(con).get("c2.career_fraction", "").startswith("CRITICAL")
+    )
+
+
 def test_bookmarks_persist_and_are_seen_by_every_replay(
     qtbot: QtBot, tmp_path: Path, open_console: Callable[..., Console]
 ) -> None:
