@@ -589,10 +589,11 @@ class _TimeAxis(pg.DateAxisItem):  # type: ignore[misc]
 
     def tickValues(self, minVal: float, maxVal: float, size: float) -> TickLevels:
         key = (minVal, maxVal, size, self.utcOffset, *self._font_key())
-        found = _bounded(self._shared_ticks, self._SHARED_MAX).get(key)
+        found = self._shared_ticks.get(key)
         if found is None:
             levels = super().tickValues(minVal, maxVal, size)
-            found = self._shared_ticks[key] = (levels, self.zoomLevel, self.minSpacing)
+            found = (levels, self.zoomLevel, self.minSpacing)
+            _bounded(self._shared_ticks, self._SHARED_MAX)[key] = found
         # tickStrings reads the zoom level of the ticks it labels.
         self.zoomLevel, self.minSpacing = found[1], found[2]
         return found[0]
@@ -664,7 +665,7 @@ class _TimeAxis(pg.DateAxisItem):  # type: ignore[misc]
     def _lay_out(self) -> _SharedAxisDrawing:
         """Record the axis as pyqtgraph's AxisItem.paint does (or share)."""
         key = self._picture_key()
-        drawing = _bounded(self._shared_drawings, self._SHARED_MAX).get(key)
+        drawing = self._shared_drawings.get(key)
         if drawing is None:
             self._text_size = None
             picture = QPicture()
@@ -678,7 +679,9 @@ class _TimeAxis(pg.DateAxisItem):  # type: ignore[misc]
             finally:
                 painter.end()
             drawing = _SharedAxisDrawing(picture, self._text_size)
-            self._shared_drawings[key] = drawing
+            # Bound on insert, never on lookup: emptying the cache between
+            # two linked charts' lookups would unshare their drawing.
+            _bounded(self._shared_drawings, self._SHARED_MAX)[key] = drawing
         elif drawing.text_size is not None:
             # What laying out would have told the axis about its labels (it
             # resets self.picture, so before setting it below).
@@ -703,7 +706,7 @@ class _TimeAxis(pg.DateAxisItem):  # type: ignore[misc]
         exact = to_device.mapRect(self.boundingRect())
         rect = exact.toAlignedRect().adjusted(-1, -1, 1, 1)
         key = (rect.width(), rect.height(), exact.x() - rect.x(), exact.y() - rect.y())
-        image = _bounded(self._drawing.images, 8).get(key)
+        image = self._drawing.images.get(key)
         if image is None:
             image = QPixmap(rect.size())
             image.fill(Qt.GlobalColor.transparent)
@@ -716,7 +719,7 @@ class _TimeAxis(pg.DateAxisItem):  # type: ignore[misc]
                 self._drawing.picture.play(painter)
             finally:
                 painter.end()
-            self._drawing.images[key] = image
+            _bounded(self._drawing.images, 8)[key] = image
         p.save()
         try:
             p.resetTransform()

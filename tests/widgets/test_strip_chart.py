@@ -16,6 +16,7 @@ from widgets.strip_chart import (
     PeakCache,
     ReferenceLine,
     StripChart,
+    _TimeAxis,
     auto_gap,
     peak_decimate,
 )
@@ -356,6 +357,12 @@ def test_a_scrolling_refresh_paints_the_chart_once(chart, qtbot, flush):
 
 
 def test_linked_charts_of_one_width_share_their_time_axis_drawing(qtbot):
+    # The shared caches are bounded: one entry short of full, the next
+    # insert empties them, which must not unshare two linked charts.
+    for cache in (_TimeAxis._shared_drawings, _TimeAxis._shared_ticks):
+        cache.clear()
+        for i in range(_TimeAxis._SHARED_MAX - 1):
+            cache[("earlier chart", i)] = None
     charts = [StripChart(window_s=120.0) for _ in range(3)]
     for w in charts:
         qtbot.addWidget(w)
