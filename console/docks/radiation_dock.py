@@ -931,12 +931,18 @@ class RadiationDock(Panel):
         silent = now - max(received)
         at = f"doses to {utc_text(data_time)}" if data_time == data_time else "doses —"
         late = f" · {snap.late_samples} late" if snap and snap.late_samples else ""
+        # Values outside any physical range (a broken dosimeter or publisher)
+        # are left out of the dose: the officer must know the estimate lacks them.
+        invalid = snap.invalid_samples if snap is not None else 0
+        if invalid:
+            late += f" · {invalid} ignored (outside physical range)"
         if silent > self._rad_stale_s:
             self.input_lamp.set_level(
                 Level.STALE, f"{at} · dosimeters silent {silent:.0f} s{late}"
             )
         else:
-            self.input_lamp.set_level(Level.NOMINAL, f"{at}{late}")
+            level = Level.WATCH if invalid else Level.NOMINAL
+            self.input_lamp.set_level(level, f"{at}{late}")
 
     def _refresh_plots(self, now: float) -> None:
         ctx = self.context

@@ -29,6 +29,7 @@ from telemetry.pipeline import Pipeline
 from telemetry.roster import DEFAULT_ROSTER
 from telemetry.session import build_derivers
 from telemetry.simulator import Simulator
+from telemetry.wire import encode_frame
 from widgets.levels import Level, apply_theme
 
 if TYPE_CHECKING:
@@ -278,6 +279,29 @@ def test_without_an_estimator_the_dock_says_so(
     assert dock.crew_ids() == []
     assert dock.banner.text() == "NO DOSE ESTIMATE"
     assert dock.input_lamp.level() is Level.NO_DATA
+
+
+def test_dose_inputs_outside_physical_range_are_counted_on_the_input_lamp(
+    qtbot: QtBot, qapp: Any
+) -> None:
+    session = make_session("nominal", 20.0)
+    dock = RadiationDock(session.context())
+    qtbot.addWidget(dock)
+    dock.refresh(session.now)
+    assert dock.input_lamp.level() is Level.NOMINAL
+    t = session.now + 0.5
+    absurd = encode_frame(
+        "rad",
+        "padles-jpm-1",
+        10**6,
+        [t],
+        {"dose_eq_rate": [1e300], "absorbed_rate": [1.0]},
+    )
+    session.pipeline.ingest(absurd, t)
+    session.run_until(25.0)
+    dock.refresh(session.now)
+    assert dock.input_lamp.level() is Level.WATCH
+    assert "1 ignored (outside physical range)" in dock.input_lamp.text()
 
 
 def test_crew_names_are_shown_as_text_not_markup(qtbot: QtBot, tmp_path: Path) -> None:
