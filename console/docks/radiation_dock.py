@@ -107,6 +107,21 @@ def format_msv(value: float) -> str:
     return f"{value:.{digits}f}"
 
 
+def format_dose(msv: float, sigma_msv: float | None = None) -> str:
+    """Format a dose with its unit, µSv below 1 mSv: '22.3 ± 4.23 µSv', '480 mSv'.
+
+    A few minutes of a session are tens of µSv; '0.0000223 mSv' hides them in
+    zeros. The uncertainty, if given, is shown in the dose's unit.
+    """
+    if not math.isfinite(msv):
+        return "—"
+    scale, unit = (1.0, "mSv") if abs(msv) >= 1.0 else (1000.0, "µSv")
+    text = format_msv(msv * scale)
+    if sigma_msv is not None and math.isfinite(sigma_msv):
+        text += f" ± {format_msv(sigma_msv * scale)}"
+    return f"{text} {unit}"
+
+
 def format_pfu(flux: float) -> str:
     """Proton flux as read on a log scale: '1,493', '22.1', '0.31'."""
     if not math.isfinite(flux):
@@ -747,13 +762,10 @@ class RadiationDock(Panel):
             f"{crew.rate_usv_h:.1f}" if math.isfinite(crew.rate_usv_h) else "—"
         )
         sigma = crew.uncertainty_rel * crew.session_msv
-        row.session.setText(
-            f"{format_msv(crew.session_msv)} ± {format_msv(sigma)} mSv"
-            if math.isfinite(sigma)
-            else f"{format_msv(crew.session_msv)} mSv"
-        )
+        row.session.setText(format_dose(crew.session_msv, sigma))
+        rolling = crew.dose_30d_msv, crew.dose_1y_msv
         row.rolling.setText(
-            f"30 d {format_msv(crew.dose_30d_msv)} · 1 y {format_msv(crew.dose_1y_msv)}"
+            f"30 d {format_dose(rolling[0])} · 1 y {format_dose(rolling[1])}"
         )
         career = next((s for s in crew.limits if s.window_days is None), None)
         career_level = Level[career.level.name] if career else Level.NOMINAL
@@ -802,7 +814,7 @@ class RadiationDock(Panel):
         tip = [f"{crew.name} ({crew.crew_id}, {crew.agency})"]
         tip.append(
             f"prior {format_msv(crew.prior_msv)} mSv + session "
-            f"{format_msv(crew.session_msv)} mSv = career "
+            f"{format_dose(crew.session_msv)} = career "
             f"{format_msv(crew.career_msv)} of {crew.career_limit_msv:g} mSv"
         )
         tip.extend(_limit_line(s) for s in crew.limits)
@@ -829,7 +841,7 @@ class RadiationDock(Panel):
             # First what to do: who is still outside and what moving saves.
             where = {c.crew_id: c.module or "?" for c in snap.crew}
             outside = [
-                f"{cid} in {where.get(cid, '?')} ({format_msv(v)} mSv)"
+                f"{cid} in {where.get(cid, '?')} ({format_dose(v)})"
                 for cid, v in shelter.per_crew
                 if v > 0
             ]
@@ -841,7 +853,7 @@ class RadiationDock(Panel):
             since = utc_text(shelter.since) if shelter.since is not None else "—"
             first = (
                 f"{action} · est. dose avoided in {shelter.horizon_h:g} h: "
-                f"{format_msv(shelter.dose_avoided_msv)} mSv · "
+                f"{format_dose(shelter.dose_avoided_msv)} · "
                 f"since {since}: {shelter.reason}"
             )
             what = f"SPE S{spe.s_level}" if spe.active else "ENERGETIC PROTONS"

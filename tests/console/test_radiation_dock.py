@@ -19,6 +19,7 @@ from console.docks.radiation_dock import (
     RadiationDock,
     flag_spans,
     format_days,
+    format_dose,
     format_msv,
     module_spans,
 )
@@ -113,7 +114,8 @@ def test_table_shows_every_crew_member_with_their_dose(
         assert member.agency in row.detail.text()
         assert row.module.text() == crew.module
         assert crew.session_msv > 0
-        assert row.session.text().startswith(format_msv(crew.session_msv))
+        sigma = crew.uncertainty_rel * crew.session_msv
+        assert row.session.text() == format_dose(crew.session_msv, sigma)
         assert row.rate.text() == f"{crew.rate_usv_h:.1f}"
         assert row.days.text() == format_days(crew.days_to_limit)
         # Career bar: prior + session against the person's own limit.
@@ -163,7 +165,9 @@ def test_spe_banner_shows_s3_and_the_shelter_call(
     # c2 wears a dosimeter and stays at work in the scenario: the banner names
     # them with the dose moving would avoid, and their row points to SM.
     assert "Outside SM: c2" in detail
-    assert "mSv" in detail
+    assert (
+        f"dose avoided in 12 h: {format_dose(snap.shelter.dose_avoided_msv)}" in detail
+    )
     assert dock.crew_row("c2").move.text() == "→ SM"
     for crew_id in ("c1", "c3", "c4"):
         assert dock.crew_row(crew_id).module.text() == "SM"
@@ -339,6 +343,11 @@ def test_module_and_flag_spans() -> None:
     assert format_days(math.inf) == "not reached"
     assert format_msv(0.036234) == "0.0362"
     assert format_msv(480.3) == "480"
+    # Doses carry their unit, in µSv below 1 mSv (minutes of a session).
+    assert format_dose(0.0000223, 0.00000423) == "0.0223 ± 0.00423 µSv"
+    assert format_dose(0.0362) == "36.2 µSv"
+    assert format_dose(12.04, 1.5) == "12.0 ± 1.50 mSv"
+    assert format_dose(math.nan) == "—"
 
 
 def test_screenshot_script_renders_the_dock(tmp_path: Path) -> None:
