@@ -107,18 +107,21 @@ def format_msv(value: float) -> str:
     return f"{value:.{digits}f}"
 
 
-def format_dose(msv: float, sigma_msv: float | None = None) -> str:
-    """Format a dose with its unit, µSv below 1 mSv: '22.3 ± 4.23 µSv', '480 mSv'.
+def format_dose(value: float, sigma: float | None = None, unit: str = "mSv") -> str:
+    """Format a dose with its unit, in µ below 1 m: '22.3 ± 4.23 µSv', '480 mSv'.
 
     A few minutes of a session are tens of µSv; '0.0000223 mSv' hides them in
-    zeros. The uncertainty, if given, is shown in the dose's unit.
+    zeros. ``unit`` is a milli unit (mSv, mGy, mGy-Eq); the uncertainty, if
+    given, is shown in the dose's unit.
     """
-    if not math.isfinite(msv):
+    if not math.isfinite(value):
         return "—"
-    scale, unit = (1.0, "mSv") if abs(msv) >= 1.0 else (1000.0, "µSv")
-    text = format_msv(msv * scale)
-    if sigma_msv is not None and math.isfinite(sigma_msv):
-        text += f" ± {format_msv(sigma_msv * scale)}"
+    scale = 1.0
+    if unit.startswith("m") and abs(value) < 1.0:
+        scale, unit = 1000.0, "µ" + unit[1:]
+    text = format_msv(value * scale)
+    if sigma is not None and math.isfinite(sigma):
+        text += f" ± {format_msv(sigma * scale)}"
     return f"{text} {unit}"
 
 
@@ -917,7 +920,7 @@ class RadiationDock(Panel):
                 (
                     f"{crew_id} · {st.label} · {st.limit:g} {st.unit}",
                     f"{st.fraction * 100:.1f} %",
-                    format_msv(st.dose),
+                    format_dose(st.dose, unit=st.unit),
                     format_days(st.days_to_limit),
                 ),
                 Level[st.level.name],
@@ -1027,7 +1030,7 @@ class RadiationDock(Panel):
 
 def _limit_line(s: LimitStatus) -> str:
     return (
-        f"{s.label}: {format_msv(s.dose)} / {s.limit:g} {s.unit} "
+        f"{s.label}: {format_dose(s.dose, unit=s.unit)} of {s.limit:g} {s.unit} "
         f"({s.fraction * 100:.1f} %), {format_days(s.days_to_limit)} "
         f"[{s.status}] {s.source}"
     )

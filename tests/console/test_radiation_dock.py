@@ -348,6 +348,8 @@ def test_module_and_flag_spans() -> None:
     assert format_dose(0.0362) == "36.2 µSv"
     assert format_dose(12.04, 1.5) == "12.0 ± 1.50 mSv"
     assert format_dose(math.nan) == "—"
+    assert format_dose(0.0000598, unit="mGy-Eq") == "0.0598 µGy-Eq"
+    assert format_dose(2.5, unit="Gy") == "2.50 Gy"
 
 
 def test_screenshot_script_renders_the_dock(tmp_path: Path) -> None:
