@@ -10,6 +10,7 @@ def run_bench(
     seconds: float | None = None,
     hours: float | None = None,
     frames: int | None = None,
+    rate: float | None = None,
 ) -> int:
     """Run one benchmark (or all); figures are printed as ratios to measured limits.
 
@@ -55,7 +56,10 @@ def run_bench(
             os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
             from console.bench_soak import run_soak
 
-            run_soak(hours=hours if hours is not None else (seconds or 600) / 3600)
+            run_soak(
+                hours=hours if hours is not None else (seconds or 600) / 3600,
+                samples_per_s=rate or 10_000,
+            )
         elif name == "fuzz":
             from console.bench_fuzz import DEFAULT_FRAMES, print_fuzz, run_fuzz_bench
 

@@ -258,6 +258,13 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--frames", type=int, default=None, help="messages for 'bench fuzz'"
     )
+    bench.add_argument(
+        "--rate",
+        type=float,
+        default=None,
+        help="samples/s for 'bench soak' (default 10,000; 100,000 measures the "
+        "longest GUI stall under full ingest load)",
+    )
     return parser
 
 
@@ -642,7 +649,11 @@ def _bench(args: argparse.Namespace) -> int:
     from console.bench import run_bench
 
     return run_bench(
-        args.which, seconds=args.seconds, hours=args.hours, frames=args.frames
+        args.which,
+        seconds=args.seconds,
+        hours=args.hours,
+        frames=args.frames,
+        rate=args.rate,
     )
 
 
