@@ -279,8 +279,10 @@ class ModuleMap(pg.GraphicsLayoutWidget):  # type: ignore[misc]
                 )
                 mark.setZValue(5)
                 self._add(view, mark)
+                # Right of the marker: below it is where a robot leaving the
+                # dock carries its own label, and the labels overlapped.
                 text = pg.TextItem(
-                    "dock", color=pal.theme["text_dim"], anchor=(0.5, -0.3)
+                    "dock", color=pal.theme["text_dim"], anchor=(-0.3, 0.5)
                 )
                 text.setPos(x, v)
                 self._add(view, text)
