@@ -183,6 +183,23 @@ class AlarmBook:
         if self._on_action is not None:
             self._on_action(now, self.operator, action, target, comment)
 
+    def checkpoint(self) -> tuple[dict[str, Alarm], int]:
+        """Return every alarm and the raised count, for :meth:`restore`.
+
+        Alarms are immutable, so the copy is shallow. A replay keeps one per
+        checkpoint to seek quickly.
+        """
+        with self._lock:
+            return dict(self._alarms), self.raised_total
+
+    def restore(self, state: tuple[dict[str, Alarm], int]) -> None:
+        """Return to a :meth:`checkpoint`; views see a new version and re-read."""
+        alarms, raised_total = state
+        with self._lock:
+            self._alarms = dict(alarms)
+            self.raised_total = raised_total
+            self.version += 1
+
     def snapshot(self) -> list[Alarm]:
         """Every alarm, worst first, then newest first."""
         with self._lock:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 import numpy as np
@@ -323,6 +323,36 @@ class ChannelStore:
         """Return the events newer than ``seq`` (a reader keeps its last seq)."""
         with self._lock:
             return [e for e in self._events if e.seq > seq]
+
+    def events(self) -> list[StoreEvent]:
+        """Return every event held, oldest first."""
+        with self._lock:
+            return list(self._events)
+
+    def restore(
+        self,
+        buffers: dict[str, ChannelBuffer],
+        sources: dict[str, SourceStats],
+        rejected_by_reason: dict[str, int],
+        rejected_total: int,
+        undeclared: set[str],
+        events: list[StoreEvent],
+    ) -> None:
+        """Swap in a checkpoint's contents in one step (replay seeks).
+
+        Event sequence numbers keep counting, as after :meth:`clear`: a view
+        reading ``events_since(its last seq)`` gets the rebuilt list as new.
+        """
+        with self._lock:
+            self._buffers = buffers
+            self.sources = sources
+            self.rejected_by_reason = rejected_by_reason
+            self.rejected_total = rejected_total
+            self.undeclared = undeclared
+            base = self._event_seq
+            renumbered = [replace(e, seq=base + i) for i, e in enumerate(events, 1)]
+            self._events = deque(renumbered, maxlen=self._events.maxlen)
+            self._event_seq = base + len(renumbered)
 
     def clear(self) -> None:
         """Drop every buffer, counter and event (replay seeks rebuild from scratch)."""

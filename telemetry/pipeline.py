@@ -6,7 +6,7 @@ so every display, alarm and dose total is computed the same way.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 import numpy as np
 
@@ -103,6 +103,14 @@ class Deriver(Protocol):
     def derive(self, batches: list[ChannelBatch]) -> list[ChannelBatch]: ...
 
     def reset(self) -> None: ...
+
+
+class PipelineState(NamedTuple):
+    """What :meth:`Pipeline.checkpoint` returns; owned by the thread driving it."""
+
+    decoder: Decoder
+    evaluators: dict[str, LimitEvaluator | None]
+    last_reject: dict[tuple[str | None, str], float]
 
 
 class Pipeline:
@@ -503,6 +511,22 @@ class Pipeline:
                 "link",
             )
         )
+
+    def checkpoint(self) -> PipelineState:
+        """Return the decoding and limit state, uncopied, for :meth:`restore`.
+
+        The caller deep-copies it (a replay shares the dictionary's specs
+        between copies); the store, alarms and derivers have their own.
+        """
+        return PipelineState(
+            self.decoder, dict(self._evaluators), dict(self._last_reject_event)
+        )
+
+    def restore(self, state: PipelineState) -> None:
+        """Return to a :meth:`checkpoint` (a copy the caller no longer uses)."""
+        self.decoder = state.decoder
+        self._evaluators = dict(state.evaluators)
+        self._last_reject_event = dict(state.last_reject)
 
     def reset(self) -> None:
         """Forget all state (a replay seek rebuilds it from the start)."""

@@ -15,8 +15,7 @@ import statistics
 import tempfile
 import threading
 import time
-from collections import deque
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TypeVar
@@ -41,7 +40,7 @@ if TYPE_CHECKING:
 
     from telemetry.alarms import Alarm
     from telemetry.dictionary import TelemetryDictionary
-    from telemetry.pipeline import Deriver, Pipeline
+    from telemetry.pipeline import Deriver, Pipeline, PipelineState
     from telemetry.security import PublisherCurve
 
 ReplayFrame = tuple[float, bytes, bytes]
@@ -428,11 +427,8 @@ class _Checkpoint:
     rejected_total: int
     undeclared: set[str]
     events: list[StoreEvent]
-    alarms: dict[str, Alarm]
-    raised_total: int
-    decoder: object
-    evaluators: object
-    last_reject: dict[tuple[str | None, str], float]
+    alarms: tuple[dict[str, Alarm], int]
+    pipeline: PipelineState
     derivers: list[object] = field(default_factory=list)
     faults: object | None = None
 
@@ -792,12 +788,9 @@ class ReplayEngine:
                 rejected_by_reason=dict(store.rejected_by_reason),
                 rejected_total=store.rejected_total,
                 undeclared=set(store.undeclared),
-                events=list(store._events),
-                alarms=dict(p.alarms._alarms),
-                raised_total=p.alarms.raised_total,
-                decoder=self._copy(p.decoder),
-                evaluators=self._copy(p._evaluators),
-                last_reject=dict(p._last_reject_event),
+                events=store.events(),
+                alarms=p.alarms.checkpoint(),
+                pipeline=self._copy(p.checkpoint()),
                 derivers=derivers,
                 faults=self.faults.checkpoint() if self.faults is not None else None,
             )
@@ -844,15 +837,16 @@ class ReplayEngine:
             t, y = self._history[key].window(count - buf.capacity, count)
             buf.restore(t, y, count, received)
             buffers[key] = buf
-        _restore_store(store, buffers, cp)
-        alarms = p.alarms
-        with alarms._lock:
-            alarms._alarms = dict(cp.alarms)
-            alarms.raised_total = cp.raised_total
-            alarms.version += 1
-        p.decoder = self._copy(cp.decoder)
-        p._evaluators = self._copy(cp.evaluators)
-        p._last_reject_event = dict(cp.last_reject)
+        store.restore(
+            buffers,
+            {s: copy.copy(v) for s, v in cp.sources.items()},
+            dict(cp.rejected_by_reason),
+            cp.rejected_total,
+            set(cp.undeclared),
+            cp.events,
+        )
+        p.alarms.restore(cp.alarms)
+        p.restore(self._copy(cp.pipeline))
         for deriver, state in zip(p.derivers, cp.derivers, strict=True):
             self._restore_deriver(deriver, state)
         if self.faults is not None:
@@ -862,24 +856,6 @@ class ReplayEngine:
         self._tick_k = k * self._ticks_per_checkpoint + 1
         self._open(cp.time)
         self.generation += 1
-
-
-def _restore_store(
-    store: ChannelStore, buffers: dict[str, ChannelBuffer], cp: _Checkpoint
-) -> None:
-    """Swap the store's contents for a checkpoint's, in one step under its lock."""
-    with store._lock:
-        store._buffers = buffers
-        store.sources = {s: copy.copy(v) for s, v in cp.sources.items()}
-        store.rejected_by_reason = dict(cp.rejected_by_reason)
-        store.rejected_total = cp.rejected_total
-        store.undeclared = set(cp.undeclared)
-        # Sequence numbers keep counting, as after ChannelStore.clear(): a view
-        # reading events_since(its last seq) gets the rebuilt list as new.
-        base = store._event_seq
-        events = [replace(e, seq=base + i) for i, e in enumerate(cp.events, 1)]
-        store._events = deque(events, maxlen=store._events.maxlen)
-        store._event_seq = base + len(events)
 
 
 # --------------------------------------------------------------- republish

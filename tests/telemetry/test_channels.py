@@ -237,3 +237,19 @@ def test_rows_at_one_time_teach_nothing() -> None:
     stats = SourceStats("robot")
     first_message(stats, [5.0, 5.0, 5.0], 10.0)
     assert stats.interval_s != stats.interval_s  # NaN: still unknown
+
+
+def test_store_restore_swaps_contents_and_views_see_the_events_as_new() -> None:
+    store = ChannelStore(capacity=8)
+    store.append("a.x", np.array([1.0]), np.array([2.0]))
+    store.add_event(1.0, "a", "gap", "first")
+    seen = store.add_event(2.0, "a", "gap", "second").seq
+    saved = store.events()
+    buf = ChannelBuffer(8)
+    buf.append(np.array([5.0]), np.array([6.0]))
+    store.restore({"b.y": buf}, {}, {"bad topic": 1}, 1, {"b.z"}, saved[:1])
+    assert store.keys() == ["b.y"]
+    assert (store.rejected_total, store.undeclared) == (1, {"b.z"})
+    again = store.events_since(seen)  # a view that had read both
+    assert [e.detail for e in again] == ["first"]
+    assert again[0].seq > seen
