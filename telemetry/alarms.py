@@ -9,9 +9,10 @@ action is handed to the archive with its time, operator and comment.
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from telemetry.severity import Severity
 
@@ -20,6 +21,15 @@ if TYPE_CHECKING:
 
 ActionSink = Callable[[float, str, str, str, str], None]
 """(time, operator, action, target, comment): usually ArchiveWriter.put_action."""
+
+#: Alarm-rate yardsticks of EEMUA 191 / ISA-18.2: more than 10 new alarms in
+#: 10 minutes is a flood; one source alarming 3 times within 60 s chatters.
+LOAD_WINDOW_S = 600.0
+FLOOD_PER_WINDOW = 10
+CHATTER_WINDOW_S = 60.0
+CHATTER_COUNT = 3
+# Occurrences kept for the load figures (a flood of floods stays bounded).
+_RAISES_KEPT = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +64,31 @@ class Alarm:
         return "returned (unacknowledged)"
 
 
+class AlarmLoad(NamedTuple):
+    """How hard the alarm list is working the operator; immutable, any thread.
+
+    ``raised`` counts new occurrences (an alarm becoming active) in the last
+    ``window_s``; ``chattering`` names the sources that became active at least
+    ``CHATTER_COUNT`` times within ``CHATTER_WINDOW_S`` in that window.
+    """
+
+    raised: int
+    window_s: float
+    chattering: tuple[str, ...]
+
+    @property
+    def flood(self) -> bool:
+        return self.raised > FLOOD_PER_WINDOW * self.window_s / LOAD_WINDOW_S
+
+
+class AlarmBookState(NamedTuple):
+    """What :meth:`AlarmBook.checkpoint` returns (immutable parts, shallow copies)."""
+
+    alarms: dict[str, Alarm]
+    raised_total: int
+    raises: tuple[tuple[float, str], ...]
+
+
 class AlarmBook:
     """Alarm state shared by two threads, guarded by one lock.
 
@@ -68,6 +103,8 @@ class AlarmBook:
         self.operator = operator
         self.version = 0
         self.raised_total = 0
+        # (time, key) of each new occurrence, for the alarm-load figures.
+        self._raises: deque[tuple[float, str]] = deque(maxlen=_RAISES_KEPT)
 
     def raise_transition(self, tr: LimitTransition) -> None:
         """Apply a limit (or link/stale) transition."""
@@ -75,6 +112,8 @@ class AlarmBook:
             alarm = self._alarms.get(tr.key)
             if tr.severity > Severity.NOMINAL:
                 self.raised_total += 1
+                if alarm is None or not alarm.active:
+                    self._raises.append((tr.time, tr.key))
                 if alarm is None:
                     alarm = Alarm(
                         tr.key,
@@ -183,22 +222,44 @@ class AlarmBook:
         if self._on_action is not None:
             self._on_action(now, self.operator, action, target, comment)
 
-    def checkpoint(self) -> tuple[dict[str, Alarm], int]:
-        """Return every alarm and the raised count, for :meth:`restore`.
+    def checkpoint(self) -> AlarmBookState:
+        """Return every alarm, the raised count and recent raises, for :meth:`restore`.
 
         Alarms are immutable, so the copy is shallow. A replay keeps one per
         checkpoint to seek quickly.
         """
         with self._lock:
-            return dict(self._alarms), self.raised_total
+            return AlarmBookState(
+                dict(self._alarms), self.raised_total, tuple(self._raises)
+            )
 
-    def restore(self, state: tuple[dict[str, Alarm], int]) -> None:
+    def restore(self, state: AlarmBookState) -> None:
         """Return to a :meth:`checkpoint`; views see a new version and re-read."""
-        alarms, raised_total = state
         with self._lock:
-            self._alarms = dict(alarms)
-            self.raised_total = raised_total
+            self._alarms = dict(state.alarms)
+            self.raised_total = state.raised_total
+            self._raises = deque(state.raises, maxlen=_RAISES_KEPT)
             self.version += 1
+
+    def load(self, now: float, window_s: float = LOAD_WINDOW_S) -> AlarmLoad:
+        """Return the alarm load over the ``window_s`` before ``now``."""
+        since = now - window_s
+        with self._lock:
+            recent = [(t, key) for t, key in self._raises if since < t <= now]
+        times: dict[str, list[float]] = {}
+        for t, key in recent:
+            times.setdefault(key, []).append(t)
+        n = CHATTER_COUNT
+        chattering = []
+        for key, ts in sorted(times.items()):
+            ts.sort()
+            # Any n consecutive occurrences within the chatter window.
+            if any(
+                ts[i + n - 1] - ts[i] <= CHATTER_WINDOW_S
+                for i in range(len(ts) - n + 1)
+            ):
+                chattering.append(key)
+        return AlarmLoad(len(recent), window_s, tuple(chattering))
 
     def snapshot(self) -> list[Alarm]:
         """Every alarm, worst first, then newest first."""
@@ -225,4 +286,5 @@ class AlarmBook:
     def clear(self) -> None:
         with self._lock:
             self._alarms.clear()
+            self._raises.clear()
             self.version += 1

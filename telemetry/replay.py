@@ -38,7 +38,7 @@ from telemetry.severity import Severity
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Sequence
 
-    from telemetry.alarms import Alarm
+    from telemetry.alarms import AlarmBookState
     from telemetry.dictionary import TelemetryDictionary
     from telemetry.pipeline import Deriver, Pipeline, PipelineState
     from telemetry.security import PublisherCurve
@@ -427,7 +427,7 @@ class _Checkpoint:
     rejected_total: int
     undeclared: set[str]
     events: list[StoreEvent]
-    alarms: tuple[dict[str, Alarm], int]
+    alarms: AlarmBookState
     pipeline: PipelineState
     derivers: list[object] = field(default_factory=list)
     faults: object | None = None

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from console.docks.panel import Panel, utc_text
+from telemetry.alarms import LOAD_WINDOW_S, AlarmLoad
 from telemetry.severity import Severity
 from widgets.event_table import AlarmTable, EventRow
 from widgets.levels import Level, palette
@@ -85,6 +86,8 @@ class AlarmDock(Panel):
         self._version = -1
         self._next_tick = -math.inf
         self._snapshot: list[Alarm] = []
+        self._load = AlarmLoad(0, LOAD_WINDOW_S, ())
+        self._busy = False
 
     # ---- rows ------------------------------------------------------------
 
@@ -97,14 +100,36 @@ class AlarmDock(Panel):
         self._version = book.version
         self._next_tick = now + 1.0
         self._snapshot = book.snapshot()
+        self._load = book.load(now)
         self.table.set_rows(self.row(a, now) for a in self._snapshot)
         unacked = sum(1 for a in self._snapshot if not a.acked and not a.shelved(now))
         shelved = sum(1 for a in self._snapshot if a.shelved(now))
         active = sum(1 for a in self._snapshot if a.active)
         self.summary.setText(
             f"{active} active · {unacked} unacknowledged · {shelved} shelved"
-            f" · operator {book.operator or '(not set)'}"
+            f" · {self._load_text()} · operator {book.operator or '(not set)'}"
         )
+        # A flood or a chattering source is the operator's cue to shelve or
+        # to ask for a limit review (EEMUA 191): say so in the warning colour.
+        busy = self._load.flood or bool(self._load.chattering)
+        if busy != self._busy:
+            self._busy = busy
+            colour = palette().levels[Level.WARNING][0] if busy else None
+            self.summary.setStyleSheet(
+                f"color: {colour or palette().theme['text_dim']};"
+            )
+
+    def _load_text(self) -> str:
+        load = self._load
+        minutes = load.window_s / 60.0
+        text = f"{load.raised} raised in {minutes:.0f} min"
+        if load.flood:
+            text = f"ALARM FLOOD: {text}"
+        if load.chattering:
+            names = ", ".join(load.chattering[:3])
+            more = len(load.chattering) - 3
+            text += f" · chattering: {names}{f' +{more}' if more > 0 else ''}"
+        return text
 
     def row(self, alarm: Alarm, now: float) -> EventRow:
         """One table row for an alarm (public so tests and reports agree)."""
@@ -142,6 +167,8 @@ class AlarmDock(Panel):
         }[state]
         if alarm.ack_comment and state == "acked":
             state_text += f": {alarm.ack_comment}"
+        if key in self._load.chattering:
+            state_text += " · chattering"
         severity = shown.name if alarm.active else f"{shown.name} (rtn)"
         if alarm.active and alarm.peak > alarm.severity:
             # The unacknowledged peak is what sounds and what the header counts.

@@ -129,3 +129,28 @@ def test_actions_are_reported_for_the_event_log(
     with qtbot.waitSignal(dock.action_done) as blocker:
         dock.acknowledge(["jpm.ppco2"], "noted")
     assert blocker.args == ["acknowledged jpm.ppco2 (noted)"]
+
+
+def test_a_chattering_source_and_the_alarm_load_are_shown(
+    dock: AlarmDock, feed: Feed
+) -> None:
+    """Three occurrences within a minute: the operator is told it chatters."""
+    dock.refresh(feed.clock())
+    assert "0 raised in 10 min" in dock.summary.text()
+    t = T0
+    for _ in range(3):
+        feed.cabin(t, 6, ppco2=2.9)
+        feed.cabin(t + 6, 6, ppco2=2.0)
+        t += 12
+    feed.cabin(t, 6, ppco2=2.9)  # a fourth, still standing
+    dock.refresh(feed.clock())
+    text = dock.summary.text()
+    assert "4 raised in 10 min" in text
+    assert "chattering: jpm.ppco2" in text
+    assert "ALARM FLOOD" not in text
+    assert cells(dock, "jpm.ppco2")["State"] == "UNACKNOWLEDGED · chattering"
+    # Ten minutes later the window has slid past them.
+    feed.cabin(t + 700, 1, ppco2=2.9)
+    dock.refresh(feed.clock())
+    assert "0 raised in 10 min" in dock.summary.text()
+    assert "chattering" not in dock.summary.text()
