@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
-from console.config import ConsoleConfig, console_curve, data_dir
+from console.config import ConsoleConfig, console_curve, data_dir, default_dose_ledger
 from console.context import ConsoleContext
 from console.history import HistoryService
 from console.main_window import MainWindow
@@ -92,6 +92,7 @@ class Console:
                 operator=config.operator,
                 curve=config.curve,
                 buffer_capacity=config.buffer_capacity,
+                dose_ledger=config.dose_ledger,
             ),
             derivers,
         )
@@ -266,6 +267,11 @@ def config_from_args(args: argparse.Namespace) -> ConsoleConfig:
         ),
         roster=args.roster,
         limits=args.limits,
+        dose_ledger=(
+            None
+            if args.no_dose_ledger or args.replay is not None
+            else default_dose_ledger()
+        ),
     )
 
 

@@ -303,6 +303,12 @@ def _add_subscriber_options(parser: argparse.ArgumentParser) -> None:
         "console admits (repeatable; default: the *.key files in --curve-keys "
         "but console.key); others are refused and reported",
     )
+    parser.add_argument(
+        "--no-dose-ledger",
+        action="store_true",
+        help="do not read or write the data directory's dose ledger (crew dose "
+        "of earlier console sessions): totals start from this session",
+    )
 
 
 def _add_publisher_options(parser: argparse.ArgumentParser, bind: str) -> None:
@@ -430,7 +436,7 @@ def _sim(args: argparse.Namespace) -> int:
 
 
 def _record(args: argparse.Namespace) -> int:
-    from console.config import console_curve
+    from console.config import console_curve, default_dose_ledger
     from telemetry.session import LiveSession, SessionConfig, build_derivers
     from telemetry.subscriber import listen_endpoint
 
@@ -444,6 +450,7 @@ def _record(args: argparse.Namespace) -> int:
     config = SessionConfig(
         endpoints=[*args.connect, *map(listen_endpoint, args.listen)],
         archive_path=args.archive,
+        dose_ledger=None if args.no_dose_ledger else default_dose_ledger(),
         topics=args.topic or ("",),
         curve=console_curve(
             args.curve_keys,

@@ -2,7 +2,7 @@
 
 Archives go to ``$KIBO_DATA_DIR`` or ``$XDG_DATA_HOME/kibo-console`` (default
 ``~/.local/share/kibo-console``): ``archives/`` per session, ``layouts/`` per role,
-``training/`` for trainee logs.
+``training/`` for trainee logs, ``dose_ledger.sqlite`` for crew dose across sessions.
 """
 
 from __future__ import annotations
@@ -32,6 +32,13 @@ def data_dir() -> Path:
         path = Path(base) / "kibo-console"
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
     return path
+
+
+def default_dose_ledger() -> Path:
+    """Return the dose ledger of the data directory (earlier live sessions' dose)."""
+    from telemetry.dose_ledger import LEDGER_NAME
+
+    return data_dir() / LEDGER_NAME
 
 
 def generate_keys(out: Path, name: str, *, force: bool = False) -> tuple[str, str]:
@@ -155,3 +162,5 @@ class ConsoleConfig:
     buffer_capacity: int = 100_000
     roster: Path | None = None
     limits: Path | None = None
+    #: Dose ledger of a live console (``default_dose_ledger()``); None: none.
+    dose_ledger: Path | None = None

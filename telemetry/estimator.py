@@ -39,7 +39,7 @@ from telemetry.spaceweather import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Iterable, Mapping, Sequence
 
 FloatArray = npt.NDArray[np.float64]
 Batch = tuple[str, FloatArray, FloatArray]
@@ -143,7 +143,9 @@ class CrewDose:
 
     Rate, session and career dose are as of the snapshot time; rolling sums,
     per-limit fractions and days to limit as of ``budgets_time``, the last
-    output-grid time (at most ``output_interval_s`` earlier).
+    output-grid time (at most ``output_interval_s`` earlier). ``earlier_msv``
+    is the dose of earlier console sessions since the mission start (the dose
+    ledger), part of ``career_msv`` = prior + earlier + session.
     """
 
     crew_id: str
@@ -168,6 +170,7 @@ class CrewDose:
     limits: tuple[LimitStatus, ...]
     level: Severity
     budgets_time: float
+    earlier_msv: float = 0.0
 
     @property
     def remaining_msv(self) -> float:
@@ -200,6 +203,8 @@ class DoseSnapshot:
     ``time`` is the sample time doses are integrated to (NaN before any).
     ``invalid_samples`` counts input values outside their physical range
     (``MAX_DOSE_RATE_USV_H``, ``MAX_FLUX_PFU``, latitude/longitude), ignored.
+    ``history_note`` says what the totals hold of earlier console sessions
+    (the dose ledger); empty when the estimator was not seeded.
     """
 
     time: float
@@ -212,6 +217,7 @@ class DoseSnapshot:
     dropped_events: int
     version: int
     invalid_samples: int = 0
+    history_note: str = ""
 
     def member(self, crew_id: str) -> CrewDose:
         for crew in self.crew:
@@ -406,7 +412,22 @@ class _Crew:
         self.window_days = np.array([w or 0.0 for w in self.windows])
         self.personal: _Stream | None = None
         self.module: _Stream | None = None
+        # Dose of earlier console sessions (seed_history), kept by reset():
+        # cumulative mSv at bin starts and ends, and the part since the
+        # mission start (career).
+        self.earlier_t = np.empty(0)
+        self.earlier_c = np.empty(0)
+        self.earlier_career = 0.0
         self.reset()
+
+    def earlier_at(self, times: FloatArray) -> FloatArray:
+        """Dose of earlier sessions accrued by ``times`` (mSv)."""
+        if self.earlier_t.shape[0] == 0:
+            return np.zeros(times.shape[0])
+        return np.asarray(
+            np.interp(times, self.earlier_t, self.earlier_c, left=0.0),
+            dtype=np.float64,
+        )
 
     def reset(self) -> None:
         self.session = 0.0  # mSv since the start of integration
@@ -567,6 +588,8 @@ class DoseEstimator:
         self._events: deque[DoseEvent] = deque(maxlen=MAX_PENDING_EVENTS)
         self._dropped_events = 0
         self._version = 0
+        self._seed_note = ""
+        self._seed_time = math.nan
         self._reset_state()
 
     # ---------------------------------------------------------------- setup
@@ -656,10 +679,83 @@ class DoseEstimator:
     def reset(self) -> None:
         """Forget everything accrued (a replay seek rebuilds from the start).
 
-        Events not yet drained are dropped.
+        Events not yet drained are dropped. A :meth:`seed_history` is kept.
         """
         with self._state_lock:
             self._reset_state()
+
+    def seed_history(
+        self,
+        per_crew_bins: Mapping[str, Sequence[tuple[float, float, float]]],
+        *,
+        now: float = math.nan,
+        note: str = "",
+    ) -> None:
+        """Add the dose of earlier console sessions to the rolling and career totals.
+
+        Owner thread, before any data (a live session does it from the dose
+        ledger at start). ``per_crew_bins`` maps crew id to ``(start, end,
+        msv)``: dose equivalent accrued between sample times ``start`` and
+        ``end``, sorted and not overlapping; unknown crew ids are ignored.
+        The rolling sums take the bins inside their window, the career total
+        those since the member's ``mission_start`` (the roster's
+        ``prior_career_msv`` holds the dose before it); session dose stays
+        the dose since this estimator started. ``now`` dates the rolling
+        sums shown before any data; ``note`` is published as
+        ``DoseSnapshot.history_note``. A new call replaces the previous seed;
+        :meth:`reset` keeps it.
+        """
+        with self._state_lock:
+            for crew in self._crew:
+                bins = per_crew_bins.get(crew.member.id, ())
+                t: list[float] = []
+                c: list[float] = []
+                total = 0.0
+                mission = dt.datetime.combine(
+                    crew.member.mission_start, dt.time(), tzinfo=dt.UTC
+                ).timestamp()
+                career: list[float] = []
+                for start, end, msv in bins:
+                    t += [start, end]
+                    c += [total, total + msv]
+                    total += msv
+                    if start >= mission:
+                        career.append(msv)
+                crew.earlier_t = np.array(t, dtype=np.float64)
+                crew.earlier_c = np.array(c, dtype=np.float64)
+                crew.earlier_career = math.fsum(career)
+            self._seed_note = note
+            self._seed_time = now
+            self._publish()
+
+    @property
+    def integrated_until(self) -> float:
+        """Sample time the doses are integrated to (NaN before any data)."""
+        return self._until
+
+    def session_bins(self) -> tuple[float, float, dict[str, dict[float, float]]]:
+        """Return ``(first, until, crew -> {bin start: mSv})`` of this session.
+
+        The dose each crew member accrued since integration started, per
+        ``rolling_bin_s`` bin of sample time (the last one partial). Owner
+        thread, or any thread once the owner has stopped.
+        """
+        from telemetry.dose_ledger import crew_bins
+
+        bin_s = self.config.rolling_bin_s
+        with self._state_lock:
+            until = self._until
+            out: dict[str, dict[float, float]] = {}
+            first = math.nan
+            for crew in self._crew:
+                history = crew.history
+                if history is None or math.isnan(until):
+                    continue
+                first = float(history.t[0])
+                t = [*history.t.tolist(), until]
+                c = [*history.c.tolist(), crew.session]
+                out[crew.member.id] = crew_bins(t, c, bin_s)
+        return first, until, out
 
     # Attributes a checkpoint leaves out: locks, the read-only configuration,
     # and the snapshot, rebuilt (with a new version) on the next read.
@@ -1039,9 +1135,17 @@ class DoseEstimator:
         lo = np.maximum(evals - cfg.projection_window_days * SECONDS_PER_DAY, start)
         span_d = np.maximum((evals - lo) / SECONDS_PER_DAY, 1e-12)
         trailing = (cum - history.at(lo)) / span_d
-        career = crew.member.prior_career_msv + cum
+        career = crew.member.prior_career_msv + crew.earlier_career + cum
         windows = {30.0, 365.0} | {w for w in crew.windows if w is not None}
-        rolling = {w: cum - history.at(evals - w * SECONDS_PER_DAY) for w in windows}
+        # Earlier sessions (seed_history) add the part of their dose in the window.
+        earlier_now = crew.earlier_at(evals)
+        rolling = {
+            w: cum
+            - history.at(evals - w * SECONDS_PER_DAY)
+            + earlier_now
+            - crew.earlier_at(evals - w * SECONDS_PER_DAY)
+            for w in windows
+        }
         dose = np.vstack([career if w is None else rolling[w] for w in crew.windows])
         value = crew.values[:, None]
         positive = trailing > 0
@@ -1360,6 +1464,7 @@ class DoseEstimator:
             dropped_events=self._dropped_events,
             version=self._version,
             invalid_samples=sum(self._invalid.values()),
+            history_note=self._seed_note,
         )
 
     def _crew_dose(self, crew: _Crew) -> CrewDose:
@@ -1370,7 +1475,11 @@ class DoseEstimator:
             if crew.limit_now:
                 dose, fraction, days = crew.limit_now[li]
             else:
-                dose = member.prior_career_msv if limit.window_days is None else 0.0
+                dose = (
+                    member.prior_career_msv + crew.earlier_career
+                    if limit.window_days is None
+                    else self._earlier_window(crew, limit.window_days)
+                )
                 fraction, days = dose / limit.value, math.inf
             state = crew.alert_level[li]
             statuses.append(
@@ -1390,7 +1499,7 @@ class DoseEstimator:
             )
         nearest = min(statuses, key=lambda s: s.days_to_limit)
         now = crew.now
-        career = member.prior_career_msv + crew.session
+        career = member.prior_career_msv + crew.earlier_career + crew.session
         trailing = now.get("trailing", math.nan)
         projected = None
         if member.mission_end is not None and now:
@@ -1410,8 +1519,8 @@ class DoseEstimator:
             rate_usv_h=crew.rate,
             trailing_rate_msv_d=trailing,
             session_msv=crew.session,
-            dose_30d_msv=now.get("d30", 0.0),
-            dose_1y_msv=now.get("d1y", 0.0),
+            dose_30d_msv=now.get("d30", self._earlier_window(crew, 30.0)),
+            dose_1y_msv=now.get("d1y", self._earlier_window(crew, 365.0)),
             prior_msv=member.prior_career_msv,
             career_msv=career,
             career_limit_msv=crew.career.limit_msv,
@@ -1423,7 +1532,16 @@ class DoseEstimator:
             limits=tuple(statuses),
             level=max((s.level for s in statuses), default=Severity.NOMINAL),
             budgets_time=now.get("time", math.nan),
+            earlier_msv=crew.earlier_career,
         )
+
+    def _earlier_window(self, crew: _Crew, days: float) -> float:
+        """Earlier sessions' dose in the window ending at the seed time (no data)."""
+        at = self._seed_time
+        if crew.earlier_t.shape[0] == 0 or math.isnan(at):
+            return 0.0
+        ends = crew.earlier_at(np.array([at - days * SECONDS_PER_DAY, at]))
+        return float(ends[1] - ends[0])
 
     def _shelter_advice(self, crews: tuple[CrewDose, ...]) -> ShelterAdvice:
         """Advice with the dose avoided: (rate now - shelter rate) × horizon."""

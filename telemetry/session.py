@@ -7,6 +7,7 @@ so everything received is flushed).
 
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -16,6 +17,8 @@ from typing import TYPE_CHECKING
 from telemetry.alarms import AlarmBook
 from telemetry.archive import ArchiveWriter
 from telemetry.channels import DEFAULT_CAPACITY, ChannelStore
+from telemetry.dose_ledger import DoseLedger, LedgerError
+from telemetry.estimator import DoseEstimator
 from telemetry.limits import LimitTransition
 from telemetry.pipeline import MAX_TIME_AHEAD_S, Deriver, Pipeline
 from telemetry.severity import Severity
@@ -126,6 +129,10 @@ class SessionConfig:
     receive clock are refused ("time ahead"), see ``Pipeline``; a simulator
     running up to ~300x faster than the wall clock is still followed. ``None``
     turns the check off.
+
+    ``dose_ledger``: the dose ledger file (see ``telemetry.dose_ledger``) the
+    session seeds the dose estimator from and adds its dose to; ``None``
+    leaves out earlier sessions.
     """
 
     endpoints: Sequence[str]
@@ -137,13 +144,15 @@ class SessionConfig:
     max_message_bytes: int | None = None
     archive_options: dict[str, int] = field(default_factory=dict)
     max_time_ahead_s: float | None = MAX_TIME_AHEAD_S
+    dose_ledger: Path | None = None
 
 
 class LiveSession:
     """Wires the core threads together; created and stopped by the main thread.
 
     Threads: ``zmq-subscriber`` (socket, pipeline, store writes, the archive
-    watch) and ``archive-writer`` (SQLite). ``stop()`` joins both.
+    watch, dose-ledger writes at each completed bin) and ``archive-writer``
+    (SQLite). ``stop()`` joins both, then writes the ledger a last time.
     """
 
     def __init__(
@@ -200,6 +209,85 @@ class LiveSession:
             on_event=self._connection_event,
         )
         self._started = False
+        self.ledger: DoseLedger | None = None
+        self._dose = next((d for d in derivers if isinstance(d, DoseEstimator)), None)
+        self._ledger_bin = math.nan
+        if config.dose_ledger is not None and self._dose is not None:
+            self._open_ledger(config.dose_ledger, self._dose)
+
+    def _open_ledger(self, path: Path, dose: DoseEstimator) -> None:
+        """Seed the dose estimator with earlier sessions' dose (before any data).
+
+        A ledger that cannot be read (corrupt, not a ledger, newer schema) is
+        left as it is, untouched, for someone to look at: this session neither
+        reads nor writes it, says so in a WARNING event and in the radiation
+        panel, and runs on without earlier sessions' dose.
+        """
+        roster = dose.roster
+        try:
+            roster_sha = hashlib.sha256(roster.path.read_bytes()).hexdigest()
+        except OSError:
+            roster_sha = ""
+        now = self.clock()
+        try:
+            ledger = DoseLedger(
+                path,
+                roster_version=roster.version,
+                roster_sha256=roster_sha,
+                bin_s=dose.config.rolling_bin_s,
+                opened=now,
+            )
+            try:
+                history = ledger.history(m.id for m in roster.crew)
+            except LedgerError:
+                ledger.close()
+                raise
+        except LedgerError as exc:
+            note = f"dose ledger unusable: earlier sessions left out ({exc})"
+            self.note(now, "dose ledger", note, int(Severity.WARNING))
+            dose.seed_history(
+                {},
+                now=now,
+                note="dose ledger unusable: earlier sessions left out (see events)",
+            )
+            return
+        self.ledger = ledger
+        parts = []
+        if history.sessions:
+            span = _span_text(history.covered_s)
+            parts.append(f"includes {span} from earlier sessions (ledger)")
+        else:
+            parts.append("ledger: no earlier sessions")
+        if history.roster_changed:
+            parts.append("roster changed since: crew no longer listed ignored")
+        if not ledger.writable:
+            parts.append("ledger read-only: another console writes it")
+        text = "; ".join(parts)
+        dose.seed_history(history.bins, now=now, note=text)
+        level = Severity.NOMINAL if ledger.writable else Severity.WATCH
+        self.note(now, "dose ledger", f"{path}: {text}", int(level))
+
+    def _record_ledger(self, final: bool) -> None:
+        """Write this session's dose to the ledger at each completed bin and at stop."""
+        ledger, dose = self.ledger, self._dose
+        if ledger is None or dose is None or not ledger.writable:
+            return
+        until = dose.integrated_until
+        if math.isnan(until):
+            return
+        current = math.floor(until / ledger.bin_s)
+        if not final and current == self._ledger_bin:
+            return
+        first, until, bins = dose.session_bins()
+        try:
+            ledger.record(first, until, bins)
+        except LedgerError as exc:
+            now = self.clock()
+            self.note(now, "dose ledger", str(exc), int(Severity.WARNING))
+            ledger.close()
+            self.ledger = None
+            return
+        self._ledger_bin = current
 
     def note(self, time: float, kind: str, detail: str, severity: int) -> None:
         """Put an event in the operator's log and the archive (subscriber thread)."""
@@ -211,6 +299,7 @@ class LiveSession:
         self.pipeline.tick(now)
         if self.archive_watch is not None:
             self.archive_watch.check(now)
+        self._record_ledger(final=False)
 
     def _connection_event(self, now: float, kind: str, detail: str) -> None:
         self.note(now, kind, detail, int(Severity.WARNING))
@@ -222,11 +311,25 @@ class LiveSession:
         self._started = True
 
     def stop(self) -> None:
-        """Stop receiving, then flush and close the archive (idempotent)."""
+        """Stop receiving, write the dose ledger, flush the archive (idempotent)."""
         self.subscriber.stop()
+        if self.ledger is not None:
+            self._record_ledger(final=True)
+            if self.ledger is not None:
+                self.ledger.close()
+                self.ledger = None
         if self.archive is not None:
             self.archive.stop()
         self._started = False
+
+
+def _span_text(seconds: float) -> str:
+    """``3.2 d``; ``2.5 h`` below a day, ``12 min`` below an hour."""
+    if seconds < 3600.0:
+        return f"{seconds / 60.0:.0f} min"
+    if seconds < 86400.0:
+        return f"{seconds / 3600.0:.1f} h"
+    return f"{seconds / 86400.0:.1f} d"
 
 
 def build_derivers(
@@ -239,7 +342,6 @@ def build_derivers(
     Raises ``RosterError`` naming file, line and entry when the roster or the
     limits are wrong, so the console never starts half-configured.
     """
-    from telemetry.estimator import DoseEstimator
     from telemetry.roster import (
         DEFAULT_LIMITS,
         DEFAULT_ROSTER,

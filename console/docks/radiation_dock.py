@@ -940,8 +940,12 @@ class RadiationDock(Panel):
         ]
         received = [r for r in received if r == r]
         data_time = snap.time if snap is not None else math.nan
+        # What the totals hold of earlier console sessions (the dose ledger).
+        ledger = f" · {snap.history_note}" if snap and snap.history_note else ""
         if not received:
-            self.input_lamp.set_level(Level.NO_DATA, "dose inputs: none received")
+            self.input_lamp.set_level(
+                Level.NO_DATA, f"dose inputs: none received{ledger}"
+            )
             return
         silent = now - max(received)
         at = f"doses to {utc_text(data_time)}" if data_time == data_time else "doses —"
@@ -953,11 +957,11 @@ class RadiationDock(Panel):
             late += f" · {invalid} ignored (outside physical range)"
         if silent > self._rad_stale_s:
             self.input_lamp.set_level(
-                Level.STALE, f"{at} · dosimeters silent {silent:.0f} s{late}"
+                Level.STALE, f"{at} · dosimeters silent {silent:.0f} s{late}{ledger}"
             )
         else:
             level = Level.WATCH if invalid else Level.NOMINAL
-            self.input_lamp.set_level(level, f"{at}{late}")
+            self.input_lamp.set_level(level, f"{at}{late}{ledger}")
 
     def _refresh_plots(self, now: float) -> None:
         ctx = self.context

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -369,3 +370,56 @@ def test_screenshot_script_renders_the_dock(tmp_path: Path) -> None:
     # Not blank: the banner's critical red and many distinct colours.
     colours = {image.pixel(x, y) for x in range(0, 1400, 7) for y in range(0, 900, 7)}
     assert len(colours) > 50
+
+
+def test_input_lamp_says_what_the_dose_ledger_adds(
+    qtbot: QtBot, qapp: Any, tmp_path: Path
+) -> None:
+    from telemetry.session import LiveSession, SessionConfig
+
+    dictionary = TelemetryDictionary.load()
+    ledger = tmp_path / "dose_ledger.sqlite"
+
+    def live() -> tuple[LiveSession, DoseEstimator]:
+        derivers = build_derivers(dictionary)
+        config = SessionConfig([], None, dose_ledger=ledger)
+        session = LiveSession(dictionary, config, derivers, clock=lambda: T0 + 3600)
+        estimator: Any = derivers[0]
+        return session, estimator
+
+    earlier, estimator = live()
+    sim = Simulator(dictionary, 5, rate_scale=RATE_SCALE, start_time=T0)
+    for frame in sim.frames_until(T0 + 600.0):
+        earlier.pipeline.ingest(frame.encode(), float(frame.times[-1]))
+    earlier.stop()
+
+    writer, _ = live()
+    reader, estimator = live()
+    try:
+        context = ConsoleContext(
+            dictionary=dictionary,
+            store=reader.store,
+            alarms=reader.alarms,
+            clock=lambda: T0 + 3600,
+            dose=estimator,
+        )
+        dock = RadiationDock(context)
+        qtbot.addWidget(dock)
+        dock.refresh(T0 + 3600)
+        text = dock.input_lamp.text()
+        assert re.search(r"includes \d+ min from earlier sessions \(ledger\)", text)
+        assert "ledger read-only: another console writes it" in text
+    finally:
+        reader.stop()
+        writer.stop()
+
+
+def test_a_replay_console_has_no_dose_ledger(tmp_path: Path) -> None:
+    from console.app import config_from_args
+    from console.cli import build_parser
+
+    recording = tmp_path / "r.sqlite"
+    replay = config_from_args(build_parser().parse_args(["--replay", str(recording)]))
+    assert replay.dose_ledger is None
+    live = config_from_args(build_parser().parse_args(["--demo", "--no-dose-ledger"]))
+    assert live.dose_ledger is None
