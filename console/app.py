@@ -270,7 +270,7 @@ def config_from_args(args: argparse.Namespace) -> ConsoleConfig:
         dose_ledger=(
             None
             if args.no_dose_ledger or args.replay is not None
-            else default_dose_ledger()
+            else default_dose_ledger(demo=args.demo)
         ),
     )
 

@@ -34,11 +34,15 @@ def data_dir() -> Path:
     return path
 
 
-def default_dose_ledger() -> Path:
-    """Return the dose ledger of the data directory (earlier live sessions' dose)."""
+def default_dose_ledger(demo: bool = False) -> Path:
+    """Return the dose ledger of the data directory (earlier live sessions' dose).
+
+    The built-in simulator's dose goes to a ledger of its own: a demonstration
+    on an operations machine must not add to the crew's real dose record.
+    """
     from telemetry.dose_ledger import LEDGER_NAME
 
-    return data_dir() / LEDGER_NAME
+    return data_dir() / (f"demo-{LEDGER_NAME}" if demo else LEDGER_NAME)
 
 
 def generate_keys(out: Path, name: str, *, force: bool = False) -> tuple[str, str]:

@@ -21,6 +21,7 @@ from telemetry.dose_ledger import DoseLedger, LedgerError
 from telemetry.estimator import DoseEstimator
 from telemetry.limits import LimitTransition
 from telemetry.pipeline import MAX_TIME_AHEAD_S, Deriver, Pipeline
+from telemetry.report_text import utc_text
 from telemetry.severity import Severity
 from telemetry.subscriber import CurveConfig, SubscriberConfig, ZmqSubscriber
 
@@ -39,6 +40,11 @@ ARCHIVE_ALARM = "archive"
 _BACKLOG_WATCH = 0.25
 _BACKLOG_WARNING = 0.75
 _DROP_HOLD_S = 5.0
+# The ledger holds real crew dose: only dose integrated at sample times near
+# the receive clock is written. Older samples are a recording republished
+# (``kibo-console replay``), much newer ones an accelerated simulator.
+LEDGER_MAX_LAG_S = 86_400.0
+LEDGER_MAX_LEAD_S = 3600.0
 _CRITICAL = Severity.CRITICAL
 
 EventSink = Callable[[float, str, str, int], None]
@@ -212,6 +218,7 @@ class LiveSession:
         self.ledger: DoseLedger | None = None
         self._dose = next((d for d in derivers if isinstance(d, DoseEstimator)), None)
         self._ledger_bin = math.nan
+        self._ledger_refused = False
         if config.dose_ledger is not None and self._dose is not None:
             self._open_ledger(config.dose_ledger, self._dose)
 
@@ -279,6 +286,19 @@ class LiveSession:
         if not final and current == self._ledger_bin:
             return
         first, until, bins = dose.session_bins()
+        now = self.clock()
+        if first < now - LEDGER_MAX_LAG_S or until > now + LEDGER_MAX_LEAD_S:
+            if not self._ledger_refused:
+                self._ledger_refused = True
+                self.note(
+                    now,
+                    "dose ledger",
+                    f"not written: sample times {utc_text(first)} to {utc_text(until)} "
+                    "are not live (a recording or an accelerated simulator); "
+                    "the ledger keeps real crew dose only",
+                    int(Severity.WATCH),
+                )
+            return
         try:
             ledger.record(first, until, bins)
         except LedgerError as exc:

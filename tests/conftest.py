@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 import threading
 
 import pytest
@@ -14,6 +17,11 @@ settings.register_profile("kibo", deadline=None)
 settings.load_profile("kibo")
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Never the operator's data: archives, layouts and the dose ledger of every
+# console and recorder a test starts (subprocesses too) go to a scratch dir.
+_SCRATCH_DATA_DIR = tempfile.mkdtemp(prefix="kibo-tests-")
+os.environ["KIBO_DATA_DIR"] = _SCRATCH_DATA_DIR
+atexit.register(shutil.rmtree, _SCRATCH_DATA_DIR, True)
 
 from typing import TYPE_CHECKING  # noqa: E402
 

@@ -423,3 +423,15 @@ def test_a_replay_console_has_no_dose_ledger(tmp_path: Path) -> None:
     assert replay.dose_ledger is None
     live = config_from_args(build_parser().parse_args(["--demo", "--no-dose-ledger"]))
     assert live.dose_ledger is None
+
+
+def test_the_demo_keeps_its_simulated_dose_apart_from_the_crew_ledger() -> None:
+    from console.app import config_from_args
+    from console.cli import build_parser
+
+    parse = build_parser().parse_args
+    demo = config_from_args(parse(["--demo"])).dose_ledger
+    live = config_from_args(parse(["--connect", "tcp://127.0.0.1:5556"])).dose_ledger
+    assert demo is not None and live is not None
+    assert demo.parent == live.parent and demo != live
+    assert demo.name == "demo-dose_ledger.sqlite"

@@ -371,3 +371,22 @@ def test_reset_and_checkpoints_keep_the_seed(
     assert snap.member("c1").career_msv == pytest.approx(
         snap.member("c1").prior_msv + 0.5
     )
+
+
+def test_a_recording_republished_live_is_not_written_to_the_ledger(
+    dictionary: TelemetryDictionary, tmp_path: Path
+) -> None:
+    """Recorded times (``kibo-console replay`` over ZeroMQ) are not crew dose now."""
+    path = tmp_path / "dose_ledger.sqlite"
+    console = Live(dictionary, path, T0)
+    tick = console.session.subscriber.on_tick
+    assert tick is not None
+    for frame in console.sim.frames_until(T0 + 2.5 * HOUR):
+        console.clock.now = float(frame.times.max()) + 10 * DAY  # received today
+        assert console.session.pipeline.ingest(frame.encode(), console.clock.now)
+        tick(console.clock.now)
+    console.session.stop()
+    assert console.snapshot().crew[0].session_msv > 0  # shown, but not recorded
+    assert ledger_rows(path) == []
+    notes = [d for d, _s in console.ledger_events() if d.startswith("not written")]
+    assert len(notes) == 1 and "not live" in notes[0]
