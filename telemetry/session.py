@@ -344,7 +344,9 @@ class LiveSession:
 
 
 def _span_text(seconds: float) -> str:
-    """``3.2 d``; ``2.5 h`` below a day, ``12 min`` below an hour."""
+    """``3.2 d``; ``2.5 h`` below a day, ``12 min`` below an hour, ``40 s``."""
+    if seconds < 59.5:
+        return f"{seconds:.0f} s"
     if seconds < 3600.0:
         return f"{seconds / 60.0:.0f} min"
     if seconds < 86400.0:

@@ -390,3 +390,12 @@ def test_a_recording_republished_live_is_not_written_to_the_ledger(
     assert ledger_rows(path) == []
     notes = [d for d, _s in console.ledger_events() if d.startswith("not written")]
     assert len(notes) == 1 and "not live" in notes[0]
+
+
+def test_the_earlier_time_included_reads_in_a_fitting_unit() -> None:
+    from telemetry.session import _span_text
+
+    assert _span_text(14.2) == "14 s"  # a short demo is not "0 min"
+    assert _span_text(720.0) == "12 min"
+    assert _span_text(9000.0) == "2.5 h"
+    assert _span_text(3.2 * DAY) == "3.2 d"
