@@ -278,7 +278,7 @@ def missing_count(detail: str) -> int | None:
     return int(match.group(1) or match.group(2))
 
 
-def _create_private_file(path: str) -> None:
+def create_private_file(path: str) -> None:
     """Create ``path`` as an empty file readable by its owner only (0o600).
 
     An existing file is left as it is. SQLite gives the ``-wal`` and ``-shm``
@@ -395,7 +395,7 @@ class ArchiveWriter:
         self._next_frame_id = 1
         self._max_variables = 999
 
-        _create_private_file(self.path)
+        create_private_file(self.path)
         conn = sqlite3.connect(self.path, isolation_level=None)
         try:
             mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]

@@ -14,6 +14,8 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
+from telemetry.archive import create_private_file
+
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
     from pathlib import Path
@@ -70,18 +72,6 @@ class LedgerHistory:
         return math.fsum(m for _s, _e, m in self.bins.get(crew_id, ()))
 
 
-def _create_private_file(path: Path) -> None:
-    """Create ``path`` empty and owner-only (0o600) unless it exists."""
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return
-    try:
-        os.fchmod(fd, 0o600)  # whatever the umask
-    finally:
-        os.close(fd)
-
-
 class DoseLedger:
     """An open ledger: the writer (holding its lock) or a read-only reader.
 
@@ -133,7 +123,7 @@ class DoseLedger:
     def _connect(self) -> sqlite3.Connection | None:
         try:
             if self.writable:
-                _create_private_file(self.path)
+                create_private_file(str(self.path))
                 db = sqlite3.connect(self.path, timeout=5.0, check_same_thread=False)
                 try:
                     self._check(db, create=True)
