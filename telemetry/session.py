@@ -274,7 +274,7 @@ class LiveSession:
         level = Severity.NOMINAL if ledger.writable else Severity.WATCH
         self.note(now, "dose ledger", f"{path}: {text}", int(level))
 
-    def _record_ledger(self, final: bool) -> None:
+    def _record_ledger(self, now: float, final: bool) -> None:
         """Write this session's dose to the ledger at each completed bin and at stop."""
         ledger, dose = self.ledger, self._dose
         if ledger is None or dose is None or not ledger.writable:
@@ -285,8 +285,9 @@ class LiveSession:
         current = math.floor(until / ledger.bin_s)
         if not final and current == self._ledger_bin:
             return
+        # Once per bin, written or not: session_bins() walks the whole session.
+        self._ledger_bin = current
         first, until, bins = dose.session_bins()
-        now = self.clock()
         if first < now - LEDGER_MAX_LAG_S or until > now + LEDGER_MAX_LEAD_S:
             if not self._ledger_refused:
                 self._ledger_refused = True
@@ -302,12 +303,9 @@ class LiveSession:
         try:
             ledger.record(first, until, bins)
         except LedgerError as exc:
-            now = self.clock()
             self.note(now, "dose ledger", str(exc), int(Severity.WARNING))
             ledger.close()
             self.ledger = None
-            return
-        self._ledger_bin = current
 
     def note(self, time: float, kind: str, detail: str, severity: int) -> None:
         """Put an event in the operator's log and the archive (subscriber thread)."""
@@ -319,7 +317,7 @@ class LiveSession:
         self.pipeline.tick(now)
         if self.archive_watch is not None:
             self.archive_watch.check(now)
-        self._record_ledger(final=False)
+        self._record_ledger(now, final=False)
 
     def _connection_event(self, now: float, kind: str, detail: str) -> None:
         self.note(now, kind, detail, int(Severity.WARNING))
@@ -334,7 +332,7 @@ class LiveSession:
         """Stop receiving, write the dose ledger, flush the archive (idempotent)."""
         self.subscriber.stop()
         if self.ledger is not None:
-            self._record_ledger(final=True)
+            self._record_ledger(self.clock(), final=True)
             if self.ledger is not None:
                 self.ledger.close()
                 self.ledger = None
