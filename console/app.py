@@ -7,7 +7,6 @@ windows).
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ from console.main_window import MainWindow
 from console.refresh import RefreshLoop
 from console.replay_driver import ReplayDriver
 from telemetry.dictionary import TelemetryDictionary
+from telemetry.publisher import free_tcp_endpoint
 from telemetry.replay import check_speed, parse_session_time
 from telemetry.session import LiveSession, SessionConfig, build_derivers
 from telemetry.subscriber import listen_endpoint
@@ -31,14 +31,6 @@ from telemetry.training import default_expectations
 if TYPE_CHECKING:
     import argparse
     from pathlib import Path
-
-
-def free_tcp_endpoint() -> str:
-    """Return a loopback endpoint on a port that is free right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return f"tcp://127.0.0.1:{port}"
 
 
 class Console:

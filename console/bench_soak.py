@@ -257,8 +257,9 @@ def run_loaded_console(
     """
     from PySide6.QtWidgets import QApplication
 
-    from console.app import build_console, free_tcp_endpoint
+    from console.app import build_console
     from console.config import ConsoleConfig
+    from telemetry.publisher import free_tcp_endpoint
     from widgets.levels import apply_theme
 
     app = QApplication.instance() or QApplication([])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -389,6 +390,14 @@ def simulated_frames(
         parts = injector.apply(frame.encode(encoding))
         if parts is not None:
             yield RawMessage(float(frame.times[-1]), parts)
+
+
+def free_tcp_endpoint() -> str:
+    """Return a loopback endpoint on a port that is free right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"tcp://127.0.0.1:{port}"
 
 
 def read_curve_key(path: str | Path) -> bytes:

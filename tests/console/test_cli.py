@@ -6,29 +6,22 @@ import csv
 import io
 import json
 import signal
-import socket
 import subprocess
 import sys
-import threading
-import time
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import pytest
+from polling import wait_for
 
 from telemetry.archive import ArchiveReader
+from telemetry.publisher import free_tcp_endpoint
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
 pytestmark = pytest.mark.e2e
-
-
-def free_endpoint() -> str:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return f"tcp://127.0.0.1:{s.getsockname()[1]}"
 
 
 def kibo(*args: str) -> list[str]:
@@ -41,13 +34,6 @@ def run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     )
 
 
-def wait_for(condition: object, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        threading.Event().wait(0.05)
-
-
 def shift_iso(text: str, seconds: float) -> str:
     stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
     return (stamp + timedelta(seconds=seconds)).isoformat().replace("+00:00", "Z")
@@ -55,7 +41,7 @@ def shift_iso(text: str, seconds: float) -> str:
 
 @pytest.fixture
 def simulator() -> Iterator[str]:
-    endpoint = free_endpoint()
+    endpoint = free_tcp_endpoint()
     proc = subprocess.Popen(
         kibo(
             "sim",

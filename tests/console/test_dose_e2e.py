@@ -3,41 +3,24 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
+from polling import wait_for
 
 from telemetry.dictionary import TelemetryDictionary
+from telemetry.publisher import free_tcp_endpoint
 from telemetry.session import LiveSession, SessionConfig, build_derivers
-
-if TYPE_CHECKING:
-    from collections.abc import Callable
 
 pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
 
 
-def free_endpoint() -> str:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return f"tcp://127.0.0.1:{s.getsockname()[1]}"
-
-
-def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        threading.Event().wait(0.05)
-
-
 def test_live_dose_then_dose_report_from_the_archive(tmp_path: Path) -> None:
-    endpoint = free_endpoint()
+    endpoint = free_tcp_endpoint()
     sim = subprocess.Popen(
         [
             sys.executable,

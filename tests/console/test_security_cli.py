@@ -12,17 +12,16 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from polling import wait_for
 
 from telemetry.archive import ArchiveError, ArchiveReader
+from telemetry.publisher import free_tcp_endpoint
 from telemetry.subscriber import short_key
 
 if TYPE_CHECKING:
@@ -32,12 +31,6 @@ REPLAY_DATA = Path(__file__).resolve().parents[2] / "replay_data"
 GUI = [sys.executable, "-m", "console"]
 
 pytestmark = pytest.mark.e2e
-
-
-def free_endpoint() -> str:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return f"tcp://127.0.0.1:{s.getsockname()[1]}"
 
 
 def kibo(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -64,7 +57,7 @@ def key_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def curve_sim(key_dir: Path) -> Iterator[str]:
-    endpoint = free_endpoint()
+    endpoint = free_tcp_endpoint()
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -150,7 +143,7 @@ def test_keys_and_sim_refuse_unsafe_setups(key_dir: Path, tmp_path: Path) -> Non
     sim = kibo(
         "sim",
         "--bind",
-        free_endpoint(),
+        free_tcp_endpoint(),
         "--curve-secret",
         str(lonely / "publisher.key_secret"),
         "--duration",
@@ -170,13 +163,6 @@ def start(*args: str) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
     )
-
-
-def wait_for(condition: Callable[[], object], what: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        threading.Event().wait(0.1)
 
 
 def archived(archive: Path, kind: str | None = None) -> int:
@@ -230,7 +216,7 @@ def listening_recorder(
     procs: list[subprocess.Popen[str]] = []
 
     def make(*extra: str) -> tuple[str, Path, subprocess.Popen[str]]:
-        endpoint = free_endpoint()
+        endpoint = free_tcp_endpoint()
         archive = tmp_path / f"listen-{len(procs)}.sqlite"
         args = ["record", "--listen", endpoint, "--archive", str(archive), *extra]
         procs.append(start(*args))
@@ -250,7 +236,7 @@ def test_sim_with_keys_connects_to_a_listening_recorder(
     endpoint, archive, recorder = listening_recorder("--curve-keys", str(key_dir))
     sim = connecting_sim(endpoint, key_dir / "publisher.key_secret", key_dir)
     try:
-        wait_for(lambda: archived(archive) > 10, "telemetry from the simulator")
+        wait_for(lambda: archived(archive) > 10, 30, "telemetry from the simulator")
     finally:
         sim.terminate()
         sim.communicate(timeout=10)
@@ -272,7 +258,7 @@ def test_listening_recorder_refuses_a_publisher_it_does_not_list(
     sim = connecting_sim(endpoint, impostor / "publisher.key_secret", key_dir)
     try:
         wait_for(
-            lambda: archived(archive, "publisher refused") > 0, "the refusal event"
+            lambda: archived(archive, "publisher refused") > 0, 30, "the refusal event"
         )
     finally:
         sim.terminate()
@@ -295,7 +281,7 @@ def test_replay_with_keys_serves_only_its_allowed_consoles(
 ) -> None:
     session = tmp_path / "nominal.sqlite"
     shutil.copy(REPLAY_DATA / "nominal-ops.session.sqlite", session)
-    endpoint = free_endpoint()
+    endpoint = free_tcp_endpoint()
     replay = start(
         "replay",
         "--archive",
@@ -324,7 +310,7 @@ def test_replay_with_keys_serves_only_its_allowed_consoles(
         assert replay.returncode == 0, replay_err
         sent = int(replay_err.split("replayed ")[1].split(" messages")[0])
         assert sent > 100
-        wait_for(lambda: archived(archive) >= sent, "every replayed message")
+        wait_for(lambda: archived(archive) >= sent, 30, "every replayed message")
     finally:
         if replay.poll() is None:
             replay.kill()
@@ -360,7 +346,7 @@ def test_replay_connects_to_a_listening_recorder_with_keys(
     assert replay.returncode == 0, replay.stderr
     sent = int(replay.stderr.split("replayed ")[1].split(" messages")[0])
     assert sent > 100
-    wait_for(lambda: archived(archive) >= sent, "every replayed message")
+    wait_for(lambda: archived(archive) >= sent, 30, "every replayed message")
     err = stop(recorder)
     assert recorder.returncode == 0, err
     assert archived(archive) == sent
@@ -370,7 +356,7 @@ def test_plain_sim_connects_to_a_plain_listening_console_window(
     tmp_path: Path,
 ) -> None:
     """``kibo-console --listen``: no keys needed when the link is plain."""
-    endpoint = free_endpoint()
+    endpoint = free_tcp_endpoint()
     archive = tmp_path / "gui.sqlite"
     env = dict(
         os.environ, QT_QPA_PLATFORM="offscreen", KIBO_DATA_DIR=str(tmp_path / "data")
@@ -384,7 +370,7 @@ def test_plain_sim_connects_to_a_plain_listening_console_window(
     )
     sim = start("sim", "--connect", endpoint, "--rate-scale", "5")
     try:
-        wait_for(lambda: archived(archive) > 10, "telemetry in the console", 60)
+        wait_for(lambda: archived(archive) > 10, 60, "telemetry in the console")
     finally:
         sim.terminate()
         sim.communicate(timeout=10)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -30,6 +29,7 @@ from telemetry.archive import ArchiveReader, ArchiveWriter
 from telemetry.channels import ChannelStore
 from telemetry.dictionary import DEFAULT_DICTIONARY, TelemetryDictionary
 from telemetry.pipeline import MAX_UNDECLARED_CHANNELS, Pipeline
+from telemetry.publisher import free_tcp_endpoint
 from telemetry.session import LiveSession, SessionConfig, build_derivers
 from telemetry.wire import MAX_TIME, WireError, decode_frame, encode_frame
 
@@ -694,9 +694,7 @@ def test_a_100_mb_message_is_dropped_by_the_socket_not_read_into_memory(
     tiny_dictionary: TelemetryDictionary, tmp_path: Path
 ) -> None:
     """ZMQ_MAXMSGSIZE refuses it from the frame header: the console never holds it."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        endpoint = f"tcp://127.0.0.1:{s.getsockname()[1]}"
+    endpoint = free_tcp_endpoint()
     proc = subprocess.Popen(
         [sys.executable, "-c", _BIG_PUBLISHER, endpoint, str(100 * 2**20)],
         stdout=subprocess.PIPE,

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -18,34 +17,23 @@ from typing import TYPE_CHECKING
 
 import pytest
 import zmq
+from polling import wait_for
 
 from telemetry.archive import ArchiveReader
 from telemetry.dictionary import DEFAULT_DICTIONARY, TelemetryDictionary
+from telemetry.publisher import free_tcp_endpoint
 from telemetry.session import ARCHIVE_ALARM, LiveSession, SessionConfig, build_derivers
 from telemetry.severity import Severity
 from telemetry.wire import encode_frame
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Iterator
     from pathlib import Path
 
 pytestmark = pytest.mark.e2e
 
 # Repetitions of the recorder kill; KIBO_KILL_REPEATS=20 for the report's figure.
 KILL_REPEATS = int(os.environ.get("KIBO_KILL_REPEATS", "3"))
-
-
-def free_endpoint() -> str:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return f"tcp://127.0.0.1:{s.getsockname()[1]}"
-
-
-def wait_for(condition: Callable[[], object], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        threading.Event().wait(0.02)
 
 
 class StreamPublisher:
@@ -126,7 +114,7 @@ def test_publisher_killed_and_restarted_gives_one_restart_event_and_no_gaps(
 ) -> None:
     """SIGKILL the simulator, start a new one on the same port: seq restarts."""
     dictionary = TelemetryDictionary.load(DEFAULT_DICTIONARY)
-    endpoint = free_endpoint()
+    endpoint = free_tcp_endpoint()
     first = sim_process(endpoint)
     session = LiveSession(
         dictionary,
