@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
+from polling import wait_for
 
 from telemetry.archive import (
     MAX_REJECTED_BODY,
@@ -41,15 +42,6 @@ if TYPE_CHECKING:
 REPO = Path(__file__).resolve().parents[2]
 T0 = 1_732_400_000.0  # 2024-11-23T22:13:20Z
 SHA = "ab" * 32
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    """Poll ``predicate`` until it holds; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        time.sleep(0.005)
 
 
 def make_frame(
@@ -318,14 +310,24 @@ def test_reader_sees_commits_while_writer_keeps_writing(
             "ib2-a", 0, [T0, T0 + 1], {"temp_c": [40, 41]}
         )
         writer.put_frame(T0, frame, parts[1], batches)
-        wait_until(lambda: reader.info()["samples"] == 2)
+        wait_for(
+            lambda: reader.info()["samples"] == 2,
+            10.0,
+            "the first batch committed",
+            every=0.005,
+        )
         assert writer.alive
         for seq in range(1, 50):
             parts, frame, batches = make_frame(
                 "ib2-a", seq, [T0 + 2 * seq], {"temp_c": [42]}
             )
             writer.put_frame(T0, frame, parts[1], batches)
-        wait_until(lambda: reader.info()["samples"] == 51)
+        wait_for(
+            lambda: reader.info()["samples"] == 51,
+            10.0,
+            "the second batch committed",
+            every=0.005,
+        )
         assert writer.alive
         t, v = reader.channel_window("ib2-a.temp_c", T0, T0 + 1000)
         assert t.size == 51
@@ -382,7 +384,12 @@ def test_disk_full_keeps_the_batch_and_recovers(
         parts, frame, batches = make_frame("ib2-a", seq, t, {"pos_x": t - T0})
         writer.put_frame(T0 + seq, frame, parts[1] + bytes(4096), batches)
         sent += 100
-    wait_until(lambda: writer.disk_full and writer.retrying)
+    wait_for(
+        lambda: writer.disk_full and writer.retrying,
+        10.0,
+        "the writer to report a full disk",
+        every=0.005,
+    )
     assert writer.alive
     assert writer.errors >= 1
     assert "full" in writer.last_error

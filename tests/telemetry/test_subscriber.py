@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 import zmq
+from polling import wait_for
 
 from telemetry.subscriber import SubscriberConfig, ZmqSubscriber, listen_endpoint
 from telemetry.wire import encode_frame
@@ -19,13 +20,6 @@ def xpub() -> Iterator[tuple[zmq.Socket[bytes], str]]:
     port = sock.bind_to_random_port("tcp://127.0.0.1")
     yield sock, f"tcp://127.0.0.1:{port}"
     sock.close(linger=0)
-
-
-def wait_until(condition: object, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "condition not met in time"
-        threading.Event().wait(0.005)
 
 
 def test_receives_in_order_and_filters_topics(
@@ -47,7 +41,7 @@ def test_receives_in_order_and_filters_topics(
             pub.send_multipart(
                 encode_frame("eclss", "jpm", seq, [float(seq)], {"x": [1.0]})
             )
-        wait_until(lambda: len(got) == 100)
+        wait_for(lambda: len(got) == 100, 5.0, "100 messages", every=0.005)
     finally:
         sub.stop()
     assert [p[0] for p in got] == [b"robot.ib2-a"] * 100
@@ -72,7 +66,7 @@ def test_handler_errors_do_not_stop_the_feed(
         pub.recv()
         pub.send_multipart([b"a.b", b"1"])
         pub.send_multipart([b"a.b", b"2"])
-        wait_until(lambda: len(seen) == 2)
+        wait_for(lambda: len(seen) == 2, 5.0, "both messages", every=0.005)
     finally:
         sub.stop()
     assert sub.internal_errors == 1
@@ -87,7 +81,9 @@ def test_ticks_run_without_traffic(xpub: tuple[zmq.Socket[bytes], str]) -> None:
     )
     sub.start()
     try:
-        wait_until(lambda: len(ticks) >= 2)
+        wait_for(
+            lambda: len(ticks) >= 2, 5.0, "two ticks with nothing arriving", every=0.005
+        )
     finally:
         sub.stop()
 
@@ -104,7 +100,7 @@ def test_reconnects_after_publisher_restart() -> None:
         assert pub.poll(5000)
         pub.recv()
         pub.send_multipart([b"a.b", b"first"])
-        wait_until(lambda: got == [b"first"])
+        wait_for(lambda: got == [b"first"], 5.0, "the first message", every=0.005)
         pub.close(linger=0)
         pub = ctx.socket(zmq.XPUB)
         # The old socket's port is released by libzmq's I/O thread, not by close().
@@ -119,7 +115,12 @@ def test_reconnects_after_publisher_restart() -> None:
         assert pub.poll(10000), "subscriber did not reconnect"
         pub.recv()
         pub.send_multipart([b"a.b", b"second"])
-        wait_until(lambda: got == [b"first", b"second"])
+        wait_for(
+            lambda: got == [b"first", b"second"],
+            5.0,
+            "the message after the reconnect",
+            every=0.005,
+        )
     finally:
         sub.stop()
         pub.close(linger=0)
@@ -156,7 +157,12 @@ def test_listens_for_publishers_that_connect_and_connects_as_well(
             pub.recv()
         bound_pub.send_multipart([b"a.b", b"bound"])
         connecting.send_multipart([b"a.b", b"connected"])
-        wait_until(lambda: sorted(got) == [b"bound", b"connected"])
+        wait_for(
+            lambda: sorted(got) == [b"bound", b"connected"],
+            5.0,
+            "a message from each publisher",
+            every=0.005,
+        )
     finally:
         sub.stop()
         connecting.close(linger=0)
