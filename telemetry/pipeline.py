@@ -518,15 +518,13 @@ class Pipeline:
         The caller deep-copies it (a replay shares the dictionary's specs
         between copies); the store, alarms and derivers have their own.
         """
-        return PipelineState(
-            self.decoder, dict(self._evaluators), dict(self._last_reject_event)
-        )
+        return PipelineState(self.decoder, self._evaluators, self._last_reject_event)
 
     def restore(self, state: PipelineState) -> None:
         """Return to a :meth:`checkpoint` (a copy the caller no longer uses)."""
         self.decoder = state.decoder
-        self._evaluators = dict(state.evaluators)
-        self._last_reject_event = dict(state.last_reject)
+        self._evaluators = state.evaluators
+        self._last_reject_event = state.last_reject
 
     def reset(self) -> None:
         """Forget all state (a replay seek rebuilds it from the start)."""
