@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from PySide6.QtCore import QObject, QProcess, QUrl, Signal
 
-from telemetry.severity import Severity
+from telemetry.core.severity import Severity
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from telemetry.alarms import AlarmBook
+    from telemetry.core.alarms import AlarmBook
 
 SOUND_DIR = Path(__file__).resolve().parents[1] / "resources" / "sounds"
 # Seconds between repeats while the worst unacknowledged alarm is at that

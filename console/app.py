@@ -21,12 +21,12 @@ from console.history import HistoryService
 from console.main_window import MainWindow
 from console.refresh import RefreshLoop
 from console.replay_driver import ReplayDriver
-from telemetry.dictionary import TelemetryDictionary
-from telemetry.publisher import free_tcp_endpoint
-from telemetry.replay import check_speed, parse_session_time
-from telemetry.session import LiveSession, SessionConfig, build_derivers
-from telemetry.subscriber import listen_endpoint
-from telemetry.training import default_expectations
+from telemetry.bus.publisher import free_tcp_endpoint
+from telemetry.bus.subscriber import listen_endpoint
+from telemetry.core.dictionary import TelemetryDictionary
+from telemetry.live.session import LiveSession, SessionConfig, build_derivers
+from telemetry.replay.engine import check_speed, parse_session_time
+from telemetry.replay.training import default_expectations
 
 if TYPE_CHECKING:
     import argparse

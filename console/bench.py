@@ -31,13 +31,13 @@ def run_bench(
 
             run_gui_bench(seconds or 15.0)
         elif name == "query":
-            from telemetry.archive import bench_query
+            from telemetry.archive.store import bench_query
 
             result = bench_query(n_samples=int(hours * 1e8) if hours else 100_000_000)
             for key, value in result.items():
                 print(f"  {key:28} {value}")
         elif name == "dose":
-            from telemetry.estimator import bench_dose_update
+            from telemetry.radiation.estimator import bench_dose_update
 
             for rows in (1, 10, 60, 600):
                 d = bench_dose_update(rows_per_batch=rows)
@@ -48,7 +48,7 @@ def run_bench(
                     f"{rate / 11:,.0f} x the 11 dose inputs at 1 Hz"
                 )
         elif name == "replay":
-            from telemetry.replay import bench_replay
+            from console.bench_replay import bench_replay
 
             for key, value in bench_replay().items():
                 print(f"  {key:28} {value:12.2f}")

@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING, Any, Final
 import msgspec
 import zmq
 
-from telemetry.dictionary import DEFAULT_DICTIONARY, TelemetryDictionary
-from telemetry.pipeline import TIME_AHEAD
-from telemetry.session import LiveSession, SessionConfig, build_derivers
+from telemetry.core.dictionary import DEFAULT_DICTIONARY, TelemetryDictionary
+from telemetry.core.pipeline import TIME_AHEAD
+from telemetry.live.session import LiveSession, SessionConfig, build_derivers
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -454,7 +454,7 @@ def run_fuzz_bench(
         result.rejected = store.rejected_total
         result.accepted = sum(s.messages for s in store.sources.values())
         result.by_reason = dict(sorted(store.rejected_by_reason.items()))
-        from telemetry.archive import ArchiveReader
+        from telemetry.archive.store import ArchiveReader
 
         with ArchiveReader(Path(tmp) / "fuzz.sqlite") as reader:
             info = reader.info()

@@ -21,12 +21,12 @@ from typing import Any
 import numpy as np
 import zmq
 
-from telemetry.archive import ArchiveWriter
-from telemetry.channels import ChannelStore
-from telemetry.dictionary import TelemetryDictionary
-from telemetry.pipeline import Pipeline
-from telemetry.subscriber import SubscriberConfig, ZmqSubscriber
-from telemetry.wire import encode_frame
+from telemetry.archive.store import ArchiveWriter
+from telemetry.bus.subscriber import SubscriberConfig, ZmqSubscriber
+from telemetry.core.channels import ChannelStore
+from telemetry.core.dictionary import TelemetryDictionary
+from telemetry.core.pipeline import Pipeline
+from telemetry.core.wire import encode_frame
 
 CHARTS = 20
 POINTS = 100_000

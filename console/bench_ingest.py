@@ -18,12 +18,12 @@ from typing import Any
 import numpy as np
 import zmq
 
-from telemetry.archive import ArchiveWriter
-from telemetry.channels import ChannelStore
-from telemetry.dictionary import TelemetryDictionary
-from telemetry.pipeline import Pipeline
-from telemetry.subscriber import SubscriberConfig, ZmqSubscriber
-from telemetry.wire import decode_frame, encode_frame
+from telemetry.archive.store import ArchiveWriter
+from telemetry.bus.subscriber import SubscriberConfig, ZmqSubscriber
+from telemetry.core.channels import ChannelStore
+from telemetry.core.dictionary import TelemetryDictionary
+from telemetry.core.pipeline import Pipeline
+from telemetry.core.wire import decode_frame, encode_frame
 
 ROWS = 100
 CHANNELS = (
@@ -179,7 +179,7 @@ def _receive_decode_limit(tmp: Path, seconds: float) -> float:
 
 def run_ingest_bench(seconds: float = 5.0) -> dict[str, float]:
     """Run the stepped ingest benchmark and print the ratios; return the figures."""
-    from telemetry.archive import bench_insert
+    from telemetry.archive.store import bench_insert
 
     dictionary = TelemetryDictionary.load()
     with tempfile.TemporaryDirectory(prefix="kibo-bench-") as tmpdir:

@@ -25,8 +25,12 @@ import numpy as np
 import zmq
 from PySide6.QtCore import QElapsedTimer, QEventLoop, QObject, Qt, QTimer
 
-from telemetry.dictionary import DEFAULT_DICTIONARY, ChannelSpec, TelemetryDictionary
-from telemetry.wire import encode_frame
+from telemetry.core.dictionary import (
+    DEFAULT_DICTIONARY,
+    ChannelSpec,
+    TelemetryDictionary,
+)
+from telemetry.core.wire import encode_frame
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -259,7 +263,7 @@ def run_loaded_console(
 
     from console.app import build_console
     from console.config import ConsoleConfig
-    from telemetry.publisher import free_tcp_endpoint
+    from telemetry.bus.publisher import free_tcp_endpoint
     from widgets.levels import apply_theme
 
     app = QApplication.instance() or QApplication([])

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from telemetry.dictionary import (
+from telemetry.core.dictionary import (
     DEFAULT_DICTIONARY,
     DictionaryError,
     TelemetryDictionary,
@@ -394,8 +394,7 @@ def _publisher_endpoint(args: argparse.Namespace) -> tuple[str, bool]:
 
 
 def _sim(args: argparse.Namespace) -> int:
-    from telemetry.publisher import run_simulator
-    from telemetry.security import run_secure_simulator
+    from telemetry.sim.publishing import run_secure_simulator, run_simulator
 
     stop = threading.Event()
     _stop_on_signals(stop)
@@ -437,8 +436,8 @@ def _sim(args: argparse.Namespace) -> int:
 
 def _record(args: argparse.Namespace) -> int:
     from console.config import console_curve, default_dose_ledger
-    from telemetry.session import LiveSession, SessionConfig, build_derivers
-    from telemetry.subscriber import listen_endpoint
+    from telemetry.bus.subscriber import listen_endpoint
+    from telemetry.live.session import LiveSession, SessionConfig, build_derivers
 
     if not args.connect and not args.listen:
         raise ValueError("give --connect ENDPOINT or --listen ENDPOINT")
@@ -491,7 +490,7 @@ def _record(args: argparse.Namespace) -> int:
 
 
 def _info(args: argparse.Namespace) -> int:
-    from telemetry.archive import ArchiveReader
+    from telemetry.archive.store import ArchiveReader
 
     with ArchiveReader(args.archive) as reader:
         info = reader.info()
@@ -512,7 +511,7 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from telemetry.archive import ArchiveReader
+    from telemetry.archive.store import ArchiveReader
 
     with ArchiveReader(args.archive) as reader:
         if args.output:
@@ -532,7 +531,7 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _dose_report(args: argparse.Namespace) -> int:
-    from telemetry.dose_report import write_dose_report
+    from telemetry.reports.dose_report import write_dose_report
 
     write_dose_report(
         args.archive, args.start, args.end, args.crew, args.format, args.output
@@ -541,8 +540,8 @@ def _dose_report(args: argparse.Namespace) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from telemetry.replay import republish
-    from telemetry.security import load_publisher_curve
+    from telemetry.bus.curve import load_publisher_curve
+    from telemetry.replay.engine import republish
 
     endpoint, connect = _publisher_endpoint(args)
     curve = (
@@ -569,14 +568,14 @@ def _replay(args: argparse.Namespace) -> int:
 
 
 def _handover(args: argparse.Namespace) -> int:
-    from telemetry.handover import write_handover_report
+    from telemetry.reports.handover import write_handover_report
 
     write_handover_report(args.archive, args.start, args.end, args.output)
     return 0
 
 
 def _debrief(args: argparse.Namespace) -> int:
-    from telemetry.training import (
+    from telemetry.replay.training import (
         default_expectations,
         read_training_log,
         write_debrief_report,
@@ -601,9 +600,9 @@ def _debrief(args: argparse.Namespace) -> int:
 
 
 def _bookmark(args: argparse.Namespace) -> int:
-    from telemetry.archive import ArchiveReader
-    from telemetry.bookmarks import BookmarkFile
-    from telemetry.replay import parse_session_time
+    from telemetry.archive.store import ArchiveReader
+    from telemetry.replay.bookmarks import BookmarkFile
+    from telemetry.replay.engine import parse_session_time
 
     with ArchiveReader(args.session) as reader:
         info = reader.info()

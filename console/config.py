@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING
 
 import zmq
 
-from telemetry.dictionary import DEFAULT_DICTIONARY
-from telemetry.security import load_allowed_keys, read_secret_key
-from telemetry.subscriber import CurveConfig
+from telemetry.bus.curve import load_allowed_keys, read_secret_key
+from telemetry.bus.subscriber import CurveConfig
+from telemetry.core.dictionary import DEFAULT_DICTIONARY
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -40,7 +40,7 @@ def default_dose_ledger(demo: bool = False) -> Path:
     The built-in simulator's dose goes to a ledger of its own: a demonstration
     on an operations machine must not add to the crew's real dose record.
     """
-    from telemetry.dose_ledger import LEDGER_NAME
+    from telemetry.radiation.ledger import LEDGER_NAME
 
     return data_dir() / (f"demo-{LEDGER_NAME}" if demo else LEDGER_NAME)
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from telemetry.limits import is_stale
-from telemetry.severity import Severity
+from telemetry.core.limits import is_stale
+from telemetry.core.severity import Severity
 from widgets.levels import Level
 
 if TYPE_CHECKING:
@@ -18,9 +18,9 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from console.history import HistoryService
-    from telemetry.alarms import AlarmBook
-    from telemetry.channels import ChannelStore
-    from telemetry.dictionary import TelemetryDictionary
+    from telemetry.core.alarms import AlarmBook
+    from telemetry.core.channels import ChannelStore
+    from telemetry.core.dictionary import TelemetryDictionary
 
 
 @dataclass

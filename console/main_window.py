@@ -35,7 +35,7 @@ from console.docks.radiation_dock import RadiationDock
 from console.docks.robot_dock import RobotDock
 from console.replay_bar import ReplayBar
 from console.status_bar import ConsoleStatusBar
-from telemetry.severity import Severity
+from telemetry.core.severity import Severity
 from widgets.banner import Banner
 from widgets.levels import Level, palette
 from widgets.status_lamp import StatusLamp

@@ -12,19 +12,24 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from telemetry.alarms import AlarmBook
-from telemetry.bookmarks import BookmarkError, BookmarkFile
-from telemetry.channels import ChannelStore
-from telemetry.faults import load_injector
-from telemetry.pipeline import Pipeline
-from telemetry.replay import ReplayEngine, SessionReader, TimelineMark, replay_derivers
-from telemetry.training import TrainingLog
+from telemetry.core.alarms import AlarmBook
+from telemetry.core.channels import ChannelStore
+from telemetry.core.pipeline import Pipeline
+from telemetry.faults.injection import load_injector
+from telemetry.replay.bookmarks import BookmarkError, BookmarkFile
+from telemetry.replay.engine import (
+    ReplayEngine,
+    SessionReader,
+    TimelineMark,
+    replay_derivers,
+)
+from telemetry.replay.training import TrainingLog
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
-    from telemetry.dictionary import TelemetryDictionary
+    from telemetry.core.dictionary import TelemetryDictionary
 
 LOOP_S = 0.02
 # Other consoles replaying the same session may add bookmarks to its sidecar.
@@ -41,7 +46,7 @@ class ReplayDriver:
     ``message_seq``): plain attributes, each replaced whole by the replay
     thread. In training mode the operator's actions go to a separate
     TrainingLog, never to the recording; bookmarks go to the session's
-    sidecar (``telemetry.bookmarks``), never into the session either.
+    sidecar (``telemetry.replay.bookmarks``), never into the session either.
 
     ``wall_clock`` paces playback (``advance(now - last)``); tests replace
     it before ``start`` to control time.

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from console.context import ConsoleContext
     from console.refresh import RefreshLoop
-    from telemetry.channels import SourceStats
+    from telemetry.core.channels import SourceStats
 
 UPDATE_S = 0.5
 # A source whose gap or rejection count grew within this many seconds is

@@ -16,12 +16,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from telemetry.archive import ArchiveWriter  # noqa: E402
-from telemetry.channels import ChannelStore  # noqa: E402
-from telemetry.dictionary import TelemetryDictionary  # noqa: E402
-from telemetry.pipeline import Pipeline  # noqa: E402
-from telemetry.session import build_derivers  # noqa: E402
-from telemetry.simulator import Simulator  # noqa: E402
+from telemetry.archive.store import ArchiveWriter  # noqa: E402
+from telemetry.core.channels import ChannelStore  # noqa: E402
+from telemetry.core.dictionary import TelemetryDictionary  # noqa: E402
+from telemetry.core.pipeline import Pipeline  # noqa: E402
+from telemetry.live.session import build_derivers  # noqa: E402
+from telemetry.sim.simulator import Simulator  # noqa: E402
 
 # name, scenario, seed, minutes of session
 SESSIONS = (

@@ -17,12 +17,12 @@ from PySide6.QtWidgets import QApplication
 
 from console.context import ConsoleContext
 from console.docks.radiation_dock import RadiationDock
-from telemetry.alarms import AlarmBook
-from telemetry.channels import ChannelStore
-from telemetry.dictionary import TelemetryDictionary
-from telemetry.pipeline import Pipeline
-from telemetry.session import build_derivers
-from telemetry.simulator import Simulator
+from telemetry.core.alarms import AlarmBook
+from telemetry.core.channels import ChannelStore
+from telemetry.core.dictionary import TelemetryDictionary
+from telemetry.core.pipeline import Pipeline
+from telemetry.live.session import build_derivers
+from telemetry.sim.simulator import Simulator
 from widgets.levels import apply_theme
 
 REPO = Path(__file__).resolve().parents[1]

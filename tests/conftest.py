@@ -25,7 +25,7 @@ atexit.register(shutil.rmtree, _SCRATCH_DATA_DIR, True)
 
 from typing import TYPE_CHECKING  # noqa: E402
 
-from telemetry.dictionary import TelemetryDictionary  # noqa: E402
+from telemetry.core.dictionary import TelemetryDictionary  # noqa: E402
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

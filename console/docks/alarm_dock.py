@@ -21,14 +21,14 @@ from PySide6.QtWidgets import (
 )
 
 from console.docks.panel import Panel, utc_text
-from telemetry.alarms import LOAD_WINDOW_S, AlarmLoad
-from telemetry.severity import Severity
+from telemetry.core.alarms import LOAD_WINDOW_S, AlarmLoad
+from telemetry.core.severity import Severity
 from widgets.event_table import AlarmTable, EventRow
 from widgets.levels import Level, palette
 
 if TYPE_CHECKING:
     from console.context import ConsoleContext
-    from telemetry.alarms import Alarm
+    from telemetry.core.alarms import Alarm
 
 COLUMNS = (
     "Severity",

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from PySide6.QtGui import QResizeEvent
 
     from console.context import ConsoleContext
-    from telemetry.dictionary import ChannelSpec
+    from telemetry.core.dictionary import ChannelSpec
 
 Bands = dict[Level, tuple[float | None, float | None]]
 

@@ -43,7 +43,7 @@ from PySide6.QtWidgets import (
 )
 
 from console.docks.panel import Panel, VersionWatch, describe, limit_bands
-from telemetry.archive import csv_text, iso_utc
+from telemetry.archive.store import csv_text, iso_utc
 from widgets.levels import Level, palette
 from widgets.strip_chart import StripChart
 
@@ -53,8 +53,8 @@ if TYPE_CHECKING:
     from PySide6.QtGui import QDragEnterEvent, QDropEvent
 
     from console.context import ConsoleContext
-    from telemetry.channels import ChannelBuffer
-    from telemetry.dictionary import TelemetryDictionary
+    from telemetry.core.channels import ChannelBuffer
+    from telemetry.core.dictionary import TelemetryDictionary
 
 MIME_CHANNELS = "application/x-kibo-channels"
 WINDOWS: tuple[tuple[str, float], ...] = (

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from console.docks.panel import Panel, VersionWatch, utc_text
-from telemetry.spaceweather import s_label, s_scale
+from telemetry.radiation.spaceweather import s_label, s_scale
 from widgets.banner import Banner
 from widgets.event_table import EventRow, EventTableModel
 from widgets.levels import Level, palette
@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from PySide6.QtWidgets import QStyleOptionGraphicsItem
 
     from console.context import ConsoleContext
-    from telemetry.estimator import CrewDose, DoseSnapshot, LimitStatus
+    from telemetry.radiation.estimator import CrewDose, DoseSnapshot, LimitStatus
 
     FloatArray = NDArray[np.float64]
 

@@ -22,7 +22,7 @@ from widgets.value_readout import ValueReadout
 
 if TYPE_CHECKING:
     from console.context import ConsoleContext
-    from telemetry.dictionary import TelemetryDictionary
+    from telemetry.core.dictionary import TelemetryDictionary
 
 TRAIL_S = 120.0
 POSE = ("pos_x", "pos_y", "pos_z", "quat_x", "quat_y", "quat_z", "quat_w")

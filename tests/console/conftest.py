@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from console.context import ConsoleContext
-from telemetry.alarms import AlarmBook
-from telemetry.channels import ChannelStore
-from telemetry.dictionary import DEFAULT_DICTIONARY, TelemetryDictionary
-from telemetry.pipeline import Pipeline
-from telemetry.wire import Frame, encode_frame
+from telemetry.core.alarms import AlarmBook
+from telemetry.core.channels import ChannelStore
+from telemetry.core.dictionary import DEFAULT_DICTIONARY, TelemetryDictionary
+from telemetry.core.pipeline import Pipeline
+from telemetry.core.wire import Frame, encode_frame
 from widgets.levels import apply_theme, style_sheet
 
 if TYPE_CHECKING:

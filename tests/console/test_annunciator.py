@@ -6,13 +6,13 @@ from typing import TYPE_CHECKING
 import pytest
 
 from console.annunciator import SOUND_DIR, Annunciator, NullPlayer, select_player
-from telemetry.limits import LimitTransition
-from telemetry.severity import Severity
+from telemetry.core.limits import LimitTransition
+from telemetry.core.severity import Severity
 
 if TYPE_CHECKING:
     from pytestqt.qtbot import QtBot
 
-    from telemetry.alarms import AlarmBook
+    from telemetry.core.alarms import AlarmBook
 
 pytestmark = pytest.mark.usefixtures("console_env")
 
@@ -49,7 +49,7 @@ def trip(book: AlarmBook, key: str, severity: Severity, t: float = T0) -> None:
 
 @pytest.fixture
 def rig(qtbot: QtBot) -> tuple[Annunciator, FakePlayer, Wall, AlarmBook]:
-    from telemetry.alarms import AlarmBook
+    from telemetry.core.alarms import AlarmBook
 
     actions: list[tuple[object, ...]] = []
     book = AlarmBook(on_action=lambda *a: actions.append(a), operator="K. Tanaka")
@@ -160,7 +160,7 @@ def test_unsilence_sounds_again(
 
 
 def test_no_audio_device_degrades_to_a_note(qtbot: QtBot) -> None:
-    from telemetry.alarms import AlarmBook
+    from telemetry.core.alarms import AlarmBook
 
     book = AlarmBook()
     ann = Annunciator(book)  # KIBO_AUDIO=off: as on a runner without sound

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from telemetry.dictionary import DEFAULT_DICTIONARY
-from telemetry.roster import DEFAULT_LIMITS, DEFAULT_ROSTER
+from telemetry.core.dictionary import DEFAULT_DICTIONARY
+from telemetry.radiation.roster import DEFAULT_LIMITS, DEFAULT_ROSTER
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 import pytest
 from polling import wait_for
 
-from telemetry.archive import ArchiveReader
-from telemetry.publisher import free_tcp_endpoint
+from telemetry.archive.store import ArchiveReader
+from telemetry.bus.publisher import free_tcp_endpoint
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -12,7 +12,7 @@ import zmq
 
 from console.app import build_console
 from console.config import ConsoleConfig
-from telemetry.wire import encode_frame
+from telemetry.core.wire import encode_frame
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

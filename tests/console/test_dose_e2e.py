@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from polling import wait_for
 
-from telemetry.dictionary import TelemetryDictionary
-from telemetry.publisher import free_tcp_endpoint
-from telemetry.session import LiveSession, SessionConfig, build_derivers
+from telemetry.bus.publisher import free_tcp_endpoint
+from telemetry.core.dictionary import TelemetryDictionary
+from telemetry.live.session import LiveSession, SessionConfig, build_derivers
 
 pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]

@@ -6,7 +6,7 @@ import pytest
 
 from console.docks import event_dock
 from console.docks.event_dock import EventDock
-from telemetry.wire import encode_frame
+from telemetry.core.wire import encode_frame
 from widgets.levels import Level
 
 if TYPE_CHECKING:

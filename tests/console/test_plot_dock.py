@@ -12,11 +12,11 @@ from PySide6.QtWidgets import QApplication
 from console.context import ConsoleContext
 from console.docks.plot_dock import MIME_CHANNELS, PlotDock, default_charts, saa_spans
 from console.history import HistoryService
-from telemetry.alarms import AlarmBook
-from telemetry.archive import ArchiveWriter
-from telemetry.channels import ChannelStore
-from telemetry.pipeline import Pipeline
-from telemetry.wire import encode_frame
+from telemetry.archive.store import ArchiveWriter
+from telemetry.core.alarms import AlarmBook
+from telemetry.core.channels import ChannelStore
+from telemetry.core.pipeline import Pipeline
+from telemetry.core.wire import encode_frame
 from widgets.levels import Level
 
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from conftest import Feed
     from pytestqt.qtbot import QtBot
 
-    from telemetry.dictionary import TelemetryDictionary
+    from telemetry.core.dictionary import TelemetryDictionary
 
 pytestmark = pytest.mark.usefixtures("console_env", "themed")
 

@@ -24,20 +24,20 @@ from console.docks.radiation_dock import (
     format_msv,
     module_spans,
 )
-from telemetry.alarms import AlarmBook
-from telemetry.channels import ChannelStore
-from telemetry.dictionary import TelemetryDictionary
-from telemetry.pipeline import Pipeline
-from telemetry.roster import DEFAULT_ROSTER
-from telemetry.session import build_derivers
-from telemetry.simulator import Simulator
-from telemetry.wire import encode_frame
+from telemetry.core.alarms import AlarmBook
+from telemetry.core.channels import ChannelStore
+from telemetry.core.dictionary import TelemetryDictionary
+from telemetry.core.pipeline import Pipeline
+from telemetry.core.wire import encode_frame
+from telemetry.live.session import build_derivers
+from telemetry.radiation.roster import DEFAULT_ROSTER
+from telemetry.sim.simulator import Simulator
 from widgets.levels import Level, apply_theme
 
 if TYPE_CHECKING:
     from pytestqt.qtbot import QtBot
 
-    from telemetry.estimator import DoseEstimator
+    from telemetry.radiation.estimator import DoseEstimator
 
 T0 = 1_764_547_200.0  # 2025-12-01T00:00Z, inside the roster's mission
 RATE_SCALE = 10.0
@@ -375,7 +375,7 @@ def test_screenshot_script_renders_the_dock(tmp_path: Path) -> None:
 def test_input_lamp_says_what_the_dose_ledger_adds(
     qtbot: QtBot, qapp: Any, tmp_path: Path
 ) -> None:
-    from telemetry.session import LiveSession, SessionConfig
+    from telemetry.live.session import LiveSession, SessionConfig
 
     dictionary = TelemetryDictionary.load()
     ledger = tmp_path / "dose_ledger.sqlite"

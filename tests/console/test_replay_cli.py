@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from telemetry.bookmarks import BookmarkFile, sidecar_path
-from telemetry.training import read_training_log
+from telemetry.replay.bookmarks import BookmarkFile, sidecar_path
+from telemetry.replay.training import read_training_log
 
 pytestmark = pytest.mark.e2e
 
@@ -159,7 +159,7 @@ def test_debrief_errors_name_what_is_missing(tmp_path: Path) -> None:
     session = tmp_path / "copy.sqlite"
     shutil.copyfile(REPLAY_DATA / "nominal-ops.session.sqlite", session)
     log = tmp_path / "log.sqlite"
-    from telemetry.training import TrainingLog
+    from telemetry.replay.training import TrainingLog
 
     TrainingLog(
         log, trainee="t", scenario="copy", replayed=session, replay_start=START

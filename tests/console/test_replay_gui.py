@@ -19,8 +19,8 @@ from console.app import build_console
 from console.cli import main as cli_main
 from console.config import ConsoleConfig
 from console.replay_bar import AFAP
-from telemetry.bookmarks import BookmarkFile, sidecar_path
-from telemetry.training import read_training_log
+from telemetry.replay.bookmarks import BookmarkFile, sidecar_path
+from telemetry.replay.training import read_training_log
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -334,7 +334,7 @@ def test_replay_estimates_dose_with_the_roster_it_is_given(
     qtbot: QtBot, tmp_path: Path, open_console: Callable[..., Console]
 ) -> None:
     """A radiation officer replays a session against another crew record."""
-    from telemetry.roster import DEFAULT_ROSTER
+    from telemetry.radiation.roster import DEFAULT_ROSTER
 
     roster = tmp_path / "crew_roster.toml"
     shipped = DEFAULT_ROSTER.read_text(encoding="utf-8")

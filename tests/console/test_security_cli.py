@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING
 import pytest
 from polling import wait_for
 
-from telemetry.archive import ArchiveError, ArchiveReader
-from telemetry.publisher import free_tcp_endpoint
-from telemetry.subscriber import short_key
+from telemetry.archive.store import ArchiveError, ArchiveReader
+from telemetry.bus.publisher import free_tcp_endpoint
+from telemetry.bus.subscriber import short_key
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator

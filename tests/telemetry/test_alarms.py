@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from telemetry.alarms import AlarmBook
-from telemetry.limits import LimitTransition
-from telemetry.severity import Severity
+from telemetry.core.alarms import AlarmBook
+from telemetry.core.limits import LimitTransition
+from telemetry.core.severity import Severity
 
 T0 = 1_750_000_000.0
 

@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 from polling import wait_for
 
-from telemetry.archive import (
+from telemetry.archive.store import (
     MAX_REJECTED_BODY,
     SCHEMA,
     ArchiveError,
@@ -34,7 +34,7 @@ from telemetry.archive import (
     installed_version,
     missing_count,
 )
-from telemetry.wire import Frame, decode_frame, encode_frame
+from telemetry.core.wire import Frame, decode_frame, encode_frame
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -416,8 +416,8 @@ def test_disk_full_keeps_the_batch_and_recovers(
 CHILD = """
 import sys, time
 import numpy as np
-from telemetry.archive import ArchiveWriter
-from telemetry.wire import decode_frame, encode_frame
+from telemetry.archive.store import ArchiveWriter
+from telemetry.core.wire import decode_frame, encode_frame
 
 writer = ArchiveWriter(sys.argv[1], dictionary_sha256="x", dictionary_version="1",
                        batch_seconds=0.02)

@@ -11,24 +11,24 @@ from pathlib import Path
 
 import pytest
 
-from telemetry.alarms import AlarmBook
-from telemetry.archive import ArchiveWriter
-from telemetry.bookmarks import (
+from telemetry.archive.store import ArchiveWriter
+from telemetry.core.alarms import AlarmBook
+from telemetry.core.channels import ChannelStore
+from telemetry.core.dictionary import DEFAULT_DICTIONARY, TelemetryDictionary
+from telemetry.core.pipeline import Pipeline
+from telemetry.replay.bookmarks import (
     BOOKMARKS_APPLICATION_ID,
     BookmarkError,
     BookmarkFile,
     sidecar_path,
 )
-from telemetry.channels import ChannelStore
-from telemetry.dictionary import DEFAULT_DICTIONARY, TelemetryDictionary
-from telemetry.pipeline import Pipeline
-from telemetry.replay import (
+from telemetry.replay.engine import (
     ReplayEngine,
     SessionReader,
     parse_session_time,
     read_timeline_marks,
 )
-from telemetry.training import TrainingLog, default_expectations
+from telemetry.replay.training import TrainingLog, default_expectations
 
 REPO = Path(__file__).resolve().parents[2]
 CO2 = REPO / "replay_data" / "co2-rise.session.sqlite"

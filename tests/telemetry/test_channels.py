@@ -3,7 +3,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from telemetry.channels import (
+from telemetry.core.channels import (
     MAX_LEARNED_INTERVAL_S,
     ChannelBuffer,
     ChannelStore,

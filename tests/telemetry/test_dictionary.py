@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from telemetry.dictionary import (
+from telemetry.core.dictionary import (
     DEFAULT_DICTIONARY,
     DictionaryError,
     TelemetryDictionary,
 )
-from telemetry.severity import Severity
+from telemetry.core.severity import Severity
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -1,4 +1,4 @@
-"""radiation.md §6 test cases TC1..TC14 against telemetry.dose (values from §6)."""
+"""radiation.md §6 test cases TC1..TC14 against telemetry.radiation.physics."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import tomllib
 import numpy as np
 import pytest
 
-from telemetry.dose import (
+from telemetry.radiation.physics import (
     ICRP103_TISSUE_WEIGHTS,
     career_limit,
     convert,
@@ -28,7 +28,7 @@ from telemetry.dose import (
     spectrum_dose,
     telescope_let,
 )
-from telemetry.roster import DEFAULT_LIMITS, DoseLimits, Sex
+from telemetry.radiation.roster import DEFAULT_LIMITS, DoseLimits, Sex
 
 DAY = 86400.0
 
@@ -263,7 +263,7 @@ def test_tc9_timeline_not_24_h_raises_by_default() -> None:
 
 def test_tc9_normalise_is_opt_in_and_logged(caplog: pytest.LogCaptureFixture) -> None:
     doubled = {m: 2 * h for m, h in TC9_HOURS.items()}
-    with caplog.at_level(logging.WARNING, logger="telemetry.dose"):
+    with caplog.at_level(logging.WARNING, logger="telemetry.radiation.physics"):
         rate = location_weighted_rate(doubled, TC9_RATES, normalise=True)
     assert rate == pytest.approx(0.553917, rel=1e-6)
     assert "normalised" in caplog.text

@@ -9,21 +9,21 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from telemetry.alarms import AlarmBook
-from telemetry.archive import ArchiveReader
-from telemetry.channels import ChannelStore
-from telemetry.dictionary import TelemetryDictionary
-from telemetry.dose_ledger import DoseLedger, LedgerError
-from telemetry.pipeline import Pipeline
-from telemetry.replay import ReplayEngine, SessionReader, replay_derivers
-from telemetry.session import LiveSession, SessionConfig, build_derivers
-from telemetry.severity import Severity
-from telemetry.simulator import Simulator
+from telemetry.archive.store import ArchiveReader
+from telemetry.core.alarms import AlarmBook
+from telemetry.core.channels import ChannelStore
+from telemetry.core.dictionary import TelemetryDictionary
+from telemetry.core.pipeline import Pipeline
+from telemetry.core.severity import Severity
+from telemetry.live.session import LiveSession, SessionConfig, build_derivers
+from telemetry.radiation.ledger import DoseLedger, LedgerError
+from telemetry.replay.engine import ReplayEngine, SessionReader, replay_derivers
+from telemetry.sim.simulator import Simulator
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from telemetry.estimator import DoseEstimator, DoseSnapshot
+    from telemetry.radiation.estimator import DoseEstimator, DoseSnapshot
 
 T0 = 1_757_000_000.0  # 2025-09-04, inside the roster's mission (from 2025-09-01)
 HOUR = 3600.0
@@ -393,7 +393,7 @@ def test_a_recording_republished_live_is_not_written_to_the_ledger(
 
 
 def test_the_earlier_time_included_reads_in_a_fitting_unit() -> None:
-    from telemetry.session import _span_text
+    from telemetry.live.session import _span_text
 
     assert _span_text(14.2) == "14 s"  # a short demo is not "0 min"
     assert _span_text(720.0) == "12 min"

@@ -15,26 +15,26 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pytest
 
-from telemetry.archive import ArchiveReader, ArchiveWriter
-from telemetry.channels import ChannelStore
-from telemetry.dictionary import TelemetryDictionary
-from telemetry.dose import SECONDS_PER_DAY
-from telemetry.dose_report import (
+from telemetry.archive.store import ArchiveReader, ArchiveWriter
+from telemetry.core.channels import ChannelStore
+from telemetry.core.dictionary import TelemetryDictionary
+from telemetry.core.pipeline import Pipeline
+from telemetry.live.session import build_derivers
+from telemetry.radiation.physics import SECONDS_PER_DAY
+from telemetry.radiation.roster import DEFAULT_ROSTER
+from telemetry.reports.dose_report import (
     BASELINE_QUALITY,
     CREW_FIELDS,
     build_dose_report,
     render_json,
     write_dose_report,
 )
-from telemetry.pipeline import Pipeline
-from telemetry.roster import DEFAULT_ROSTER
-from telemetry.session import build_derivers
-from telemetry.simulator import Simulator
+from telemetry.sim.simulator import Simulator
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from telemetry.estimator import DoseSnapshot
+    from telemetry.radiation.estimator import DoseSnapshot
 
 T0 = 1_764_547_200.0  # 2025-12-01T00:00Z
 RATE_SCALE = 10.0

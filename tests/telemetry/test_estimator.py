@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pytest
 
-from telemetry.decoding import ChannelBatch
-from telemetry.dictionary import REPO_ROOT, TelemetryDictionary
-from telemetry.estimator import (
+from telemetry.core.decoding import ChannelBatch
+from telemetry.core.dictionary import REPO_ROOT, TelemetryDictionary
+from telemetry.core.severity import Severity
+from telemetry.radiation.estimator import (
     CREW_CHANNELS,
     DoseEstimator,
     DoseEvent,
@@ -21,10 +22,14 @@ from telemetry.estimator import (
     EstimateSource,
     bench_dose_update,
 )
-from telemetry.goes import load_goes_csv
-from telemetry.roster import DEFAULT_LIMITS, DoseLimits, EstimatorConfig, Roster
-from telemetry.severity import Severity
-from telemetry.spaceweather import in_saa
+from telemetry.radiation.goes import load_goes_csv
+from telemetry.radiation.roster import (
+    DEFAULT_LIMITS,
+    DoseLimits,
+    EstimatorConfig,
+    Roster,
+)
+from telemetry.radiation.spaceweather import in_saa
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -785,7 +790,7 @@ def test_benchmark_runs(tmp_path: Path, limits: DoseLimits) -> None:
 def test_undrained_events_are_bounded_and_counted(
     tmp_path: Path, limits: DoseLimits, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("telemetry.estimator.MAX_PENDING_EVENTS", 2)
+    monkeypatch.setattr("telemetry.radiation.estimator.MAX_PENDING_EVENTS", 2)
     est = make(tmp_path, limits)
     t = T0 + np.arange(12) * 300.0
     p100 = np.tile([2.0, 2.0, 2.0, 0.1, 0.1, 0.1], 2)  # energetic on, off, on, off

@@ -10,17 +10,23 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pytest
 
-from telemetry.alarms import AlarmBook
-from telemetry.channels import ChannelStore
-from telemetry.dictionary import DEFAULT_DICTIONARY, TelemetryDictionary
-from telemetry.faults import FaultInjector, FaultPlan, FaultPlanError, load_injector
-from telemetry.pipeline import Pipeline
-from telemetry.replay import ReplayEngine, SessionReader, record_simulated_session
-from telemetry.severity import Severity
-from telemetry.wire import decode_frame, encode_frame
+from telemetry.core.alarms import AlarmBook
+from telemetry.core.channels import ChannelStore
+from telemetry.core.dictionary import DEFAULT_DICTIONARY, TelemetryDictionary
+from telemetry.core.pipeline import Pipeline
+from telemetry.core.severity import Severity
+from telemetry.core.wire import decode_frame, encode_frame
+from telemetry.faults.injection import (
+    FaultInjector,
+    FaultPlan,
+    FaultPlanError,
+    load_injector,
+)
+from telemetry.replay.engine import ReplayEngine, SessionReader
+from telemetry.sim.recording import record_simulated_session
 
 if TYPE_CHECKING:
-    from telemetry.limits import LimitTransition
+    from telemetry.core.limits import LimitTransition
 
 REPO = Path(__file__).resolve().parents[2]
 SCENARIOS = REPO / "replay_data" / "faults"

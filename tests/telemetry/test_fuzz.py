@@ -25,19 +25,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from console.bench_fuzz import HOSTILE_STRINGS, REJECT_REASONS, deep_msgpack
-from telemetry.archive import ArchiveReader, ArchiveWriter
-from telemetry.channels import ChannelStore
-from telemetry.dictionary import DEFAULT_DICTIONARY, TelemetryDictionary
-from telemetry.pipeline import MAX_UNDECLARED_CHANNELS, Pipeline
-from telemetry.publisher import free_tcp_endpoint
-from telemetry.session import LiveSession, SessionConfig, build_derivers
-from telemetry.wire import MAX_TIME, WireError, decode_frame, encode_frame
+from telemetry.archive.store import ArchiveReader, ArchiveWriter
+from telemetry.bus.publisher import free_tcp_endpoint
+from telemetry.core.channels import ChannelStore
+from telemetry.core.dictionary import DEFAULT_DICTIONARY, TelemetryDictionary
+from telemetry.core.pipeline import MAX_UNDECLARED_CHANNELS, Pipeline
+from telemetry.core.wire import MAX_TIME, WireError, decode_frame, encode_frame
+from telemetry.live.session import LiveSession, SessionConfig, build_derivers
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from pathlib import Path
 
-    from telemetry.wire import Frame
+    from telemetry.core.wire import Frame
 
 # Few examples by default keep the suite fast; the bench runs 100,000, and
 # KIBO_FUZZ_EXAMPLES=20000 digs deeper by hand.
@@ -659,7 +659,7 @@ def test_a_declared_source_cannot_be_claimed_under_another_family() -> None:
 
 _BIG_PUBLISHER = """
 import sys, time, zmq
-from telemetry.wire import encode_frame
+from telemetry.core.wire import encode_frame
 ctx = zmq.Context()
 pub = ctx.socket(zmq.XPUB)
 pub.setsockopt(zmq.SNDHWM, 0)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pytest
 
-from telemetry.goes import DEFAULT_GOES_CSV, load_goes_csv
+from telemetry.radiation.goes import DEFAULT_GOES_CSV, load_goes_csv
 
 if TYPE_CHECKING:
     from pathlib import Path

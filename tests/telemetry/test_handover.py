@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from telemetry.dictionary import DEFAULT_DICTIONARY, TelemetryDictionary
-from telemetry.faults import FaultPlan
-from telemetry.handover import read_handover, write_handover_report
-from telemetry.replay import record_simulated_session
-from telemetry.severity import Severity
+from telemetry.core.dictionary import DEFAULT_DICTIONARY, TelemetryDictionary
+from telemetry.core.severity import Severity
+from telemetry.faults.injection import FaultPlan
+from telemetry.reports.handover import read_handover, write_handover_report
+from telemetry.sim.recording import record_simulated_session
 
 if TYPE_CHECKING:
-    from telemetry.pipeline import Pipeline
+    from telemetry.core.pipeline import Pipeline
 
 REPO = Path(__file__).resolve().parents[2]
 SILENT = REPO / "replay_data" / "faults" / "ib2-a-silent.toml"

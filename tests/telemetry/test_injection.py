@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING
 
 import zmq
 
-from telemetry.archive import ArchiveReader
-from telemetry.dictionary import DEFAULT_DICTIONARY, TelemetryDictionary
-from telemetry.handover import write_handover_report
-from telemetry.session import LiveSession, SessionConfig
-from telemetry.wire import encode_frame
+from telemetry.archive.store import ArchiveReader
+from telemetry.core.dictionary import DEFAULT_DICTIONARY, TelemetryDictionary
+from telemetry.core.wire import encode_frame
+from telemetry.live.session import LiveSession, SessionConfig
+from telemetry.reports.handover import write_handover_report
 
 if TYPE_CHECKING:
     from pathlib import Path

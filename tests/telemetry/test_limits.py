@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from telemetry.dictionary import TelemetryDictionary
-from telemetry.limits import LimitEvaluator, is_stale
-from telemetry.severity import Severity
+from telemetry.core.dictionary import TelemetryDictionary
+from telemetry.core.limits import LimitEvaluator, is_stale
+from telemetry.core.severity import Severity
 
 
 def run(ev: LimitEvaluator, values: list[float]) -> list[tuple[int, Severity]]:

@@ -19,12 +19,17 @@ import pytest
 import zmq
 from polling import wait_for
 
-from telemetry.archive import ArchiveReader
-from telemetry.dictionary import DEFAULT_DICTIONARY, TelemetryDictionary
-from telemetry.publisher import free_tcp_endpoint
-from telemetry.session import ARCHIVE_ALARM, LiveSession, SessionConfig, build_derivers
-from telemetry.severity import Severity
-from telemetry.wire import encode_frame
+from telemetry.archive.store import ArchiveReader
+from telemetry.bus.publisher import free_tcp_endpoint
+from telemetry.core.dictionary import DEFAULT_DICTIONARY, TelemetryDictionary
+from telemetry.core.severity import Severity
+from telemetry.core.wire import encode_frame
+from telemetry.live.session import (
+    ARCHIVE_ALARM,
+    LiveSession,
+    SessionConfig,
+    build_derivers,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -5,11 +5,11 @@ import msgspec
 import numpy as np
 import pytest
 
-from telemetry.channels import MAX_LEARNED_INTERVAL_S, ChannelStore
-from telemetry.dictionary import TelemetryDictionary
-from telemetry.pipeline import MAX_UNDECLARED_CHANNELS, Pipeline
-from telemetry.severity import Severity
-from telemetry.wire import Frame, encode_frame
+from telemetry.core.channels import MAX_LEARNED_INTERVAL_S, ChannelStore
+from telemetry.core.dictionary import TelemetryDictionary
+from telemetry.core.pipeline import MAX_UNDECLARED_CHANNELS, Pipeline
+from telemetry.core.severity import Severity
+from telemetry.core.wire import Frame, encode_frame
 
 
 class RecordingArchive:

@@ -11,11 +11,12 @@ import numpy as np
 import pytest
 import zmq
 
-from telemetry.dictionary import TelemetryDictionary
-from telemetry.faults import FaultPlanError
-from telemetry.publisher import Pacer, PublishStats, RawMessage, publish, run_simulator
-from telemetry.simulator import SimFrame, Simulator
-from telemetry.wire import decode_frame
+from telemetry.bus.publisher import Pacer, PublishStats, RawMessage, publish
+from telemetry.core.dictionary import TelemetryDictionary
+from telemetry.core.wire import decode_frame
+from telemetry.faults.injection import FaultPlanError
+from telemetry.sim.publishing import run_simulator
+from telemetry.sim.simulator import SimFrame, Simulator
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator

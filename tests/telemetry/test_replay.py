@@ -14,26 +14,26 @@ import numpy as np
 import pytest
 import zmq
 
-from telemetry.alarms import AlarmBook
-from telemetry.archive import ArchiveReader, ArchiveWriter
-from telemetry.channels import ChannelStore
-from telemetry.dictionary import DEFAULT_DICTIONARY, TelemetryDictionary
-from telemetry.estimator import DoseEstimator
-from telemetry.faults import FaultInjector, FaultPlan
-from telemetry.pipeline import Pipeline
-from telemetry.replay import (
+from telemetry.archive.store import ArchiveReader, ArchiveWriter
+from telemetry.core.alarms import AlarmBook
+from telemetry.core.channels import ChannelStore
+from telemetry.core.dictionary import DEFAULT_DICTIONARY, TelemetryDictionary
+from telemetry.core.pipeline import Pipeline
+from telemetry.core.severity import Severity
+from telemetry.core.wire import decode_frame, encode_frame
+from telemetry.faults.injection import FaultInjector, FaultPlan
+from telemetry.radiation.estimator import DoseEstimator
+from telemetry.replay.engine import (
     ReplayEngine,
     SessionReader,
     check_speed,
     frame_span,
     frame_time,
     paced,
-    record_simulated_session,
     replay_derivers,
     republish,
 )
-from telemetry.severity import Severity
-from telemetry.wire import decode_frame, encode_frame
+from telemetry.sim.recording import record_simulated_session
 
 REPO = Path(__file__).resolve().parents[2]
 SCENARIOS = REPO / "replay_data" / "faults"

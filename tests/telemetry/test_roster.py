@@ -7,14 +7,14 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from telemetry.roster import (
+from telemetry.core.severity import Severity
+from telemetry.radiation.roster import (
     DEFAULT_LIMITS,
     DEFAULT_ROSTER,
     DoseLimits,
     Roster,
     RosterError,
 )
-from telemetry.severity import Severity
 
 if TYPE_CHECKING:
     from pathlib import Path

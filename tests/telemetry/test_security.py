@@ -1,7 +1,7 @@
 """CurveZMQ end to end with real sockets: who may talk to whom, and what is logged.
 
 Two topologies. The publisher binds and is a CURVE server with a ZAP
-allow-list of console keys (``telemetry.security``), and the console is a
+allow-list of console keys (``telemetry.bus.curve``), and the console is a
 CURVE client that trusts one server key (``console.config.curve_config``).
 Or the console listens and is the CURVE server with an allow-list of
 publisher keys, and publishers connect as CURVE clients. Refusals on either
@@ -19,29 +19,29 @@ import pytest
 import zmq
 
 from console.config import curve_config, generate_keys
-from telemetry.archive import ArchiveReader
-from telemetry.publisher import Publisher, RawMessage
-from telemetry.security import (
+from telemetry.archive.store import ArchiveReader
+from telemetry.bus.curve import (
     ClientAllowList,
     load_allowed_keys,
     load_publisher_curve,
     publish_with_curve,
 )
-from telemetry.session import LiveSession, SessionConfig
-from telemetry.subscriber import (
+from telemetry.bus.publisher import Publisher, RawMessage
+from telemetry.bus.subscriber import (
     CurveConfig,
     SubscriberConfig,
     ZmqSubscriber,
     listen_endpoint,
     short_key,
 )
-from telemetry.wire import encode_frame
+from telemetry.core.wire import encode_frame
+from telemetry.live.session import LiveSession, SessionConfig
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from pathlib import Path
 
-    from telemetry.dictionary import TelemetryDictionary
+    from telemetry.core.dictionary import TelemetryDictionary
 
 T0 = 1.75e9
 
@@ -217,7 +217,7 @@ def test_publisher_refuses_a_console_it_does_not_know(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A console with a valid server key but an unlisted key of its own."""
-    caplog.set_level(logging.WARNING, logger="telemetry.security")
+    caplog.set_level(logging.WARNING, logger="telemetry.bus.curve")
     pub = publisher_for()
     stranger_public, stranger_secret = zmq.curve_keypair()
     curve = CurveConfig(
@@ -430,7 +430,7 @@ def test_listening_console_refuses_an_unknown_publisher_key_and_says_so(
     assert stranger_public.decode() not in detail  # shortened for the operator
     assert "127.0.0.1" in detail and endpoint in detail
     assert "not on this console's allow-list" in detail
-    logged = [r for r in caplog.records if r.name == "telemetry.security"]
+    logged = [r for r in caplog.records if r.name == "telemetry.bus.curve"]
     assert any(stranger_public.decode() in r.getMessage() for r in logged)
     assert all(r.levelno == logging.WARNING for r in logged)
     assert archived_refusals(path) == [detail]

@@ -10,15 +10,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pytest
 
-from telemetry.dictionary import TelemetryDictionary
-from telemetry.simulator import (
+from telemetry.core.dictionary import TelemetryDictionary
+from telemetry.core.wire import decode_frame
+from telemetry.radiation.spaceweather import in_saa
+from telemetry.sim.simulator import (
     SCENARIOS,
     SimFrame,
     Simulator,
     bench_frames,
 )
-from telemetry.spaceweather import in_saa
-from telemetry.wire import decode_frame
 
 if TYPE_CHECKING:
     from collections.abc import Iterable

@@ -9,10 +9,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from telemetry.dictionary import REPO_ROOT
-from telemetry.goes import load_goes_csv
-from telemetry.roster import SpeConfig
-from telemetry.spaceweather import (
+from telemetry.core.dictionary import REPO_ROOT
+from telemetry.radiation.goes import load_goes_csv
+from telemetry.radiation.roster import SpeConfig
+from telemetry.radiation.spaceweather import (
     MINXSS_SAA,
     SaaPolygon,
     SpeDetector,

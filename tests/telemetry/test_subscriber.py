@@ -8,8 +8,8 @@ import pytest
 import zmq
 from polling import wait_for
 
-from telemetry.subscriber import SubscriberConfig, ZmqSubscriber, listen_endpoint
-from telemetry.wire import encode_frame
+from telemetry.bus.subscriber import SubscriberConfig, ZmqSubscriber, listen_endpoint
+from telemetry.core.wire import encode_frame
 
 
 @pytest.fixture

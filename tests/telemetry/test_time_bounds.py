@@ -12,19 +12,19 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pytest
 
-from telemetry.archive import ArchiveReader
-from telemetry.channels import ChannelStore
-from telemetry.dictionary import TelemetryDictionary
-from telemetry.pipeline import MAX_TIME_AHEAD_S, TIME_AHEAD, Pipeline
-from telemetry.session import LiveSession, SessionConfig, build_derivers
-from telemetry.simulator import Simulator
-from telemetry.wire import encode_frame
+from telemetry.archive.store import ArchiveReader
+from telemetry.core.channels import ChannelStore
+from telemetry.core.dictionary import TelemetryDictionary
+from telemetry.core.pipeline import MAX_TIME_AHEAD_S, TIME_AHEAD, Pipeline
+from telemetry.core.wire import encode_frame
+from telemetry.live.session import LiveSession, SessionConfig, build_derivers
+from telemetry.sim.simulator import Simulator
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from pathlib import Path
 
-    from telemetry.pipeline import Deriver
+    from telemetry.core.pipeline import Deriver
 
 NOW = 1.75e9
 DAY = 86400.0

@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from telemetry.alarms import AlarmBook
-from telemetry.archive import ArchiveWriter
-from telemetry.channels import ChannelStore
-from telemetry.dictionary import DEFAULT_DICTIONARY, TelemetryDictionary
-from telemetry.faults import FaultInjector, FaultPlan
-from telemetry.pipeline import Pipeline
-from telemetry.replay import ReplayEngine, SessionReader, record_simulated_session
-from telemetry.severity import Severity
-from telemetry.training import (
+from telemetry.archive.store import ArchiveWriter
+from telemetry.core.alarms import AlarmBook
+from telemetry.core.channels import ChannelStore
+from telemetry.core.dictionary import DEFAULT_DICTIONARY, TelemetryDictionary
+from telemetry.core.pipeline import Pipeline
+from telemetry.core.severity import Severity
+from telemetry.faults.injection import FaultInjector, FaultPlan
+from telemetry.replay.engine import ReplayEngine, SessionReader
+from telemetry.replay.training import (
     TRAINING_APPLICATION_ID,
     Expectation,
     TrainingLog,
@@ -25,6 +25,7 @@ from telemetry.training import (
     read_training_log,
     write_debrief_report,
 )
+from telemetry.sim.recording import record_simulated_session
 
 REPO = Path(__file__).resolve().parents[2]
 SILENT = REPO / "replay_data" / "faults" / "ib2-a-silent.toml"

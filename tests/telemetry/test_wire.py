@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from telemetry.wire import WireError, decode_frame, encode_frame
+from telemetry.core.wire import WireError, decode_frame, encode_frame
 
 names = st.text(
     alphabet="abcdefghijklmnopqrstuvwxyz_0123456789", min_size=1, max_size=12

@@ -1,0 +1,1 @@
+"""The SQLite archive of everything received: writer, reader, export."""

@@ -1,0 +1,1 @@
+"""The ZeroMQ bus: subscriber thread, paced publisher, CurveZMQ keys and allow-lists."""

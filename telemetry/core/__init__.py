@@ -1,0 +1,4 @@
+"""The data path every layer shares.
+
+Wire codec, dictionary, decoding, channel buffers, limits, alarms, pipeline.
+"""

@@ -1,0 +1,540 @@
+"""The data path for one message: decode, derive, store, check limits, archive.
+
+Live data, wire replay and in-process replay all go through ``Pipeline.ingest``,
+so every display, alarm and dose total is computed the same way.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, NamedTuple, Protocol
+
+import numpy as np
+
+from telemetry.core.alarms import AlarmBook
+from telemetry.core.channels import MAX_LEARNED_INTERVAL_S, ChannelStore, SourceStats
+from telemetry.core.decoding import ChannelBatch, DecodedFrame, Decoder
+from telemetry.core.derived import DewPointDeriver
+from telemetry.core.limits import LimitEvaluator, LimitTransition
+from telemetry.core.severity import Severity
+from telemetry.core.wire import Frame, WireError, decode_frame, split_topic
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from telemetry.core.dictionary import TelemetryDictionary
+
+# A hostile or broken publisher must not grow the store without bound.
+MAX_UNDECLARED_CHANNELS = 2000
+MAX_SOURCES = 500
+# Repeated rejections of the same kind from one source fold into one event.
+REJECT_EVENT_INTERVAL_S = 5.0
+#: Live sessions refuse sample times further than this ahead of the receive
+#: clock (``SessionConfig.max_time_ahead_s``): one such time made the dose
+#: engine integrate up to it and then drop every real sample as late until the
+#: clock caught up. Five minutes allows for a publisher's clock error and its
+#: batching.
+MAX_TIME_AHEAD_S = 300.0
+# Seconds between watchdog ticks when a replay or an in-process recording
+# drives the pipeline on sample time (live sessions tick on the clock).
+DEFAULT_TICK_S = 1.0
+#: ``WireError.reason`` of a message refused for ``max_time_ahead_s``.
+TIME_AHEAD = "time ahead"
+
+Batch = tuple[str, np.ndarray, np.ndarray]
+_LINK_SEVERITY = {
+    "up": Severity.NOMINAL,
+    "stale": Severity.WARNING,
+    "down": Severity.CRITICAL,
+}
+
+
+class ArchiveSink(Protocol):
+    """What the pipeline needs of an archive writer (never blocks)."""
+
+    def put_frame(
+        self, received: float, frame: Frame, body: bytes, batches: Sequence[Batch]
+    ) -> None: ...
+
+    def put_samples(self, batches: Sequence[Batch]) -> None: ...
+
+    def put_channel(
+        self,
+        key: str,
+        *,
+        unit: str,
+        declared: bool,
+        derived: bool,
+        states: dict[str, int],
+    ) -> None: ...
+
+    def put_rejected(
+        self,
+        received: float,
+        topic: bytes,
+        body: bytes,
+        source: str | None,
+        reason: str,
+        detail: str,
+    ) -> None: ...
+
+    def put_event(
+        self,
+        time: float,
+        source: str | None,
+        kind: str,
+        detail: str,
+        severity: int = 0,
+        *,
+        count: int | None = None,
+    ) -> None: ...
+
+    def put_transition(
+        self,
+        time: float,
+        key: str,
+        severity: int,
+        previous: int,
+        value: float,
+        threshold: float | None,
+        kind: str,
+    ) -> None: ...
+
+
+class Deriver(Protocol):
+    """Computes derived channel batches from a frame's decoded batches."""
+
+    def derive(self, batches: list[ChannelBatch]) -> list[ChannelBatch]: ...
+
+    def reset(self) -> None: ...
+
+
+class PipelineState(NamedTuple):
+    """What :meth:`Pipeline.checkpoint` returns; owned by the thread driving it."""
+
+    decoder: Decoder
+    evaluators: dict[str, LimitEvaluator | None]
+    last_reject: dict[tuple[str | None, str], float]
+
+
+class Pipeline:
+    """Decodes and distributes messages; owned by the zmq-subscriber thread.
+
+    (Or by whichever single thread drives a replay.) It is the only writer of
+    the ChannelStore; the AlarmBook has its own lock for the GUI's actions.
+    """
+
+    def __init__(
+        self,
+        dictionary: TelemetryDictionary,
+        store: ChannelStore,
+        alarms: AlarmBook | None = None,
+        archive: ArchiveSink | None = None,
+        derivers: Sequence[Deriver] = (),
+        on_decoded: Callable[[Frame, DecodedFrame], None] | None = None,
+        *,
+        max_time_ahead_s: float | None = None,
+        max_interval_s: float = MAX_LEARNED_INTERVAL_S,
+    ) -> None:
+        """Build the data path; nothing runs until ``ingest``.
+
+        Parameters
+        ----------
+        max_time_ahead_s
+            Refuse a message with a sample time more than this many seconds
+            ahead of ``received`` (reason ``"time ahead"``), or of where its
+            source's own clock had got to if that runs fast (an accelerated
+            simulator; see ``_check_time_ahead``). ``None`` (the default)
+            checks nothing: replays, reports and the fault and
+            training paths feed recorded times with ``received`` taken from
+            the recording, and must decode what was decoded live.
+            ``LiveSession`` passes ``MAX_TIME_AHEAD_S``.
+        max_interval_s
+            Longest message cadence the link watchdog learns per source.
+        """
+        if max_time_ahead_s is not None and not max_time_ahead_s >= 0:
+            raise ValueError(f"max_time_ahead_s must be >= 0, got {max_time_ahead_s}")
+        if not max_interval_s > 0:
+            raise ValueError(f"max_interval_s must be > 0, got {max_interval_s}")
+        self.max_time_ahead_s = max_time_ahead_s
+        self.max_interval_s = max_interval_s
+        self.dictionary = dictionary
+        self.store = store
+        self.alarms = alarms if alarms is not None else AlarmBook()
+        self.archive = archive
+        eclss = [s.id for s in dictionary.sources_of("eclss")]
+        self.derivers: list[Deriver] = [DewPointDeriver(eclss), *derivers]
+        self.on_decoded = on_decoded
+        self.decoder = Decoder(dictionary)
+        self._evaluators: dict[str, LimitEvaluator | None] = {}
+        self._announced: set[str] = set()
+        self._last_reject_event: dict[tuple[str | None, str], float] = {}
+        self._source_stale_s = {
+            sid: self._stale_time(spec.family)
+            for sid, spec in dictionary.sources.items()
+        }
+
+    def _stale_time(self, family: str) -> float:
+        measured = [
+            c.stale_after_s
+            for c in self.dictionary.families.get(family, {}).values()
+            if not c.derived
+        ]
+        return min(measured, default=5.0)
+
+    # ----------------------------------------------------------------- ingest
+
+    def ingest(self, parts: list[bytes], received: float) -> DecodedFrame | None:
+        """Process one multipart message received at ``received`` (session clock).
+
+        Returns the decoded frame, or None when the message was rejected (it is
+        then counted, archived raw with its reason, and shown as an event).
+        """
+        try:
+            frame = decode_frame(parts)
+            stats = self._stats(frame.source, frame.family)
+            self._check_time_ahead(frame, stats, received)
+            # Fuzzing fix: checked before decoding, because the decoder keeps
+            # the state codes it invents for an undeclared channel; checked
+            # after, a refused channel still grew that table without end.
+            self._check_undeclared_bound(frame)
+            decoded = self.decoder.decode(frame)
+        except WireError as exc:
+            self._reject(parts, received, exc)
+            return None
+        self._track_sequence(stats, frame, received)
+        stats.messages += 1
+        stats.samples += decoded.samples
+        stats.learn_interval(received, frame.times, self.max_interval_s)
+        stats.last_received = received
+        if frame.rows:
+            # Rows may be out of order inside a message: its newest is the max.
+            newest = float(frame.times.max())
+            stats.last_sample_time = (
+                max(stats.last_sample_time, newest)
+                if stats.last_sample_time == stats.last_sample_time
+                else newest
+            )
+        self._announce(decoded)
+        derived: list[ChannelBatch] = []
+        for deriver in self.derivers:
+            derived.extend(deriver.derive(decoded.batches))
+            drain = getattr(deriver, "drain_events", None)
+            if drain is not None:
+                for event in drain():
+                    self._event(
+                        event.time,
+                        event.crew,
+                        str(event.kind),
+                        event.message,
+                        int(event.severity),
+                    )
+        transitions: list[LimitTransition] = []
+        for batch in (*decoded.batches, *derived):
+            self.store.append(batch.key, batch.times, batch.values, received)
+            evaluator = self._evaluator(batch.key)
+            if evaluator is not None:
+                transitions.extend(evaluator.evaluate(batch.times, batch.values))
+        if self.archive is not None:
+            self.archive.put_frame(
+                received,
+                frame,
+                parts[1],
+                [(b.key, b.times, b.values) for b in decoded.batches],
+            )
+            if derived:
+                self._announce_derived(derived)
+                self.archive.put_samples([(b.key, b.times, b.values) for b in derived])
+        for tr in transitions:
+            self._apply_transition(tr)
+        if self.on_decoded is not None:
+            self.on_decoded(frame, decoded)
+        return decoded
+
+    def _check_time_ahead(
+        self, frame: Frame, stats: SourceStats, received: float
+    ) -> None:
+        """Refuse rows from too far in the future (live sessions only).
+
+        The reference is the receive clock, or, once the source has been
+        accepted, its newest sample time plus the time since then, if that
+        is later: a simulator running faster than the wall clock (``sim
+        --rate-scale 60``) is then followed as long as no message jumps more
+        than the bound ahead of where its own clock had got to, while a
+        message from far ahead is refused whatever came before it.
+        """
+        bound = self.max_time_ahead_s
+        if bound is None or not frame.rows:
+            return
+        i = int(np.argmax(frame.times))
+        newest = float(frame.times[i])
+        reference = received
+        if stats.last_sample_time == stats.last_sample_time:  # not NaN
+            elapsed = max(0.0, received - stats.last_received)
+            reference = max(reference, stats.last_sample_time + elapsed)
+        if newest - reference > bound:
+            raise WireError(
+                TIME_AHEAD,
+                f"t[{i}] = {newest:.3f} is {newest - received:,.0f} s ahead of the "
+                f"receive clock (at most {bound:g} s)",
+            )
+
+    def _check_undeclared_bound(self, frame: Frame) -> None:
+        if len(self.store.undeclared) < MAX_UNDECLARED_CHANNELS:
+            return
+        for name in frame.columns:
+            key = f"{frame.source}.{name}"
+            if (
+                key not in self.store.undeclared
+                and self.dictionary.channel_for_key(key) is None
+            ):
+                raise WireError(
+                    "too many channels",
+                    f"{len(self.store.undeclared)} undeclared channels already; "
+                    f"refusing {key[:80]!r}",
+                )
+
+    def _stats(self, source: str, family: str) -> SourceStats:
+        stats = self.store.sources.get(source)
+        declared = self.dictionary.sources.get(source)
+        if declared is not None and declared.family != family:
+            # Fuzzing fix: the first message used to fix a source's family, so
+            # a stray "eclss.ib2-a" locked the real robot out for the session.
+            raise WireError(
+                "source mismatch",
+                f"source {source!r} is declared in family {declared.family!r}, "
+                f"not {family!r}",
+            )
+        if stats is None:
+            if len(self.store.sources) >= MAX_SOURCES:
+                raise WireError(
+                    "too many sources",
+                    f"{MAX_SOURCES} sources already; refusing {source!r}",
+                )
+            stats = SourceStats(family)
+            self.store.sources[source] = stats
+        elif stats.family != family:
+            if stats.messages == 0:
+                # Only rejected messages so far (their topic made the entry):
+                # the first accepted message decides the family.
+                stats.family = family
+                return stats
+            raise WireError(
+                "source mismatch",
+                f"source {source!r} was family {stats.family!r}, now {family!r}",
+            )
+        return stats
+
+    def _track_sequence(
+        self, stats: SourceStats, frame: Frame, received: float
+    ) -> None:
+        source = frame.source
+        if stats.last_seq < 0:
+            self._set_link(
+                source, stats, "up", received, f"first message, seq {frame.seq}"
+            )
+        elif frame.seq == stats.last_seq + 1:
+            pass
+        elif frame.seq > stats.last_seq + 1:
+            missed = frame.seq - stats.last_seq - 1
+            stats.gaps += 1
+            stats.missed += missed
+            self._event(
+                received,
+                source,
+                "gap",
+                f"missed {missed} message(s): seq {stats.last_seq} -> {frame.seq}",
+                int(Severity.WATCH),
+                count=missed,
+            )
+        else:
+            # A publisher that restarts begins counting again; that is not a
+            # gap, so no gap storm follows.
+            stats.restarts += 1
+            self._event(
+                received,
+                source,
+                "publisher restart",
+                f"seq went back from {stats.last_seq} to {frame.seq}",
+                int(Severity.WATCH),
+            )
+        stats.last_seq = frame.seq
+        if stats.link != "up":
+            self._set_link(source, stats, "up", received)
+
+    def _reject(self, parts: list[bytes], received: float, exc: WireError) -> None:
+        topic = parts[0] if parts else b""
+        body = parts[1] if len(parts) > 1 else b""
+        try:
+            family, source = split_topic(topic)
+        except WireError:
+            family, source = "", None
+        if source is not None and source in self.store.sources:
+            self.store.sources[source].rejected += 1
+        elif source is not None and len(self.store.sources) < MAX_SOURCES:
+            stats = SourceStats(family, link="down")
+            stats.rejected = 1
+            self.store.sources[source] = stats
+        self.store.rejected_total += 1
+        self.store.rejected_by_reason[exc.reason] = (
+            self.store.rejected_by_reason.get(exc.reason, 0) + 1
+        )
+        if self.archive is not None:
+            self.archive.put_rejected(
+                received, topic, body, source, exc.reason, exc.detail
+            )
+        last = self._last_reject_event.get((source, exc.reason))
+        if last is None or received - last >= REJECT_EVENT_INTERVAL_S:
+            self._last_reject_event[(source, exc.reason)] = received
+            self.store.add_event(
+                received,
+                source,
+                "rejected",
+                f"{exc.reason}: {exc.detail}"[:300],
+                int(Severity.WARNING),
+            )
+
+    def _announce(self, decoded: DecodedFrame) -> None:
+        for key in decoded.undeclared:
+            if key not in self.store.undeclared:
+                self.store.undeclared.add(key)
+                self.store.add_event(
+                    float("nan"),
+                    key.partition(".")[0],
+                    "undeclared channel",
+                    f"{key} is not in the dictionary; archived and flagged",
+                    int(Severity.WATCH),
+                )
+        if self.archive is None:
+            return
+        for batch in decoded.batches:
+            if batch.key not in self._announced or batch.key in decoded.new_states:
+                self._announced.add(batch.key)
+                spec = self.dictionary.channel_for_key(batch.key)
+                self.archive.put_channel(
+                    batch.key,
+                    unit=spec.unit if spec else "",
+                    declared=spec is not None,
+                    derived=False,
+                    states=self.decoder.states_of(batch.key),
+                )
+
+    def _announce_derived(self, derived: list[ChannelBatch]) -> None:
+        assert self.archive is not None
+        for batch in derived:
+            if batch.key not in self._announced:
+                self._announced.add(batch.key)
+                spec = self.dictionary.channel_for_key(batch.key)
+                self.archive.put_channel(
+                    batch.key,
+                    unit=spec.unit if spec else "",
+                    declared=spec is not None,
+                    derived=True,
+                    states=dict(spec.states) if spec else {},
+                )
+
+    def _evaluator(self, key: str) -> LimitEvaluator | None:
+        if key not in self._evaluators:
+            spec = self.dictionary.channel_for_key(key)
+            evaluator = LimitEvaluator(key, spec) if spec is not None else None
+            self._evaluators[key] = (
+                evaluator if evaluator and evaluator.active else None
+            )
+        return self._evaluators[key]
+
+    def _apply_transition(self, tr: LimitTransition) -> None:
+        self.alarms.raise_transition(tr)
+        if self.archive is not None:
+            self.archive.put_transition(
+                tr.time,
+                tr.key,
+                int(tr.severity),
+                int(tr.previous),
+                tr.value,
+                tr.threshold,
+                tr.kind,
+            )
+
+    def _event(
+        self,
+        time: float,
+        source: str | None,
+        kind: str,
+        detail: str,
+        severity: int = 0,
+        count: int | None = None,
+    ) -> None:
+        self.store.add_event(time, source, kind, detail, severity)
+        if self.archive is not None:
+            self.archive.put_event(time, source, kind, detail, severity, count=count)
+
+    # ------------------------------------------------------------- watchdog
+
+    def tick(self, now: float) -> None:
+        """Run timers: link watchdog per source, shelving expiry, message rates."""
+        for source, stats in list(self.store.sources.items()):
+            stats.update_rate(now)
+            if stats.last_seq < 0:
+                continue
+            stale_s = self._source_stale_s.get(source, 5.0)
+            if stats.interval_s == stats.interval_s:
+                stale_s = max(stale_s, 2.5 * stats.interval_s)
+            silent = now - stats.last_received
+            state = (
+                "up"
+                if silent <= stale_s
+                else "stale"
+                if silent <= 6 * stale_s
+                else "down"
+            )
+            if state != stats.link:
+                self._set_link(source, stats, state, now)
+        self.alarms.tick(now)
+
+    def _set_link(
+        self, source: str, stats: SourceStats, state: str, now: float, detail: str = ""
+    ) -> None:
+        previous = stats.link
+        stats.link = state
+        severity = _LINK_SEVERITY[state]
+        self._event(
+            now,
+            source,
+            f"link {state}",
+            detail or f"{previous} -> {state}",
+            int(severity),
+        )
+        self.alarms.raise_transition(
+            LimitTransition(
+                f"link:{source}",
+                now,
+                _LINK_SEVERITY.get(previous, Severity.NOMINAL),
+                severity,
+                now - stats.last_received if state != "up" else 0.0,
+                None,
+                "link",
+            )
+        )
+
+    def checkpoint(self) -> PipelineState:
+        """Return the decoding and limit state, uncopied, for :meth:`restore`.
+
+        The caller deep-copies it (a replay shares the dictionary's specs
+        between copies); the store, alarms and derivers have their own.
+        """
+        return PipelineState(self.decoder, self._evaluators, self._last_reject_event)
+
+    def restore(self, state: PipelineState) -> None:
+        """Return to a :meth:`checkpoint` (a copy the caller no longer uses)."""
+        self.decoder = state.decoder
+        self._evaluators = state.evaluators
+        self._last_reject_event = state.last_reject
+
+    def reset(self) -> None:
+        """Forget all state (a replay seek rebuilds it from the start)."""
+        self.store.clear()
+        self.alarms.clear()
+        self.decoder = Decoder(self.dictionary)
+        self._evaluators.clear()
+        self._last_reject_event.clear()
+        for deriver in self.derivers:
+            deriver.reset()

@@ -1,0 +1,1 @@
+"""Fault injection on protocol-v1 messages, for trainers."""

@@ -1,0 +1,1 @@
+"""A live session: subscriber, pipeline, archive and dose estimator, no GUI."""

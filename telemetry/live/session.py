@@ -1,0 +1,374 @@
+"""A live session: subscriber -> pipeline -> store, alarms and archive, with no GUI.
+
+The headless recorder runs one; the console runs one behind its windows. It
+owns the start and stop order of the threads (subscriber first, archive last,
+so everything received is flushed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from telemetry.archive.store import ArchiveWriter
+from telemetry.bus.subscriber import CurveConfig, SubscriberConfig, ZmqSubscriber
+from telemetry.core.alarms import AlarmBook
+from telemetry.core.channels import DEFAULT_CAPACITY, ChannelStore
+from telemetry.core.limits import LimitTransition
+from telemetry.core.pipeline import MAX_TIME_AHEAD_S, Deriver, Pipeline
+from telemetry.core.severity import Severity
+from telemetry.core.text import utc_text
+from telemetry.radiation.estimator import DoseEstimator
+from telemetry.radiation.ledger import DoseLedger, LedgerError
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from telemetry.core.dictionary import TelemetryDictionary
+
+
+#: Items the archive queue holds while the disk is slow or full; past it items
+#: are dropped, counted and alarmed (at ~1 kB a frame, about 200 MB).
+ARCHIVE_QUEUE_MAX = 200_000
+#: The ``archive`` alarm's key in the alarm list.
+ARCHIVE_ALARM = "archive"
+# Backlog fractions of the queue that raise the archive alarm to WATCH / WARNING.
+_BACKLOG_WATCH = 0.25
+_BACKLOG_WARNING = 0.75
+_DROP_HOLD_S = 5.0
+# The ledger holds real crew dose: only dose integrated at sample times near
+# the receive clock is written. Older samples are a recording republished
+# (``kibo-console replay``), much newer ones an accelerated simulator.
+LEDGER_MAX_LAG_S = 86_400.0
+LEDGER_MAX_LEAD_S = 3600.0
+_CRITICAL = Severity.CRITICAL
+
+EventSink = Callable[[float, str, str, int], None]
+"""``(time, kind, detail, severity)``: an event for the log and the archive."""
+
+
+class ArchiveWatch:
+    """Turns the archive writer's health into the ``archive`` alarm and events.
+
+    Owned by the zmq-subscriber thread: the session calls :meth:`check` from
+    the pipeline's tick (every 0.25 s), so the alarm follows the disk even
+    when no telemetry arrives. It only reads the writer's counters, which any
+    thread may read; the live buffers never wait for the archive.
+    """
+
+    def __init__(
+        self,
+        archive: ArchiveWriter,
+        alarms: AlarmBook,
+        note: EventSink,
+        queue_max: int = ARCHIVE_QUEUE_MAX,
+    ) -> None:
+        self.archive = archive
+        self.alarms = alarms
+        self.note = note
+        self.queue_max = queue_max
+        self.level = Severity.NOMINAL
+        self.kind = "archive ok"
+        self.max_backlog = 0
+        self._dropped = 0
+        self._last_drop = -math.inf
+
+    def assess(self, now: float) -> tuple[Severity, str, str]:
+        """Return ``(level, kind, detail)`` of the writer as it is at ``now``."""
+        a = self.archive
+        backlog = a.backlog
+        self.max_backlog = max(self.max_backlog, backlog)
+        held = (
+            f"{backlog} items held in memory ({backlog / self.queue_max:.0%} of queue)"
+        )
+        if a.dropped > self._dropped:
+            self._dropped, self._last_drop = a.dropped, now
+        if not a.alive:
+            error = a.last_error or "no error recorded"
+            return _CRITICAL, "archive stopped", f"archive writer stopped: {error}"
+        if now - self._last_drop < _DROP_HOLD_S:
+            # Held for a few seconds, so a queue hovering at full does not
+            # flap between "dropping" and "backlog" on every tick.
+            detail = f"archive queue full: {a.dropped} items not archived; {held}"
+            return _CRITICAL, "archive dropping", detail
+        if a.disk_full:
+            detail = f"disk full, retrying every second; {held}; free space to resume"
+            return _CRITICAL, "archive disk full", detail
+        if a.retrying:
+            detail = f"archive writes failing, retrying ({a.last_error}); {held}"
+            return Severity.WARNING, "archive failing", detail
+        if backlog >= _BACKLOG_WARNING * self.queue_max:
+            return Severity.WARNING, "archive backlog", f"archive is behind: {held}"
+        if backlog >= _BACKLOG_WATCH * self.queue_max:
+            return Severity.WATCH, "archive backlog", f"archive is behind: {held}"
+        return Severity.NOMINAL, "archive ok", f"archive writing normally; {held}"
+
+    def check(self, now: float) -> None:
+        """Raise, change or clear the alarm when the writer's health changes."""
+        level, kind, detail = self.assess(now)
+        if level == self.level and kind == self.kind:
+            return
+        previous, self.level, self.kind = self.level, level, kind
+        self.note(now, kind, detail, int(level))
+        backlog = float(self.archive.backlog)
+        self.alarms.raise_transition(
+            LimitTransition(
+                ARCHIVE_ALARM, now, previous, level, backlog, None, "archive"
+            )
+        )
+        if level != previous:
+            # Queued like any item: on a full disk it is written on recovery.
+            self.archive.put_transition(
+                now, ARCHIVE_ALARM, int(level), int(previous), backlog, None, "archive"
+            )
+
+
+@dataclass
+class SessionConfig:
+    """What a live session connects to and where it records.
+
+    ``max_time_ahead_s``: messages with a sample time further ahead of the
+    receive clock are refused ("time ahead"), see ``Pipeline``; a simulator
+    running up to ~300x faster than the wall clock is still followed. ``None``
+    turns the check off.
+
+    ``dose_ledger``: the dose ledger file (see ``telemetry.radiation.ledger``) the
+    session seeds the dose estimator from and adds its dose to; ``None``
+    leaves out earlier sessions.
+    """
+
+    endpoints: Sequence[str]
+    archive_path: Path | None
+    topics: Sequence[str] = ("",)
+    buffer_capacity: int = DEFAULT_CAPACITY
+    operator: str = ""
+    curve: CurveConfig | None = None
+    max_message_bytes: int | None = None
+    archive_options: dict[str, int] = field(default_factory=dict)
+    max_time_ahead_s: float | None = MAX_TIME_AHEAD_S
+    dose_ledger: Path | None = None
+
+
+class LiveSession:
+    """Wires the core threads together; created and stopped by the main thread.
+
+    Threads: ``zmq-subscriber`` (socket, pipeline, store writes, the archive
+    watch, dose-ledger writes at each completed bin) and ``archive-writer``
+    (SQLite). ``stop()`` joins both, then writes the ledger a last time.
+    """
+
+    def __init__(
+        self,
+        dictionary: TelemetryDictionary,
+        config: SessionConfig,
+        derivers: Sequence[Deriver] = (),
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.dictionary = dictionary
+        self.config = config
+        self.clock = clock
+        self.store = ChannelStore(config.buffer_capacity)
+        self.archive: ArchiveWriter | None = None
+        options = {"queue_max": ARCHIVE_QUEUE_MAX, **config.archive_options}
+        if config.archive_path is not None:
+            self.archive = ArchiveWriter(
+                config.archive_path,
+                dictionary_sha256=dictionary.sha256,
+                dictionary_version=dictionary.version,
+                kind="live",
+                operator=config.operator,
+                **options,
+            )
+        self.alarms = AlarmBook(
+            on_action=self.archive.put_action if self.archive else None,
+            operator=config.operator,
+        )
+        # The subscriber hands the pipeline ``clock()`` as each message's
+        # receive time, so the time-ahead check runs against this clock.
+        self.pipeline = Pipeline(
+            dictionary,
+            self.store,
+            self.alarms,
+            self.archive,
+            derivers,
+            max_time_ahead_s=config.max_time_ahead_s,
+        )
+        self.archive_watch = (
+            ArchiveWatch(self.archive, self.alarms, self.note, options["queue_max"])
+            if self.archive is not None
+            else None
+        )
+        sub_config = SubscriberConfig(
+            config.endpoints, config.topics, curve=config.curve
+        )
+        if config.max_message_bytes is not None:
+            sub_config.max_message_bytes = config.max_message_bytes
+        self.subscriber = ZmqSubscriber(
+            sub_config,
+            self.pipeline.ingest,
+            self._tick,
+            clock=clock,
+            on_event=self._connection_event,
+        )
+        self._started = False
+        self.ledger: DoseLedger | None = None
+        self._dose = next((d for d in derivers if isinstance(d, DoseEstimator)), None)
+        self._ledger_bin = math.nan
+        self._ledger_refused = False
+        if config.dose_ledger is not None and self._dose is not None:
+            self._open_ledger(config.dose_ledger, self._dose)
+
+    def _open_ledger(self, path: Path, dose: DoseEstimator) -> None:
+        """Seed the dose estimator with earlier sessions' dose (before any data).
+
+        A ledger that cannot be read (corrupt, not a ledger, newer schema) is
+        left as it is, untouched, for someone to look at: this session neither
+        reads nor writes it, says so in a WARNING event and in the radiation
+        panel, and runs on without earlier sessions' dose.
+        """
+        roster = dose.roster
+        try:
+            roster_sha = hashlib.sha256(roster.path.read_bytes()).hexdigest()
+        except OSError:
+            roster_sha = ""
+        now = self.clock()
+        try:
+            ledger = DoseLedger(
+                path,
+                roster_version=roster.version,
+                roster_sha256=roster_sha,
+                bin_s=dose.config.rolling_bin_s,
+                opened=now,
+            )
+            try:
+                history = ledger.history(m.id for m in roster.crew)
+            except LedgerError:
+                ledger.close()
+                raise
+        except LedgerError as exc:
+            note = f"dose ledger unusable: earlier sessions left out ({exc})"
+            self.note(now, "dose ledger", note, int(Severity.WARNING))
+            dose.seed_history(
+                {},
+                now=now,
+                note="dose ledger unusable: earlier sessions left out (see events)",
+            )
+            return
+        self.ledger = ledger
+        parts = []
+        if history.sessions:
+            span = _span_text(history.covered_s)
+            parts.append(f"includes {span} from earlier sessions (ledger)")
+        else:
+            parts.append("ledger: no earlier sessions")
+        if history.roster_changed:
+            parts.append("roster changed since: crew no longer listed ignored")
+        if not ledger.writable:
+            parts.append("ledger read-only: another console writes it")
+        text = "; ".join(parts)
+        dose.seed_history(history.bins, now=now, note=text)
+        level = Severity.NOMINAL if ledger.writable else Severity.WATCH
+        self.note(now, "dose ledger", f"{path}: {text}", int(level))
+
+    def _record_ledger(self, now: float, final: bool) -> None:
+        """Write this session's dose to the ledger at each completed bin and at stop."""
+        ledger, dose = self.ledger, self._dose
+        if ledger is None or dose is None or not ledger.writable:
+            return
+        until = dose.integrated_until
+        if math.isnan(until):
+            return
+        current = math.floor(until / ledger.bin_s)
+        if not final and current == self._ledger_bin:
+            return
+        # Once per bin, written or not: session_bins() walks the whole session.
+        self._ledger_bin = current
+        first, until, bins = dose.session_bins()
+        if first < now - LEDGER_MAX_LAG_S or until > now + LEDGER_MAX_LEAD_S:
+            if not self._ledger_refused:
+                self._ledger_refused = True
+                self.note(
+                    now,
+                    "dose ledger",
+                    f"not written: sample times {utc_text(first)} to {utc_text(until)} "
+                    "are not live (a recording or an accelerated simulator); "
+                    "the ledger keeps real crew dose only",
+                    int(Severity.WATCH),
+                )
+            return
+        try:
+            ledger.record(first, until, bins)
+        except LedgerError as exc:
+            self.note(now, "dose ledger", str(exc), int(Severity.WARNING))
+            ledger.close()
+            self.ledger = None
+
+    def note(self, time: float, kind: str, detail: str, severity: int) -> None:
+        """Put an event in the operator's log and the archive (subscriber thread)."""
+        self.store.add_event(time, None, kind, detail, severity)
+        if self.archive is not None:
+            self.archive.put_event(time, None, kind, detail, severity)
+
+    def _tick(self, now: float) -> None:
+        self.pipeline.tick(now)
+        if self.archive_watch is not None:
+            self.archive_watch.check(now)
+        self._record_ledger(now, final=False)
+
+    def _connection_event(self, now: float, kind: str, detail: str) -> None:
+        self.note(now, kind, detail, int(Severity.WARNING))
+
+    def start(self) -> None:
+        if self.archive is not None:
+            self.archive.start()
+        self.subscriber.start()
+        self._started = True
+
+    def stop(self) -> None:
+        """Stop receiving, write the dose ledger, flush the archive (idempotent)."""
+        self.subscriber.stop()
+        if self.ledger is not None:
+            self._record_ledger(self.clock(), final=True)
+            if self.ledger is not None:
+                self.ledger.close()
+                self.ledger = None
+        if self.archive is not None:
+            self.archive.stop()
+        self._started = False
+
+
+def _span_text(seconds: float) -> str:
+    """``3.2 d``; ``2.5 h`` below a day, ``12 min`` below an hour, ``40 s``."""
+    if seconds < 59.5:
+        return f"{seconds:.0f} s"
+    if seconds < 3600.0:
+        return f"{seconds / 60.0:.0f} min"
+    if seconds < 86400.0:
+        return f"{seconds / 3600.0:.1f} h"
+    return f"{seconds / 86400.0:.1f} d"
+
+
+def build_derivers(
+    dictionary: TelemetryDictionary,
+    roster_path: Path | None = None,
+    limits_path: Path | None = None,
+) -> list[Deriver]:
+    """Return the derived-channel engines every session runs (the dose estimator).
+
+    Raises ``RosterError`` naming file, line and entry when the roster or the
+    limits are wrong, so the console never starts half-configured.
+    """
+    from telemetry.radiation.roster import (
+        DEFAULT_LIMITS,
+        DEFAULT_ROSTER,
+        load_limits,
+        load_roster,
+    )
+
+    limits = load_limits(limits_path or DEFAULT_LIMITS)
+    roster = load_roster(roster_path or DEFAULT_ROSTER, limits)
+    return [DoseEstimator(dictionary, roster, limits)]

@@ -1,0 +1,1 @@
+"""Crew radiation dose: physics, estimator, ledger, space weather, roster, limits."""

@@ -1,0 +1,1 @@
+"""Replay of recorded sessions, bookmarks and the trainee action log."""

@@ -1,0 +1,769 @@
+"""Trainee action log (its own SQLite file, see ``SCHEMA``) and the debrief report.
+
+The log never goes into the archive being replayed; ``write_debrief_report``
+compares it with the scenario's ``[[expect]]`` list.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import sqlite3
+import sys
+import threading
+import time
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from telemetry.core.severity import Severity
+from telemetry.core.text import escape_html, utc_text
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from telemetry.core.wire import Frame
+
+TRAINING_APPLICATION_ID: Final = 0x4B54524E  # "KTRN"
+TRAINING_SCHEMA_VERSION: Final = 1
+_ARCHIVE_APPLICATION_ID: Final = 0x4B49424F  # "KIBO": a console archive
+
+# The training log (application_id 0x4B54524E "KTRN", user_version 1):
+#   training_sessions   one row per training run. started/ended: wall clock,
+#                       UTC s; scenario: the scenario file; replayed: the
+#                       recorded session; replay_start: its first sample time.
+#   trainee_actions     time: replay clock (sample time) of the action; wall:
+#                       wall clock; action: ack, shelve, unshelve, note,
+#                       shelter, silence...; target: alarm key, crew id...
+#   alarm_transitions   what the trainee's console raised (limits and
+#                       ``link:<source>``) by sample time. UNIQUE(session,
+#                       time, key, severity): the re-ingestion after a replay
+#                       seek does not log an alarm twice.
+SCHEMA: Final[tuple[str, ...]] = (
+    """CREATE TABLE IF NOT EXISTS training_sessions (
+    id INTEGER PRIMARY KEY,
+    started REAL NOT NULL,
+    ended REAL,
+    trainee TEXT NOT NULL,
+    scenario TEXT NOT NULL,
+    replayed TEXT NOT NULL,
+    replay_start REAL NOT NULL
+)""",
+    """CREATE TABLE IF NOT EXISTS trainee_actions (
+    id INTEGER PRIMARY KEY,
+    session INTEGER NOT NULL REFERENCES training_sessions(id),
+    time REAL NOT NULL,
+    wall REAL NOT NULL,
+    operator TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL,
+    comment TEXT NOT NULL
+)""",
+    """CREATE TABLE IF NOT EXISTS alarm_transitions (
+    id INTEGER PRIMARY KEY,
+    session INTEGER NOT NULL REFERENCES training_sessions(id),
+    time REAL NOT NULL,
+    key TEXT NOT NULL,
+    severity INTEGER NOT NULL,
+    previous INTEGER NOT NULL,
+    value REAL,
+    kind TEXT NOT NULL,
+    UNIQUE (session, time, key, severity)
+)""",
+)
+
+# The pipeline reports link alarms as events; these are their levels.
+_LINK_LEVELS: Final = {
+    "link up": Severity.NOMINAL,
+    "link stale": Severity.WARNING,
+    "link down": Severity.CRITICAL,
+}
+# Actions that are about one alarm: their target must be the alarm's key.
+_ALARM_ACTIONS: Final = frozenset({"ack", "shelve", "unshelve"})
+
+
+EXPECT_SUFFIX: Final = ".expect.toml"
+
+
+def default_expectations(session: str | Path) -> Path:
+    """Return where a recorded session's expected trainee actions live.
+
+    ``replay_data/co2-rise.session.sqlite`` gives
+    ``replay_data/co2-rise.expect.toml`` (the file may not exist).
+    """
+    session = Path(session)
+    base = session.name
+    for suffix in (".sqlite", ".session"):
+        base = base.removesuffix(suffix)
+    return session.with_name(base + EXPECT_SUFFIX)
+
+
+class TrainingLogError(ValueError):
+    """A training log or scenario that cannot be used (names the file); any thread."""
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+class TrainingLog:
+    """The trainee's log for one training run; shared by two threads under one lock.
+
+    The GUI thread records the trainee's actions (``put_action``, the
+    ``AlarmBook``'s action sink); the replay thread records the alarms the
+    console raised, by being the replay pipeline's archive sink
+    (``put_transition``/``put_event``; frames and samples are ignored). Each
+    write is its own small transaction: actions are rare and must survive a
+    crash of the training console.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        trainee: str,
+        scenario: str | Path,
+        replayed: str | Path,
+        replay_start: float,
+        clock: Any = time.time,
+    ) -> None:
+        self.path = Path(path)
+        replayed = Path(replayed)
+        if _same_file(self.path, replayed) or self.path.resolve() == replayed.resolve():
+            raise TrainingLogError(
+                f"{self.path} is the session being replayed: the training log "
+                "must be a file of its own"
+            )
+        self._clock = clock
+        self._lock = threading.Lock()
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._conn: sqlite3.Connection | None = conn
+        try:
+            app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+            tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+            if app_id == _ARCHIVE_APPLICATION_ID:
+                raise TrainingLogError(
+                    f"{self.path} is a console archive, not a training log"
+                )
+            if tables and app_id != TRAINING_APPLICATION_ID:
+                raise TrainingLogError(
+                    f"{self.path} is an SQLite file but not a training log"
+                )
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("BEGIN IMMEDIATE")
+            for statement in SCHEMA:
+                conn.execute(statement)
+            conn.execute(f"PRAGMA application_id={TRAINING_APPLICATION_ID}")
+            conn.execute(f"PRAGMA user_version={TRAINING_SCHEMA_VERSION}")
+            cursor = conn.execute(
+                "INSERT INTO training_sessions (started, trainee, scenario, replayed,"
+                " replay_start) VALUES (?, ?, ?, ?, ?)",
+                (clock(), trainee, str(scenario), str(replayed), float(replay_start)),
+            )
+            self.session_id = int(cursor.lastrowid or 0)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.close()
+            raise
+        self._last_link: dict[str, int] = {}
+
+    def _write(self, sql: str, params: Sequence[Any]) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.execute(sql, params)
+
+    # ------------------------------------------------ the trainee (GUI thread)
+
+    def put_action(
+        self, time: float, operator: str, action: str, target: str, comment: str
+    ) -> None:
+        """Record an action at replay time ``time`` (the ``ActionSink`` signature)."""
+        self._write(
+            "INSERT INTO trainee_actions (session, time, wall, operator, action,"
+            " target, comment) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (self.session_id, time, self._clock(), operator, action, target, comment),
+        )
+
+    # ---------------------------------------- the console (replay thread)
+
+    def put_transition(
+        self,
+        time: float,
+        key: str,
+        severity: int,
+        previous: int,
+        value: float,
+        threshold: float | None,
+        kind: str,
+    ) -> None:
+        """Record a limit transition the trainee's console raised."""
+        self._write(
+            "INSERT OR IGNORE INTO alarm_transitions (session, time, key, severity,"
+            " previous, value, kind) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (self.session_id, time, key, int(severity), int(previous), value, kind),
+        )
+
+    def put_event(
+        self,
+        time: float,
+        source: str | None,
+        kind: str,
+        detail: str,
+        severity: int = 0,
+        *,
+        count: int | None = None,
+    ) -> None:
+        """Record link alarms (the pipeline reports them as events); skip the rest."""
+        level = _LINK_LEVELS.get(kind)
+        if level is None or source is None or not math.isfinite(time):
+            return
+        key = f"link:{source}"
+        previous = self._last_link.get(key, int(Severity.NOMINAL))
+        self._last_link[key] = int(level)
+        if previous != level:  # a source's first "link up" changes nothing
+            self.put_transition(time, key, int(level), previous, math.nan, None, "link")
+
+    def put_frame(
+        self,
+        received: float,
+        frame: Frame,
+        body: bytes,
+        batches: Sequence[tuple[str, Any, Any]],
+    ) -> None:
+        """Ignore frames: the recorded session already holds them."""
+
+    def put_samples(self, batches: Sequence[tuple[str, Any, Any]]) -> None:
+        """Ignore derived samples."""
+
+    def put_channel(
+        self,
+        key: str,
+        *,
+        unit: str,
+        declared: bool,
+        derived: bool,
+        states: dict[str, int],
+    ) -> None:
+        """Ignore channel metadata."""
+
+    def put_rejected(
+        self,
+        received: float,
+        topic: bytes,
+        body: bytes,
+        source: str | None,
+        reason: str,
+        detail: str,
+    ) -> None:
+        """Ignore rejected messages."""
+
+    def close(self) -> None:
+        """Mark the training session ended and close the file (idempotent)."""
+        with self._lock:
+            if self._conn is None:
+                return
+            self._conn.execute(
+                "UPDATE training_sessions SET ended = ? WHERE id = ?",
+                (self._clock(), self.session_id),
+            )
+            self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> TrainingLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# ------------------------------------------------------------------ reading
+
+
+@dataclass(frozen=True, slots=True)
+class TraineeAction:
+    """One recorded trainee action (``time``: replay time); immutable, any thread."""
+
+    time: float
+    wall: float
+    operator: str
+    action: str
+    target: str
+    comment: str
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmTransition:
+    """One alarm transition the trainee's console raised; immutable, any thread."""
+
+    time: float
+    key: str
+    severity: int
+    previous: int
+    value: float | None
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class TrainingRecord:
+    """A training session as logged; immutable, any thread."""
+
+    session: int
+    trainee: str
+    scenario: str
+    replayed: str
+    replay_start: float
+    started: float
+    ended: float | None
+    actions: tuple[TraineeAction, ...]
+    transitions: tuple[AlarmTransition, ...]
+
+
+def read_training_log(path: str | Path, session: int | None = None) -> TrainingRecord:
+    """Read one training session (default: the latest) from a training log."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no training log at {path}")
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        if app_id != TRAINING_APPLICATION_ID:
+            raise TrainingLogError(f"{path} is not a training log")
+        where, params = ("id = ?", (session,)) if session is not None else ("1", ())
+        row = conn.execute(
+            "SELECT id, trainee, scenario, replayed, replay_start, started, ended"
+            f" FROM training_sessions WHERE {where} ORDER BY id DESC LIMIT 1",
+            params,
+        ).fetchone()
+        if row is None:
+            raise TrainingLogError(
+                f"{path}: no training session {session or ''}".strip()
+            )
+        sid = row[0]
+        actions = tuple(
+            TraineeAction(*r)
+            for r in conn.execute(
+                "SELECT time, wall, operator, action, target, comment"
+                " FROM trainee_actions WHERE session = ? ORDER BY time, id",
+                (sid,),
+            )
+        )
+        transitions = tuple(
+            AlarmTransition(*r)
+            for r in conn.execute(
+                "SELECT time, key, severity, previous, value, kind"
+                " FROM alarm_transitions WHERE session = ? ORDER BY time, id",
+                (sid,),
+            )
+        )
+    finally:
+        conn.close()
+    return TrainingRecord(
+        session=row[0],
+        trainee=row[1],
+        scenario=row[2],
+        replayed=row[3],
+        replay_start=row[4],
+        started=row[5],
+        ended=row[6],
+        actions=actions,
+        transitions=transitions,
+    )
+
+
+# -------------------------------------------------------------- expectations
+
+
+@dataclass(frozen=True, slots=True)
+class Expectation:
+    """What the trainee should do when an alarm comes up, and how fast (immutable)."""
+
+    alarm: str
+    action: str
+    max_response_s: float
+    severity: Severity = Severity.WATCH  # the onset level that starts the clock
+    target: str | None = None  # None: the alarm key for ack/shelve, else any
+    comment: str = ""
+    line: int | None = None
+
+    def matches(self, action: TraineeAction) -> bool:
+        if action.action != self.action:
+            return False
+        target = self.target
+        if target is None and self.action in _ALARM_ACTIONS:
+            target = self.alarm
+        return target is None or action.target == target
+
+
+_EXPECT_KEYS: Final = frozenset(
+    {"alarm", "action", "max_response_s", "severity", "target", "comment"}
+)
+
+
+def load_expectations(path: str | Path) -> list[Expectation]:
+    """Read the ``[[expect]]`` entries of a scenario file.
+
+    Each has ``alarm`` (a channel key such as ``jpm.ppco2`` or
+    ``link:ib2-a``), ``action`` (``ack``, ``shelve``, ``note``,
+    ``shelter``...), ``max_response_s``, and optionally ``severity`` (the
+    level whose onset starts the clock: watch, warning or critical; default
+    any), ``target`` and ``comment``. Errors name the file, line and entry.
+    """
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise TrainingLogError(f"{path}: not valid TOML: {exc}") from None
+    lines = [
+        i
+        for i, line in enumerate(text.splitlines(), 1)
+        if re.match(r"^\s*\[\[\s*expect\s*\]\]", line)
+    ]
+    raw = data.get("expect", [])
+    if not isinstance(raw, list):
+        raise TrainingLogError(
+            f"{path}: 'expect' must be an array of tables: [[expect]]"
+        )
+    out = []
+    for i, entry in enumerate(raw, 1):
+        line = lines[i - 1] if i - 1 < len(lines) else None
+        where = f"{path}:{line}: [expect #{i}]" if line else f"{path}: [expect #{i}]"
+        if not isinstance(entry, dict):
+            raise TrainingLogError(f"{where} must be a table")
+        unknown = sorted(set(entry) - _EXPECT_KEYS)
+        if unknown:
+            raise TrainingLogError(
+                f"{where} unknown key {unknown[0]!r} "
+                f"(allowed: {', '.join(sorted(_EXPECT_KEYS))})"
+            )
+        for key in ("alarm", "action"):
+            if not isinstance(entry.get(key), str) or not entry[key]:
+                raise TrainingLogError(f'{where} needs {key} = "..." (text)')
+        limit = entry.get("max_response_s")
+        if (
+            isinstance(limit, bool)
+            or not isinstance(limit, int | float)
+            or not limit > 0
+        ):
+            raise TrainingLogError(
+                f"{where} needs max_response_s = <seconds > 0>, got {limit!r}"
+            )
+        level = Severity.WATCH
+        if "severity" in entry:
+            name = str(entry["severity"]).upper()
+            if name not in ("WATCH", "WARNING", "CRITICAL"):
+                raise TrainingLogError(
+                    f"{where} severity must be watch, warning or critical, "
+                    f"got {entry['severity']!r}"
+                )
+            level = Severity[name]
+        target = entry.get("target")
+        if target is not None and not isinstance(target, str):
+            raise TrainingLogError(f"{where} target must be text")
+        out.append(
+            Expectation(
+                entry["alarm"],
+                entry["action"],
+                float(limit),
+                level,
+                target,
+                str(entry.get("comment", "")),
+                line,
+            )
+        )
+    return out
+
+
+# ------------------------------------------------------------------ debrief
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """One expected response and what the trainee did; immutable, any thread."""
+
+    expectation: Expectation
+    onset: float | None  # None: the alarm never came up
+    action: TraineeAction | None
+    status: str  # "on time", "late", "missed", "alarm not raised"
+
+    @property
+    def response_s(self) -> float | None:
+        if self.onset is None or self.action is None:
+            return None
+        return self.action.time - self.onset
+
+
+def _onsets(
+    transitions: Sequence[AlarmTransition], key: str, level: int
+) -> list[float]:
+    """Return the times the alarm ``key`` rose from below ``level`` to it or above."""
+    return [
+        tr.time
+        for tr in transitions
+        if tr.key == key and tr.severity >= level > tr.previous
+    ]
+
+
+def evaluate_responses(
+    record: TrainingRecord, expectations: Sequence[Expectation]
+) -> tuple[list[Response], list[TraineeAction]]:
+    """Pair each expected response with the trainee's action; return the leftovers.
+
+    Every onset of an expected alarm needs its own response: the first
+    matching action after the onset and before the next one. Actions no
+    expectation claims are returned as unexpected.
+    """
+    used: set[int] = set()
+    responses: list[Response] = []
+    for exp in expectations:
+        onsets = _onsets(record.transitions, exp.alarm, int(exp.severity))
+        if not onsets:
+            responses.append(Response(exp, None, None, "alarm not raised"))
+            continue
+        for i, onset in enumerate(onsets):
+            until = onsets[i + 1] if i + 1 < len(onsets) else math.inf
+            found = None
+            for j, action in enumerate(record.actions):
+                if (
+                    j not in used
+                    and onset <= action.time < until
+                    and exp.matches(action)
+                ):
+                    found = j
+                    break
+            if found is None:
+                responses.append(Response(exp, onset, None, "missed"))
+                continue
+            used.add(found)
+            action = record.actions[found]
+            late = action.time - onset > exp.max_response_s
+            responses.append(
+                Response(exp, onset, action, "late" if late else "on time")
+            )
+    unexpected = [a for j, a in enumerate(record.actions) if j not in used]
+    return responses, unexpected
+
+
+def unacknowledged_alarms(record: TrainingRecord) -> list[AlarmTransition]:
+    """Alarm onsets the trainee never acknowledged afterwards (first onset per key)."""
+    out: list[AlarmTransition] = []
+    seen: set[str] = set()
+    for tr in record.transitions:
+        if tr.key in seen or not tr.severity > Severity.NOMINAL >= tr.previous:
+            continue
+        seen.add(tr.key)
+        acked = any(
+            a.action == "ack" and a.target == tr.key and a.time >= tr.time
+            for a in record.actions
+        )
+        if not acked:
+            out.append(tr)
+    return out
+
+
+_esc = escape_html
+
+
+def _utc(t: float | None) -> str:
+    return utc_text(t, "")
+
+
+def _offset(t: float | None, origin: float) -> str:
+    if t is None or not math.isfinite(t):
+        return ""
+    s = t - origin
+    sign = "-" if s < 0 else "+"
+    s = abs(s)
+    return f"T{sign}{int(s // 3600):d}:{int(s % 3600 // 60):02d}:{int(s % 60):02d}"
+
+
+def _level(value: int) -> str:
+    try:
+        return Severity(value).name
+    except ValueError:
+        return str(value)
+
+
+REPORT_CSS: Final = """
+body { font-family: system-ui, sans-serif; margin: 1.5em; color: #1d2430; }
+h1 { font-size: 1.4em; } h2 { font-size: 1.1em; margin-top: 1.6em; }
+table { border-collapse: collapse; margin: 0.5em 0; }
+th, td { border: 1px solid #c8cdd6; padding: 0.25em 0.6em; text-align: left;
+         vertical-align: top; }
+th { background: #eef1f5; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.on-time { color: #1a7f37; } .late { color: #9a6700; font-weight: 600; }
+.missed, .CRITICAL { color: #cf222e; font-weight: 600; }
+.WARNING { color: #bc4c00; } .WATCH { color: #9a6700; }
+.muted { color: #6e7781; }
+"""
+
+
+def render_debrief(
+    record: TrainingRecord,
+    expectations: Sequence[Expectation],
+    scenario: str = "",
+) -> str:
+    """Return the debrief as a self-contained HTML page (every string escaped)."""
+    responses, unexpected = evaluate_responses(record, expectations)
+    origin = record.replay_start
+    done = [r for r in responses if r.response_s is not None]
+    counts = {s: sum(1 for r in responses if r.status == s) for s in
+              ("on time", "late", "missed", "alarm not raised")}  # fmt: skip
+    mean = sum(r.response_s or 0.0 for r in done) / len(done) if done else math.nan
+    out = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>Training debrief: {_esc(record.trainee)}</title>",
+        f"<style>{REPORT_CSS}</style></head><body>",
+        f"<h1>Training debrief: {_esc(record.trainee)}</h1>",
+        "<table>",
+        f"<tr><th>Trainee</th><td>{_esc(record.trainee)}</td></tr>",
+        f"<tr><th>Scenario</th><td>{_esc(scenario or record.scenario)}</td></tr>",
+        f"<tr><th>Replayed session</th><td>{_esc(record.replayed)}</td></tr>",
+        f"<tr><th>Session start (T+0)</th><td>{_esc(_utc(origin))}</td></tr>",
+        f"<tr><th>Training run</th><td>{_esc(_utc(record.started))} to "
+        f"{_esc(_utc(record.ended) or 'not closed')}</td></tr>",
+        "</table>",
+        "<h2>Summary</h2><table>",
+        f"<tr><th>Expected responses</th><td class='num'>{len(responses)}</td></tr>",
+    ]
+    for status, n in counts.items():
+        out.append(f"<tr><th>{_esc(status)}</th><td class='num'>{n}</td></tr>")
+    mean_text = f"{mean:.0f} s" if math.isfinite(mean) else "n/a"
+    out += [
+        f"<tr><th>Mean response time</th><td class='num'>{_esc(mean_text)}</td></tr>",
+        f"<tr><th>Unexpected actions</th><td class='num'>{len(unexpected)}</td></tr>",
+        "</table>",
+        "<h2>Expected responses</h2>",
+        "<table><tr><th>Alarm</th><th>Level</th><th>Raised</th><th>Expected</th>"
+        "<th>Within</th><th>Trainee action</th><th>Response</th><th>Result</th></tr>",
+    ]
+    for r in responses:
+        exp = r.expectation
+        act = r.action
+        did = (
+            f"{_esc(act.action)} {_esc(act.target)} by {_esc(act.operator)} at "
+            f"{_esc(_offset(act.time, origin))}"
+            + (
+                f"<br><span class='muted'>{_esc(act.comment)}</span>"
+                if act.comment
+                else ""
+            )
+            if act is not None
+            else ""
+        )
+        response = f"{r.response_s:.0f} s" if r.response_s is not None else ""
+        css = r.status.replace(" ", "-")
+        out.append(
+            f"<tr><td>{_esc(exp.alarm)}</td><td>{_esc(exp.severity.name)}</td>"
+            f"<td>{_esc(_offset(r.onset, origin))}</td><td>{_esc(exp.action)}"
+            + (
+                f"<br><span class='muted'>{_esc(exp.comment)}</span>"
+                if exp.comment
+                else ""
+            )
+            + f"</td><td class='num'>{exp.max_response_s:.0f} s</td><td>{did}</td>"
+            f"<td class='num'>{_esc(response)}</td>"
+            f"<td class='{_esc(css)}'>{_esc(r.status)}</td></tr>"
+        )
+    out.append("</table>")
+    missed = unacknowledged_alarms(record)
+    out.append("<h2>Alarms never acknowledged</h2>")
+    if missed:
+        out.append(
+            "<table><tr><th>Alarm</th><th>Level</th><th>Raised</th><th>Value</th></tr>"
+        )
+        for tr in missed:
+            value = (
+                f"{tr.value:g}"
+                if tr.value is not None and math.isfinite(tr.value)
+                else ""
+            )
+            level = _level(tr.severity)
+            out.append(
+                f"<tr><td>{_esc(tr.key)}</td>"
+                f"<td class='{_esc(level)}'>{_esc(level)}</td>"
+                f"<td>{_esc(_offset(tr.time, origin))}</td>"
+                f"<td class='num'>{_esc(value)}</td></tr>"
+            )
+        out.append("</table>")
+    else:
+        out.append("<p class='muted'>None: every alarm raised was acknowledged.</p>")
+    out.append("<h2>Unexpected actions</h2>")
+    if unexpected:
+        out.append(_actions_table(unexpected, origin))
+    else:
+        out.append("<p class='muted'>None.</p>")
+    out.append("<h2>All trainee actions</h2>")
+    out.append(_actions_table(record.actions, origin) if record.actions else
+               "<p class='muted'>The trainee took no action.</p>")  # fmt: skip
+    out.append("<h2>Alarms raised</h2>")
+    raised = [tr for tr in record.transitions if tr.severity > tr.previous]
+    if raised:
+        out.append(
+            "<table><tr><th>Time</th><th>Alarm</th><th>Level</th><th>From</th></tr>"
+        )
+        for tr in raised:
+            level = _level(tr.severity)
+            out.append(
+                f"<tr><td>{_esc(_offset(tr.time, origin))}</td><td>{_esc(tr.key)}</td>"
+                f"<td class='{_esc(level)}'>{_esc(level)}</td>"
+                f"<td>{_esc(_level(tr.previous))}</td></tr>"
+            )
+        out.append("</table>")
+    else:
+        out.append("<p class='muted'>No alarm was raised.</p>")
+    out.append("</body></html>\n")
+    return "\n".join(out)
+
+
+def _actions_table(actions: Sequence[TraineeAction], origin: float) -> str:
+    rows = [
+        "<table><tr><th>Time</th><th>Operator</th><th>Action</th><th>Target</th>"
+        "<th>Comment</th></tr>"
+    ]
+    for a in actions:
+        rows.append(
+            f"<tr><td>{_esc(_offset(a.time, origin))}</td><td>{_esc(a.operator)}</td>"
+            f"<td>{_esc(a.action)}</td><td>{_esc(a.target)}</td>"
+            f"<td>{_esc(a.comment)}</td></tr>"
+        )
+    rows.append("</table>")
+    return "\n".join(rows)
+
+
+def write_debrief_report(
+    training_log: str | Path,
+    scenario_expectations: str | Path,
+    output: str | Path | None = None,
+    *,
+    session: int | None = None,
+) -> str:
+    """Write the debrief of a training run as self-contained HTML; return the page.
+
+    Parameters
+    ----------
+    training_log : str or Path
+        The training log (see the module docstring for its schema).
+    scenario_expectations : str or Path
+        The scenario TOML whose ``[[expect]]`` entries list the responses.
+    output : str or Path, optional
+        Where to write the page; standard output when None.
+    session : int, optional
+        Training session id in the log; the latest by default.
+    """
+    record = read_training_log(training_log, session)
+    expectations = load_expectations(scenario_expectations)
+    page = render_debrief(record, expectations, str(scenario_expectations))
+    if output is None:
+        sys.stdout.write(page)
+    else:
+        Path(output).write_text(page, encoding="utf-8")
+    return page

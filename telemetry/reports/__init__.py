@@ -1,0 +1,1 @@
+"""Reports built from archives: crew dose, shift handover."""
