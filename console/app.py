@@ -25,6 +25,7 @@ from telemetry.bus.publisher import free_tcp_endpoint
 from telemetry.bus.subscriber import listen_endpoint
 from telemetry.core.dictionary import TelemetryDictionary
 from telemetry.live.session import LiveSession, SessionConfig, build_derivers
+from telemetry.radiation.estimator import DoseEstimator
 from telemetry.replay.engine import check_speed, parse_session_time
 from telemetry.replay.training import default_expectations
 
@@ -102,10 +103,9 @@ class Console:
             mode="live",
             archive_path=config.archive_path,
             history=self.history,
-            dose=next((d for d in derivers if hasattr(d, "snapshot")), None),
+            dose=next((d for d in derivers if isinstance(d, DoseEstimator)), None),
+            archive=self.session.archive,
         )
-        self.context.extras["archive"] = self.session.archive
-        self.context.extras["subscriber"] = self.session.subscriber
 
     def _build_replay(self, config: ConsoleConfig, path: Path) -> None:
         """Replay is just another source: same store, alarms and panels."""
@@ -147,9 +147,9 @@ class Console:
             archive_path=path,
             history=self.history,
             dose=self.replay.dose,
+            replay=self.replay,
+            training_log=log,
         )
-        self.context.extras["replay"] = self.replay
-        self.context.extras["training_log"] = log
 
     @staticmethod
     def _start_simulator(
@@ -305,7 +305,7 @@ def run_gui(args: argparse.Namespace) -> int:
             console.shutdown()
             sys.stderr.write(f"kibo-console: error: {exc}\n")
             return 2
-        log = console.context.extras.get("training_log")
+        log = console.context.training_log
         if log is not None:
             sys.stderr.write(
                 f"kibo-console: training run: the trainee's actions go to {log}\n"

@@ -6,8 +6,8 @@ receive per-sample signals.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 
 from telemetry.core.limits import is_stale
 from telemetry.core.severity import Severity
@@ -18,17 +18,40 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from console.history import HistoryService
+    from console.replay_driver import ReplayDriver
     from telemetry.core.alarms import AlarmBook
     from telemetry.core.channels import ChannelStore
     from telemetry.core.dictionary import TelemetryDictionary
+    from telemetry.radiation.estimator import DoseEstimator
+
+
+class ArchiveHealth(Protocol):
+    """What the status bar shows of a live session's archive writer."""
+
+    @property
+    def backlog(self) -> int: ...
+
+    @property
+    def dropped(self) -> int: ...
+
+    @property
+    def errors(self) -> int: ...
+
+    @property
+    def disk_full(self) -> bool: ...
+
+    @property
+    def last_error(self) -> str: ...
 
 
 @dataclass
 class ConsoleContext:
     """Shared read access for the GUI thread's docks (owned by the GUI thread).
 
-    ``clock`` is the session clock: wall time when live, the replay cursor
-    when replaying, so staleness and windows follow whichever is showing.
+    What a mode has is declared here (``archive`` when live, ``replay`` when
+    replaying), so a dock never probes for it. ``clock`` is the session clock:
+    wall time when live, the replay cursor when replaying, so staleness and
+    windows follow whichever is showing.
     """
 
     dictionary: TelemetryDictionary
@@ -38,8 +61,10 @@ class ConsoleContext:
     mode: str = "live"  # "live", "replay" or "training"
     archive_path: Path | None = None
     history: HistoryService | None = None
-    dose: Any = None  # DoseEstimator, read through its snapshot() lock
-    extras: dict[str, Any] = field(default_factory=dict)
+    dose: DoseEstimator | None = None  # read through its snapshot() lock
+    archive: ArchiveHealth | None = None  # a live session's writer
+    replay: ReplayDriver | None = None  # replay and training modes
+    training_log: Path | None = None  # training mode: the trainee's action log
 
     def latest(self, key: str) -> tuple[float, float] | None:
         buf = self.store.buffer(key)

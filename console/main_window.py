@@ -114,7 +114,7 @@ class _Header(QWidget):
         column.addWidget(self.menu_bar)
         column.addLayout(row)
         self.replay_bar: ReplayBar | None = None
-        driver = window.context.extras.get("replay")
+        driver = window.context.replay
         if driver is not None:
             self.replay_bar = ReplayBar(driver, self)
             column.addWidget(self.replay_bar)
@@ -185,6 +185,8 @@ class MainWindow(QMainWindow):
         self.eclss = EclssDock(context, self)
         self.plots = PlotDock(context, self, role=self.role)
         self.alarms = AlarmDock(context, self)
+        self.alarms.plot_requested.connect(self.plot_channel)
+        self.plots.export_requested.connect(self.export_plot_csv)
         self.events = EventDock(context, self)
         self.radiation = RadiationDock(context, self)
         self.docks: dict[str, Panel] = {
@@ -257,7 +259,7 @@ class MainWindow(QMainWindow):
         else:
             where = archive.name
         parts = [role, f"trainee {operator}" if mode == "training" else operator, where]
-        log = self.context.extras.get("training_log")
+        log = self.context.training_log
         if mode == "training" and log is not None:
             parts.append(f"log {Path(log).name}")
             self.header.banner.setToolTip(f"The trainee's actions go to {log}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import getpass
 import math
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from PySide6.QtCore import QEvent, QKeyCombination, Qt, Signal
 from PySide6.QtGui import QKeyEvent, QKeySequence, QShortcut
@@ -42,6 +42,7 @@ from widgets.timeline import Timeline, TimelineItem, format_offset
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
+    from telemetry.core.alarms import AlarmBook
     from telemetry.replay.engine import TimelineMark
 
 AFAP = 0.0  # ReplayEngine's speed 0: as fast as possible
@@ -85,6 +86,43 @@ def timeline_items(marks: Iterable[TimelineMark]) -> list[TimelineItem]:
             TimelineItem(m.time, label, level, lane, m.end, flag=m.kind == "bookmark")
         )
     return items
+
+
+class ReplayControl(Protocol):
+    """What the replay bar reads and commands of a replay (``ReplayDriver``).
+
+    Attributes are read on the GUI thread at the refresh rate; commands are
+    queued to the replay's own thread.
+    """
+
+    start_time: float
+    end_time: float
+    cursor: float
+    playing: bool
+    speed: float
+    loop: tuple[float, float] | None
+    marks: list[TimelineMark]
+    marks_version: int
+    message: str
+    message_seq: int
+    alarms: AlarmBook
+
+    @property
+    def training(self) -> bool: ...
+
+    def play(self) -> None: ...
+
+    def pause(self) -> None: ...
+
+    def step(self, seconds: float | None = None, frames: int | None = None) -> None: ...
+
+    def seek(self, t: float) -> None: ...
+
+    def set_speed(self, speed: float) -> None: ...
+
+    def set_loop(self, t0: float | None, t1: float | None = None) -> None: ...
+
+    def add_bookmark(self, t: float, author: str, text: str) -> None: ...
 
 
 class NoteDialog(QDialog):
@@ -136,7 +174,7 @@ class ReplayBar(QWidget):
 
     def __init__(
         self,
-        driver: Any,
+        driver: ReplayControl,
         parent: QWidget | None = None,
         *,
         monotonic: Callable[[], float] = time.monotonic,
@@ -147,7 +185,7 @@ class ReplayBar(QWidget):
         self.start = float(driver.start_time)
         self.end = float(driver.end_time)
         self._monotonic = monotonic
-        self.training = bool(getattr(driver, "training", False))
+        self.training = driver.training
         dim = palette().theme["text_dim"]
 
         self.to_start = self._button("⇤", "Go to the start (Home)", self.go_start)
@@ -271,7 +309,7 @@ class ReplayBar(QWidget):
         self.loop_pending: tuple[float | None, float | None] = (None, None)
         self._marks: list[TimelineMark] = []
         self._marks_version = -1
-        self._message_seq = int(getattr(driver, "message_seq", 0))
+        self._message_seq = driver.message_seq
         self._notice_until = -math.inf
         self._shown: tuple[Any, ...] = ()
         self.shortcuts: dict[str, QShortcut] = {}
@@ -512,7 +550,7 @@ class ReplayBar(QWidget):
             self.seek(target)
 
     def author(self) -> str:
-        name = str(getattr(getattr(self.driver, "alarms", None), "operator", ""))
+        name = self.driver.alarms.operator
         if name:
             return name
         try:
@@ -543,17 +581,15 @@ class ReplayBar(QWidget):
 
     def note_targets(self) -> list[str]:
         """Return what a note can be about: active alarms (worst first), general."""
-        alarms = getattr(self.driver, "alarms", None)
-        keys = [a.key for a in alarms.snapshot() if a.active] if alarms else []
+        keys = [a.key for a in self.driver.alarms.snapshot() if a.active]
         return [*keys, "general"]
 
     def add_note(self, target: str, text: str, t: float | None = None) -> bool:
         """Write a trainee note to the training log (and the event list)."""
-        alarms = getattr(self.driver, "alarms", None)
         text = text.strip()
-        if not text or alarms is None:
+        if not text:
             return False
-        alarms.note(self.cursor_time() if t is None else t, target, text)
+        self.driver.alarms.note(self.cursor_time() if t is None else t, target, text)
         self.action_done.emit(f"note on {target}: {text}")
         return True
 
@@ -608,11 +644,11 @@ class ReplayBar(QWidget):
 
     def refresh(self, now: float) -> None:
         driver = self.driver
-        version = getattr(driver, "marks_version", 0)
+        version = driver.marks_version
         if version != self._marks_version:
             self._marks_version = version
             self._rebuild_marks()
-        seq = getattr(driver, "message_seq", 0)
+        seq = driver.message_seq
         if seq != self._message_seq:
             self._message_seq = seq
             self.say(str(driver.message))

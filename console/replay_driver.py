@@ -10,12 +10,14 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from telemetry.core.alarms import AlarmBook
 from telemetry.core.channels import ChannelStore
 from telemetry.core.pipeline import Pipeline
 from telemetry.faults.injection import load_injector
+from telemetry.radiation.estimator import DoseEstimator
 from telemetry.replay.bookmarks import BookmarkError, BookmarkFile
 from telemetry.replay.engine import (
     ReplayEngine,
@@ -26,12 +28,13 @@ from telemetry.replay.engine import (
 from telemetry.replay.training import TrainingLog
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
     from pathlib import Path
 
     from telemetry.core.dictionary import TelemetryDictionary
 
 LOOP_S = 0.02
+ReplayCommand = Callable[[ReplayEngine], object]
+"""A GUI request, run on the replay thread against its engine."""
 # Other consoles replaying the same session may add bookmarks to its sidecar.
 SIDECAR_POLL_S = 2.0
 
@@ -113,7 +116,7 @@ class ReplayDriver:
         self.message = ""
         self.message_seq = 0
         self.error = ""
-        self._commands: queue.Queue[tuple[str, tuple[Any, ...]]] = queue.Queue()
+        self._commands: queue.Queue[tuple[str, ReplayCommand]] = queue.Queue()
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
@@ -125,46 +128,56 @@ class ReplayDriver:
         return self.log is not None
 
     @property
-    def dose(self) -> Any:
+    def dose(self) -> DoseEstimator | None:
         """The replay's dose estimator (read through its snapshot lock)."""
-        return next((d for d in self._derivers if hasattr(d, "snapshot")), None)
+        return next((d for d in self._derivers if isinstance(d, DoseEstimator)), None)
 
     def clock(self) -> float:
         return self.cursor
 
     # --- commands (GUI thread) ------------------------------------------------
 
-    def _post(self, name: str, *args: Any) -> None:
-        self._commands.put((name, args))
+    def _post(self, name: str, command: ReplayCommand) -> None:
+        self._commands.put((name, command))
 
     def play(self) -> None:
-        self._post("play")
+        self._post("play", lambda engine: engine.play())
 
     def pause(self) -> None:
-        self._post("pause")
+        self._post("pause", lambda engine: engine.pause())
 
     def step(self, seconds: float | None = None, frames: int | None = None) -> None:
-        self._post("step", seconds, frames)
+        self._post("step", lambda engine: engine.step(seconds, frames))
 
     def seek(self, t: float) -> None:
-        self._post("seek", t)
+        self._post("seek", lambda engine: engine.seek(t))
 
     def set_speed(self, speed: float) -> None:
-        self._post("set_speed", speed)
+        self._post("set_speed", lambda engine: engine.set_speed(speed))
 
     def set_loop(self, t0: float | None, t1: float | None = None) -> None:
-        self._post("set_loop", t0, t1)
+        self._post("set_loop", lambda engine: engine.set_loop(t0, t1))
 
     def add_bookmark(self, t: float, author: str, text: str) -> None:
         """Store a bookmark in the session's sidecar (on the replay thread)."""
-        self._post("add_bookmark", t, author, text)
+
+        def add(engine: ReplayEngine) -> None:
+            self.bookmarks.add(min(max(t, engine.start), engine.end), author, text)
+            self._reload_marks(engine)
+            self._say(f"bookmark saved in {self.bookmarks.path.name}")
+
+        self._post("add_bookmark", add)
 
     def remove_bookmark(self, bookmark_id: int) -> None:
-        self._post("remove_bookmark", bookmark_id)
+        def remove(engine: ReplayEngine) -> None:
+            if self.bookmarks.remove(bookmark_id):
+                self._reload_marks(engine)
+
+        self._post("remove_bookmark", remove)
 
     def call(self, fn: Callable[[], object]) -> None:
         """Run ``fn`` on the replay thread (e.g. to read engine state safely)."""
-        self._post("call", fn)
+        self._post("call", lambda engine: fn())
 
     # --- thread --------------------------------------------------------------
 
@@ -205,7 +218,7 @@ class ReplayDriver:
             # As fast as possible means not waiting for commands between bursts.
             busy = engine.playing and engine.speed == 0
             commands = self._drain(0.0 if busy else LOOP_S)
-            for i, (name, args) in enumerate(commands):
+            for i, (name, command) in enumerate(commands):
                 # Only the last of consecutive seeks matters (a timeline drag
                 # queues one per pixel): skip the rebuilds in between.
                 if (
@@ -214,7 +227,7 @@ class ReplayDriver:
                     and commands[i + 1][0] == "seek"
                 ):
                     continue
-                self._apply(engine, name, args)
+                self._apply(engine, name, command)
             now = self.wall_clock()
             # Checkpoints are captured as playback passes them (not all up
             # front: preparing runs the store ahead of the cursor on screen).
@@ -224,7 +237,7 @@ class ReplayDriver:
             self._poll_sidecar(engine)
             self._publish(engine)
 
-    def _drain(self, timeout: float) -> list[tuple[str, tuple[Any, ...]]]:
+    def _drain(self, timeout: float) -> list[tuple[str, ReplayCommand]]:
         """Take every queued command (waiting up to ``timeout`` for the first)."""
         out = []
         try:
@@ -236,22 +249,11 @@ class ReplayDriver:
             pass
         return out
 
-    def _apply(self, engine: ReplayEngine, name: str, args: tuple[Any, ...]) -> None:
+    def _apply(self, engine: ReplayEngine, name: str, command: ReplayCommand) -> None:
         # A bad command (a loop out of range, an unwritable sidecar) is
         # reported to the GUI; it must never end the replay thread.
         try:
-            if name == "call":
-                args[0]()
-            elif name == "add_bookmark":
-                t, author, text = args
-                self.bookmarks.add(min(max(t, engine.start), engine.end), author, text)
-                self._reload_marks(engine)
-                self._say(f"bookmark saved in {self.bookmarks.path.name}")
-            elif name == "remove_bookmark":
-                if self.bookmarks.remove(args[0]):
-                    self._reload_marks(engine)
-            else:
-                getattr(engine, name)(*args)
+            command(engine)
         except (BookmarkError, ValueError, OSError) as exc:
             self._say(str(exc))
         except Exception as exc:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QStatusBar, QWidget
 
@@ -193,7 +193,7 @@ class ConsoleStatusBar(QStatusBar):
         )
 
     def _update_archive(self) -> None:
-        archive: Any = self.context.extras.get("archive")
+        archive = self.context.archive
         if archive is None:
             path = self.context.archive_path
             self.archive.set_level(Level.NO_DATA, "not archiving")
@@ -203,10 +203,10 @@ class ConsoleStatusBar(QStatusBar):
                 else "This session is not recorded"
             )
             return
-        backlog = int(archive.backlog)
-        dropped = int(archive.dropped)
-        errors = int(archive.errors)
-        if bool(archive.disk_full):
+        backlog = archive.backlog
+        dropped = archive.dropped
+        errors = archive.errors
+        if archive.disk_full:
             level, text = Level.CRITICAL, "ARCHIVE DISK FULL"
         elif dropped:
             level, text = Level.CRITICAL, f"archive DROPPED {dropped}"
@@ -217,7 +217,7 @@ class ConsoleStatusBar(QStatusBar):
         text += f" · backlog {backlog}"
         self.archive.set_level(level, text)
         path = self.context.archive_path
-        last = str(archive.last_error or "")
+        last = archive.last_error
         self.archive.setToolTip(
             f"Recording to {path}\nqueue backlog {backlog} · dropped {dropped} · "
             f"write errors {errors}" + (f"\nlast error: {last}" if last else "")

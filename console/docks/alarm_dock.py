@@ -49,10 +49,11 @@ class AlarmDock(Panel):
     """AlarmTable wired to the AlarmBook; owned by the GUI thread.
 
     ``action_done(text)`` reports each operator action (for the event log and
-    the trainee record).
+    the trainee record); ``plot_requested(key)`` asks for a channel's chart.
     """
 
     action_done = Signal(str)
+    plot_requested = Signal(str)
 
     def __init__(self, context: ConsoleContext, parent: QWidget | None = None) -> None:
         super().__init__(context, "Alarms", "alarms", parent)
@@ -237,7 +238,5 @@ class AlarmDock(Panel):
 
     def _on_activated(self, key: str) -> None:
         # Double-click: a quick way to put the alarmed channel on a chart.
-        window = self.window()
-        plot = getattr(window, "plot_channel", None)
-        if callable(plot) and not key.startswith("link:"):
-            plot(key)
+        if not key.startswith("link:"):
+            self.plot_requested.emit(key)

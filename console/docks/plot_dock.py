@@ -23,6 +23,7 @@ from PySide6.QtCore import (
     QPoint,
     QSortFilterProxyModel,
     Qt,
+    Signal,
 )
 from PySide6.QtGui import QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
@@ -218,7 +219,12 @@ class _ChartSlot:
 
 
 class PlotDock(Panel):
-    """Stacked, linked strip charts with a channel browser; owned by the GUI thread."""
+    """Stacked, linked strip charts with a channel browser; owned by the GUI thread.
+
+    ``export_requested`` asks the window for the CSV export dialog.
+    """
+
+    export_requested = Signal()
 
     def __init__(
         self,
@@ -342,7 +348,7 @@ class PlotDock(Panel):
         self.live_button.setEnabled(False)
         export = QPushButton("Export CSV…", box)
         export.setToolTip("Write the samples in the visible time range of every chart")
-        export.clicked.connect(self._export_dialog)
+        export.clicked.connect(self.export_requested)
         self.status = QLabel("", box)
         self.status.setStyleSheet(f"color: {palette().theme['text_dim']};")
         bar.addWidget(self.browser_button)
@@ -705,12 +711,6 @@ class PlotDock(Panel):
                     out.writelines(lines)
                     count += len(lines)
         return count
-
-    def _export_dialog(self) -> None:
-        window = self.window()
-        export = getattr(window, "export_plot_csv", None)
-        if callable(export):
-            export()
 
     # ---- interaction -----------------------------------------------------
 

@@ -631,7 +631,7 @@ class RadiationDock(Panel):
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         column.addWidget(self.limits_view, 1)
-        version = getattr(getattr(self._dose, "limits", None), "version", "?")
+        version = self._dose.limits.version if self._dose is not None else "?"
         note = _label(
             "Short-term limits are organ doses in mGy-Eq; they are compared with "
             f"whole-body H (mSv) as a conservative stand-in. Limits {version}, "

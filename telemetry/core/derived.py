@@ -6,9 +6,14 @@ ones, so every display and alarm treats them alike.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from telemetry.core.decoding import ChannelBatch
+
+if TYPE_CHECKING:
+    from telemetry.core.pipeline import DerivedEvent
 
 # Magnus-Tetens coefficients over water (Alduchov & Eskridge 1996), good to
 # ~0.35 °C for -45..60 °C: the cabin range with a wide margin.
@@ -64,3 +69,13 @@ class DewPointDeriver:
 
     def reset(self) -> None:
         self._last_temp.clear()
+
+    def drain_events(self) -> list[DerivedEvent]:
+        return []  # a dew point raises no events of its own
+
+    def checkpoint(self) -> object:
+        return dict(self._last_temp)
+
+    def restore(self, state: object) -> None:
+        assert isinstance(state, dict)
+        self._last_temp = dict(state)

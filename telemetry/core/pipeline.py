@@ -100,12 +100,47 @@ class ArchiveSink(Protocol):
     ) -> None: ...
 
 
+class DerivedEvent(Protocol):
+    """An event a deriver reports for the event log (a dose alert, say)."""
+
+    @property
+    def time(self) -> float: ...
+
+    @property
+    def crew(self) -> str | None: ...
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def message(self) -> str: ...
+
+    @property
+    def severity(self) -> Severity: ...
+
+
 class Deriver(Protocol):
-    """Computes derived channel batches from a frame's decoded batches."""
+    """Computes derived channel batches from a frame's decoded batches.
+
+    Every capability the pipeline and the replay use is declared here, so
+    none is discovered by probing an object's attributes.
+    """
 
     def derive(self, batches: list[ChannelBatch]) -> list[ChannelBatch]: ...
 
     def reset(self) -> None: ...
+
+    def drain_events(self) -> Sequence[DerivedEvent]:
+        """Return and forget the events raised since the last call."""
+        ...
+
+    def checkpoint(self) -> object:
+        """Return a copy of the state, unaffected by later input (for seeks)."""
+        ...
+
+    def restore(self, state: object) -> None:
+        """Return to a :meth:`checkpoint`, which stays usable for another restore."""
+        ...
 
 
 class PipelineState(NamedTuple):
@@ -218,16 +253,14 @@ class Pipeline:
         derived: list[ChannelBatch] = []
         for deriver in self.derivers:
             derived.extend(deriver.derive(decoded.batches))
-            drain = getattr(deriver, "drain_events", None)
-            if drain is not None:
-                for event in drain():
-                    self._event(
-                        event.time,
-                        event.crew,
-                        str(event.kind),
-                        event.message,
-                        int(event.severity),
-                    )
+            for event in deriver.drain_events():
+                self._event(
+                    event.time,
+                    event.crew,
+                    str(event.kind),
+                    event.message,
+                    int(event.severity),
+                )
         transitions: list[LimitTransition] = []
         for batch in (*decoded.batches, *derived):
             self.store.append(batch.key, batch.times, batch.values, received)

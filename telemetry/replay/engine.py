@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 import msgspec
 import numpy as np
 
-from telemetry.archive.store import ArchiveReader
+from telemetry.archive.store import ArchiveReader, ArchiveWriter
 from telemetry.core.channels import (
     ChannelBuffer,
     SourceStats,
@@ -429,14 +429,6 @@ class _Checkpoint:
     faults: object | None = None
 
 
-_LOCK_TYPES: Final = (
-    type(threading.Lock()),
-    type(threading.RLock()),
-    threading.Event,
-    threading.Condition,
-)
-
-
 def _shared_objects(dictionary: TelemetryDictionary) -> dict[int, Any]:
     """Return a deepcopy memo keeping the read-only dictionary and specs shared."""
     memo: dict[int, Any] = {id(dictionary): dictionary}
@@ -497,7 +489,8 @@ class ReplayEngine:
         tick_every: float = DEFAULT_TICK_S,
         burst: int = DEFAULT_BURST,
     ) -> None:
-        sink_path = getattr(pipeline.archive, "path", None)
+        sink = pipeline.archive
+        sink_path = sink.path if isinstance(sink, ArchiveWriter) else None
         if sink_path is not None and Path(sink_path).resolve() == reader.path.resolve():
             raise ValueError(
                 f"the replay pipeline archives into {sink_path}, the session being "
@@ -764,11 +757,8 @@ class ReplayEngine:
         self._open(-math.inf)
         self.generation += 1
 
-    def _copy(self, obj: object, extra: Iterable[object] = ()) -> Any:
-        memo = dict(self._memo)
-        for shared in extra:
-            memo[id(shared)] = shared
-        return copy.deepcopy(obj, memo)
+    def _copy(self, obj: object) -> Any:
+        return copy.deepcopy(obj, dict(self._memo))
 
     def _capture(self, k: int, at: float) -> None:
         if k < len(self._checkpoints) or self.checkpoint_error is not None:
@@ -776,7 +766,7 @@ class ReplayEngine:
         p = self.pipeline
         store = p.store
         try:
-            derivers = [self._deriver_state(d) for d in p.derivers]
+            derivers = [d.checkpoint() for d in p.derivers]
             state = _Checkpoint(
                 time=at,
                 buffers={},
@@ -801,22 +791,6 @@ class ReplayEngine:
             self._history.setdefault(key, _History()).extend(buf)
             state.buffers[key] = (buf.total, buf.received)
         self._checkpoints.append(state)
-
-    def _deriver_state(self, deriver: Deriver) -> object:
-        own = getattr(deriver, "checkpoint", None)
-        if callable(own) and callable(getattr(deriver, "restore", None)):
-            return own()
-        attrs = vars(deriver)
-        locks = [v for v in attrs.values() if isinstance(v, _LOCK_TYPES)]
-        return self._copy(dict(attrs), locks)
-
-    def _restore_deriver(self, deriver: Deriver, state: object) -> None:
-        own = getattr(deriver, "restore", None)
-        if callable(own) and callable(getattr(deriver, "checkpoint", None)):
-            own(state)
-            return
-        locks = [v for v in vars(deriver).values() if isinstance(v, _LOCK_TYPES)]
-        vars(deriver).update(self._copy(state, locks))
 
     def _restore(self, k: int) -> None:
         """Put the pipeline back in checkpoint ``k``'s state; read on from there."""
@@ -844,7 +818,7 @@ class ReplayEngine:
         p.alarms.restore(cp.alarms)
         p.restore(self._copy(cp.pipeline))
         for deriver, state in zip(p.derivers, cp.derivers, strict=True):
-            self._restore_deriver(deriver, state)
+            deriver.restore(state)
         if self.faults is not None:
             self.faults.restore(cp.faults)
         self.cursor = cp.time

@@ -480,6 +480,12 @@ class _ReplayTap:
         self.events.extend(events)
         return events
 
+    def checkpoint(self) -> object:
+        raise TypeError("a dose report reads its period straight through, no seeks")
+
+    def restore(self, state: object) -> None:
+        raise TypeError("a dose report reads its period straight through, no seeks")
+
     # -- inputs
 
     def _bin(self, t: FloatArray) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.bool_]]:

@@ -102,8 +102,8 @@ class Feed:
             store=self.store,
             alarms=self.alarms,
             clock=self.clock,
+            archive=self.archive,
         )
-        self.context.extras["archive"] = self.archive
         self._seq: dict[str, int] = {}
 
     def send(

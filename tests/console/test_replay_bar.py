@@ -326,7 +326,7 @@ def test_replay_window_has_the_bar_and_marks_floating_docks(
 ) -> None:
     feed.context.mode = "training"
     driver = FakeDriver(training=True)
-    feed.context.extras["replay"] = driver
+    feed.context.replay = driver
     window = MainWindow(feed.context, "trainer")
     qtbot.addWidget(window)
     window.show()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import math
 import queue
@@ -401,7 +402,7 @@ def test_seek_without_usable_checkpoints_replays_from_the_start(
     session: Path, dictionary: TelemetryDictionary
 ) -> None:
     class LockedDeriver:
-        """Deep-copying it fails (a lock inside a dict), as a C object would."""
+        """Its state cannot be copied (a lock inside a dict), as a C object's."""
 
         def __init__(self) -> None:
             self.state = {"lock": threading.Lock()}
@@ -411,6 +412,15 @@ def test_seek_without_usable_checkpoints_replays_from_the_start(
 
         def reset(self) -> None:
             pass
+
+        def drain_events(self) -> list[Any]:
+            return []
+
+        def checkpoint(self) -> object:
+            return copy.deepcopy(self.state)
+
+        def restore(self, state: object) -> None:
+            raise AssertionError("nothing to restore: no checkpoint was taken")
 
     with SessionReader(session) as r1, SessionReader(session) as r2:
         derivers = [*replay_derivers(dictionary), LockedDeriver()]
@@ -440,6 +450,9 @@ def test_a_deriver_may_provide_its_own_checkpoint(
 
         def reset(self) -> None:
             self.batches = 0
+
+        def drain_events(self) -> list[Any]:
+            return []
 
         def checkpoint(self) -> object:
             return self.batches
