@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from console.log_config import configure_logging
 from telemetry.core.dictionary import (
     DEFAULT_DICTIONARY,
     DictionaryError,
@@ -350,6 +351,7 @@ def _add_publisher_options(parser: argparse.ArgumentParser, bind: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    configure_logging()
     args = build_parser().parse_args(argv)
     try:
         handler = _COMMANDS.get(args.command or "", _gui)

@@ -7,6 +7,7 @@ to the GUI thread through a queued signal.
 
 from __future__ import annotations
 
+import logging
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,8 @@ from telemetry.archive.store import ArchiveReader
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 
 class HistoryService(QObject):
@@ -51,7 +54,8 @@ class HistoryService(QObject):
             if self._reader is None:
                 self._reader = ArchiveReader(self.archive_path)
             t, y = self._reader.channel_window(key, t0, t1)
-        except Exception as exc:
+        except Exception as exc:  # shown on the chart; the worker goes on
+            log.exception("history query for %s failed", key)
             self.failed.emit(tag, f"history of {key}: {exc}")
             return
         if self._latest.get(tag) == serial:

@@ -6,6 +6,7 @@ Data threads never push to the GUI; this loop pulls from the store at
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import deque
 from typing import TYPE_CHECKING, Protocol
@@ -15,6 +16,8 @@ from PySide6.QtCore import QObject, QTimer
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
+
+log = logging.getLogger(__name__)
 
 
 class Refreshable(Protocol):
@@ -64,7 +67,8 @@ class RefreshLoop(QObject):
                 continue
             try:
                 panel.refresh(now)
-            except Exception as exc:
+            except Exception as exc:  # one broken panel must not stop the others
+                log.exception("panel %s failed to refresh", type(panel).__name__)
                 self.errors += 1
                 self.last_error = f"{type(panel).__name__}: {exc!r}"[:300]
         self.frames += 1

@@ -7,6 +7,7 @@ thread that owns the pipeline, so nothing touches its state concurrently.
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import time
@@ -37,6 +38,8 @@ ReplayCommand = Callable[[ReplayEngine], object]
 """A GUI request, run on the replay thread against its engine."""
 # Other consoles replaying the same session may add bookmarks to its sidecar.
 SIDECAR_POLL_S = 2.0
+
+log = logging.getLogger(__name__)
 
 
 class ReplayDriver:
@@ -207,6 +210,7 @@ class ReplayDriver:
             self.engine = ReplayEngine(self._reader, self.pipeline, faults=injector)
             self._reload_marks(self.engine)
         except Exception as exc:
+            log.exception("cannot open replay %s", self.session_path)
             self.error = f"cannot open replay {self.session_path}: {exc}"
             self._ready.set()
             return
@@ -256,7 +260,8 @@ class ReplayDriver:
             command(engine)
         except (BookmarkError, ValueError, OSError) as exc:
             self._say(str(exc))
-        except Exception as exc:
+        except Exception as exc:  # a bug: say so, keep the replay thread alive
+            log.exception("replay command %s failed", name)
             self._say(f"{name} failed: {type(exc).__name__}: {exc}")
 
     def _reload_marks(self, engine: ReplayEngine) -> None:

@@ -331,6 +331,7 @@ class ZmqSubscriber:
         try:
             self.on_event(now, kind, detail)
         except Exception as exc:
+            log.exception("internal error on a subscriber event")
             self.internal_errors += 1
             self.error = f"internal error on an event: {exc!r}"[:500]
 
@@ -450,6 +451,7 @@ class ZmqSubscriber:
         try:
             self.on_message(parts, self.clock())
         except Exception as exc:
+            log.exception("internal error on a message")
             self.internal_errors += 1
             self.error = f"internal error on a message: {exc!r}"[:500]
 
@@ -523,6 +525,7 @@ class ZmqSubscriber:
                 try:
                     self.on_tick(now)
                 except Exception as exc:  # a bug must not stop the feed
+                    log.exception("internal error in a watchdog tick")
                     self.internal_errors += 1
                     self.error = f"internal error in a tick: {exc!r}"[:500]
 

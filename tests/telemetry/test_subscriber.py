@@ -49,7 +49,7 @@ def test_receives_in_order_and_filters_topics(
 
 
 def test_handler_errors_do_not_stop_the_feed(
-    xpub: tuple[zmq.Socket[bytes], str],
+    xpub: tuple[zmq.Socket[bytes], str], caplog: pytest.LogCaptureFixture
 ) -> None:
     pub, endpoint = xpub
     seen: list[int] = []
@@ -71,6 +71,10 @@ def test_handler_errors_do_not_stop_the_feed(
         sub.stop()
     assert sub.internal_errors == 1
     assert "boom" in sub.error
+    # The screen gets one line; the log keeps the whole traceback for the fix.
+    [record] = [r for r in caplog.records if r.exc_info is not None]
+    assert record.threadName == "zmq-subscriber"
+    assert "RuntimeError: boom" in caplog.text and "Traceback" in caplog.text
 
 
 def test_ticks_run_without_traffic(xpub: tuple[zmq.Socket[bytes], str]) -> None:
