@@ -7,19 +7,37 @@ declares, numpy-vectorised per batch. It owns no socket: see
 
 from __future__ import annotations
 
-import functools
 import math
 import time
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, Literal
 
 import numpy as np
-from sgp4.api import Satrec
 
 from telemetry.core.wire import encode_frame
-from telemetry.radiation.goes import DEFAULT_GOES_CSV, load_goes_csv
-from telemetry.radiation.spaceweather import in_saa
+from telemetry.sim.crew import CrewTimeline
+from telemetry.sim.environment import (
+    Q_SPE,
+    Q_TRAPPED,
+    SPE_UGY_H_PER_1000PFU,
+    GoesFeed,
+    radiation_calibration,
+)
+from telemetry.sim.orbit import ORBIT_WRAP_S, IssOrbit, dose_shapes
+from telemetry.sim.robots import (
+    NAV_INERTIAL_S,
+    NAV_LOSS_BATTERY,
+    NAV_NOISE,
+    NAV_OFF_S,
+    ROBOT_MARGIN_M,
+    ROBOT_RADIUS_M,
+    DockSchedule,
+    Fleet,
+    NavLoss,
+    RobotPlanner,
+    quaternion,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -28,62 +46,13 @@ if TYPE_CHECKING:
 
 SCENARIOS: Final = ("nominal", "co2-rise", "nav-loss", "spe-2017-09")
 
-# --- ISS orbit ---------------------------------------------------------------
-# ISS (ZARYA) element set, epoch 2019-12-09 16:38:29 UTC (day 343.69339541),
-# as printed in the python-sgp4 2.27 README (CelesTrak data): 51.64 deg,
-# 15.50 rev/day.  SGP4 drifts days away from its epoch and this one is years
-# old, so the track is propagated from the epoch by the elapsed simulated time
-# and wraps every ORBIT_WRAP_S (one jump in lat/lon per simulated week).
-ISS_TLE: Final = (
-    "1 25544U 98067A   19343.69339541  .00001764  00000-0  38792-4 0  9991",
-    "2 25544  51.6439 211.2001 0007417  17.6667  85.6398 15.50103472202482",
-)
-ORBIT_WRAP_S: Final = 7 * 86400.0
-
-# [R] centred dipole north pole, IGRF-13 epoch 2020: geomagnetic latitude
-# stands in for cut-off rigidity (GCR and SPE protons reach the ISS at high
-# geomagnetic latitude).
-GEOMAGNETIC_POLE_DEG: Final = (80.65, -72.68)
-
-# --- Radiation (radiation.md 2.5, 3.2) ----------------------------------------
-KIBO_ABSORBED_UGY_H: Final = 319.0 / 24.0  # PADLES #1 Kibo PM, 319 uGy/d
-KIBO_DOSE_EQ_USV_H: Final = 618.0 / 24.0  # PADLES #1 Kibo PM, 618 uSv/d
-SAA_DOSE_SHARE: Final = 0.35  # [R] trapped protons: 30-50 % of absorbed dose
-Q_TRAPPED: Final = 1.4  # [R] trapped-proton Q: 1.3-1.6
-Q_SPE: Final = 1.4  # [D] solar protons, like trapped ones: low LET
-SAA_CORE_DEG: Final = (-27.0, -50.0, 12.0, 25.0)  # [D] lat, lon, sigma lat, lon
-# [D] >10 MeV flux of 1000 pfu adds 3x the Kibo mean at high geomagnetic
-# latitude behind JPM walls; softer than GCR, so module shielding counts twice.
-SPE_UGY_H_PER_1000PFU: Final = 3.0 * KIBO_ABSORBED_UGY_H
-
-# --- Robots (IB2 ctl.yaml, sim.yaml; telemetry-reference.md) -----------------
-ROBOT_RADIUS_M: Final = 0.10
-ROBOT_MARGIN_M: Final = 0.05
-V_CRUISE: Final = 0.15  # min-jerk peak speed, under v_max 0.20 m/s
-V_DOCK: Final = 0.04
-W_TURN: Final = math.radians(15.0)  # peak turn rate, under 25 deg/s
-# Min-jerk s(tau) = 10 tau^3 - 15 tau^4 + 6 tau^5 peaks at 1.875 x mean speed.
-MIN_JERK_PEAK: Final = 1.875
-DOCK_AT_PCT: Final = 35.0
-CHARGE_TO_PCT: Final = 95.0
-# [D] battery rates in %/s by activity; charging +2 %/min.
-DRAIN: Final = {"move": 0.9 / 60, "turn": 0.8 / 60, "hold": 0.6 / 60, "idle": 0.4 / 60}
-CHARGE: Final = 2.0 / 60
-NAV_NOISE: Final = (0.001, 0.002, math.radians(0.01))  # 1 sigma: m, m/s, rad
 
 # --- Scenario timelines, in scenario seconds (x rate_scale in sim time) -------
 SAA_ENTRY_S: Final = 120.0
-DEEP_SAA_CORE: Final = 0.7  # the aligned pass reaches 70 % of the core peak
 CDRA_FAIL_S: Final = 60.0
 CO2_NOMINAL: Final = 2.1  # mmHg: inside the 2-3 band, under the 2.3 watch level
 CO2_PLATEAU: Final = 6.0
 CO2_TAU_S: Final = 176.0  # 2.1 -> 5.0 mmHg in 240 s
-NAV_INERTIAL_S: Final = 60.0
-NAV_OFF_S: Final = 150.0
-NAV_LOSS_BATTERY: Final = ((0.0, 36.0), (180.0, 20.0), (300.0, 5.0), (420.0, 2.0))
-GOES_COMPRESSION: Final = 1200.0  # spe-2017-09: GOES seconds per scenario second
-GOES_QUIET_S: Final = 16 * 3600.0  # 2017-09-10 00:00-16:00, before the rise
-SHELTER_PFU: Final = 100.0  # spe-2017-09: crew (not c2) shelter in SM from S2
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,60 +91,6 @@ class SimFrame:
 # --- Geometry helpers ----------------------------------------------------------
 
 
-def geomagnetic_latitude(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
-    """Return centred-dipole geomagnetic latitude in degrees."""
-    pole_lat, pole_lon = np.radians(GEOMAGNETIC_POLE_DEG)
-    la, lo = np.radians(lat), np.radians(lon)
-    s = np.sin(la) * np.sin(pole_lat) + np.cos(la) * np.cos(pole_lat) * np.cos(
-        lo - pole_lon
-    )
-    result: np.ndarray = np.degrees(np.arcsin(np.clip(s, -1.0, 1.0)))
-    return result
-
-
-def _min_jerk(tau: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Return position fraction and its derivative d/dtau on [0, 1]."""
-    t2 = tau * tau
-    s = t2 * tau * (10.0 - 15.0 * tau + 6.0 * t2)
-    ds = 30.0 * t2 * (1.0 - 2.0 * tau + t2)
-    return s, ds
-
-
-def _heading(direction: np.ndarray) -> tuple[float, float]:
-    """Return (yaw, pitch) that point the body +X axis along ``direction``."""
-    dx, dy, dz = (float(v) for v in direction)
-    return math.atan2(dy, dx), math.atan2(-dz, math.hypot(dx, dy))
-
-
-def _quaternion(yaw: np.ndarray, pitch: np.ndarray) -> np.ndarray:
-    """Return (n, 4) quaternions x, y, z, w of Rz(yaw) * Ry(pitch).
-
-    Yaw stays unwrapped so the components are continuous through turns.
-    """
-    sz, cz = np.sin(yaw / 2), np.cos(yaw / 2)
-    sy, cy = np.sin(pitch / 2), np.cos(pitch / 2)
-    return np.stack([-sz * sy, cz * sy, sz * cy, cz * cy], axis=1)
-
-
-def _segment_hits_box(
-    p: np.ndarray, q: np.ndarray, lo: np.ndarray, hi: np.ndarray
-) -> bool:
-    """Return whether the segment p->q touches the box [lo, hi] (slab test)."""
-    t0, t1 = 0.0, 1.0
-    d = q - p
-    for axis in range(3):
-        if abs(d[axis]) < 1e-12:
-            if p[axis] < lo[axis] or p[axis] > hi[axis]:
-                return False
-            continue
-        a = (lo[axis] - p[axis]) / d[axis]
-        b = (hi[axis] - p[axis]) / d[axis]
-        t0, t1 = max(t0, min(a, b)), min(t1, max(a, b))
-        if t0 > t1:
-            return False
-    return True
-
-
 def _source_rng(seed: int, source: str, stream: int) -> np.random.Generator:
     """One independent Generator per (source, purpose), stable across dictionaries."""
     key = (zlib.crc32(source.encode("utf-8")), stream)
@@ -185,696 +100,10 @@ def _source_rng(seed: int, source: str, stream: int) -> np.random.Generator:
 # --- Orbit and radiation environment --------------------------------------------
 
 
-class IssOrbit:
-    """SGP4 ground track from the embedded TLE; owned by the thread using it.
-
-    ``offset_s`` shifts the orbit phase: orbit time = elapsed + offset.
-    """
-
-    def __init__(self, offset_s: float = 0.0) -> None:
-        self._sat = Satrec.twoline2rv(*ISS_TLE)
-        self.offset_s = offset_s
-
-    def track(self, elapsed_s: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Return geodetic (lat deg, lon deg, alt km) at ``elapsed_s`` seconds."""
-        orbit_s = np.mod(
-            np.asarray(elapsed_s, dtype=np.float64) + self.offset_s, ORBIT_WRAP_S
-        )
-        jd = np.full(orbit_s.shape, self._sat.jdsatepoch)
-        fr = self._sat.jdsatepochF + orbit_s / 86400.0
-        err, r, _v = self._sat.sgp4_array(jd, fr)
-        if np.any(err):
-            raise RuntimeError(f"SGP4 error codes {sorted(set(err.tolist()))}")
-        # TEME -> Earth-fixed by Greenwich mean sidereal time (IAU-82, Vallado
-        # gstime); polar motion and the equation of equinoxes are ignored.
-        t_ut1 = (jd + fr - 2451545.0) / 36525.0
-        gmst_s = (
-            -6.2e-6 * t_ut1**3
-            + 0.093104 * t_ut1**2
-            + (876600.0 * 3600.0 + 8640184.812866) * t_ut1
-            + 67310.54841
-        )
-        gmst = np.mod(np.radians(gmst_s / 240.0), 2 * np.pi)
-        c, s = np.cos(gmst), np.sin(gmst)
-        x = c * r[:, 0] + s * r[:, 1]
-        y = -s * r[:, 0] + c * r[:, 1]
-        z = r[:, 2]
-        # WGS-84 geodetic latitude, Bowring's single-step formula (< 1 m here).
-        a, f = 6378.137, 1.0 / 298.257223563
-        b = a * (1.0 - f)
-        e2 = f * (2.0 - f)
-        ep2 = (a * a - b * b) / (b * b)
-        p = np.hypot(x, y)
-        th = np.arctan2(z * a, p * b)
-        lat = np.arctan2(z + ep2 * b * np.sin(th) ** 3, p - e2 * a * np.cos(th) ** 3)
-        n = a / np.sqrt(1.0 - e2 * np.sin(lat) ** 2)
-        alt = p / np.cos(lat) - n
-        return np.degrees(lat), np.degrees(np.arctan2(y, x)), alt
-
-    def first_time(
-        self, start_s: float, want: Literal["saa_entry", "max_geomagnetic"]
-    ) -> float:
-        """Return the orbit time (offset 0) of an event in the day after ``start_s``.
-
-        ``saa_entry``: the first entry into a deep SAA pass;
-        ``max_geomagnetic``: the highest geomagnetic latitude.
-        """
-        grid = start_s + np.arange(0.0, 86400.0, 10.0)
-        saved, self.offset_s = self.offset_s, 0.0
-        try:
-            lat, lon, _alt = self.track(grid)
-        finally:
-            self.offset_s = saved
-        if want == "saa_entry":
-            # The first deep pass, so the dose rates show a clear peak.
-            _gcr, saa, _polar = _shapes(lat, lon)
-            inside = saa > 0
-            entries = np.flatnonzero(inside[1:] & ~inside[:-1]) + 1
-            exits = np.flatnonzero(~inside[1:] & inside[:-1]) + 1
-            for entry in entries:
-                after = exits[exits > entry]
-                end = int(after[0]) if after.size else grid.size
-                if saa[entry:end].max() >= DEEP_SAA_CORE:
-                    return float(grid[entry])
-            return start_s
-        return float(grid[int(np.argmax(np.abs(geomagnetic_latitude(lat, lon))))])
-
-
-def _shapes(lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Unit-free dose-rate shapes: GCR, SAA core, SPE high-latitude weight."""
-    mlat = np.abs(geomagnetic_latitude(lat, lon))
-    # [D] GCR rises ~6x from the geomagnetic equator to 60 deg (cut-off rigidity).
-    gcr = 0.35 + 1.65 * np.clip(mlat / 60.0, 0.0, 1.0) ** 2.5
-    c_lat, c_lon, s_lat, s_lon = SAA_CORE_DEG
-    core = np.exp(
-        -0.5 * ((lat - c_lat) / s_lat) ** 2 - 0.5 * ((lon - c_lon) / s_lon) ** 2
-    )
-    # The console's own SAA flag (MinXSS polygon, radiation.md 3.2), so the
-    # simulated peaks fall where the console says "SAA".
-    saa = np.where(in_saa(lat, lon), core, 0.0)
-    u = np.clip((mlat - 45.0) / 13.0, 0.0, 1.0)
-    polar = u * u * (3.0 - 2.0 * u)  # smoothstep 45 -> 58 deg geomagnetic
-    return gcr, saa, polar
-
-
-@dataclass(frozen=True, slots=True)
-class _RadiationCalibration:
-    """Scale factors that make one day's mean in the JPM equal PADLES #1."""
-
-    base: float  # uGy/h per unit GCR shape
-    saa_gain: float  # SAA core amplitude relative to the GCR shape
-    q_gcr: float
-
-
-@functools.cache
-def _radiation_calibration() -> _RadiationCalibration:
-    lat, lon, _alt = IssOrbit().track(np.arange(0.0, 86400.0, 30.0))
-    gcr, saa, _polar = _shapes(lat, lon)
-    g, s = float(gcr.mean()), float(saa.mean())
-    gain = SAA_DOSE_SHARE / (1.0 - SAA_DOSE_SHARE) * g / s
-    base = KIBO_ABSORBED_UGY_H / (g + gain * s)
-    # H = base * (q_gcr * g + Q_TRAPPED * gain * s) must equal the PADLES mean.
-    q_gcr = (KIBO_DOSE_EQ_USV_H / base - Q_TRAPPED * gain * s) / g
-    return _RadiationCalibration(base, gain, q_gcr)
-
-
-class _GoesFeed:
-    """Maps simulated time to GOES file time and interpolates the fluxes (log-linear).
-
-    Read-only after construction; owned by its Simulator.
-    """
-
-    def __init__(self, scenario: str, rate_scale: float, start: float) -> None:
-        self.times, p10, p100 = load_goes_csv(DEFAULT_GOES_CSV)
-        self.log_p10 = np.log10(np.maximum(p10, 1e-3))
-        self.log_p100 = np.log10(np.maximum(p100, 1e-4))
-        self.start = start
-        self.event = scenario == "spe-2017-09"
-        # Fixture seconds per simulated second; never slower than real time.
-        self.compression = (
-            max(1.0, GOES_COMPRESSION / rate_scale) if self.event else 1.0
-        )
-        span = float(self.times[-1] - self.times[0])
-        self.event_end_s = span / self.compression if self.event else 0.0
-
-    def fixture_time(self, t: np.ndarray) -> np.ndarray:
-        elapsed = t - self.start
-        quiet: np.ndarray = self.times[0] + np.mod(
-            elapsed - self.event_end_s, GOES_QUIET_S
-        )
-        if not self.event:
-            return quiet
-        replay = self.times[0] + elapsed * self.compression
-        result: np.ndarray = np.where(elapsed < self.event_end_s, replay, quiet)
-        return result
-
-    def fluxes(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        ft = self.fixture_time(t)
-        p10 = 10.0 ** np.interp(ft, self.times, self.log_p10)
-        p100 = 10.0 ** np.interp(ft, self.times, self.log_p100)
-        return p10, p100
-
-    def shelter_window(self) -> tuple[float, float] | None:
-        """Simulated-time span where the event's >10 MeV flux is at S2 or above."""
-        if not self.event:
-            return None
-        high = np.flatnonzero(self.log_p10 >= math.log10(SHELTER_PFU))
-        if not high.size:
-            return None
-        first, last = self.times[high[0]], self.times[high[-1]]
-        to_sim = self.start - self.times[0] / self.compression
-        return to_sim + first / self.compression, to_sim + last / self.compression
-
-
 # --- Robots ---------------------------------------------------------------------
 
 
-@dataclass(slots=True)
-class _Phase:
-    """A piece of a robot's plan: hold, turn in place, or a min-jerk move."""
-
-    t0: float
-    t1: float
-    kind: Literal["hold", "turn", "move"]
-    p0: np.ndarray
-    p1: np.ndarray
-    att0: tuple[float, float]
-    att1: tuple[float, float]
-    mode: str
-    ctl: str
-    cams: tuple[str, str, str]
-    batt0: float
-    batt_rate: float
-    temp0: float
-    temp_target: float
-    disk0: float
-    disk_rate: float
-
-
-TEMP_TAU_S: Final = 600.0
-TEMP_TARGET: Final = {
-    "move": 43.0,
-    "turn": 42.0,
-    "hold": 41.0,
-    "idle": 39.0,
-    "dock": 36.0,
-}
-DISK_RECORD: Final = -0.004  # %/s while recording 4K
-DISK_DOWNLINK: Final = 0.02  # %/s while docked
-DISK_FULL: Final = 90.0
-ROBOT_CLEARANCE_M: Final = 0.35  # two radii and 15 cm between robots
-DOCK_CLEAR_M: Final = 0.8  # no parking this close to the station or its approach
-CONFLICT_WAIT_S: Final = 10.0
-CLEARANCE_CHECK_S: Final = 0.5  # 0.15 m at the 0.30 m/s closing speed of two robots
-
-
-@dataclass(slots=True)
-class _DockSchedule:
-    """Reservations of the one docking station; shared by the planners of a fleet."""
-
-    slots: list[tuple[float, float]] = field(default_factory=list)
-
-    def earliest(self, start: float, length: float) -> float:
-        t = start
-        for a, b in sorted(self.slots):
-            if t + length <= a:
-                break
-            t = max(t, b)
-        return t
-
-
-class _RobotPlanner:
-    """Plans one robot's phases ahead of time; owned by its Simulator's thread.
-
-    Every step is planned tentatively and kept only if it stays clear of the
-    other robots' plans (a robot is assumed to stay put beyond its plan), so
-    whichever robot plans second steers around the first.
-    """
-
-    def __init__(
-        self,
-        source: str,
-        rng: np.random.Generator,
-        keep_in: tuple[np.ndarray, np.ndarray],
-        work_x: tuple[float, float],
-        zones: list[tuple[np.ndarray, np.ndarray]],
-        dock: np.ndarray,
-        dock_schedule: _DockSchedule,
-        start: float,
-        battery: float,
-        disk: float,
-    ) -> None:
-        self.source = source
-        self.rng = rng
-        self.lo, self.hi = keep_in
-        self.work_lo = np.array([max(work_x[0], self.lo[0]), self.lo[1], self.lo[2]])
-        self.work_hi = np.array([min(work_x[1], self.hi[0]), self.hi[1], self.hi[2]])
-        self.zones = zones
-        self.dock = dock
-        # Approach point in front of the station, on the +X side.
-        self.approach = dock + np.array([0.5, 0.0, 0.0])
-        self.schedule = dock_schedule
-        self.others: list[_RobotPlanner] = []
-        self.phases: list[_Phase] = []
-        self.t = start
-        self.pos = self._free_point()
-        self.att = (float(rng.uniform(-math.pi, math.pi)), 0.0)
-        self.batt = battery
-        self.temp = 38.0
-        self.disk = disk
-        self.docked = False
-
-    # Planning ------------------------------------------------------------------
-
-    def _parkable(self, p: np.ndarray) -> bool:
-        """Clear of keep-out zones and of the station's approach corridor."""
-        if any(_segment_hits_box(p, p, lo, hi) for lo, hi in self.zones):
-            return False
-        # Nobody parks by the station, so docking traffic never waits on a
-        # hovering robot (and two robots cannot block each other there).
-        return bool(
-            np.linalg.norm(p - self.dock) > DOCK_CLEAR_M
-            and np.linalg.norm(p - self.approach) > DOCK_CLEAR_M
-        )
-
-    def _free_point(
-        self, lo: np.ndarray | None = None, hi: np.ndarray | None = None
-    ) -> np.ndarray:
-        lo = self.work_lo if lo is None else lo
-        hi = self.work_hi if hi is None else hi
-        p: np.ndarray = (lo + hi) / 2
-        for _ in range(200):
-            p = self.rng.uniform(lo, hi)
-            if self._parkable(p):
-                return p
-        return p
-
-    def _clear(self, p: np.ndarray, q: np.ndarray) -> bool:
-        return not any(_segment_hits_box(p, q, lo, hi) for lo, hi in self.zones)
-
-    def _route(self, goal: np.ndarray) -> list[np.ndarray] | None:
-        """Return waypoints to ``goal`` clear of keep-out zones, or None.
-
-        Straight if clear, else through one random via-point, else out to the
-        module's axis, along it and back out (keep-out zones hug the walls).
-        """
-        if self._clear(self.pos, goal):
-            return [goal]
-        for box in ((self.work_lo, self.work_hi), (self.lo, self.hi)):
-            for _ in range(30):
-                via = self.rng.uniform(*box)
-                if self._clear(self.pos, via) and self._clear(via, goal):
-                    return [via, goal]
-        mid = (self.lo + self.hi) / 2
-        route = [np.array([self.pos[0], *mid[1:]]), np.array([goal[0], *mid[1:]]), goal]
-        legs = zip([self.pos, *route[:-1]], route, strict=True)
-        return route if all(self._clear(p, q) for p, q in legs) else None
-
-    def _mark(
-        self,
-    ) -> tuple[int, float, np.ndarray, tuple[float, float], float, float, float]:
-        return (
-            len(self.phases),
-            self.t,
-            self.pos,
-            self.att,
-            self.batt,
-            self.temp,
-            self.disk,
-        )
-
-    def _rollback(
-        self,
-        mark: tuple[int, float, np.ndarray, tuple[float, float], float, float, float],
-    ) -> None:
-        n, self.t, self.pos, self.att, self.batt, self.temp, self.disk = mark
-        del self.phases[n:]
-
-    def _conflicts(self, since: int) -> bool:
-        """Return whether phases planned since ``since`` come near another robot.
-
-        Checked until both plans end (beyond its plan a robot stays put), so
-        parking where the other robot will arrive later counts too.
-        """
-        if since >= len(self.phases) or not self.others:
-            return False
-        t0 = self.phases[since].t0
-        t1 = max([self.t, *(other.t for other in self.others)])
-        times = np.append(np.arange(t0, t1, CLEARANCE_CHECK_S), t1)
-        mine = self.positions(times)
-        for other in self.others:
-            gap = np.linalg.norm(mine - other.positions(times), axis=1)
-            # Robots that start too close may only move apart.
-            if (gap < min(ROBOT_CLEARANCE_M, float(gap[0]) - 1e-6)).any():
-                return True
-        return False
-
-    def _add(
-        self,
-        kind: Literal["hold", "turn", "move"],
-        duration: float,
-        *,
-        to: np.ndarray | None = None,
-        att: tuple[float, float] | None = None,
-        mode: str = "OPERATION",
-        ctl: str = "KEEP_POSE",
-        cams: tuple[str, str, str] = ("ON", "ON", "OFF"),
-        activity: str = "hold",
-    ) -> None:
-        duration = max(duration, 0.5)
-        batt_rate = CHARGE if activity == "dock" else -DRAIN[activity]
-        disk_rate = DISK_DOWNLINK if activity == "dock" else 0.0
-        if cams[2] == "ON":
-            disk_rate += DISK_RECORD
-        p1 = self.pos if to is None else to
-        a1 = self.att if att is None else att
-        target = TEMP_TARGET[activity]
-        self.phases.append(
-            _Phase(
-                self.t,
-                self.t + duration,
-                kind,
-                self.pos,
-                p1,
-                self.att,
-                a1,
-                mode,
-                ctl,
-                cams,
-                self.batt,
-                batt_rate,
-                self.temp,
-                target,
-                self.disk,
-                disk_rate,
-            )  # fmt: skip
-        )
-        self.t += duration
-        self.pos, self.att = p1, a1
-        self.batt = float(np.clip(self.batt + batt_rate * duration, 0.0, 100.0))
-        decay = math.exp(-duration / TEMP_TAU_S)
-        self.temp = target + (self.temp - target) * decay
-        self.disk = float(np.clip(self.disk + disk_rate * duration, 0.0, DISK_FULL))
-
-    def _fly(self, goal: np.ndarray, speed: float, mode: str, ctl: str) -> None:
-        """Turn toward ``goal`` then move there on a min-jerk profile."""
-        distance = float(np.linalg.norm(goal - self.pos))
-        if distance < 1e-3:
-            return
-        yaw, pitch = _heading(goal - self.pos)
-        dyaw = (yaw - self.att[0] + math.pi) % (2 * math.pi) - math.pi
-        target = (self.att[0] + dyaw, pitch)
-        sweep = max(abs(dyaw), abs(pitch - self.att[1]))
-        if sweep > math.radians(1.0):
-            self._add(
-                "turn", MIN_JERK_PEAK * sweep / W_TURN,
-                att=target, mode=mode, ctl=ctl, activity="turn",
-            )  # fmt: skip
-        self._add(
-            "move", MIN_JERK_PEAK * distance / speed,
-            to=goal, att=target, mode=mode, ctl=ctl, activity="move",
-        )  # fmt: skip
-
-    def plan_next(self) -> None:
-        """Append the next step: an errand, a docking, or a charge and release."""
-        if self.docked:
-            self._release()
-        elif self.batt < DOCK_AT_PCT:
-            self._dock()
-        else:
-            self._errand()
-
-    def _errand(self) -> None:
-        for _ in range(8):
-            mark = self._mark()
-            route = self._route(self._free_point())
-            if route is None:
-                continue
-            for point in route:
-                self._fly(point, V_CRUISE, "OPERATION", "MOVE_TO_ABSOLUTE_TARGET")
-            recording = bool(self.rng.random() < 0.5)
-            self._add(
-                "hold", float(self.rng.uniform(5.0, 40.0)),
-                cams=("ON", "ON", "ON" if recording else "OFF"),
-            )  # fmt: skip
-            if not self._conflicts(mark[0]):
-                return
-            self._rollback(mark)
-        self._add("hold", CONFLICT_WAIT_S)
-
-    def _dock(self) -> None:
-        mark = self._mark()
-        legs = self._route(self.approach)
-        if legs is None:
-            self._add("hold", CONFLICT_WAIT_S, mode="IDLING", activity="idle")
-            return
-        # Find a free slot on the station for the whole stay, then go.
-        travel, here = 0.0, self.pos
-        for point in legs:
-            travel += MIN_JERK_PEAK * float(np.linalg.norm(point - here)) / V_CRUISE
-            travel += 15.0  # turning
-            here = point
-        final = (
-            MIN_JERK_PEAK * float(np.linalg.norm(self.dock - self.approach)) / V_DOCK
-        )
-        wait = 0.0
-        for _ in range(10):
-            at_dock = self.batt - DRAIN["idle"] * wait - DRAIN["move"] * (travel + 30.0)
-            stay = 2 * (30.0 + final) + (CHARGE_TO_PCT - at_dock) / CHARGE
-            slot = self.schedule.earliest(self.t + wait + travel, stay)
-            if slot <= self.t + wait + travel + 1e-6:
-                break
-            wait = slot - self.t - travel
-        if wait > 0:
-            self._add("hold", wait, mode="IDLING", activity="idle")
-        depart = self.t
-        for point in legs:
-            self._fly(point, V_CRUISE, "DOCKING", "MOVING_TO_AIA_AIP")
-        dyaw = self._to_face_dock()
-        sweep = max(abs(dyaw), abs(self.att[1]))
-        self._add(
-            "turn", MIN_JERK_PEAK * sweep / W_TURN + 1.0,
-            att=(self.att[0] + dyaw, 0.0),
-            mode="DOCKING", ctl="WAITING_AT_AIA_AIP", activity="turn",
-        )  # fmt: skip
-        self._add("hold", 5.0, mode="DOCKING", ctl="DOCKING_STAND_BY")
-        self._add(
-            "move", final, to=self.dock.copy(),
-            mode="DOCKING", ctl="MOVING_TO_RDP", activity="move",
-        )  # fmt: skip
-        charge = max((CHARGE_TO_PCT - self.batt) / CHARGE, 60.0)
-        self._add(
-            "hold", charge, mode="STANDBY", ctl="STAND_BY",
-            cams=("ON", "OFF", "OFF"), activity="dock",
-        )  # fmt: skip
-        if self._conflicts(mark[0]):
-            self._rollback(mark)
-            self._add("hold", CONFLICT_WAIT_S, mode="IDLING", activity="idle")
-            return
-        self.docked = True
-        self.schedule.slots.append((depart, self.t + 5.0 + final + 30.0))
-
-    def _to_face_dock(self) -> float:
-        # The station is on -X of the approach point: face yaw = pi.
-        return (math.pi - self.att[0] + math.pi) % (2 * math.pi) - math.pi
-
-    def _release(self) -> None:
-        mark = self._mark()
-        self._add("hold", 5.0, mode="RELEASE", ctl="RELEASE", cams=("ON", "OFF", "OFF"))
-        final = MIN_JERK_PEAK * float(np.linalg.norm(self.approach - self.pos)) / V_DOCK
-        self._add(
-            "move", final, to=self.approach.copy(), mode="RELEASE", ctl="RELEASE",
-            cams=("ON", "ON", "OFF"), activity="move",
-        )  # fmt: skip
-        if self._conflicts(mark[0]):
-            self._rollback(mark)
-            self._add(
-                "hold", CONFLICT_WAIT_S, mode="STANDBY", ctl="STAND_BY",
-                cams=("ON", "OFF", "OFF"), activity="dock",
-            )  # fmt: skip
-            return
-        self.docked = False
-
-    # Evaluation ------------------------------------------------------------------
-
-    def _index(self, times: np.ndarray) -> np.ndarray:
-        starts = np.array([p.t0 for p in self.phases])
-        index: np.ndarray = np.searchsorted(starts, times, side="right") - 1
-        index[index < 0] = 0
-        return index
-
-    def positions(self, times: np.ndarray) -> np.ndarray:
-        """Planned positions at ``times``; past the plan the robot stays put."""
-        out = np.repeat(self.pos[None, :], times.shape[0], axis=0)
-        planned = times < self.t
-        if not self.phases or not planned.any():
-            return out
-        index = self._index(times[planned])
-        pos = np.empty((index.shape[0], 3))
-        for i in np.unique(index):
-            ph = self.phases[int(i)]
-            m = index == i
-            if ph.kind == "move":
-                tau = np.clip((times[planned][m] - ph.t0) / (ph.t1 - ph.t0), 0.0, 1.0)
-                s, _ds = _min_jerk(tau)
-                pos[m] = ph.p0 + np.outer(s, ph.p1 - ph.p0)
-            else:
-                pos[m] = ph.p0
-        out[planned] = pos
-        return out
-
-    def evaluate(self, times: np.ndarray) -> dict[str, np.ndarray]:
-        """Return the plan's state at ``times`` and forget older phases.
-
-        The plan must already reach past ``times``.
-        """
-        n = times.shape[0]
-        pos = np.empty((n, 3))
-        vel = np.zeros((n, 3))
-        yaw, pitch = np.empty(n), np.empty(n)
-        batt, temp, disk = np.empty(n), np.empty(n), np.empty(n)
-        text = {k: np.empty(n, dtype=object) for k in ("mode", "ctl", "p", "s", "r")}
-        index = self._index(times)
-        for i in np.unique(index):
-            ph = self.phases[int(i)]
-            m = index == i
-            dt = times[m] - ph.t0
-            span = ph.t1 - ph.t0
-            s, ds = _min_jerk(np.clip(dt / span, 0.0, 1.0))
-            if ph.kind == "move":
-                pos[m] = ph.p0 + np.outer(s, ph.p1 - ph.p0)
-                vel[m] = np.outer(ds / span, ph.p1 - ph.p0)
-            else:
-                pos[m] = ph.p0
-            frac = s if ph.kind == "turn" else np.zeros_like(s)
-            yaw[m] = ph.att0[0] + (ph.att1[0] - ph.att0[0]) * frac
-            pitch[m] = ph.att0[1] + (ph.att1[1] - ph.att0[1]) * frac
-            batt[m] = ph.batt0 + ph.batt_rate * dt
-            target = ph.temp_target
-            temp[m] = target + (ph.temp0 - target) * np.exp(-dt / TEMP_TAU_S)
-            disk[m] = ph.disk0 + ph.disk_rate * dt
-            text["mode"][m], text["ctl"][m] = ph.mode, ph.ctl
-            text["p"][m], text["s"][m], text["r"][m] = ph.cams
-        # Keep one phase before this batch: a late reader (nav-loss) may ask.
-        keep = max(int(index.min()) - 1, 0) if n else 0
-        del self.phases[:keep]
-        return {
-            "pos": pos, "vel": vel, "yaw": yaw, "pitch": pitch,
-            "batt": np.clip(batt, 0.0, 100.0), "temp": temp,
-            "disk": np.clip(disk, 0.0, DISK_FULL),
-            "mode": text["mode"], "ctl": text["ctl"], "cam_power": text["p"],
-            "cam_stream": text["s"], "cam_record": text["r"],
-        }  # fmt: skip
-
-
-class _Fleet:
-    """All robot planners, extended in global time order.
-
-    Planning in time order makes the plan independent of batch size. Owned
-    by the thread that iterates its Simulator.
-    """
-
-    def __init__(self, planners: dict[str, _RobotPlanner]) -> None:
-        self.planners = planners
-        placed: list[_RobotPlanner] = []
-        for planner in planners.values():
-            planner.others = [p for p in planners.values() if p is not planner]
-            for _ in range(100):
-                gaps = [np.linalg.norm(planner.pos - p.pos) for p in placed]
-                if min(gaps, default=np.inf) >= 2 * ROBOT_CLEARANCE_M:
-                    break
-                planner.pos = planner._free_point()
-            placed.append(planner)
-
-    def extend_to(self, t: float) -> None:
-        while self.planners:
-            planner = min(self.planners.values(), key=lambda p: p.t)
-            if planner.t > t:
-                return
-            planner.plan_next()
-
-
-@dataclass(frozen=True, slots=True)
-class _NavLoss:
-    """The nav-loss fault of one robot (times are simulated UTC); immutable."""
-
-    source: str
-    t_inertial: float
-    t_off: float
-    direction: np.ndarray
-    accel: float = 1e-4  # [D] m/s^2 accelerometer bias
-    v_cap: float = 0.02  # [D] m/s drift, well under v_max
-
-
 # --- Crew ---------------------------------------------------------------------------
-
-# [D] where each crew member tends to work (JAXA astronaut c1 in Kibo, c4 in
-# the Russian segment); unknown crew ids spread evenly.
-CREW_HABITS: Final = {
-    "c1": {"JPM": 0.45, "ELM": 0.1, "NODE2": 0.15, "USLAB": 0.15, "COL": 0.05,
-           "NODE1": 0.05, "NODE3": 0.05},
-    "c2": {"JPM": 0.3, "USLAB": 0.25, "COL": 0.15, "NODE2": 0.1, "NODE1": 0.1,
-           "NODE3": 0.1},
-    "c3": {"USLAB": 0.3, "COL": 0.25, "NODE3": 0.15, "NODE2": 0.1, "JPM": 0.1,
-           "NODE1": 0.1},
-    "c4": {"SM": 0.5, "NODE1": 0.15, "USLAB": 0.15, "NODE3": 0.1, "JPM": 0.1},
-}  # fmt: skip
-DWELL_S: Final = (10 * 60.0, 90 * 60.0)
-FIRST_DWELL_S: Final = (30.0, 8 * 60.0)
-
-
-class _CrewTimeline:
-    """Piecewise-constant module timeline for one crew member, generated lazily.
-
-    Owned by the thread that iterates its Simulator.
-    """
-
-    def __init__(
-        self,
-        crew: str,
-        rng: np.random.Generator,
-        modules: Sequence[str],
-        start: float,
-        shelter: tuple[float, float] | None,
-        shelter_module: str | None,
-    ) -> None:
-        habits = CREW_HABITS.get(crew, {})
-        weights = np.array([habits.get(m, 0.0) for m in modules])
-        if weights.sum() <= 0:
-            weights = np.ones(len(modules))
-        self.modules = list(modules)
-        self.p = weights / weights.sum()
-        self.rng = rng
-        self.changes = [start]
-        self.where = [int(rng.choice(len(modules), p=self.p))]
-        self.end = start + float(rng.uniform(*FIRST_DWELL_S))
-        self.shelter = shelter
-        self.shelter_index = (
-            self.modules.index(shelter_module)
-            if shelter_module in self.modules
-            else None
-        )
-
-    def at(self, times: np.ndarray) -> np.ndarray:
-        """Return module indices at ``times``."""
-        while self.end <= times[-1]:
-            p = self.p.copy()
-            p[self.where[-1]] = 0.0  # a change means another module
-            nxt = int(self.rng.choice(len(self.modules), p=p / p.sum()))
-            self.changes.append(self.end)
-            self.where.append(nxt)
-            self.end += float(self.rng.uniform(*DWELL_S))
-        i = np.searchsorted(np.array(self.changes), times, side="right") - 1
-        out = np.array(self.where)[np.clip(i, 0, None)]
-        if self.shelter is not None and self.shelter_index is not None:
-            a, b = self.shelter
-            out = np.where((times >= a) & (times <= b), self.shelter_index, out)
-        # Drop history before this batch; keep the segment in force and the
-        # one before it (another reader may look a few seconds earlier).
-        first = max(int(i.min()) - 1, 0)
-        del self.changes[:first]
-        del self.where[:first]
-        return out
 
 
 # --- The simulator ------------------------------------------------------------------
@@ -1005,9 +234,9 @@ class Simulator:
             if names:
                 rate = max(specs[n].rate_hz for n in names)
                 self._plan.append((src.family, src.id, names, rate))
-        self._goes = _GoesFeed(scenario, self.rate_scale, self.start_time)
+        self._goes = GoesFeed(scenario, self.rate_scale, self.start_time)
         self._orbit = IssOrbit(self._orbit_offset())
-        self._cal = _radiation_calibration()
+        self._cal = radiation_calibration()
         self._modules: dict[str, ModuleSpec] = dict(dictionary.modules)
         self._noise: dict[str, np.random.Generator] = {}
         self._loss_state: tuple[np.ndarray, float] | None = None
@@ -1134,7 +363,7 @@ class Simulator:
             return 0.0
         return orbit.first_time(target, want) - target
 
-    def _build_fleet(self) -> _Fleet:
+    def _build_fleet(self) -> Fleet:
         robots = [sid for fam, sid, _n, _r in self._plan if fam == "robot"]
         jpm = self._modules.get("JPM")
         # The JPM extent is the robots' free volume (KEEPIN).
@@ -1152,8 +381,8 @@ class Simulator:
             for z in self.dictionary.zones
             if z.kind == "keep_out"
         ]
-        schedule = _DockSchedule()
-        planners: dict[str, _RobotPlanner] = {}
+        schedule = DockSchedule()
+        planners: dict[str, RobotPlanner] = {}
         n = len(robots)
         width = (keep_in[1][0] - keep_in[0][0]) / max(n, 1)
         for k, sid in enumerate(robots):
@@ -1165,28 +394,28 @@ class Simulator:
             battery = (92.0, 58.0, 75.0)[min(k, 2)]
             if self.scenario == "nav-loss" and k == 1:
                 battery = 100.0  # the reported battery follows the scenario
-            planners[sid] = _RobotPlanner(
+            planners[sid] = RobotPlanner(
                 sid, _source_rng(self.seed, sid, 0), keep_in, work, zones,
                 np.array(self.dictionary.dock), schedule, self.start_time,
                 battery, (80.0, 55.0, 70.0)[min(k, 2)],
             )  # fmt: skip
         self._keep_in = (lo + ROBOT_RADIUS_M, hi - ROBOT_RADIUS_M)
-        return _Fleet(planners)
+        return Fleet(planners)
 
-    def _build_nav_loss(self) -> _NavLoss | None:
+    def _build_nav_loss(self) -> NavLoss | None:
         robots = list(self._fleet.planners)
         if self.scenario != "nav-loss" or len(robots) < 2:
             return None
         rng = _source_rng(self.seed, robots[1], 2)
         d = rng.standard_normal(3)
-        return _NavLoss(
+        return NavLoss(
             robots[1],
             self.scenario_time(NAV_INERTIAL_S),
             self.scenario_time(NAV_OFF_S),
             d / np.linalg.norm(d),
         )
 
-    def _build_crew(self) -> dict[str, _CrewTimeline]:
+    def _build_crew(self) -> dict[str, CrewTimeline]:
         crew_ids = [sid for fam, sid, _n, _r in self._plan if fam == "crew"]
         spec = self.dictionary.channel("crew", "module")
         names = list(spec.states) if spec is not None else list(self._modules)
@@ -1195,7 +424,7 @@ class Simulator:
         window = self._goes.shelter_window()
         # c2 wears the personal dosimeter and stays at work to show the bursts.
         return {
-            cid: _CrewTimeline(
+            cid: CrewTimeline(
                 cid,
                 _source_rng(self.seed, cid, 0),
                 modules,
@@ -1234,7 +463,7 @@ class Simulator:
         sp, sv, sa = NAV_NOISE
         pos = np.clip(st["pos"] + sp * noise[:, 0:3], *self._keep_in)
         vel = st["vel"] + sv * noise[:, 3:6]
-        quat = _quaternion(st["yaw"] + sa * noise[:, 6], st["pitch"] + sa * noise[:, 7])
+        quat = quaternion(st["yaw"] + sa * noise[:, 6], st["pitch"] + sa * noise[:, 7])
         return {
             "pos_x": pos[:, 0], "pos_y": pos[:, 1], "pos_z": pos[:, 2],
             "quat_x": quat[:, 0], "quat_y": quat[:, 1], "quat_z": quat[:, 2],
@@ -1252,7 +481,7 @@ class Simulator:
 
     def _apply_nav_loss(
         self,
-        loss: _NavLoss,
+        loss: NavLoss,
         times: np.ndarray,
         st: dict[str, np.ndarray],
         nav: np.ndarray,
@@ -1323,7 +552,7 @@ class Simulator:
 
     def _rad_environment(self, times: np.ndarray) -> tuple[np.ndarray, ...]:
         lat, lon, _alt = self._orbit.track(times - self.start_time)
-        gcr, saa, polar = _shapes(lat, lon)
+        gcr, saa, polar = dose_shapes(lat, lon)
         p10, _p100 = self._goes.fluxes(times)
         cal = self._cal
         d_env = cal.base * (gcr + cal.saa_gain * saa)
