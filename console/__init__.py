@@ -1,1 +1,1 @@
-"""console package."""
+"""The application: wiring of the Qt-free core to the widgets, the threads, the CLI."""

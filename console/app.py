@@ -15,7 +15,13 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
-from console.config import ConsoleConfig, console_curve, data_dir, default_dose_ledger
+from console.config import (
+    ConsoleConfig,
+    console_curve,
+    data_dir,
+    default_archive_path,
+    default_dose_ledger,
+)
 from console.context import ConsoleContext
 from console.history import HistoryService
 from console.main_window import MainWindow
@@ -235,8 +241,6 @@ def replay_start_options(
 def config_from_args(args: argparse.Namespace) -> ConsoleConfig:
     archive = args.archive
     if archive is None and args.replay is None:
-        from console.cli import default_archive_path
-
         archive = default_archive_path()
     return ConsoleConfig(
         endpoints=list(args.connect),

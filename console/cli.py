@@ -39,16 +39,6 @@ def parse_time(text: str) -> float:
     return stamp.timestamp()
 
 
-def default_archive_path() -> Path:
-    """Return a new archive path for this session in the data directory."""
-    from console.config import data_dir
-
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    archives = data_dir() / "archives"
-    archives.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return archives / f"session-{stamp}.sqlite"
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kibo-console",

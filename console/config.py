@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,6 +33,14 @@ def data_dir() -> Path:
         path = Path(base) / "kibo-console"
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
     return path
+
+
+def default_archive_path() -> Path:
+    """Return a new archive path for this session in the data directory."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    archives = data_dir() / "archives"
+    archives.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return archives / f"session-{stamp}.sqlite"
 
 
 def default_dose_ledger(demo: bool = False) -> Path:

@@ -13,7 +13,7 @@ import numpy as np
 from telemetry.core.decoding import ChannelBatch
 
 if TYPE_CHECKING:
-    from telemetry.core.pipeline import DerivedEvent
+    from telemetry.core.deriver import DerivedEvent
 
 # Magnus-Tetens coefficients over water (Alduchov & Eskridge 1996), good to
 # ~0.35 °C for -45..60 °C: the cabin range with a wide margin.

@@ -21,6 +21,7 @@ from telemetry.core.wire import Frame, WireError, decode_frame, split_topic
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
+    from telemetry.core.deriver import Deriver
     from telemetry.core.dictionary import TelemetryDictionary
 
 # A hostile or broken publisher must not grow the store without bound.
@@ -98,49 +99,6 @@ class ArchiveSink(Protocol):
         threshold: float | None,
         kind: str,
     ) -> None: ...
-
-
-class DerivedEvent(Protocol):
-    """An event a deriver reports for the event log (a dose alert, say)."""
-
-    @property
-    def time(self) -> float: ...
-
-    @property
-    def crew(self) -> str | None: ...
-
-    @property
-    def kind(self) -> str: ...
-
-    @property
-    def message(self) -> str: ...
-
-    @property
-    def severity(self) -> Severity: ...
-
-
-class Deriver(Protocol):
-    """Computes derived channel batches from a frame's decoded batches.
-
-    Every capability the pipeline and the replay use is declared here, so
-    none is discovered by probing an object's attributes.
-    """
-
-    def derive(self, batches: list[ChannelBatch]) -> list[ChannelBatch]: ...
-
-    def reset(self) -> None: ...
-
-    def drain_events(self) -> Sequence[DerivedEvent]:
-        """Return and forget the events raised since the last call."""
-        ...
-
-    def checkpoint(self) -> object:
-        """Return a copy of the state, unaffected by later input (for seeks)."""
-        ...
-
-    def restore(self, state: object) -> None:
-        """Return to a :meth:`checkpoint`, which stays usable for another restore."""
-        ...
 
 
 class PipelineState(NamedTuple):

@@ -19,7 +19,7 @@ from telemetry.bus.subscriber import CurveConfig, SubscriberConfig, ZmqSubscribe
 from telemetry.core.alarms import AlarmBook
 from telemetry.core.channels import DEFAULT_CAPACITY, ChannelStore
 from telemetry.core.limits import LimitTransition
-from telemetry.core.pipeline import MAX_TIME_AHEAD_S, Deriver, Pipeline
+from telemetry.core.pipeline import MAX_TIME_AHEAD_S, Pipeline
 from telemetry.core.severity import Severity
 from telemetry.core.text import utc_text
 from telemetry.radiation.estimator import DoseEstimator
@@ -28,6 +28,7 @@ from telemetry.radiation.ledger import DoseLedger, LedgerError
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from telemetry.core.deriver import Deriver
     from telemetry.core.dictionary import TelemetryDictionary
 
 

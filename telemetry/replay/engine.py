@@ -37,8 +37,9 @@ if TYPE_CHECKING:
 
     from telemetry.bus.curve import PublisherCurve
     from telemetry.core.alarms import AlarmBookState
+    from telemetry.core.deriver import Deriver
     from telemetry.core.dictionary import TelemetryDictionary
-    from telemetry.core.pipeline import Deriver, Pipeline, PipelineState
+    from telemetry.core.pipeline import Pipeline, PipelineState
 
 ReplayFrame = tuple[float, bytes, bytes]
 """``(sample time, topic, body)`` of one recorded message."""

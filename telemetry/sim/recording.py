@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from telemetry.archive.store import ArchiveWriter
 from telemetry.core.alarms import AlarmBook
 from telemetry.core.channels import DEFAULT_CAPACITY, ChannelStore
-from telemetry.core.pipeline import DEFAULT_TICK_S, Deriver, Pipeline
+from telemetry.core.pipeline import DEFAULT_TICK_S, Pipeline
 from telemetry.faults.injection import FaultInjector, FaultPlan
 from telemetry.live.session import build_derivers
 from telemetry.sim.simulator import Simulator
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
     from pathlib import Path
 
+    from telemetry.core.deriver import Deriver
     from telemetry.core.dictionary import TelemetryDictionary
 
 

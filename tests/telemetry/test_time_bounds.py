@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from pathlib import Path
 
-    from telemetry.core.pipeline import Deriver
+    from telemetry.core.deriver import Deriver
 
 NOW = 1.75e9
 DAY = 86400.0
