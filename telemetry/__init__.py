@@ -1,4 +1,4 @@
-"""The Qt-free core, in layers: core, then bus/archive/radiation/faults, live, replay/sim, reports.
+"""The Qt-free core, in layers from core up to reports.
 
 The layers are an import-linter contract in pyproject.toml (docs/architecture.md).
 """

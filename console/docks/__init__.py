@@ -1,1 +1,1 @@
-"""The console's docks: each reads a ConsoleContext at the refresh rate and feeds widgets."""
+"""The console's dockable panels; each pulls from the ConsoleContext in ``refresh``."""
