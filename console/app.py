@@ -32,7 +32,7 @@ from telemetry.bus.subscriber import listen_endpoint
 from telemetry.core.dictionary import TelemetryDictionary
 from telemetry.live.session import LiveSession, SessionConfig, build_derivers
 from telemetry.radiation.estimator import DoseEstimator
-from telemetry.replay.engine import check_speed, parse_session_time
+from telemetry.replay.session_reader import check_speed, parse_session_time
 from telemetry.replay.training import default_expectations
 
 if TYPE_CHECKING:

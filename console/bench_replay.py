@@ -13,12 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from telemetry.core.channels import ChannelStore
-from telemetry.replay.engine import (
-    DEFAULT_CHECKPOINT_S,
-    ReplayEngine,
-    SessionReader,
-    replay_derivers,
-)
+from telemetry.replay.engine import DEFAULT_CHECKPOINT_S, ReplayEngine, replay_derivers
+from telemetry.replay.session_reader import SessionReader
 from telemetry.sim.recording import record_simulated_session
 
 

@@ -533,7 +533,7 @@ def _dose_report(args: argparse.Namespace) -> int:
 
 def _replay(args: argparse.Namespace) -> int:
     from telemetry.bus.curve import load_publisher_curve
-    from telemetry.replay.engine import republish
+    from telemetry.replay.republish import republish
 
     endpoint, connect = _publisher_endpoint(args)
     curve = (
@@ -594,7 +594,7 @@ def _debrief(args: argparse.Namespace) -> int:
 def _bookmark(args: argparse.Namespace) -> int:
     from telemetry.archive.store import ArchiveReader
     from telemetry.replay.bookmarks import BookmarkFile
-    from telemetry.replay.engine import parse_session_time
+    from telemetry.replay.session_reader import parse_session_time
 
     with ArchiveReader(args.session) as reader:
         info = reader.info()

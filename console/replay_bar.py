@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 
 from console.docks.panel import utc_text
 from telemetry.core.severity import Severity
-from telemetry.replay.engine import SESSION_TIME_FORMATS, parse_session_time
+from telemetry.replay.session_reader import SESSION_TIME_FORMATS, parse_session_time
 from widgets.levels import Level, palette
 from widgets.timeline import Timeline, TimelineItem, format_offset
 
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
     from telemetry.core.alarms import AlarmBook
-    from telemetry.replay.engine import TimelineMark
+    from telemetry.replay.timeline import TimelineMark
 
 AFAP = 0.0  # ReplayEngine's speed 0: as fast as possible
 SPEEDS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, AFAP)

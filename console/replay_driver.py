@@ -20,18 +20,15 @@ from telemetry.core.pipeline import Pipeline
 from telemetry.faults.injection import load_injector
 from telemetry.radiation.estimator import DoseEstimator
 from telemetry.replay.bookmarks import BookmarkError, BookmarkFile
-from telemetry.replay.engine import (
-    ReplayEngine,
-    SessionReader,
-    TimelineMark,
-    replay_derivers,
-)
+from telemetry.replay.engine import ReplayEngine, replay_derivers
+from telemetry.replay.session_reader import SessionReader
 from telemetry.replay.training import TrainingLog
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from telemetry.core.dictionary import TelemetryDictionary
+    from telemetry.replay.timeline import TimelineMark
 
 LOOP_S = 0.02
 ReplayCommand = Callable[[ReplayEngine], object]

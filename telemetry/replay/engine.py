@@ -1,27 +1,23 @@
-"""Replay of a recorded session: in process into a Pipeline, or republished on ZeroMQ.
+"""The replay engine: a recorded session played into a Pipeline, with seeks.
 
-Replay is just another source into the same chain: frames read (read-only) from
-the archive go to ``Pipeline.ingest`` or out of an XPUB socket.
+Replay is just another source into the same chain: frames read (read-only)
+from the archive go to ``Pipeline.ingest``, as live messages do; checkpoints
+make a seek anywhere cost one catch-up of at most ``DEFAULT_CHECKPOINT_S``.
 """
 
 from __future__ import annotations
 
 import bisect
 import copy
-import heapq
 import math
-import re
-import threading
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final
 
-import msgspec
 import numpy as np
 
-from telemetry.archive.store import ArchiveReader, ArchiveWriter
+from telemetry.archive.store import ArchiveWriter
 from telemetry.core.channels import (
     ChannelBuffer,
     SourceStats,
@@ -29,343 +25,20 @@ from telemetry.core.channels import (
 )
 from telemetry.core.pipeline import DEFAULT_TICK_S
 from telemetry.core.severity import Severity
-from telemetry.faults.injection import FaultInjector, FaultPlan, load_injector
-from telemetry.replay.bookmarks import BookmarkFile
+from telemetry.replay.session_reader import ReplayFrame, SessionReader, check_speed
+from telemetry.replay.timeline import TimelineMark, read_timeline_marks, sidecar_marks
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator
+    from collections.abc import Callable, Iterator
 
-    from telemetry.bus.curve import PublisherCurve
     from telemetry.core.alarms import AlarmBookState
     from telemetry.core.deriver import Deriver
     from telemetry.core.dictionary import TelemetryDictionary
     from telemetry.core.pipeline import Pipeline, PipelineState
+    from telemetry.faults.injection import FaultInjector
 
-ReplayFrame = tuple[float, bytes, bytes]
-"""``(sample time, topic, body)`` of one recorded message."""
-
-MIN_SPEED: Final = 0.1
-MAX_SPEED: Final = 200.0
 DEFAULT_CHECKPOINT_S: Final = 30.0
 DEFAULT_BURST: Final = 2000
-# An as-fast-as-possible republish must not lose what the console is slow to
-# take: the archive is finite, so queue all of a long session rather than drop.
-AS_FAST_SNDHWM: Final = 1_000_000
-
-_F = TypeVar("_F", bound=tuple[Any, ...])
-
-
-class _Times(msgspec.Struct):
-    """Only the ``t`` field of an envelope (msgspec skips the rest); any thread."""
-
-    t: list[float]
-
-
-_msgpack_times: Final = msgspec.msgpack.Decoder(_Times)
-_json_times: Final = msgspec.json.Decoder(_Times)
-
-
-def frame_span(body: bytes, received: float) -> tuple[float, float]:
-    """Return a recorded frame's first and last sample times.
-
-    A frame without rows (or one that no longer decodes) has its arrival
-    time for both.
-    """
-    decoder = _json_times if body[:1] == b"{" else _msgpack_times
-    try:
-        times = decoder.decode(body).t
-    except (msgspec.DecodeError, msgspec.ValidationError):
-        return received, received
-    return (min(times), max(times)) if times else (received, received)
-
-
-def frame_time(body: bytes, received: float) -> float:
-    """Return the sample time a recorded frame is replayed at: its last sample's.
-
-    A publisher sends a batch once its last row is sampled (the simulator
-    and ``publish`` pace by it), so a replay at cursor ``c`` shows exactly
-    the samples a live console had at ``c``.
-    """
-    return frame_span(body, received)[1]
-
-
-def check_speed(speed: float) -> float:
-    """Return ``speed`` if it is 0 (as fast as possible) or within 0.1x..200x."""
-    if not (speed == 0 or MIN_SPEED <= speed <= MAX_SPEED):
-        raise ValueError(
-            "replay speed must be 0 (as fast as possible) or "
-            f"{MIN_SPEED:g}..{MAX_SPEED:g}, got {speed!r}"
-        )
-    return float(speed)
-
-
-_OFFSET = re.compile(r"^(?:T\s*)?([+-])\s*(?:(\d+):)?(?:(\d+):)?(\d+(?:\.\d*)?)$")
-_DAY_OF_YEAR = re.compile(r"^(\d{1,3})/(\d{1,2}):(\d{2})(?::(\d{2}(?:\.\d*)?))?$")
-_TIME_OF_DAY = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}(?:\.\d*)?))?$")
-SESSION_TIME_FORMATS: Final = (
-    "+MM:SS or +H:MM:SS or +S from the session start (T+ accepted), "
-    "ISO-8601 UTC (2026-03-02T09:02:30Z), DDD/HH:MM:SS (GMT day of year) "
-    "or HH:MM:SS UTC on the session's day"
-)
-
-
-def parse_session_time(text: str, start: float) -> float:
-    """Parse a time typed by an operator into sample time (UTC epoch seconds).
-
-    Accepts an offset from ``start`` (``+2:30``, ``+0:02:30``, ``+150``,
-    ``T+02:30``; ``-`` counts back), ISO-8601 (UTC when it has no zone),
-    the displays' ``DDD/HH:MM:SS`` (GMT day of the session's year) and
-    ``HH:MM:SS`` (UTC, on the session's day, or the next if that is before
-    ``start``). The result is not clamped to the session.
-
-    Raises
-    ------
-    ValueError
-        Naming the accepted formats.
-    """
-    text = text.strip()
-    origin = datetime.fromtimestamp(start, UTC)
-    if m := _OFFSET.match(text):
-        sign, a, b, sec = m.groups()
-        hours, minutes = (a, b) if b is not None else (None, a)
-        if (minutes is not None and float(sec) >= 60) or (
-            hours is not None and int(minutes or 0) >= 60
-        ):
-            raise ValueError(f"not an offset: {text!r} (minutes and seconds < 60)")
-        seconds = int(hours or 0) * 3600 + int(minutes or 0) * 60 + float(sec)
-        return start + (seconds if sign == "+" else -seconds)
-    if m := _DAY_OF_YEAR.match(text):
-        day, hh, mm, ss = m.groups()
-        base = datetime(origin.year, 1, 1, tzinfo=UTC) + timedelta(days=int(day) - 1)
-        if not 1 <= int(day) <= 366 or base.year != origin.year:
-            raise ValueError(f"day of year {day} is not in {origin.year}")
-        return _clock_time(base, hh, mm, ss, text)
-    if m := _TIME_OF_DAY.match(text):
-        day = origin.replace(hour=0, minute=0, second=0, microsecond=0)
-        hh, mm, ss = m.groups()
-        t = _clock_time(day, hh, mm, ss, text)
-        return t + 86400.0 if t < start else t
-    try:
-        stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise ValueError(f"not a time: {text!r}; use {SESSION_TIME_FORMATS}") from None
-    if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=UTC)
-    return stamp.timestamp()
-
-
-def _clock_time(day: datetime, hh: str, mm: str, ss: str | None, text: str) -> float:
-    h, m, s = int(hh), int(mm), float(ss or 0.0)
-    if h > 23 or m > 59 or s >= 60:
-        raise ValueError(f"not a time of day: {text!r}")
-    return day.timestamp() + h * 3600 + m * 60 + s
-
-
-class SessionReader:
-    """The frames of a recorded session, read-only; owned by the thread that replays.
-
-    Opens the archive through ``ArchiveReader`` (an SQLite ``mode=ro``
-    connection), so nothing is ever written into the file being replayed.
-    It reads frames and the session's extent, nothing else. Frames are
-    replayed in order of their last sample time (``frame_time``); the
-    archive keeps them by first sample time, so opening scans them once for
-    their spans (about 3 ms per 1,000 frames).
-    """
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self._archive = ArchiveReader(self.path)
-        lo, hi, span, count = math.inf, -math.inf, 0.0, 0
-        try:
-            for received, _topic, body in self._archive.iter_frames():
-                first, last = frame_span(body, received)
-                lo, hi = min(lo, last), max(hi, last)
-                span = max(span, last - first)
-                count += 1
-        except BaseException:
-            self._archive.close()
-            raise
-        if count == 0:
-            self._archive.close()
-            raise ValueError(f"{self.path}: no recorded frames to replay")
-        self.count = count
-        self.start: float = lo
-        self.end: float = hi
-        self.max_span = span  # longest frame, first to last sample
-
-    def frames(
-        self, t0: float | None = None, t1: float | None = None
-    ) -> Iterator[ReplayFrame]:
-        """Yield ``(sample time, topic, body)`` with ``t0 <= time < t1``, in time order.
-
-        The time is the frame's last sample time; equal times keep the
-        archive's order. Pages through the archive (frames are reordered
-        within ``max_span`` only), so memory stays small whatever its size.
-        """
-        # (The margin covers the rounding of ``max_span``.)
-        lo = None if t0 is None else t0 - self.max_span - 1e-3
-        hi = math.inf if t1 is None else t1
-        heap: list[tuple[float, int, bytes, bytes]] = []
-        for n, (received, topic, body) in enumerate(self._archive.iter_frames(lo)):
-            first, last = frame_span(body, received)
-            # Frames come by first sample time, so nothing later can end
-            # before this one begins: whatever ends by then is final.
-            while heap and heap[0][0] <= first:
-                t, _, top, payload = heapq.heappop(heap)
-                if t0 is None or t >= t0:
-                    yield t, top, payload
-            if first >= hi:
-                heap.clear()
-                break
-            if last < hi:
-                heapq.heappush(heap, (last, n, topic, body))
-        while heap:
-            t, _, top, payload = heapq.heappop(heap)
-            if t0 is None or t >= t0:
-                yield t, top, payload
-
-    def close(self) -> None:
-        self._archive.close()
-
-    def __enter__(self) -> SessionReader:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-def paced(
-    frames: Iterable[_F],
-    speed: float,
-    clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], object] = time.sleep,
-) -> Iterator[_F]:
-    """Yield ``frames`` (tuples whose first item is the sample time) at ``speed``.
-
-    The first frame anchors sample time to ``clock()``; frame ``i`` is yielded
-    once ``clock() >= anchor + (t_i - t_0) / speed``. A consumer that falls
-    behind gets the late frames at once (the run keeps its overall rate
-    rather than stretching). ``speed=0`` yields as fast as possible.
-    ``clock`` and ``sleep`` are injectable for tests; ``sleep`` may return
-    early (e.g. ``threading.Event.wait``), the due time is re-checked.
-    """
-    check_speed(speed)
-    anchor: tuple[float, float] | None = None
-    for frame in frames:
-        t = float(frame[0])
-        if speed > 0:
-            if anchor is None:
-                anchor = (t, clock())
-            due = anchor[1] + (t - anchor[0]) / speed
-            while (delay := due - clock()) > 0:
-                sleep(delay)
-        yield frame
-
-
-# ------------------------------------------------------------ timeline marks
-
-
-@dataclass(frozen=True, slots=True)
-class TimelineMark:
-    """An instant or a period on the replay timeline; immutable, any thread."""
-
-    time: float
-    kind: str  # "alarm", "event", "spe", "saa", "bookmark", "fault"
-    label: str
-    severity: int = 0
-    end: float | None = None  # periods (SPE, SAA, faults) end here
-
-
-def _periods(times: np.ndarray, values: np.ndarray) -> list[tuple[float, float]]:
-    """Return the ``[start, end]`` runs where a boolean channel is on (>= 0.5)."""
-    on = values >= 0.5
-    out: list[tuple[float, float]] = []
-    start: float | None = None
-    for t, flag in zip(times.tolist(), on.tolist(), strict=True):
-        if flag and start is None:
-            start = t
-        elif not flag and start is not None:
-            out.append((start, t))
-            start = None
-    if start is not None:
-        out.append((start, float(times[-1])))
-    return out
-
-
-def read_timeline_marks(
-    path: str | Path,
-    t0: float | None = None,
-    t1: float | None = None,
-    *,
-    sidecar: bool = True,
-) -> list[TimelineMark]:
-    """Read alarm onsets, events, SPE and SAA periods and bookmarks from an archive.
-
-    Alarms are limit transitions to a higher level; events are those with a
-    severity above nominal; SPE and SAA periods come from the derived
-    ``goes.spe_active`` and ``iss.saa`` channels when the archive has them.
-    Bookmarks are the archive's own (made live) and, with ``sidecar``, those
-    of its bookmarks sidecar (``telemetry.replay.bookmarks``, made in replays).
-
-    Raises
-    ------
-    BookmarkError
-        If the sidecar exists but cannot be read.
-    """
-    lo = -math.inf if t0 is None else t0
-    hi = math.inf if t1 is None else t1
-    marks: list[TimelineMark] = []
-    with ArchiveReader(path) as archive:
-        for tr in archive.transitions(t0, t1):
-            if tr.severity > tr.previous:
-                level = Severity(tr.severity).name
-                marks.append(
-                    TimelineMark(tr.time, "alarm", f"{tr.key} {level}", tr.severity)
-                )
-        for ev in archive.events(t0, t1):
-            if ev.severity > 0 and math.isfinite(ev.time):
-                label = f"{ev.source + ' ' if ev.source else ''}{ev.kind}: {ev.detail}"
-                marks.append(TimelineMark(ev.time, "event", label, ev.severity))
-        info = archive.info()
-        span = (
-            lo if math.isfinite(lo) else float(info["start"] or 0.0),
-            hi if math.isfinite(hi) else float(info["end"] or 0.0) + 1.0,
-        )
-        known = {c.key for c in archive.channels()}
-        for key, kind, label, severity in (
-            ("goes.spe_active", "spe", "solar particle event", int(Severity.WARNING)),
-            ("iss.saa", "saa", "SAA pass", int(Severity.WATCH)),
-        ):
-            if key in known:
-                t, v = archive.channel_window(key, *span)
-                for start, end in _periods(t, v):
-                    marks.append(TimelineMark(start, kind, label, severity, end))
-        for bm in archive.bookmarks():
-            if lo <= bm.time < hi:
-                marks.append(
-                    TimelineMark(bm.time, "bookmark", f"{bm.author}: {bm.text}")
-                )
-    if sidecar:
-        marks += sidecar_marks(path, lo, hi)
-    marks.sort(key=lambda m: (m.time, m.kind))
-    return marks
-
-
-def sidecar_marks(
-    session: str | Path, t0: float = -math.inf, t1: float = math.inf
-) -> list[TimelineMark]:
-    """Return the bookmarks of a session's sidecar in ``[t0, t1]`` as marks.
-
-    Read afresh on every call (a stat and one small query): other consoles
-    replaying the same session may have added some.
-    """
-    return [
-        TimelineMark(
-            bm.time, "bookmark", f"{bm.author}: {bm.text}" if bm.author else bm.text
-        )
-        for bm in BookmarkFile(session).read()
-        if t0 <= bm.time <= t1
-    ]
 
 
 # -------------------------------------------------------------- checkpoints
@@ -830,88 +503,6 @@ class ReplayEngine:
 
 
 # --------------------------------------------------------------- republish
-
-
-def republish(
-    archive: str | Path,
-    bind: str,
-    *,
-    speed: float = 1.0,
-    start: float | None = None,
-    end: float | None = None,
-    faults: str | Path | FaultPlan | None = None,
-    stop_event: threading.Event | None = None,
-    wait_subscriber: float | None = 10.0,
-    on_bound: Callable[[str], None] | None = None,
-    clock: Callable[[], float] = time.monotonic,
-    connect: bool = False,
-    curve: PublisherCurve | None = None,
-) -> int:
-    """Publish a recorded session on an XPUB socket; return the messages sent.
-
-    Parameters
-    ----------
-    archive : str or Path
-        The recorded session (opened read-only).
-    bind : str
-        ZeroMQ endpoint, e.g. ``tcp://127.0.0.1:5557`` (``:*`` picks a port,
-        reported to ``on_bound``).
-    speed : float
-        0.1..200 times real time, or 0 for as fast as possible.
-    start, end : float, optional
-        Sample-time range ``[start, end)`` to send.
-    faults : path or FaultPlan, optional
-        Fault scenario applied to the messages; its offsets count from the
-        session's first frame, even when ``start`` is later.
-    stop_event : threading.Event, optional
-        Set it from any thread to stop promptly.
-    wait_subscriber : float or None
-        Seconds to wait for the first subscription (None: send at once).
-    connect : bool
-        Connect to ``bind`` (a console that listens) instead of binding it.
-    curve : PublisherCurve, optional
-        CurveZMQ keys (``telemetry.bus.curve.load_publisher_curve``): a CURVE
-        server admitting only its allow-list of consoles, or a CURVE client
-        of a listening console.
-
-    Messages go out as recorded (topic and body byte for byte, so sequence
-    numbers are preserved) unless a fault rewrites or drops them.
-
-    Raises
-    ------
-    TimeoutError
-        If no subscriber arrives within ``wait_subscriber`` seconds.
-    """
-    from telemetry.bus.curve import publish_with_curve
-    from telemetry.bus.publisher import DEFAULT_SNDHWM, RawMessage
-
-    check_speed(speed)
-    stop = stop_event if stop_event is not None else threading.Event()
-    with SessionReader(archive) as reader:
-        injector = load_injector(faults, reader.start)
-
-        def messages() -> Iterator[RawMessage]:
-            for t, topic, body in paced(
-                reader.frames(start, end), speed, clock, stop.wait
-            ):
-                parts: list[bytes] | None = [topic, body]
-                if injector is not None:
-                    parts = injector.apply([topic, body])
-                if parts is not None:
-                    yield RawMessage(t, parts)
-
-        stats = publish_with_curve(
-            messages(),
-            bind,
-            curve,
-            speed=None,  # paced() above already holds each message
-            stop_event=stop,
-            wait_for_subscriber=wait_subscriber,
-            sndhwm=AS_FAST_SNDHWM if speed == 0 else DEFAULT_SNDHWM,
-            on_bound=on_bound,
-            connect=connect,
-        )
-    return stats.messages
 
 
 # ------------------------------------------------------ recording, bench

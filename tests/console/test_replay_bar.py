@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QDialog, QInputDialog
 from console.main_window import MainWindow
 from console.replay_bar import AFAP, LANES, SPEEDS, NoteDialog, ReplayBar
 from telemetry.core.alarms import AlarmBook
-from telemetry.replay.engine import TimelineMark
+from telemetry.replay.timeline import TimelineMark
 from widgets.levels import Level
 
 if TYPE_CHECKING:

@@ -22,12 +22,9 @@ from telemetry.replay.bookmarks import (
     BookmarkFile,
     sidecar_path,
 )
-from telemetry.replay.engine import (
-    ReplayEngine,
-    SessionReader,
-    parse_session_time,
-    read_timeline_marks,
-)
+from telemetry.replay.engine import ReplayEngine
+from telemetry.replay.session_reader import SessionReader, parse_session_time
+from telemetry.replay.timeline import read_timeline_marks
 from telemetry.replay.training import TrainingLog, default_expectations
 
 REPO = Path(__file__).resolve().parents[2]

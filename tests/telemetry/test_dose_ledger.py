@@ -17,7 +17,8 @@ from telemetry.core.pipeline import Pipeline
 from telemetry.core.severity import Severity
 from telemetry.live.session import LiveSession, SessionConfig, build_derivers
 from telemetry.radiation.ledger import DoseLedger, LedgerError
-from telemetry.replay.engine import ReplayEngine, SessionReader, replay_derivers
+from telemetry.replay.engine import ReplayEngine, replay_derivers
+from telemetry.replay.session_reader import SessionReader
 from telemetry.sim.simulator import Simulator
 
 if TYPE_CHECKING:

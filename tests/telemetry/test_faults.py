@@ -22,7 +22,8 @@ from telemetry.faults.injection import (
     FaultPlanError,
     load_injector,
 )
-from telemetry.replay.engine import ReplayEngine, SessionReader
+from telemetry.replay.engine import ReplayEngine
+from telemetry.replay.session_reader import SessionReader
 from telemetry.sim.recording import record_simulated_session
 
 if TYPE_CHECKING:

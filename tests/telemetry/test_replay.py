@@ -24,15 +24,14 @@ from telemetry.core.severity import Severity
 from telemetry.core.wire import decode_frame, encode_frame
 from telemetry.faults.injection import FaultInjector, FaultPlan
 from telemetry.radiation.estimator import DoseEstimator
-from telemetry.replay.engine import (
-    ReplayEngine,
+from telemetry.replay.engine import ReplayEngine, replay_derivers
+from telemetry.replay.republish import republish
+from telemetry.replay.session_reader import (
     SessionReader,
     check_speed,
     frame_span,
     frame_time,
     paced,
-    replay_derivers,
-    republish,
 )
 from telemetry.sim.recording import record_simulated_session
 
@@ -564,11 +563,13 @@ def test_replay_with_faults_injects_them_in_process(
 def test_engine_refuses_to_archive_into_the_session_it_reads(
     session: Path, dictionary: TelemetryDictionary
 ) -> None:
-    class Sink:
-        path = str(session)
-
     pipeline = new_pipeline(dictionary)
-    pipeline.archive = Sink()  # type: ignore[assignment]
+    # A writer on the session itself (never started: nothing is written).
+    pipeline.archive = ArchiveWriter(
+        session,
+        dictionary_sha256=dictionary.sha256,
+        dictionary_version=dictionary.version,
+    )
     with (
         SessionReader(session) as reader,
         pytest.raises(ValueError, match="never write into the archive"),

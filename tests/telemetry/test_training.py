@@ -14,7 +14,8 @@ from telemetry.core.dictionary import DEFAULT_DICTIONARY, TelemetryDictionary
 from telemetry.core.pipeline import Pipeline
 from telemetry.core.severity import Severity
 from telemetry.faults.injection import FaultInjector, FaultPlan
-from telemetry.replay.engine import ReplayEngine, SessionReader
+from telemetry.replay.engine import ReplayEngine
+from telemetry.replay.session_reader import SessionReader
 from telemetry.replay.training import (
     TRAINING_APPLICATION_ID,
     Expectation,
