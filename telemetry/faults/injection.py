@@ -7,14 +7,13 @@ protocol-v1 messages accordingly, on a replay or in front of the simulator.
 from __future__ import annotations
 
 import math
-import re
-import tomllib
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypeGuard
+from typing import TYPE_CHECKING, Annotated, Final, NamedTuple, TypeGuard
 
+import msgspec
 import numpy as np
 
+from telemetry.core.config_file import ConfigError, ConfigFile, KeyPath
 from telemetry.core.wire import (
     Frame,
     Value,
@@ -25,6 +24,8 @@ from telemetry.core.wire import (
 )
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from telemetry.core.dictionary import TelemetryDictionary
 
 FAULT_KINDS: Final = ("stuck", "ramp", "noisy", "dropped", "silent")
@@ -32,22 +33,8 @@ FAULT_KINDS: Final = ("stuck", "ramp", "noisy", "dropped", "silent")
 gaussian noise of ``sigma``, ``dropped`` sends null (not sampled), and
 ``silent`` drops every message of a source."""
 
-# Keys each [[fault]] entry may have, by kind; anything else is a typo.
-_COMMON_KEYS: Final = frozenset({"kind", "at", "duration", "comment"})
-_KEYS: Final = {
-    "stuck": _COMMON_KEYS | {"channel"},
-    "ramp": _COMMON_KEYS | {"channel", "rate"},
-    "noisy": _COMMON_KEYS | {"channel", "sigma"},
-    "dropped": _COMMON_KEYS | {"channel"},
-    "silent": _COMMON_KEYS | {"source"},
-}
-# Top-level tables a scenario file may hold; ``expect`` is read by the trainer
-# (``telemetry.replay.training``), so one file describes a whole training scenario.
-_TOP_LEVEL: Final = frozenset({"scenario", "fault", "expect"})
-_SCENARIO_KEYS: Final = frozenset({"name", "description", "seed"})
 
-
-class FaultPlanError(ValueError):
+class FaultPlanError(ConfigError):
     """A fault scenario that cannot be used; names file, line, entry (any thread)."""
 
 
@@ -122,14 +109,10 @@ class FaultPlan:
         FaultPlanError
             Naming the file, the line and the entry (``[fault #2]``).
         """
-        path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise FileNotFoundError(f"no fault scenario at {path}") from None
-        except UnicodeDecodeError as exc:
-            raise FaultPlanError(f"{path}: not UTF-8 text ({exc.reason})") from None
-        return cls.from_text(text, path, dictionary)
+        source = ConfigFile.read(
+            path, what="fault scenario", error=FaultPlanError, entry_label=_label
+        )
+        return _plan(source, dictionary)
 
     @classmethod
     def from_text(
@@ -139,243 +122,159 @@ class FaultPlan:
         dictionary: TelemetryDictionary | None = None,
     ) -> FaultPlan:
         """Parse scenario TOML text (see :meth:`load`); ``path`` names it in errors."""
-        where = Path(path) if path is not None else None
-        return _PlanParser(where, text, dictionary).parse()
+        source = ConfigFile(
+            text, path or "<fault scenario>", error=FaultPlanError, entry_label=_label
+        )
+        return _plan(source, dictionary)
 
     def for_source(self, source: str) -> list[Fault]:
         return [f for f in self.faults if f.source == source]
 
 
-class _PlanParser:
-    """Turns TOML into a FaultPlan (errors: file, line, entry); the loading thread."""
+class _Scenario(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """The ``[scenario]`` table."""
 
-    def __init__(
-        self, path: Path | None, text: str, dictionary: TelemetryDictionary | None
-    ) -> None:
-        self.path = path
-        self.name = str(path) if path is not None else "<fault scenario>"
-        self.lines = text.splitlines()
-        self.text = text
-        self.dictionary = dictionary
+    name: str | None = None
+    description: str = ""
+    seed: Annotated[int, msgspec.Meta(ge=0)] = 0
 
-    def fail(
-        self, problem: str, line: int | None = None, entry: str = ""
-    ) -> FaultPlanError:
-        where = f"{self.name}:{line}" if line else self.name
-        label = f" [{entry}]" if entry else ""
-        return FaultPlanError(f"{where}:{label} {problem}")
 
-    def _fault_lines(self) -> list[int]:
-        header = re.compile(r"^\s*\[\[\s*fault\s*\]\]")
-        return [i for i, line in enumerate(self.lines, 1) if header.match(line)]
+class _FaultEntry(
+    msgspec.Struct, tag_field="kind", forbid_unknown_fields=True, kw_only=True
+):
+    """What every ``[[fault]]`` has; the subclasses add their kind's keys."""
 
-    def _key_line(self, start: int | None, key: str) -> int | None:
-        """Find the line of ``key = ...`` in the table that starts at ``start``."""
-        if start is None:
-            return None
-        pattern = re.compile(r"^\s*" + re.escape(key) + r"\s*=")
-        for i in range(start, len(self.lines)):
-            if pattern.match(self.lines[i]):
-                return i + 1
-            if self.lines[i].lstrip().startswith("["):
-                break
-        return start
+    at: Annotated[float, msgspec.Meta(ge=0)] = 0.0
+    duration: Annotated[float, msgspec.Meta(gt=0)] = math.inf
+    comment: str = ""
 
-    def parse(self) -> FaultPlan:
-        try:
-            data = tomllib.loads(self.text)
-        except tomllib.TOMLDecodeError as exc:
-            # tomllib's message already says "(at line N, column M)".
-            raise self.fail(f"not valid TOML: {exc}") from None
-        unknown = sorted(set(data) - _TOP_LEVEL)
-        if unknown:
-            raise self.fail(
-                f"unknown table {unknown[0]!r} (expected: scenario, fault, expect)",
-                self._table_line(unknown[0]),
-            )
-        meta = data.get("scenario", {})
-        if not isinstance(meta, dict):
-            raise self.fail("[scenario] must be a table", self._table_line("scenario"))
-        bad = sorted(set(meta) - _SCENARIO_KEYS)
-        if bad:
-            raise self.fail(
-                f"unknown key {bad[0]!r} (expected: name, description, seed)",
-                self._key_line(self._table_line("scenario"), bad[0]),
-                "scenario",
-            )
-        seed = meta.get("seed", 0)
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise self.fail(
-                f"seed must be a non-negative integer, got {seed!r}",
-                self._key_line(self._table_line("scenario"), "seed"),
-                "scenario",
-            )
-        raw = data.get("fault", [])
-        if not isinstance(raw, list):
-            raise self.fail("'fault' must be an array of tables: write [[fault]]")
-        lines = self._fault_lines()
-        faults = []
-        for i, entry in enumerate(raw, 1):
-            line = lines[i - 1] if i - 1 < len(lines) else None
-            faults.append(self._fault(i, entry, line))
-        default_name = self.path.stem if self.path is not None else "faults"
-        return FaultPlan(
-            name=str(meta.get("name", default_name)),
-            description=str(meta.get("description", "")),
-            seed=seed,
-            faults=tuple(faults),
-            path=self.path,
-        )
 
-    def _table_line(self, name: str) -> int | None:
-        pattern = re.compile(r"^\s*\[+\s*" + re.escape(name) + r"\s*[\].]")
-        for i, line in enumerate(self.lines, 1):
-            if pattern.match(line):
-                return i
-        return None
+class _Stuck(_FaultEntry, tag="stuck", kw_only=True):
+    channel: str
 
-    def _number(
-        self, entry: dict[str, Any], key: str, label: str, line: int | None
-    ) -> float:
-        value = entry[key]
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self.fail(
-                f"{key} must be a number, got {value!r}",
-                self._key_line(line, key),
-                label,
-            )
+
+class _Ramp(_FaultEntry, tag="ramp", kw_only=True):
+    channel: str
+    rate: float
+
+
+class _Noisy(_FaultEntry, tag="noisy", kw_only=True):
+    channel: str
+    sigma: Annotated[float, msgspec.Meta(gt=0)]
+
+
+class _Dropped(_FaultEntry, tag="dropped", kw_only=True):
+    channel: str
+
+
+class _Silent(_FaultEntry, tag="silent", kw_only=True):
+    source: str
+
+
+class _ScenarioFile(msgspec.Struct, forbid_unknown_fields=True):
+    """A whole scenario file; ``expect`` belongs to the trainer's debrief."""
+
+    scenario: _Scenario = msgspec.field(default_factory=_Scenario)
+    fault: list[_Stuck | _Ramp | _Noisy | _Dropped | _Silent] = msgspec.field(
+        default_factory=list
+    )
+    expect: list[dict[str, object]] = msgspec.field(default_factory=list)
+
+
+def _label(key_path: KeyPath) -> str:
+    match key_path:
+        case ("fault", int(index)):
+            return f"fault #{index + 1}"
+        case ("scenario",):
+            return "scenario"
+    return ""
+
+
+def _plan(source: ConfigFile, dictionary: TelemetryDictionary | None) -> FaultPlan:
+    raw = source.decode(_ScenarioFile)
+    faults = tuple(
+        _fault(source, i, entry, dictionary) for i, entry in enumerate(raw.fault)
+    )
+    default_name = source.path.stem if source.path is not None else "faults"
+    return FaultPlan(
+        name=raw.scenario.name or default_name,
+        description=raw.scenario.description,
+        seed=raw.scenario.seed,
+        faults=faults,
+        path=source.path,
+    )
+
+
+def _fault(
+    source: ConfigFile,
+    i: int,
+    entry: _FaultEntry,
+    dictionary: TelemetryDictionary | None,
+) -> Fault:
+    """Check what the types cannot say (finite, names) and build the Fault."""
+    here: KeyPath = ("fault", i)
+    for key in ("at", "rate"):
+        value = getattr(entry, key, 0.0)  # rate: ramps only
         if not math.isfinite(value):
-            raise self.fail(
-                f"{key} must be finite, got {value!r}", self._key_line(line, key), label
+            raise source.fail(f"{key} must be finite, got {value!r}", (*here, key))
+    kind = str(entry.__struct_config__.tag)
+    channel: str | None = None
+    if isinstance(entry, _Silent):
+        src = entry.source
+        if not src or "." in src:
+            raise source.fail(
+                f'source must be a source id such as "ib2-a", got {src!r}',
+                (*here, "source"),
             )
-        return float(value)
+    else:
+        assert isinstance(entry, _Stuck | _Ramp | _Noisy | _Dropped)
+        src, dot, channel = entry.channel.partition(".")
+        if not dot or not src or not channel:
+            raise source.fail(
+                "channel must be <source>.<channel> like jpm.ppco2, "
+                f"got {entry.channel!r}",
+                (*here, "channel"),
+            )
+    fault = Fault(
+        index=i + 1,
+        kind=kind,
+        source=src,
+        channel=channel,
+        at=entry.at,
+        duration=entry.duration,
+        rate=entry.rate if isinstance(entry, _Ramp) else 0.0,
+        sigma=entry.sigma if isinstance(entry, _Noisy) else 0.0,
+        comment=entry.comment,
+        line=source.line_of(here),
+    )
+    if dictionary is not None:
+        problem = _dictionary_problem(fault, dictionary)
+        if problem:
+            raise source.fail(problem, here)
+    return fault
 
-    def _fault(self, index: int, entry: Any, line: int | None) -> Fault:
-        label = f"fault #{index}"
-        if not isinstance(entry, dict):
-            raise self.fail("must be a table", line, label)
-        kind = entry.get("kind")
-        if kind not in FAULT_KINDS:
-            raise self.fail(
-                f"kind {kind!r} is not one of {', '.join(FAULT_KINDS)}",
-                self._key_line(line, "kind") if "kind" in entry else line,
-                label,
-            )
-        allowed = _KEYS[kind]
-        for key in entry:
-            if key not in allowed:
-                raise self.fail(
-                    f"unknown key {key!r} for a {kind} fault "
-                    f"(allowed: {', '.join(sorted(allowed))})",
-                    self._key_line(line, key),
-                    label,
-                )
-        at = self._number(entry, "at", label, line) if "at" in entry else 0.0
-        if at < 0:
-            raise self.fail(
-                f"at must be >= 0 s from the session start, got {at:g}",
-                self._key_line(line, "at"),
-                label,
-            )
-        duration = math.inf
-        if "duration" in entry:
-            duration = self._number(entry, "duration", label, line)
-            if duration <= 0:
-                raise self.fail(
-                    f"duration must be > 0 s, got {duration:g}",
-                    self._key_line(line, "duration"),
-                    label,
-                )
-        if kind == "silent":
-            if "source" not in entry:
-                raise self.fail(
-                    'a silent fault needs source = "<source id>"', line, label
-                )
-            source = entry["source"]
-            if not isinstance(source, str) or not source or "." in source:
-                raise self.fail(
-                    f'source must be a source id such as "ib2-a", got {source!r}',
-                    self._key_line(line, "source"),
-                    label,
-                )
-            channel = None
-        else:
-            if "channel" not in entry:
-                raise self.fail(
-                    f'a {kind} fault needs channel = "<source>.<channel>"', line, label
-                )
-            key = entry["channel"]
-            source, dot, channel = (
-                key.partition(".") if isinstance(key, str) else ("", "", "")
-            )
-            if not dot or not source or not channel:
-                raise self.fail(
-                    f"channel must be <source>.<channel> like jpm.ppco2, got {key!r}",
-                    self._key_line(line, "channel"),
-                    label,
-                )
-        rate = sigma = 0.0
-        if kind == "ramp":
-            if "rate" not in entry:
-                raise self.fail(
-                    "a ramp fault needs rate (units per second)", line, label
-                )
-            rate = self._number(entry, "rate", label, line)
-        if kind == "noisy":
-            if "sigma" not in entry:
-                raise self.fail("a noisy fault needs sigma (> 0)", line, label)
-            sigma = self._number(entry, "sigma", label, line)
-            if sigma <= 0:
-                raise self.fail(
-                    f"sigma must be > 0, got {sigma:g}",
-                    self._key_line(line, "sigma"),
-                    label,
-                )
-        comment = entry.get("comment", "")
-        if not isinstance(comment, str):
-            raise self.fail(
-                "comment must be text", self._key_line(line, "comment"), label
-            )
-        fault = Fault(
-            index, kind, source, channel, at, duration, rate, sigma, comment, line
+
+def _dictionary_problem(fault: Fault, d: TelemetryDictionary) -> str:
+    """Return why ``fault`` cannot apply to what ``d`` declares, or ``""``."""
+    spec = d.sources.get(fault.source)
+    if spec is None:
+        return f"source {fault.source!r} is not in the dictionary {d.path}"
+    if fault.channel is None:
+        return ""
+    channel = d.channel(spec.family, fault.channel)
+    if channel is None:
+        return f"{fault.target} is not a channel of the dictionary {d.path}"
+    if channel.derived:
+        return (
+            f"{fault.target} is derived by the console, not sent: "
+            "fault the channels it is derived from"
         )
-        self._check_dictionary(fault, label, line)
-        return fault
-
-    def _check_dictionary(self, fault: Fault, label: str, line: int | None) -> None:
-        d = self.dictionary
-        if d is None:
-            return
-        spec = d.sources.get(fault.source)
-        if spec is None:
-            raise self.fail(
-                f"source {fault.source!r} is not in the dictionary {d.path}",
-                line,
-                label,
-            )
-        if fault.channel is None:
-            return
-        channel = d.channel(spec.family, fault.channel)
-        if channel is None:
-            raise self.fail(
-                f"{fault.target} is not a channel of the dictionary {d.path}",
-                line,
-                label,
-            )
-        if channel.derived:
-            raise self.fail(
-                f"{fault.target} is derived by the console, not sent: "
-                "fault the channels it is derived from",
-                line,
-                label,
-            )
-        if fault.kind in ("ramp", "noisy") and channel.states:
-            raise self.fail(
-                f"{fault.target} is an enum ({', '.join(channel.states)}); "
-                f"a {fault.kind} fault needs a numeric channel",
-                line,
-                label,
-            )
+    if fault.kind in ("ramp", "noisy") and channel.states:
+        return (
+            f"{fault.target} is an enum ({', '.join(channel.states)}); "
+            f"a {fault.kind} fault needs a numeric channel"
+        )
+    return ""
 
 
 def _is_number(value: Value) -> TypeGuard[float]:
