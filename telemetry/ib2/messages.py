@@ -1,0 +1,85 @@
+"""ROS 1 message definitions of Int-Ball2 (``ib2_msgs``) as a ``rosbags`` typestore.
+
+The ``.msg`` texts are data in ``resources/ib2/msg/`` (written from JAXA's
+public definitions); the standard types (std_msgs, geometry_msgs) are
+rosbags' ROS 1 Noetic store, which Melodic's wire format equals. Built once,
+then read-only: any thread may deserialise with it.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
+
+from rosbags.typesys import Stores, get_types_from_msg, get_typestore
+
+from telemetry.core.dictionary import REPO_ROOT
+
+if TYPE_CHECKING:
+    from rosbags.interfaces.typing import Typesdict
+    from rosbags.typesys.store import Typestore
+
+MSG_DIR: Final = REPO_ROOT / "resources" / "ib2" / "msg"
+
+# genmsg (ROS 1) takes every "TYPE NAME = VALUE" line for a constant.
+# rosbags applies ROS 2's rule (constant names are UPPER_CASE) and takes
+# "uint8 FullHD = 1" for a *field* with a default: MainCameraStatus would
+# then be 2 bytes too long and its md5 wrong (int-ball2-downlink.md 7).
+# So constants are taken out before rosbags parses and put back after.
+_CONSTANT: Final = re.compile(
+    r"^\s*(?P<type>[a-z]+[0-9]*)\s+(?P<name>[A-Za-z][A-Za-z0-9_]*)\s*=\s*(?P<value>[^#\n]*?)\s*(#.*)?$"
+)
+_INTEGER_TYPES: Final = frozenset(
+    {"byte", "char", "int8", "uint8", "int16", "uint16", "int32", "uint32"}
+    | {"int64", "uint64"}
+)
+
+
+def types_from_msg(text: str, name: str) -> Typesdict:
+    """Parse one ROS 1 ``.msg`` text the way genmsg does (constants kept as constants).
+
+    ``name`` is ``package/Type`` or ``package/msg/Type``.
+    """
+    constants: list[tuple[str, str, int | float | str | bool]] = []
+    kept: list[str] = []
+    for line in text.splitlines():
+        match = _CONSTANT.match(line)
+        if match is None:
+            kept.append(line)
+            continue
+        typ, value = match["type"], match["value"]
+        if typ == "string":
+            constants.append((match["name"], typ, value))
+        elif typ == "bool":
+            constants.append((match["name"], typ, value.lower() in ("1", "true")))
+        elif typ in _INTEGER_TYPES:
+            constants.append((match["name"], typ, int(value, 0)))
+        else:
+            constants.append((match["name"], typ, float(value)))
+    typesdict = get_types_from_msg("\n".join(kept) + "\n", name)
+    for typename, (consts, fields) in typesdict.items():
+        typesdict[typename] = ([*constants, *consts], fields)
+    return typesdict
+
+
+@cache
+def ib2_typestore(msg_dir: Path = MSG_DIR) -> Typestore:
+    """Return rosbags' ROS 1 Noetic store plus every ``.msg`` under ``msg_dir``.
+
+    The directory holds ``<package>/<Type>.msg``.
+    """
+    store = get_typestore(Stores.ROS1_NOETIC)
+    types: Typesdict = {}
+    for path in sorted(msg_dir.glob("*/*.msg")):
+        name = f"{path.parent.name}/msg/{path.stem}"
+        types.update(types_from_msg(path.read_text("utf-8"), name))
+    store.register(types)
+    return store
+
+
+def msg_type(name: str) -> str:
+    """Return rosbags' name (``pkg/msg/Type``) of a ROS 1 type name (``pkg/Type``)."""
+    package, _, typ = name.rpartition("/")
+    return name if package.endswith("/msg") else f"{package}/msg/{typ}"
