@@ -9,7 +9,6 @@ then read-only: any thread may deserialise with it.
 from __future__ import annotations
 
 import re
-from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
@@ -64,19 +63,42 @@ def types_from_msg(text: str, name: str) -> Typesdict:
     return typesdict
 
 
-@cache
-def ib2_typestore(msg_dir: Path = MSG_DIR) -> Typestore:
-    """Return rosbags' ROS 1 Noetic store plus every ``.msg`` under ``msg_dir``.
+def ib2_typestore(*, ros2: bool = False, msg_dir: Path = MSG_DIR) -> Typestore:
+    """Return a new store: rosbags' standard types plus every ``.msg`` under ``msg_dir``.
 
-    The directory holds ``<package>/<Type>.msg``.
+    ROS 1 Noetic's standard types (Melodic's wire format), or with ``ros2``
+    ROS 2 Humble's (``std_msgs/Header`` without ``seq``: a ROS 2 bag of
+    these topics is CDR of the same definitions). The directory holds
+    ``<package>/<Type>.msg``. A new store each call: a bag import adds the
+    bag's own types to it.
     """
-    store = get_typestore(Stores.ROS1_NOETIC)
+    store = get_typestore(Stores.ROS2_HUMBLE if ros2 else Stores.ROS1_NOETIC)
     types: Typesdict = {}
     for path in sorted(msg_dir.glob("*/*.msg")):
         name = f"{path.parent.name}/msg/{path.stem}"
         types.update(types_from_msg(path.read_text("utf-8"), name))
     store.register(types)
     return store
+
+
+_SECTION: Final = re.compile(r"^=+\s*\nMSG: (\S+)\s*\n", re.MULTILINE)
+
+
+def register_msgdef(store: Typestore, text: str, typename: str) -> None:
+    """Add a bag connection's definition (main type, then ``MSG:`` sections) to ``store``.
+
+    Types the store already has are kept as they are (the ``resources/ib2``
+    definitions win over a bag's copy). Raises rosbags' ``TypesysError`` or
+    ``ValueError`` for a definition that cannot be parsed.
+    """
+    pieces = _SECTION.split(text)
+    sections = [(typename, pieces[0])]
+    sections += [(msg_type(pieces[i]), pieces[i + 1]) for i in range(1, len(pieces), 2)]
+    types: Typesdict = {}
+    for name, body in sections:
+        if name not in store.fielddefs:
+            types.update(types_from_msg(body, msg_type(name)))
+    store.register(types)
 
 
 def msg_type(name: str) -> str:
