@@ -1,4 +1,4 @@
-"""The Int-Ball2 subcommands: ``ib2-bridge``, ``import --rosbag``, and ``sim --ib2-udp``.
+"""The Int-Ball2 subcommands: ``ib2-bridge``, ``import --rosbag``, ``sim --ib2-udp``.
 
 Registered by ``console.cli`` with a few lines; none of them imports Qt.
 Each runs on the command's main thread (the bridge adds its own thread).
@@ -33,12 +33,12 @@ def add_ib2_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "--udp",
         default="0.0.0.0:34567",
         metavar="HOST:PORT",
-        help="where to receive robot telemetry (default 0.0.0.0:34567, as JAXA's ground)",
+        help="where robot telemetry arrives (default 0.0.0.0:34567, as JAXA's ground)",
     )
     bridge.add_argument(
         "--dock-udp",
         metavar="HOST:PORT",
-        help="where to receive the docking station's record (JAXA's ground: port 49304)",
+        help="where the docking station's record arrives (JAXA's ground: port 49304)",
     )
     bridge.add_argument(
         "--bind", default="tcp://127.0.0.1:5566", help="ZeroMQ endpoint to publish on"
@@ -131,7 +131,8 @@ def _summary(bridge: object) -> str:
     s = bridge.stats
     now = time.time()
     sockets = ", ".join(
-        f"{h.name} {h.datagrams} ({'STALE' if h.stale else f'{now - h.last_arrival:.0f} s ago'})"
+        f"{h.name} {h.datagrams} "
+        + ("(STALE)" if h.stale else f"({now - h.last_arrival:.0f} s ago)")
         for h in s.sockets.values()
     )
     rejected = ", ".join(f"{k} {v}" for k, v in sorted(s.rejected.items())) or "none"
@@ -155,7 +156,8 @@ def run_import(args: argparse.Namespace) -> int:
         width = 30
         filled = width * done // max(total, 1)
         print(
-            f"\rimporting [{'#' * filled}{'.' * (width - filled)}] {done}/{total} messages",
+            f"\rimporting [{'#' * filled}{'.' * (width - filled)}] "
+            f"{done}/{total} messages",
             end="",
             file=sys.stderr,
             flush=True,

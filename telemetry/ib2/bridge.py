@@ -213,5 +213,6 @@ class Ib2Bridge:
             if not health.stale and now - health.last_arrival > self.stale_after_s:
                 health.stale = True
                 self.on_status(
-                    f"{health.name}: stale, nothing for {now - health.last_arrival:.0f} s"
+                    f"{health.name}: stale, nothing for "
+                    f"{now - health.last_arrival:.0f} s"
                 )

@@ -1,4 +1,4 @@
-"""The Int-Ball2 docking station's raw telemetry record (18 bytes, little-endian, UDP 49304).
+"""The Int-Ball2 docking station's raw record (18 bytes, little-endian, UDP 49304).
 
 Layout from JAXA's GUI ``dock::telemetry::DataOffset`` (int-ball2-downlink.md
 section 5). No pickle, no ROS, no time: the receiver stamps it. Pure
@@ -34,7 +34,7 @@ FIELDS: Final = (
 
 
 def decode_dock(data: bytes) -> dict[str, float]:
-    """Return the dock family's channel values of one record, or raise ``PickleRefused``."""
+    """Return the dock family's values of one record, or raise ``PickleRefused``."""
     if len(data) != RECORD_SIZE:
         raise PickleRefused(
             "bad dock record", f"{len(data)} bytes, a dock record is {RECORD_SIZE}"
@@ -46,7 +46,7 @@ def decode_dock(data: bytes) -> dict[str, float]:
 
 
 def encode_dock(values: dict[str, float]) -> bytes:
-    """Return the record for channel values (the simulator's dock; inverse of decode)."""
+    """Return the record of channel values (the simulator's dock; decode's inverse)."""
     return _LAYOUT.pack(
         *(round(values.get(name, 0.0) / scale) for name, scale in FIELDS)
     )

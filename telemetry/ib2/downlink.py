@@ -175,7 +175,7 @@ class DownlinkDecoder:
 def columns_of(
     rows: dict[float, Values],
 ) -> tuple[list[float], dict[str, list[float | bool | None]]]:
-    """Return (times, columns) of rows, times sorted, None where a row lacks a channel."""
+    """Return (sorted times, columns) of rows; None where a row lacks a channel."""
     times = sorted(rows)
     names: dict[str, None] = {}
     for t in times:

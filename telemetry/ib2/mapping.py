@@ -45,7 +45,7 @@ _BATTERY: Final = "/dock/battery_charge_info"
 
 
 def channel_prefix(topic: str) -> str:
-    """Return the undeclared-channel prefix of a topic (``/prop/status`` -> ``prop_status``)."""
+    """Return a topic's channel prefix (``/prop/status``: ``prop_status``)."""
     return _UNSAFE.sub("_", topic.strip("/")) or "topic"
 
 

@@ -9,15 +9,16 @@ then read-only: any thread may deserialise with it.
 from __future__ import annotations
 
 import re
-from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, cast
 
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
 from telemetry.core.dictionary import REPO_ROOT
 
 if TYPE_CHECKING:
-    from rosbags.interfaces.typing import Typesdict
+    from pathlib import Path
+
+    from rosbags.interfaces.typing import Basename, Constdefs, Typesdict
     from rosbags.typesys.store import Typestore
 
 MSG_DIR: Final = REPO_ROOT / "resources" / "ib2" / "msg"
@@ -41,14 +42,14 @@ def types_from_msg(text: str, name: str) -> Typesdict:
 
     ``name`` is ``package/Type`` or ``package/msg/Type``.
     """
-    constants: list[tuple[str, str, int | float | str | bool]] = []
+    constants: Constdefs = []
     kept: list[str] = []
     for line in text.splitlines():
         match = _CONSTANT.match(line)
         if match is None:
             kept.append(line)
             continue
-        typ, value = match["type"], match["value"]
+        typ, value = cast("Basename", match["type"]), match["value"]
         if typ == "string":
             constants.append((match["name"], typ, value))
         elif typ == "bool":
@@ -64,7 +65,7 @@ def types_from_msg(text: str, name: str) -> Typesdict:
 
 
 def ib2_typestore(*, ros2: bool = False, msg_dir: Path = MSG_DIR) -> Typestore:
-    """Return a new store: rosbags' standard types plus every ``.msg`` under ``msg_dir``.
+    """Return a new store: rosbags' standard types and every ``.msg`` in ``msg_dir``.
 
     ROS 1 Noetic's standard types (Melodic's wire format), or with ``ros2``
     ROS 2 Humble's (``std_msgs/Header`` without ``seq``: a ROS 2 bag of
@@ -85,7 +86,7 @@ _SECTION: Final = re.compile(r"^=+\s*\nMSG: (\S+)\s*\n", re.MULTILINE)
 
 
 def register_msgdef(store: Typestore, text: str, typename: str) -> None:
-    """Add a bag connection's definition (main type, then ``MSG:`` sections) to ``store``.
+    """Add a bag connection's definition (main type, ``MSG:`` sections) to ``store``.
 
     Types the store already has are kept as they are (the ``resources/ib2``
     definitions win over a bag's copy). Raises rosbags' ``TypesysError`` or

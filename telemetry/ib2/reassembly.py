@@ -31,7 +31,7 @@ class PartTracker:
         self.ports: dict[int, PortCycles] = {}
 
     def add(self, port: int, split_number: int, index: int) -> int:
-        """Record part ``index`` of ``split_number``; return the parts missed before it."""
+        """Record part ``index`` of ``split_number``; return the parts missed before."""
         state = self.ports.setdefault(port, PortCycles())
         missed = 0
         if state.split_number and (

@@ -1,4 +1,4 @@
-"""``kibo-console import --rosbag``: a ROS 1 or ROS 2 bag -> a replayable session archive.
+"""``kibo-console import --rosbag``: a ROS 1 or ROS 2 bag -> a replayable archive.
 
 ROS 1 bags (``.bag``) and ROS 2 bags (a directory with ``metadata.yaml``,
 sqlite3 or mcap storage) are read with rosbags. Int-Ball2 topics map as the
@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from rosbags.rosbag1 import Reader as Reader1
@@ -33,6 +32,7 @@ from telemetry.ib2.transform import FrameTransform
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
+    from pathlib import Path
 
     from rosbags.interfaces import Connection
     from rosbags.typesys.store import Typestore

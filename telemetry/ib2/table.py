@@ -1,4 +1,4 @@
-"""The Int-Ball2 telemetry id table: header ids, id -> topic -> ROS 1 type, split ranges.
+"""Int-Ball2's telemetry id table: header ids, id -> topic -> ROS 1 type, split ranges.
 
 Data in ``resources/ib2/telemetry_ids.toml`` (the ground configuration of
 JAXA's communication software). Immutable once loaded; any thread may read it.

@@ -1,4 +1,4 @@
-"""The rigid transform from Int-Ball2's navigation frame to the module frame the map uses.
+"""The rigid transform from Int-Ball2's navigation frame to the map's module frame.
 
 Int-Ball2 reports its pose in the docking-station frame; the console's map,
 keep-in box and zones are in the JPM frame. The transform is data
@@ -36,7 +36,7 @@ def _multiply(a: Quaternion, b: Quaternion) -> Quaternion:
 
 @dataclass(frozen=True, slots=True)
 class FrameTransform:
-    """``to = rotation * from + translation`` (rotation as a unit quaternion x, y, z, w)."""
+    """``to = rotation * from + translation``; a unit quaternion (x, y, z, w)."""
 
     from_frame: str
     to_frame: str
@@ -45,7 +45,7 @@ class FrameTransform:
 
     @classmethod
     def load(cls, path: Path = FRAMES_FILE) -> FrameTransform:
-        """Read ``[navigation]`` of a frames file; ``ValueError`` names what is wrong."""
+        """Read a frames file's ``[navigation]``; ``ValueError`` says what is wrong."""
         try:
             nav = tomllib.loads(path.read_text("utf-8"))["navigation"]
             t = [float(v) for v in nav["translation_m"]]

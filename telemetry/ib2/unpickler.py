@@ -1,4 +1,4 @@
-"""A restricted reader for Int-Ball2 telemetry pickles: dict of int -> bytes, nothing else.
+"""A restricted reader of Int-Ball2 telemetry pickles: dict of int -> bytes, no more.
 
 The robot sends ``pickle.dumps(dict, protocol=3)`` of telemetry id -> ROS 1
 bytes. ``pickle.loads`` on network bytes would run whatever a forged pickle
@@ -67,8 +67,9 @@ def load_telemetry(data: bytes) -> dict[int, bytes]:
     memo: dict[int, object] = {}
     end = -1
     try:
-        for opcode, arg, pos in pickletools.genops(data):
+        for opcode, arg, offset in pickletools.genops(data):
             name = opcode.name
+            pos = offset or 0  # genops gives the offset of every opcode in bytes
             if name not in _ALLOWED:
                 raise PickleRefused(
                     "forbidden opcode", f"{name} at byte {pos} is not in the format"
@@ -89,7 +90,7 @@ def load_telemetry(data: bytes) -> dict[int, bytes]:
             elif name in ("BINGET", "LONG_BINGET"):
                 if arg not in memo:
                     raise PickleRefused("bad pickle", f"{name} {arg}: not in the memo")
-                stack.append(memo[int(arg)])  # type: ignore[arg-type]
+                stack.append(memo[arg])
             elif name == "SETITEM":
                 if len(stack) < 3:
                     raise PickleRefused("bad pickle", f"SETITEM at byte {pos}: stack")

@@ -1,4 +1,4 @@
-"""The simulator's robot as Int-Ball2's own UDP downlink (``kibo-console sim --ib2-udp``).
+"""The simulator's robot as Int-Ball2's own UDP downlink (``sim --ib2-udp``).
 
 Production encoder, written from JAXA's flight sender (int-ball2-downlink.md
 sections 2-5): per sending socket, a dict of telemetry id -> ROS 1 bytes of
@@ -66,7 +66,7 @@ def split_items(
 
 
 def pad(pickled: bytes, minimum: int = MIN_USER_DATA, align: bool = True) -> bytes:
-    """Append the sender's zero padding (getsizeof up to 68, else to a multiple of 4)."""
+    """Append the sender's zero padding (getsizeof to 68, else to a multiple of 4)."""
     size = sys.getsizeof(pickled)
     if size < minimum:
         return pickled + bytes(minimum - size)
@@ -166,10 +166,9 @@ class Ib2DownlinkSender:
         twist = T["geometry_msgs/msg/Twist"](
             linear=vec(x=vel[0], y=vel[1], z=vel[2]), angular=vec(x=0.0, y=0.0, z=0.0)
         )
-        status = T["ib2_msgs/msg/NavigationStatus"](
-            status=self._code("nav_status", row["nav_status"]),
-            marker=bool(row["nav_marker"]),
-        )
+        nav_code = self._code("nav_status", row["nav_status"])
+        marker = bool(row["nav_marker"])
+        status = T["ib2_msgs/msg/NavigationStatus"](status=nav_code, marker=marker)
         power = T["ib2_msgs/msg/PowerStatus"]
         out = {
             101: self._ros(
@@ -201,9 +200,7 @@ class Ib2DownlinkSender:
                 a=vec(x=0.0, y=0.0, z=0.0),
                 status=status,
             ),
-            306: self._ros(
-                "ib2_msgs/NavigationStatus", status=status.status, marker=status.marker
-            ),
+            306: self._ros("ib2_msgs/NavigationStatus", status=nav_code, marker=marker),
             2005: self._ros(
                 "ib2_msgs/MainCameraStatus",
                 streaming_status=power(
@@ -269,7 +266,7 @@ class Ib2DownlinkSender:
         }
 
     def _commands(self, t: float, row: dict[str, Any]) -> None:
-        """A change the operator would have commanded sets the last executed command."""
+        """Set the last executed command from a change an operator would command."""
         if "ctl_type" in self.previous and row["ctl_type"] != self.previous["ctl_type"]:
             self.last_command = _CMD_CTL
         if (
@@ -290,7 +287,7 @@ class Ib2DownlinkSender:
         self.previous = dict(row)
 
     def send_row(self, t: float, row: dict[str, Any]) -> None:
-        """Update the robot's latest messages at sample time ``t`` and send one period."""
+        """Update the robot's latest messages at sample time ``t``; send one period."""
         self.seq += 1
         self._commands(t, row)
         self.items[_STATE_PORT].update(self._messages(t, row))

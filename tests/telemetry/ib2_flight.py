@@ -1,4 +1,4 @@
-"""The flight side of Int-Ball2's downlink, written for the tests from the public description.
+"""The flight side of Int-Ball2's downlink, written for the tests from its description.
 
 Independent of ``telemetry.ib2`` and of the simulator's encoder: ROS 1
 serialisation by hand with ``struct`` (little-endian wire format), the
@@ -37,18 +37,26 @@ def one_byte(value: int) -> bytes:
     return buffer.getvalue()
 
 
-def pose_stamped(seq: int, stamp: float, position: tuple[float, float, float],
-                 quat: tuple[float, float, float, float]) -> bytes:
+def pose_stamped(
+    seq: int,
+    stamp: float,
+    position: tuple[float, float, float],
+    quat: tuple[float, float, float, float],
+) -> bytes:
     return (
         struct.pack("<I", seq) + ros_time(stamp) + ros_string("iss_body")
         + struct.pack("<3d", *position) + struct.pack("<4d", *quat)
     )  # fmt: skip
 
 
-def navigation(stamp: float, position: tuple[float, float, float],
-               quat: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 1.0),
-               velocity: tuple[float, float, float] = (0.0, 0.0, 0.0),
-               status: int = 1, marker: bool = False) -> bytes:
+def navigation(
+    stamp: float,
+    position: tuple[float, float, float],
+    quat: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 1.0),
+    velocity: tuple[float, float, float] = (0.0, 0.0, 0.0),
+    status: int = 1,
+    marker: bool = False,
+) -> bytes:
     return (
         pose_stamped(7, stamp, position, quat)
         + struct.pack("<3d", *velocity) + struct.pack("<3d", 0.0, 0.0, 0.0)  # twist
@@ -65,8 +73,9 @@ def battery(percent: int) -> bytes:
     return struct.pack("<b", percent)
 
 
-def system_status(disks: list[tuple[str, float]], wifi: bool, temperature: float,
-                  check_time: float) -> bytes:
+def system_status(
+    disks: list[tuple[str, float]], wifi: bool, temperature: float, check_time: float
+) -> bytes:
     out = struct.pack("<I", len(disks))
     for path, remain in disks:
         out += ros_string(path) + struct.pack("<f", remain)
@@ -81,7 +90,9 @@ def alive_status(name: str, result: int, t: float) -> bytes:
     return ros_string(name) + one_byte(result) + ros_time(t) + ros_time(t)
 
 
-def header(t: float, last_command: int, split: int, index: int, port: int) -> dict[int, bytes]:
+def header(
+    t: float, last_command: int, split: int, index: int, port: int
+) -> dict[int, bytes]:
     return {
         0: ros_time(t),
         1: struct.pack("<H", last_command),
@@ -116,9 +127,10 @@ def padded(data: bytes) -> bytes:
     return data + bytes((4 - size % 4) % 4)
 
 
-def datagrams(items: dict[int, bytes], times: list[float], last_command: int,
-              port: int) -> list[bytes]:
-    """One cycle of one sending socket: a datagram per part, its header after the data."""
+def datagrams(
+    items: dict[int, bytes], times: list[float], last_command: int, port: int
+) -> list[bytes]:
+    """One cycle of one sending socket: a datagram per part, header after the data."""
     parts = split(items)
     out = []
     for index, part in enumerate(parts, 1):
@@ -128,9 +140,19 @@ def datagrams(items: dict[int, bytes], times: list[float], last_command: int,
     return out
 
 
-def dock_record(counter: int, charge: int, motor: int, switch: int, result: int,
-                motor_temp_c: float, dcdc_temp_c: float, current1_a: float,
-                current2_a: float, alert: int, charge_time: int) -> bytes:
+def dock_record(
+    counter: int,
+    charge: int,
+    motor: int,
+    switch: int,
+    result: int,
+    motor_temp_c: float,
+    dcdc_temp_c: float,
+    current1_a: float,
+    current2_a: float,
+    alert: int,
+    charge_time: int,
+) -> bytes:
     return struct.pack(
         "<7BhhHHBH", counter, 0, charge, motor, switch, result, 3,
         round(motor_temp_c * 100), round(dcdc_temp_c * 100), round(current1_a * 100),

@@ -1,4 +1,4 @@
-"""Int-Ball2 bridge through real UDP sockets: datagrams built as the flight side builds them."""
+"""The Int-Ball2 bridge through real UDP, fed datagrams built as the robot does."""
 
 from __future__ import annotations
 
@@ -9,14 +9,17 @@ import socket
 import time
 from typing import TYPE_CHECKING
 
+import ib2_flight as flight
 import pytest
 import zmq
+from polling import wait_for
 
+from telemetry.core.dictionary import DEFAULT_DICTIONARY, TelemetryDictionary
 from telemetry.core.wire import Frame, decode_frame
 from telemetry.ib2.bridge import Ib2Bridge
 from telemetry.ib2.transform import FrameTransform
-from polling import wait_for
-import ib2_flight as flight
+from telemetry.sim.ib2_downlink import Ib2DownlinkSender
+from telemetry.sim.simulator import Simulator
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -83,7 +86,9 @@ def _state_items(t: float) -> dict[int, bytes]:
     }
 
 
-def test_a_cycle_is_published_at_the_header_time_in_the_module_frame(link: Link) -> None:
+def test_a_cycle_is_published_at_the_header_time_in_the_module_frame(
+    link: Link,
+) -> None:
     data = flight.datagrams(_state_items(T0), [T0], last_command=0, port=1)
     assert len(data) == 1 and len(data[0]) % 4 == 3  # padded as the robot pads
     # Split 1 of 1 on port 1: three equal one-byte values, so the pickle
@@ -112,7 +117,8 @@ def test_split_parts_each_publish_with_their_own_time_and_count_a_cycle(
 ) -> None:
     # 30 alive statuses (ids 13000-13029): about 2,000 bytes of getsizeof.
     items = {
-        13000 + i: flight.alive_status(f"/node_{i}/status", i % 2, T0) for i in range(30)
+        13000 + i: flight.alive_status(f"/node_{i}/status", i % 2, T0)
+        for i in range(30)
     }
     parts = flight.datagrams(items, [T0, T0 + 1.0], last_command=0, port=0)
     assert len(parts) == 2
@@ -200,7 +206,7 @@ def test_hostile_datagrams_are_rejected_counted_and_never_executed(
     exploit_dict[302] = _Exploit(f"touch {sentinel}")  # type: ignore[assignment]
     exploit = pickle.dumps(exploit_dict, protocol=3)
     # The datagram is a working exploit: plain pickle.loads runs the command.
-    pickle.loads(exploit)  # noqa: S301 - on purpose, to prove the bytes are live
+    pickle.loads(exploit)
     assert sentinel.exists()
     sentinel.unlink()
 
@@ -246,9 +252,7 @@ def test_a_silent_socket_goes_stale(link: Link) -> None:
     (data,) = flight.datagrams(_state_items(T0), [T0], 0, port=1)
     link.send(data)
     link.receive(1)
-    wait_for(
-        lambda: link.bridge.stats.sockets["robot port 1"].stale, 5.0, "staleness"
-    )
+    wait_for(lambda: link.bridge.stats.sockets["robot port 1"].stale, 5.0, "staleness")
 
 
 def test_the_transform_round_trips() -> None:
@@ -256,3 +260,26 @@ def test_the_transform_round_trips() -> None:
     back = transform.inverse()
     p = (0.3, -0.4, 0.5)
     assert back.point(transform.point(p)) == pytest.approx(p)
+
+
+def test_the_simulators_downlink_comes_back_as_the_simulated_robot(link: Link) -> None:
+    dictionary = TelemetryDictionary.load(DEFAULT_DICTIONARY)
+    sender = Ib2DownlinkSender(
+        dictionary, link.bridge.robot_address, link.bridge.dock_address
+    )
+    sim = Simulator(dictionary, 1, "nominal", start_time=T0)
+    try:
+        robot = [f for f in sender.tee(sim.frames_until(T0 + 3)) if f.source == "ib2-a"]
+    finally:
+        sender.close()
+    # Per 1 s row: sockets 0 and 1 and the dock; the minimal publisher at 0 s and 3 s.
+    frames = link.receive(sender.sent)
+    assert link.bridge.stats.rejected_total == 0 and not link.bridge.decoder.dropped
+    state = [f for f in frames if "pos_x" in f.columns]
+    sent_x = [float(x) for f in robot for x in f.columns["pos_x"]]
+    assert [f.columns["pos_x"][0] for f in state] == pytest.approx(sent_x)
+    assert [f.times[0] for f in state] == [float(t) for f in robot for t in f.times]
+    modes = dictionary.channel("robot", "mode")
+    assert modes is not None
+    assert state[0].columns["mode"] == [modes.states[robot[0].columns["mode"][0]]]
+    assert any(f.topic == "dock.ib2-dock" for f in frames)
