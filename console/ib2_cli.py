@@ -138,6 +138,10 @@ def _summary(bridge: object) -> str:
     rejected = ", ".join(f"{k} {v}" for k, v in sorted(s.rejected.items())) or "none"
     dropped = ", ".join(f"{k} {v}" for k, v in sorted(bridge.decoder.dropped.items()))
     missed = sum(p.missed_parts for p in bridge.parts.ports.values())
+    if bridge.bound.refused:
+        dropped += (
+            f"{', ' if dropped else ''}past the channel bound {bridge.bound.refused}"
+        )
     return (
         f"received {s.received}, published {s.published}; rejected {s.rejected_total}"
         f" ({rejected}); items dropped: {dropped or 'none'}; split parts missed"
@@ -172,6 +176,12 @@ def run_import(args: argparse.Namespace) -> int:
         progress=progress,
     )
     print(file=sys.stderr)
+    if stats.refused_channels:
+        print(
+            f"  left out {stats.refused_channels} values of channels past the bound "
+            "of 1,500 names",
+            file=sys.stderr,
+        )
     for reason, count in sorted(stats.skipped.items()):
         print(f"  skipped {count}: {reason}", file=sys.stderr)
     print(

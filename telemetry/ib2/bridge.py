@@ -13,6 +13,7 @@ thread owns the sockets and the decoder; ``stop()`` may come from any thread.
 
 from __future__ import annotations
 
+import math
 import selectors
 import socket
 import threading
@@ -26,7 +27,7 @@ import zmq
 from telemetry.bus.publisher import Publisher
 from telemetry.core.wire import encode_frame
 from telemetry.ib2.dock import decode_dock
-from telemetry.ib2.downlink import DownlinkDecoder, columns_of
+from telemetry.ib2.downlink import ChannelBound, DownlinkDecoder, columns_of
 from telemetry.ib2.reassembly import PartTracker
 from telemetry.ib2.unpickler import PickleRefused
 
@@ -39,6 +40,7 @@ DOCK_PORT: Final = 49304
 #: gui_config.ini: Int-Ball2 and dock loss timeouts.
 STALE_AFTER_S: Final = 5.0
 _RECV_SIZE: Final = 65536  # larger than any UDP payload: oversize is seen whole
+_SAY_EVERY_S: Final = 5.0
 
 
 def parse_udp(text: str) -> tuple[str, int]:
@@ -95,6 +97,8 @@ class Ib2Bridge:
         self.on_status = on_status or (lambda text: None)
         self.decoder = decoder if decoder is not None else DownlinkDecoder()
         self.parts = PartTracker()
+        self.bound = ChannelBound()
+        self._last_said: dict[str, float] = {}
         self.stats = BridgeStats()
         self._seq: Counter[str] = Counter()
         self._stop = threading.Event()
@@ -189,6 +193,7 @@ class Ib2Bridge:
         self._publish("robot", self.robot_source, rows.rows)
 
     def _publish(self, family: str, source: str, rows: dict[float, Any]) -> None:
+        self.bound.admit(source, rows)
         times, columns = columns_of(rows)
         self._seq[source] += 1
         self.publisher.send(
@@ -198,7 +203,12 @@ class Ib2Bridge:
 
     def _reject(self, reason: str, detail: str) -> None:
         self.stats.rejected[reason] += 1
-        self.on_status(f"rejected datagram ({reason}): {detail}")
+        # One line per reason per interval: a flood is counted, not printed.
+        now = time.monotonic()
+        if now - self._last_said.get(reason, -math.inf) >= _SAY_EVERY_S:
+            self._last_said[reason] = now
+            count = self.stats.rejected[reason]
+            self.on_status(f"rejected datagram ({reason}, {count} so far): {detail}")
 
     def _arrived(self, name: str, arrival: float) -> None:
         health = self.stats.sockets.setdefault(name, SocketHealth(name))

@@ -172,6 +172,37 @@ class DownlinkDecoder:
         return message
 
 
+#: Distinct channel names one bridge or import publishes per source. Below the
+#: console's bound on undeclared channels (2,000), so that a robot (or a
+#: forged datagram) naming new alive statuses without end loses only the new
+#: names, never the whole feed to "too many channels" at every console.
+MAX_CHANNELS: Final = 1500
+
+
+class ChannelBound:
+    """Admits at most ``MAX_CHANNELS`` undeclared names per source; one thread's."""
+
+    def __init__(self, limit: int = MAX_CHANNELS) -> None:
+        self.limit = limit
+        self.names: dict[str, set[str]] = {}
+        self.refused = 0
+
+    def admit(self, source: str, rows: dict[float, Values]) -> None:
+        """Remove from ``rows`` the names beyond the bound (counted in ``refused``)."""
+        known = self.names.setdefault(source, set())
+        for values in rows.values():
+            for name in list(values):
+                # Mapped channels (pos_x, mode, ...) have no dot and always
+                # pass; undeclared ones are "<topic>.<field>".
+                if name in known or "." not in name:
+                    continue
+                if len(known) >= self.limit:
+                    del values[name]
+                    self.refused += 1
+                else:
+                    known.add(name)
+
+
 def columns_of(
     rows: dict[float, Values],
 ) -> tuple[list[float], dict[str, list[float | bool | None]]]:

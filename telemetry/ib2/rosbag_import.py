@@ -25,7 +25,7 @@ from telemetry.core.alarms import AlarmBook
 from telemetry.core.channels import ChannelStore
 from telemetry.core.pipeline import DEFAULT_TICK_S, Pipeline
 from telemetry.core.wire import encode_frame
-from telemetry.ib2.downlink import columns_of
+from telemetry.ib2.downlink import ChannelBound, columns_of
 from telemetry.ib2.mapping import RobotMapper, Values
 from telemetry.ib2.messages import ib2_typestore, msg_type, register_msgdef
 from telemetry.ib2.transform import FrameTransform
@@ -58,6 +58,7 @@ class ImportStats:
     topics: Counter[str] = field(default_factory=Counter)
     skipped: Counter[str] = field(default_factory=Counter)
     rejected: int = 0
+    refused_channels: int = 0
 
 
 class _Bag:
@@ -175,6 +176,7 @@ def _run(
     progress: Callable[[int, int], None] | None,
 ) -> None:
     rows: dict[float, Values] = {}
+    bound = ChannelBound()
     batch_end = -math.inf
     next_tick = -math.inf
 
@@ -182,6 +184,8 @@ def _run(
         nonlocal next_tick
         if not rows:
             return
+        bound.admit(source, rows)
+        stats.refused_channels = bound.refused
         times, columns = columns_of(rows)
         last = times[-1]
         if next_tick == -math.inf:

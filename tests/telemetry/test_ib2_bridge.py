@@ -283,3 +283,19 @@ def test_the_simulators_downlink_comes_back_as_the_simulated_robot(link: Link) -
     assert modes is not None
     assert state[0].columns["mode"] == [modes.states[robot[0].columns["mode"][0]]]
     assert any(f.topic == "dock.ib2-dock" for f in frames)
+
+
+def test_endless_new_names_lose_only_the_new_names(link: Link) -> None:
+    link.bridge.bound.limit = 20
+    for cycle in range(3):
+        items = {
+            13000 + i: flight.alive_status(f"/c{cycle}_{i}", 0, T0) for i in range(10)
+        }
+        (data,) = flight.datagrams(items | {5001: flight.mode(4)}, [T0 + cycle], 0, 1)
+        link.send(data)
+    frames = link.receive(3)
+    # The first undeclared names fill the bound; later ones are left out
+    # while the mapped channels keep coming.
+    assert all(f.columns["mode"] == [4.0] for f in frames)
+    assert len({n for f in frames for n in f.columns if "." in n}) == 20
+    assert link.bridge.bound.refused > 0
