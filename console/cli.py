@@ -17,6 +17,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from console.ib2_cli import (
+    IB2_COMMANDS,
+    add_ib2_commands,
+    add_sim_options,
+    run_ib2_sim,
+)
 from console.log_config import configure_logging
 from telemetry.core.dictionary import (
     DEFAULT_DICTIONARY,
@@ -144,6 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sim.add_argument("--faults", type=Path, help="fault-injection scenario (TOML)")
     sim.add_argument("--encoding", default="msgpack", choices=["msgpack", "json"])
+    add_sim_options(sim)
 
     rec = sub.add_parser("record", help="headless recorder: subscribe and archive")
     _add_subscriber_options(rec)
@@ -256,6 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="samples/s for 'bench soak' (default 10,000; 100,000 measures the "
         "longest GUI stall under full ingest load)",
     )
+    add_ib2_commands(sub)
     return parser
 
 
@@ -387,6 +395,9 @@ def _publisher_endpoint(args: argparse.Namespace) -> tuple[str, bool]:
 
 def _sim(args: argparse.Namespace) -> int:
     from telemetry.sim.publishing import run_secure_simulator, run_simulator
+
+    if args.ib2_udp is not None:
+        return run_ib2_sim(args)
 
     stop = threading.Event()
     _stop_on_signals(stop)
@@ -673,4 +684,5 @@ _COMMANDS = {
     "bookmark": _bookmark,
     "keys": _keys,
     "bench": _bench,
+    **IB2_COMMANDS,
 }

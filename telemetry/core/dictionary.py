@@ -63,6 +63,8 @@ class ChannelSpec:
     limits: LimitSpec | None = None
     derived: bool = False
     log_scale: bool = False
+    # A change of value is also an event (the robot's last executed command).
+    event_on_change: bool = False
 
     @property
     def is_enum(self) -> bool:
@@ -144,7 +146,19 @@ class TelemetryDictionary:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise DictionaryError(f"{path}: TOML syntax error: {exc}") from None
-        return _Parser(path, text).parse(data, hashlib.sha256(raw_bytes).hexdigest())
+        digest = hashlib.sha256(raw_bytes)
+        meta = data.get("dictionary", {})
+        if isinstance(meta, dict) and "extends" in meta:
+            # A profile (e.g. the one-robot flight profile) is its base plus
+            # its own tables, minus the base's sources it names: one copy of
+            # every shared channel, limit and source.
+            base_path = path.parent / str(meta["extends"])
+            if base_path.resolve() == path.resolve():
+                raise DictionaryError(f"{path}: [dictionary] extends itself")
+            base = cls.load(base_path)
+            data = _extend(tomllib.loads(base_path.read_text("utf-8")), data)
+            digest.update(base.sha256.encode())
+        return _Parser(path, text).parse(data, digest.hexdigest())
 
     def channel(self, family: str, name: str) -> ChannelSpec | None:
         return self.families.get(family, {}).get(name)
@@ -168,6 +182,26 @@ class TelemetryDictionary:
 
 
 _SEVERITY_NAMES = {s.name.lower(): s for s in Severity if s > Severity.NOMINAL}
+
+
+def _extend(base: dict[str, Any], profile: dict[str, Any]) -> dict[str, Any]:
+    """Merge a profile's tables over its base's; drop the sources it removes."""
+
+    def merge(low: dict[str, Any], high: dict[str, Any]) -> dict[str, Any]:
+        out = dict(low)
+        for key, value in high.items():
+            below = out.get(key)
+            both = isinstance(below, dict) and isinstance(value, dict)
+            out[key] = merge(below, value) if both else value  # type: ignore[arg-type]
+        return out
+
+    merged = merge(base, profile)
+    removed = profile.get("dictionary", {}).get("remove_sources", [])
+    sources = dict(merged.get("sources", {}))
+    for sid in removed:
+        sources.pop(sid, None)
+    merged["sources"] = sources
+    return merged
 
 
 class _Parser:
@@ -358,6 +392,7 @@ class _Parser:
             else None,
             derived=bool(ch.get("derived", False)),
             log_scale=bool(ch.get("log_scale", False)),
+            event_on_change=bool(ch.get("event_on_change", False)),
         )
 
     def severity(self, value: Any, entry: str) -> Severity:

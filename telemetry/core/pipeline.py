@@ -107,6 +107,8 @@ class PipelineState(NamedTuple):
     decoder: Decoder
     evaluators: dict[str, LimitEvaluator | None]
     last_reject: dict[tuple[str | None, str], float]
+    # Last value of each ``event_on_change`` channel (None: checkpoint before it).
+    last_change: dict[str, float] | None = None
 
 
 class Pipeline:
@@ -161,6 +163,7 @@ class Pipeline:
         self._evaluators: dict[str, LimitEvaluator | None] = {}
         self._announced: set[str] = set()
         self._last_reject_event: dict[tuple[str | None, str], float] = {}
+        self._last_change: dict[str, float] = {}
         self._source_stale_s = {
             sid: self._stale_time(spec.family)
             for sid, spec in dictionary.sources.items()
@@ -208,6 +211,8 @@ class Pipeline:
                 else newest
             )
         self._announce(decoded)
+        for batch in decoded.batches:
+            self._change_events(batch)
         derived: list[ChannelBatch] = []
         for deriver in self.derivers:
             derived.extend(deriver.derive(decoded.batches))
@@ -445,6 +450,27 @@ class Pipeline:
                 tr.kind,
             )
 
+    def _change_events(self, batch: ChannelBatch) -> None:
+        """Log an event for each change of an ``event_on_change`` channel."""
+        spec = self.dictionary.channel_for_key(batch.key)
+        if spec is None or not spec.event_on_change:
+            return
+        source = batch.key.partition(".")[0]
+        order = np.argsort(batch.times, kind="stable")
+        for t, value in zip(batch.times[order], batch.values[order], strict=True):
+            last = self._last_change.get(batch.key)
+            if value != value or value == last:
+                continue
+            self._last_change[batch.key] = float(value)
+            # The first value seen is a state, not a change: no event for it.
+            if last is not None:
+                self._event(
+                    float(t),
+                    source,
+                    spec.name,
+                    f"{spec.format_value(last)} -> {spec.format_value(value)}",
+                )
+
     def _event(
         self,
         time: float,
@@ -512,13 +538,16 @@ class Pipeline:
         The caller deep-copies it (a replay shares the dictionary's specs
         between copies); the store, alarms and derivers have their own.
         """
-        return PipelineState(self.decoder, self._evaluators, self._last_reject_event)
+        return PipelineState(
+            self.decoder, self._evaluators, self._last_reject_event, self._last_change
+        )
 
     def restore(self, state: PipelineState) -> None:
         """Return to a :meth:`checkpoint` (a copy the caller no longer uses)."""
         self.decoder = state.decoder
         self._evaluators = state.evaluators
         self._last_reject_event = state.last_reject
+        self._last_change = state.last_change or {}
 
     def reset(self) -> None:
         """Forget all state (a replay seek rebuilds it from the start)."""
@@ -527,5 +556,6 @@ class Pipeline:
         self.decoder = Decoder(self.dictionary)
         self._evaluators.clear()
         self._last_reject_event.clear()
+        self._last_change.clear()
         for deriver in self.derivers:
             deriver.reset()

@@ -1,0 +1,224 @@
+"""``kibo-console import --rosbag``: a ROS 1 or ROS 2 bag -> a replayable archive.
+
+ROS 1 bags (``.bag``) and ROS 2 bags (a directory with ``metadata.yaml``,
+sqlite3 or mcap storage) are read with rosbags. Int-Ball2 topics map as the
+bridge maps them (``mapping``); every other topic whose definition the bag
+carries becomes undeclared numeric channels. Rows go through a real
+Pipeline into an ArchiveWriter in time order, one message per second of bag
+time, so the file opens in ``--replay`` and works with ``info``,
+``export``, ``dose-report`` and ``handover`` like a recorded session.
+Sample time is the bag's record time. Runs on the caller's thread.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Final
+
+from rosbags.rosbag1 import Reader as Reader1
+from rosbags.rosbag2 import Reader as Reader2
+
+from telemetry.archive.store import ArchiveWriter
+from telemetry.core.alarms import AlarmBook
+from telemetry.core.channels import ChannelStore
+from telemetry.core.pipeline import DEFAULT_TICK_S, Pipeline
+from telemetry.core.wire import encode_frame
+from telemetry.ib2.downlink import ChannelBound, columns_of
+from telemetry.ib2.mapping import RobotMapper, Values
+from telemetry.ib2.messages import ib2_typestore, msg_type, register_msgdef
+from telemetry.ib2.transform import FrameTransform
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Sequence
+    from pathlib import Path
+
+    from rosbags.interfaces import Connection
+    from rosbags.typesys.store import Typestore
+
+    from telemetry.core.deriver import Deriver
+    from telemetry.core.dictionary import TelemetryDictionary
+
+#: Seconds of bag time per published message.
+BATCH_S: Final = 1.0
+
+
+class BagError(ValueError):
+    """A path that is not a bag rosbags can read; the message says which and why."""
+
+
+@dataclass(slots=True)
+class ImportStats:
+    """What an import did, for the command's report."""
+
+    messages: int = 0
+    frames: int = 0
+    rows: int = 0
+    topics: Counter[str] = field(default_factory=Counter)
+    skipped: Counter[str] = field(default_factory=Counter)
+    rejected: int = 0
+    refused_channels: int = 0
+
+
+class _Bag:
+    """An open bag of either ROS version: connections, messages, deserialiser."""
+
+    def __init__(self, path: Path) -> None:
+        self.ros2 = path.is_dir()
+        if not self.ros2 and path.suffix != ".bag":
+            raise BagError(
+                f"{path}: not a ROS 1 bag (FILE.bag) or a ROS 2 bag (a directory "
+                "with metadata.yaml)"
+            )
+        try:
+            self.reader: Reader1 | Reader2 = (
+                Reader2(path) if self.ros2 else Reader1(path)
+            )
+            self.reader.open()
+        except Exception as exc:  # rosbags' own errors, I/O, a broken file
+            raise BagError(f"{path}: cannot read the bag: {exc}") from None
+        self.store: Typestore = ib2_typestore(ros2=self.ros2)
+
+    def close(self) -> None:
+        self.reader.close()
+
+    def usable(self, conn: Connection) -> bool:
+        """Register a connection's type if needed; False if it cannot be read."""
+        name = msg_type(conn.msgtype)
+        if name in self.store.fielddefs:
+            return True
+        if not conn.msgdef.data:
+            return False
+        try:
+            register_msgdef(self.store, conn.msgdef.data, name)
+        except Exception:  # a definition rosbags cannot parse: that topic only
+            return False
+        return name in self.store.fielddefs
+
+    def messages(
+        self, conns: Sequence[Connection]
+    ) -> Iterator[tuple[Connection, int, bytes]]:
+        yield from self.reader.messages(connections=conns)
+
+    def deserialize(self, raw: bytes, msgtype: str) -> object:
+        name = msg_type(msgtype)
+        if self.ros2:
+            return self.store.deserialize_cdr(raw, name)
+        return self.store.deserialize_ros1(raw, name)
+
+
+def import_bag(
+    path: Path,
+    archive: Path,
+    dictionary: TelemetryDictionary,
+    *,
+    source: str = "ib2",
+    derivers: Sequence[Deriver] = (),
+    progress: Callable[[int, int], None] | None = None,
+    operator: str = "import",
+) -> ImportStats:
+    """Import the bag at ``path`` into a new archive; return what was done.
+
+    ``progress(done, total)`` is called as messages are read. Raises
+    ``BagError`` for a path that is not a readable bag (before the archive
+    is created) and ``RuntimeError`` if the archive cannot be written.
+    """
+    if archive.exists():
+        raise BagError(f"{archive}: exists; an import writes a new archive")
+    bag = _Bag(path)
+    stats = ImportStats()
+    try:
+        conns = []
+        for conn in bag.reader.connections:
+            if bag.usable(conn):
+                conns.append(conn)
+            else:
+                stats.skipped[f"no definition: {conn.topic} ({conn.msgtype})"] += 1
+        total = sum(c.msgcount for c in conns)
+        writer = ArchiveWriter(
+            archive,
+            dictionary_sha256=dictionary.sha256,
+            dictionary_version=dictionary.version,
+            kind="imported",
+            operator=operator,
+            queue_max=2_000_000,
+        )
+        alarms = AlarmBook(on_action=writer.put_action, operator=operator)
+        pipeline = Pipeline(dictionary, ChannelStore(), alarms, writer, derivers)
+        family = (
+            dictionary.sources[source].family
+            if source in dictionary.sources
+            else "robot"
+        )
+        mapper = RobotMapper(FrameTransform.load())
+        writer.start()
+        try:
+            _run(bag, conns, mapper, pipeline, family, source, stats, total, progress)
+        finally:
+            if not writer.stop(timeout=120.0):
+                raise RuntimeError(f"writing {archive} failed: {writer.last_error}")
+        stats.rejected = sum(s.rejected for s in pipeline.store.sources.values())
+    finally:
+        bag.close()
+    return stats
+
+
+def _run(
+    bag: _Bag,
+    conns: Sequence[Connection],
+    mapper: RobotMapper,
+    pipeline: Pipeline,
+    family: str,
+    source: str,
+    stats: ImportStats,
+    total: int,
+    progress: Callable[[int, int], None] | None,
+) -> None:
+    rows: dict[float, Values] = {}
+    bound = ChannelBound()
+    batch_end = -math.inf
+    next_tick = -math.inf
+
+    def flush() -> None:
+        nonlocal next_tick
+        if not rows:
+            return
+        bound.admit(source, rows)
+        stats.refused_channels = bound.refused
+        times, columns = columns_of(rows)
+        last = times[-1]
+        if next_tick == -math.inf:
+            next_tick = times[0]
+        while next_tick < last:
+            pipeline.tick(next_tick)
+            next_tick += DEFAULT_TICK_S
+        stats.frames += 1
+        stats.rows += len(times)
+        pipeline.ingest(
+            encode_frame(family, source, stats.frames, times, columns), last
+        )
+        rows.clear()
+
+    for conn, stamp_ns, raw in bag.messages(conns):
+        t = stamp_ns * 1e-9
+        if t >= batch_end:
+            flush()
+            batch_end = t + BATCH_S
+        stats.messages += 1
+        try:
+            message = bag.deserialize(raw, conn.msgtype)
+        except Exception:  # one corrupt message: skip it, keep the rest
+            stats.skipped[f"bad message: {conn.topic}"] += 1
+            continue
+        values = mapper.map(conn.topic, message)
+        if values:
+            stats.topics[conn.topic] += 1
+            rows.setdefault(t, {}).update(values)
+        if progress is not None and (
+            stats.messages % 500 == 0 or stats.messages == total
+        ):
+            progress(stats.messages, total)
+    flush()
+    if next_tick != -math.inf:
+        pipeline.tick(next_tick)
