@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 import msgspec
 import numpy as np
 
-from telemetry.archive.store import ArchiveReader
+from telemetry.archive.reader import ArchiveReader
 from telemetry.core.channels import (
     ChannelBuffer,
     SourceStats,
