@@ -193,11 +193,16 @@ class ArchiveReader:
         ):
             entry(r["source"])["samples"] = int(r["n"] or 0)
         for r in self._rows(
-            "SELECT source, count(*) AS gaps, sum(ifnull(count, 0)) AS missed"
+            # A gap may count up to 2^63 - 1 missed frames (seq spans the
+            # signed 64-bit range): summed in two 32-bit halves, the total is
+            # exact where SQLite's sum() would stop with "integer overflow".
+            "SELECT source, count(*) AS gaps, sum(ifnull(count, 0) >> 32) AS hi,"
+            " sum(ifnull(count, 0) & 4294967295) AS lo"
             " FROM events WHERE kind = 'gap' AND source IS NOT NULL GROUP BY source"
         ):
             e = entry(r["source"])
-            e["gaps"], e["missed"] = r["gaps"], int(r["missed"] or 0)
+            e["gaps"] = r["gaps"]
+            e["missed"] = (int(r["hi"] or 0) << 32) + int(r["lo"] or 0)
         for r in self._rows(
             "SELECT source, count(*) AS n FROM rejected"
             " WHERE source IS NOT NULL GROUP BY source"
