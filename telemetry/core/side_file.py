@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, Literal
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -51,15 +51,15 @@ def open_side_file(
     readonly: bool = False,
     mode: int = 0o600,
     timeout: float = 5.0,
-    isolation_level: str | None = "",
+    isolation_level: Literal["DEFERRED", "EXCLUSIVE", "IMMEDIATE"] | None = "DEFERRED",
     check_same_thread: bool = True,
 ) -> sqlite3.Connection:
     """Connect to a side file, creating it (``mode``) unless ``readonly``.
 
     Read-only connections use ``mode=ro`` and never create anything; a
-    missing file is then ``FileNotFoundError``. ``isolation_level`` ``""`` is
-    sqlite3's default (implicit transactions), ``None`` autocommit. Raises
-    ``sqlite3.Error`` or ``OSError`` as they come.
+    missing file is then ``FileNotFoundError``. ``isolation_level``
+    ``"DEFERRED"`` is sqlite3's default (implicit transactions), ``None``
+    autocommit. Raises ``sqlite3.Error`` or ``OSError`` as they come.
     """
     path = Path(path)
     if readonly:
