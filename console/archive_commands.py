@@ -80,6 +80,11 @@ def report_loss(archive: ArchiveWriter | None, stopped: bool) -> int:
     """
     if archive is None:
         return 0
+    if archive.checkpoint_error:
+        print(
+            f"kibo-console: warning: {archive.path}: {archive.checkpoint_error}",
+            file=sys.stderr,
+        )
     loss = archive.loss()
     if loss:
         print(f"kibo-console: {loss.summary()} ({archive.path})", file=sys.stderr)

@@ -231,6 +231,11 @@ class ArchiveWriter:
         self._lost_kinds: collections.Counter[str] = collections.Counter()
         self._last_error = ""
         self._disk_full = False
+        self.checkpoint_error = ""
+        """Why the WAL could not be copied into the main file at stop ("" if it was).
+
+        Nothing is lost then (SQLite reads the ``-wal`` with the file), but
+        the main file alone is not complete."""
         self._pending_count = 0
         self._failing_since: float | None = None
         self._failed_attempts = 0
@@ -1090,11 +1095,11 @@ class ArchiveWriter:
                     "PRAGMA wal_checkpoint(TRUNCATE)"
                 ).fetchone()
             except sqlite3.Error as exc:
-                self._fail(f"archive checkpoint failed (data kept in -wal): {exc}")
+                self.checkpoint_error = f"WAL not checkpointed (kept in -wal): {exc}"
                 return
             if not busy:
                 return
-        self._fail("archive checkpoint incomplete: readers kept it busy (data in -wal)")
+        self.checkpoint_error = "WAL not checkpointed: readers kept it busy"
 
 
 @functools.lru_cache(maxsize=256)

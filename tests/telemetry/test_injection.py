@@ -95,7 +95,7 @@ def test_hostile_strings_are_archived_verbatim_and_exported_inert(
     assert rows[0] == ["time", "channel", "value"]
     values = [r[2] for r in rows[1:]]
     assert values == [SCRIPT, "'" + FORMULA, "'+SUM(1+1)", "'-2+3", "'@SUM(A1)",
-                      "'\tTAB", "plain"]  # fmt: skip
+                      "'\\x09TAB", "plain"]  # fmt: skip
     # No cell a spreadsheet would evaluate: nothing starts with = + - @ tab CR.
     for row in rows[1:]:
         for cell in row:
