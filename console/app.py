@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
+from console.archive_commands import report_loss
 from console.config import (
     ConsoleConfig,
     console_curve,
@@ -194,12 +195,14 @@ class Console:
             return
         self._shut_down = True
         self.refresh.stop()
+        # History first: its reader must not be mid-query while the archive
+        # checkpoints its WAL into the main file at stop.
+        if self.history is not None:
+            self.history.close()
         if self.session is not None:
             self.session.stop()
         if self.replay is not None:
             self.replay.stop()
-        if self.history is not None:
-            self.history.close()
         self._stop_simulator()
         self.window.shutdown()
         self.window.close()
@@ -337,4 +340,6 @@ def run_gui(args: argparse.Namespace) -> int:
         QTimer.singleShot(int(args.quit_after * 1000), app.quit)
     code = app.exec()
     console.shutdown()
-    return int(code)
+    archive = console.session.archive if console.session is not None else None
+    lost = report_loss(archive, archive.stopped_cleanly if archive else True)
+    return int(code) or lost

@@ -31,7 +31,7 @@ def run_bench(
 
             run_gui_bench(seconds or 15.0)
         elif name == "query":
-            from telemetry.archive.store import bench_query
+            from telemetry.archive.bench import bench_query
 
             result = bench_query(n_samples=int(hours * 1e8) if hours else 100_000_000)
             for key, value in result.items():

@@ -454,7 +454,7 @@ def run_fuzz_bench(
         result.rejected = store.rejected_total
         result.accepted = sum(s.messages for s in store.sources.values())
         result.by_reason = dict(sorted(store.rejected_by_reason.items()))
-        from telemetry.archive.store import ArchiveReader
+        from telemetry.archive.reader import ArchiveReader
 
         with ArchiveReader(Path(tmp) / "fuzz.sqlite") as reader:
             info = reader.info()

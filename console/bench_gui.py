@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import zmq
 
-from telemetry.archive.store import ArchiveWriter
+from telemetry.archive.writer import ArchiveWriter
 from telemetry.bus.subscriber import SubscriberConfig, ZmqSubscriber
 from telemetry.core.channels import ChannelStore
 from telemetry.core.dictionary import TelemetryDictionary

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import zmq
 
-from telemetry.archive.store import ArchiveWriter
+from telemetry.archive.writer import ArchiveWriter
 from telemetry.bus.subscriber import SubscriberConfig, ZmqSubscriber
 from telemetry.core.channels import ChannelStore
 from telemetry.core.dictionary import TelemetryDictionary
@@ -179,7 +179,7 @@ def _receive_decode_limit(tmp: Path, seconds: float) -> float:
 
 def run_ingest_bench(seconds: float = 5.0) -> dict[str, float]:
     """Run the stepped ingest benchmark and print the ratios; return the figures."""
-    from telemetry.archive.store import bench_insert
+    from telemetry.archive.bench import bench_insert
 
     dictionary = TelemetryDictionary.load()
     with tempfile.TemporaryDirectory(prefix="kibo-bench-") as tmpdir:

@@ -8,8 +8,8 @@ start fast and run headless.
 from __future__ import annotations
 
 import argparse
-import json
 import signal
+import sqlite3
 import sys
 import threading
 import time
@@ -17,6 +17,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from console.archive_commands import (
+    check_period,
+    finite_non_negative,
+    finite_positive,
+    finite_seconds,
+    report_loss,
+    run_export,
+    run_info,
+)
 from console.ib2_cli import (
     IB2_COMMANDS,
     add_ib2_commands,
@@ -112,9 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--screenshot", type=Path, help="save a screenshot of the window to FILE"
     )
     parser.add_argument(
-        "--quit-after", type=float, metavar="S", help="quit after S seconds"
+        "--quit-after", type=finite_seconds, metavar="S", help="quit after S seconds"
     )
-    parser.add_argument("--refresh-hz", type=float, default=20.0)
+    parser.add_argument("--refresh-hz", type=finite_positive, default=20.0)
     parser.add_argument(
         "--roster",
         type=Path,
@@ -135,11 +144,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_publisher_options(sim, "tcp://127.0.0.1:5556")
     sim.add_argument("--seed", type=int, default=1)
     sim.add_argument(
-        "--duration", type=float, default=None, help="seconds of wall time"
+        "--duration", type=finite_seconds, default=None, help="seconds of wall time"
     )
     sim.add_argument(
         "--rate-scale",
-        type=float,
+        type=finite_positive,
         default=1.0,
         help="simulated seconds per wall second (scenarios compress with it)",
     )
@@ -155,7 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     rec = sub.add_parser("record", help="headless recorder: subscribe and archive")
     _add_subscriber_options(rec)
     rec.add_argument("--archive", type=Path, required=True)
-    rec.add_argument("--duration", type=float, default=None)
+    rec.add_argument("--duration", type=finite_seconds, default=None)
     rec.add_argument(
         "--topic", action="append", default=None, help="topic prefix filter"
     )
@@ -169,7 +178,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     exp = sub.add_parser("export", help="export one channel from an archive")
     exp.add_argument("--archive", type=Path, required=True)
-    exp.add_argument("--channel", required=True, metavar="SRC.CHANNEL")
+    exp.add_argument(
+        "--channel",
+        required=True,
+        action="append",
+        metavar="SRC.CHANNEL",
+        help="channel to export (repeat with --wide for several)",
+    )
+    exp.add_argument(
+        "--wide",
+        action="store_true",
+        help="CSV with one column per --channel, one row per sample time",
+    )
     exp.add_argument("--start", type=parse_time)
     exp.add_argument("--end", type=parse_time)
     exp.add_argument("--format", choices=["csv", "json"], default="csv")
@@ -186,11 +206,16 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("replay", help="republish a recording over ZeroMQ")
     rep.add_argument("--archive", type=Path, required=True)
     _add_publisher_options(rep, "tcp://127.0.0.1:5557")
-    rep.add_argument("--speed", type=float, default=1.0, help="0 = as fast as possible")
+    rep.add_argument(
+        "--speed",
+        type=finite_non_negative,
+        default=1.0,
+        help="0 = as fast as possible",
+    )
     rep.add_argument("--start", type=parse_time)
     rep.add_argument("--end", type=parse_time)
     rep.add_argument("--faults", type=Path)
-    rep.add_argument("--wait-subscriber", type=float, default=10.0)
+    rep.add_argument("--wait-subscriber", type=finite_non_negative, default=10.0)
 
     handover = sub.add_parser("handover", help="shift handover report (HTML)")
     handover.add_argument("--archive", type=Path, required=True)
@@ -251,8 +276,8 @@ def build_parser() -> argparse.ArgumentParser:
         "archived; prints rates, reasons and the session's memory; exit 1 if "
         "a frame went astray",
     )
-    bench.add_argument("--seconds", type=float, default=None)
-    bench.add_argument("--hours", type=float, default=None)
+    bench.add_argument("--seconds", type=finite_seconds, default=None)
+    bench.add_argument("--hours", type=finite_positive, default=None)
     bench.add_argument(
         "--frames", type=int, default=None, help="messages for 'bench fuzz'"
     )
@@ -355,10 +380,22 @@ def main(argv: list[str] | None = None) -> int:
         handler = _COMMANDS.get(args.command or "", _gui)
         return handler(args)
     except (DictionaryError, OSError, TimeoutError, ValueError) as exc:
-        print(f"kibo-console: error: {exc}", file=sys.stderr)
+        print(f"kibo-console: error: {_one_line(exc)}", file=sys.stderr)
+        return 2
+    except sqlite3.DatabaseError as exc:
+        # Damage found past the checks made on opening (a page that does not
+        # read): the file is named, no traceback.
+        where = next(
+            (str(p) for p in vars(args).values() if isinstance(p, Path)), "a file"
+        )
+        print(f"kibo-console: error: {where}: damaged file ({exc})", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def _stop_on_signals(stop: threading.Event) -> None:
@@ -475,6 +512,7 @@ def _record(args: argparse.Namespace) -> int:
                 break
     finally:
         session.stop()
+    stopped = session.archive.stopped_cleanly if session.archive else True
     stats = session.store.sources
     messages = sum(s.messages for s in stats.values())
     samples = sum(s.samples for s in stats.values())
@@ -489,51 +527,11 @@ def _record(args: argparse.Namespace) -> int:
             "see the archive's 'publisher refused' events",
             file=sys.stderr,
         )
-    return 0
-
-
-def _info(args: argparse.Namespace) -> int:
-    from telemetry.archive.store import ArchiveReader
-
-    with ArchiveReader(args.archive) as reader:
-        info = reader.info()
-    if args.json:
-        print(json.dumps(info, indent=2, sort_keys=True))
-    else:
-        print(f"archive {args.archive}")
-        print(
-            f"  channels {info['channels']}, samples {info['samples']}, "
-            f"rejected {info['rejected']}"
-        )
-        for src, counts in sorted(info["sources"].items()):
-            print(
-                f"  {src:16} "
-                + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
-            )
-    return 0
-
-
-def _export(args: argparse.Namespace) -> int:
-    from telemetry.archive.store import ArchiveReader
-
-    with ArchiveReader(args.archive) as reader:
-        if args.output:
-            with args.output.open("w", newline="", encoding="utf-8") as out:
-                count = reader.export(
-                    args.channel, args.start, args.end, args.format, out
-                )
-        else:
-            count = reader.export(
-                args.channel, args.start, args.end, args.format, sys.stdout
-            )
-    if count == 0:
-        print(
-            f"kibo-console: no samples of {args.channel} in that range", file=sys.stderr
-        )
-    return 0
+    return report_loss(session.archive, stopped)
 
 
 def _dose_report(args: argparse.Namespace) -> int:
+    check_period(args.start, args.end)
     from telemetry.reports.dose_report import write_dose_report
 
     write_dose_report(
@@ -546,6 +544,7 @@ def _replay(args: argparse.Namespace) -> int:
     from telemetry.bus.curve import load_publisher_curve
     from telemetry.replay.republish import republish
 
+    check_period(args.start, args.end)
     endpoint, connect = _publisher_endpoint(args)
     curve = (
         load_publisher_curve(args.curve_secret, args.curve_allow, args.curve_server_key)
@@ -571,6 +570,7 @@ def _replay(args: argparse.Namespace) -> int:
 
 
 def _handover(args: argparse.Namespace) -> int:
+    check_period(args.start, args.end)
     from telemetry.reports.handover import write_handover_report
 
     write_handover_report(args.archive, args.start, args.end, args.output)
@@ -603,7 +603,7 @@ def _debrief(args: argparse.Namespace) -> int:
 
 
 def _bookmark(args: argparse.Namespace) -> int:
-    from telemetry.archive.store import ArchiveReader
+    from telemetry.archive.reader import ArchiveReader
     from telemetry.replay.bookmarks import BookmarkFile
     from telemetry.replay.session_reader import parse_session_time
 
@@ -675,8 +675,8 @@ def _gui(args: argparse.Namespace) -> int:
 _COMMANDS = {
     "sim": _sim,
     "record": _record,
-    "info": _info,
-    "export": _export,
+    "info": run_info,
+    "export": run_export,
     "dose-report": _dose_report,
     "replay": _replay,
     "handover": _handover,

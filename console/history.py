@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from telemetry.archive.store import ArchiveReader
+from telemetry.archive.reader import ArchiveReader
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -16,7 +16,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from telemetry.archive.store import ArchiveWriter  # noqa: E402
+from telemetry.archive.writer import ArchiveWriter  # noqa: E402
 from telemetry.core.channels import ChannelStore  # noqa: E402
 from telemetry.core.dictionary import TelemetryDictionary  # noqa: E402
 from telemetry.core.pipeline import Pipeline  # noqa: E402

@@ -44,7 +44,7 @@ from PySide6.QtWidgets import (
 )
 
 from console.docks.panel import Panel, VersionWatch, describe, limit_bands
-from telemetry.archive.store import csv_text, iso_utc
+from telemetry.archive.export import csv_text, iso_utc
 from widgets.levels import Level, palette
 from widgets.strip_chart import StripChart
 

@@ -1,1 +1,5 @@
-"""The SQLite archive of everything received: writer, reader, export."""
+"""The SQLite archive: format, queue items and queue, writer, reader, export.
+
+schema, items, backlog, lock, writer, records, reader, export, bench: one
+concept each.
+"""

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Final
 from rosbags.rosbag1 import Reader as Reader1
 from rosbags.rosbag2 import Reader as Reader2
 
-from telemetry.archive.store import ArchiveWriter
+from telemetry.archive.writer import ArchiveWriter
 from telemetry.core.alarms import AlarmBook
 from telemetry.core.channels import ChannelStore
 from telemetry.core.pipeline import DEFAULT_TICK_S, Pipeline
@@ -142,7 +142,7 @@ def import_bag(
             dictionary_version=dictionary.version,
             kind="imported",
             operator=operator,
-            queue_max=2_000_000,
+            queue_bytes=1 << 40,  # in process: never drop, the import waits
         )
         alarms = AlarmBook(on_action=writer.put_action, operator=operator)
         pipeline = Pipeline(dictionary, ChannelStore(), alarms, writer, derivers)

@@ -14,7 +14,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from telemetry.archive.store import ArchiveWriter
+from telemetry.archive.backlog import DEFAULT_QUEUE_BYTES
+from telemetry.archive.writer import ArchiveWriter
 from telemetry.bus.subscriber import CurveConfig, SubscriberConfig, ZmqSubscriber
 from telemetry.core.alarms import AlarmBook
 from telemetry.core.channels import DEFAULT_CAPACITY, ChannelStore
@@ -32,9 +33,9 @@ if TYPE_CHECKING:
     from telemetry.core.dictionary import TelemetryDictionary
 
 
-#: Items the archive queue holds while the disk is slow or full; past it items
-#: are dropped, counted and alarmed (at ~1 kB a frame, about 200 MB).
-ARCHIVE_QUEUE_MAX = 200_000
+#: Bytes the archive may hold in memory while the disk is slow or full; past
+#: them items are dropped, counted and alarmed (see telemetry.archive.backlog).
+ARCHIVE_QUEUE_BYTES = DEFAULT_QUEUE_BYTES
 #: The ``archive`` alarm's key in the alarm list.
 ARCHIVE_ALARM = "archive"
 # Backlog fractions of the queue that raise the archive alarm to WATCH / WARNING.
@@ -66,12 +67,10 @@ class ArchiveWatch:
         archive: ArchiveWriter,
         alarms: AlarmBook,
         note: EventSink,
-        queue_max: int = ARCHIVE_QUEUE_MAX,
     ) -> None:
         self.archive = archive
         self.alarms = alarms
         self.note = note
-        self.queue_max = queue_max
         self.level = Severity.NOMINAL
         self.kind = "archive ok"
         self.max_backlog = 0
@@ -83,8 +82,10 @@ class ArchiveWatch:
         a = self.archive
         backlog = a.backlog
         self.max_backlog = max(self.max_backlog, backlog)
+        fill = a.queue_fill
         held = (
-            f"{backlog} items held in memory ({backlog / self.queue_max:.0%} of queue)"
+            f"{backlog} items held in memory ({a.held_bytes / 2**20:.1f} MiB, "
+            f"{fill:.0%} of the queue)"
         )
         if a.dropped > self._dropped:
             self._dropped, self._last_drop = a.dropped, now
@@ -102,9 +103,9 @@ class ArchiveWatch:
         if a.retrying:
             detail = f"archive writes failing, retrying ({a.last_error}); {held}"
             return Severity.WARNING, "archive failing", detail
-        if backlog >= _BACKLOG_WARNING * self.queue_max:
+        if fill >= _BACKLOG_WARNING:
             return Severity.WARNING, "archive backlog", f"archive is behind: {held}"
-        if backlog >= _BACKLOG_WATCH * self.queue_max:
+        if fill >= _BACKLOG_WATCH:
             return Severity.WATCH, "archive backlog", f"archive is behind: {held}"
         return Severity.NOMINAL, "archive ok", f"archive writing normally; {held}"
 
@@ -174,7 +175,7 @@ class LiveSession:
         self.clock = clock
         self.store = ChannelStore(config.buffer_capacity)
         self.archive: ArchiveWriter | None = None
-        options = {"queue_max": ARCHIVE_QUEUE_MAX, **config.archive_options}
+        options = {"queue_bytes": ARCHIVE_QUEUE_BYTES, **config.archive_options}
         if config.archive_path is not None:
             self.archive = ArchiveWriter(
                 config.archive_path,
@@ -199,7 +200,7 @@ class LiveSession:
             max_time_ahead_s=config.max_time_ahead_s,
         )
         self.archive_watch = (
-            ArchiveWatch(self.archive, self.alarms, self.note, options["queue_max"])
+            ArchiveWatch(self.archive, self.alarms, self.note)
             if self.archive is not None
             else None
         )

@@ -14,7 +14,7 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
-from telemetry.core.private_file import create_private_file
+from telemetry.core.side_file import open_side_file
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -123,8 +123,7 @@ class DoseLedger:
     def _connect(self) -> sqlite3.Connection | None:
         try:
             if self.writable:
-                create_private_file(str(self.path))
-                db = sqlite3.connect(self.path, timeout=5.0, check_same_thread=False)
+                db = open_side_file(self.path, check_same_thread=False)
                 try:
                     self._check(db, create=True)
                 except BaseException:
@@ -133,8 +132,7 @@ class DoseLedger:
                 return db
             if not self.path.exists():
                 return None
-            uri = f"{self.path.resolve().as_uri()}?mode=ro"
-            db = sqlite3.connect(uri, uri=True, timeout=5.0, check_same_thread=False)
+            db = open_side_file(self.path, readonly=True, check_same_thread=False)
             try:
                 self._check(db, create=False)
             except BaseException:

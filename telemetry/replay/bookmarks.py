@@ -7,7 +7,6 @@ must travel with the session: ``<name>.bookmarks.sqlite`` next to the session.
 from __future__ import annotations
 
 import math
-import os
 import sqlite3
 import stat
 import time
@@ -15,6 +14,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
+
+from telemetry.core.side_file import (
+    check_identity,
+    create_file,
+    create_schema,
+    open_side_file,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -24,10 +30,6 @@ BOOKMARKS_SCHEMA_VERSION: Final = 1
 SIDECAR_SUFFIX: Final = ".bookmarks.sqlite"
 MAX_TEXT: Final = 2000
 BUSY_TIMEOUT_S: Final = 5.0
-_OTHER_APPLICATION_IDS: Final = {
-    0x4B49424F: "a console archive",  # "KIBO"
-    0x4B54524E: "a training log",  # "KTRN"
-}
 
 # The sidecar (application_id 0x4B424D4B "KBMK", user_version 1). A rollback
 # journal rather than WAL: writes are rare, and several consoles, possibly on
@@ -100,9 +102,8 @@ class BookmarkFile:
         """Return every bookmark, oldest sample time first; [] without a sidecar."""
         if not self.path.is_file():
             return []
-        uri = f"{self.path.resolve().as_uri()}?mode=ro"
         try:
-            conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S)
+            conn = open_side_file(self.path, readonly=True, timeout=BUSY_TIMEOUT_S)
         except sqlite3.Error as exc:
             raise BookmarkError(f"{self.path}: cannot read bookmarks: {exc}") from None
         try:
@@ -169,7 +170,7 @@ class BookmarkFile:
         if not self.path.exists():
             self._create_file()
         try:
-            conn = sqlite3.connect(
+            conn = open_side_file(
                 self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None
             )
         except sqlite3.Error as exc:
@@ -177,10 +178,12 @@ class BookmarkFile:
         try:
             conn.execute("BEGIN IMMEDIATE")
             if self._check(conn, creating=True):
-                for statement in SCHEMA:
-                    conn.execute(statement)
-                conn.execute(f"PRAGMA application_id={BOOKMARKS_APPLICATION_ID}")
-                conn.execute(f"PRAGMA user_version={BOOKMARKS_SCHEMA_VERSION}")
+                create_schema(
+                    conn,
+                    SCHEMA,
+                    application_id=BOOKMARKS_APPLICATION_ID,
+                    schema_version=BOOKMARKS_SCHEMA_VERSION,
+                )
                 conn.execute(
                     "INSERT INTO sidecar (session, created) VALUES (?, ?)",
                     (self.session.name, self._clock()),
@@ -198,36 +201,23 @@ class BookmarkFile:
         except OSError:
             mode = 0o600
         try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, mode or 0o600)
-        except FileExistsError:
-            return  # another console created it first: fine
+            create_file(self.path, mode or 0o600)  # another console's first: fine
         except OSError as exc:
             raise BookmarkError(
                 f"cannot create {self.path} (bookmarks are stored next to the "
                 f"session): {exc.strerror or exc}"
             ) from None
-        try:
-            os.fchmod(fd, mode or 0o600)  # whatever the umask
-        finally:
-            os.close(fd)
 
     def _check(self, conn: sqlite3.Connection, *, creating: bool) -> bool:
         """Refuse files that are not a bookmarks sidecar; True if it is still empty."""
-        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-        tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-        if app_id == BOOKMARKS_APPLICATION_ID:
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version > BOOKMARKS_SCHEMA_VERSION:
-                raise BookmarkError(
-                    f"{self.path}: bookmarks schema {version} is newer than this "
-                    f"console ({BOOKMARKS_SCHEMA_VERSION})"
-                )
-            return False
-        what = _OTHER_APPLICATION_IDS.get(app_id)
-        if what is not None or tables:
-            raise BookmarkError(
-                f"{self.path} is {what or 'an SQLite file'}, not a bookmarks file"
-            )
-        if not creating:
+        empty = check_identity(
+            conn,
+            self.path,
+            application_id=BOOKMARKS_APPLICATION_ID,
+            schema_version=BOOKMARKS_SCHEMA_VERSION,
+            what="a bookmarks file",
+            error=BookmarkError,
+        )
+        if empty and not creating:
             raise BookmarkError(f"{self.path}: empty bookmarks file")
-        return True
+        return empty

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
-from telemetry.archive.store import ArchiveWriter
+from telemetry.archive.writer import ArchiveWriter
 from telemetry.core.channels import (
     ChannelBuffer,
     SourceStats,

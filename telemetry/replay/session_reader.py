@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import msgspec
 
-from telemetry.archive.store import ArchiveReader
+from telemetry.archive.reader import ArchiveReader
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator

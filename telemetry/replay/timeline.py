@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from telemetry.archive.store import ArchiveReader
+from telemetry.archive.reader import ArchiveReader
 from telemetry.core.severity import Severity
 from telemetry.replay.bookmarks import BookmarkFile
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from telemetry.core.severity import Severity
+from telemetry.core.side_file import check_identity, create_schema, open_side_file
 from telemetry.core.text import escape_html, utc_text
 
 if TYPE_CHECKING:
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
 
 TRAINING_APPLICATION_ID: Final = 0x4B54524E  # "KTRN"
 TRAINING_SCHEMA_VERSION: Final = 1
-_ARCHIVE_APPLICATION_ID: Final = 0x4B49424F  # "KIBO": a console archive
 
 # The training log (application_id 0x4B54524E "KTRN", user_version 1):
 #   training_sessions   one row per training run. started/ended: wall clock,
@@ -141,26 +141,32 @@ class TrainingLog:
             )
         self._clock = clock
         self._lock = threading.Lock()
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn = open_side_file(self.path, isolation_level=None, check_same_thread=False)
         self._conn: sqlite3.Connection | None = conn
         try:
-            app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-            tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-            if app_id == _ARCHIVE_APPLICATION_ID:
-                raise TrainingLogError(
-                    f"{self.path} is a console archive, not a training log"
+            try:
+                empty = check_identity(
+                    conn,
+                    self.path,
+                    application_id=TRAINING_APPLICATION_ID,
+                    schema_version=TRAINING_SCHEMA_VERSION,
+                    what="a training log",
+                    error=TrainingLogError,
                 )
-            if tables and app_id != TRAINING_APPLICATION_ID:
+            except sqlite3.DatabaseError as exc:
                 raise TrainingLogError(
-                    f"{self.path} is an SQLite file but not a training log"
-                )
+                    f"{self.path} is not a training log ({exc})"
+                ) from None
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("BEGIN IMMEDIATE")
-            for statement in SCHEMA:
-                conn.execute(statement)
-            conn.execute(f"PRAGMA application_id={TRAINING_APPLICATION_ID}")
-            conn.execute(f"PRAGMA user_version={TRAINING_SCHEMA_VERSION}")
+            if empty:
+                create_schema(
+                    conn,
+                    SCHEMA,
+                    application_id=TRAINING_APPLICATION_ID,
+                    schema_version=TRAINING_SCHEMA_VERSION,
+                )
             cursor = conn.execute(
                 "INSERT INTO training_sessions (started, trainee, scenario, replayed,"
                 " replay_start) VALUES (?, ?, ?, ?, ?)",
@@ -329,11 +335,21 @@ def read_training_log(path: str | Path, session: int | None = None) -> TrainingR
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no training log at {path}")
-    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    conn = open_side_file(path, readonly=True)
     try:
-        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-        if app_id != TRAINING_APPLICATION_ID:
-            raise TrainingLogError(f"{path} is not a training log")
+        try:
+            empty = check_identity(
+                conn,
+                path,
+                application_id=TRAINING_APPLICATION_ID,
+                schema_version=TRAINING_SCHEMA_VERSION,
+                what="a training log",
+                error=TrainingLogError,
+            )
+        except sqlite3.DatabaseError as exc:
+            raise TrainingLogError(f"{path} is not a training log ({exc})") from None
+        if empty:
+            raise TrainingLogError(f"{path} is empty, not a training log")
         where, params = ("id = ?", (session,)) if session is not None else ("1", ())
         row = conn.execute(
             "SELECT id, trainee, scenario, replayed, replay_start, started, ended"

@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 import numpy as np
 import numpy.typing as npt
 
-from telemetry.archive.store import ArchiveReader, csv_text, iso_utc
+from telemetry.archive.export import csv_text, iso_utc
+from telemetry.archive.reader import ArchiveReader
 from telemetry.core.channels import ChannelStore
 from telemetry.core.dictionary import DEFAULT_DICTIONARY, TelemetryDictionary
 from telemetry.core.pipeline import Pipeline

@@ -12,14 +12,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from telemetry.archive.store import ArchiveReader, TransitionRecord
+from telemetry.archive.reader import ArchiveReader
+from telemetry.archive.records import TransitionRecord
 from telemetry.core.severity import Severity
 from telemetry.core.text import escape_html, utc_text
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from telemetry.archive.store import ActionRecord, EventRecord, RejectedRecord
+    from telemetry.archive.records import ActionRecord, EventRecord, RejectedRecord
 
 # Event kinds the pipeline writes for a source's link state, and the level of
 # the ``link:<source>`` alarm each one means.

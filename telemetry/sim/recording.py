@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from telemetry.archive.store import ArchiveWriter
+from telemetry.archive.writer import ArchiveWriter
 from telemetry.core.alarms import AlarmBook
 from telemetry.core.channels import DEFAULT_CAPACITY, ChannelStore
 from telemetry.core.pipeline import DEFAULT_TICK_S, Pipeline
@@ -58,7 +58,7 @@ def record_simulated_session(
         dictionary_version=dictionary.version,
         kind="recorded",
         operator=operator,
-        queue_max=2_000_000,
+        queue_bytes=1 << 40,  # in process: never drop, the caller waits
     )
     alarms = AlarmBook(on_action=writer.put_action, operator=operator)
     pipeline = Pipeline(

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import pytest
 from polling import wait_for
 
-from telemetry.archive.store import ArchiveReader
+from telemetry.archive.reader import ArchiveReader
 from telemetry.bus.publisher import free_tcp_endpoint
 
 if TYPE_CHECKING:

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QApplication
 from console.context import ConsoleContext
 from console.docks.plot_dock import MIME_CHANNELS, PlotDock, default_charts, saa_spans
 from console.history import HistoryService
-from telemetry.archive.store import ArchiveWriter
+from telemetry.archive.writer import ArchiveWriter
 from telemetry.core.alarms import AlarmBook
 from telemetry.core.channels import ChannelStore
 from telemetry.core.pipeline import Pipeline

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING
 import pytest
 from polling import wait_for
 
-from telemetry.archive.store import ArchiveError, ArchiveReader
+from telemetry.archive.reader import ArchiveReader
+from telemetry.archive.schema import ArchiveError
 from telemetry.bus.publisher import free_tcp_endpoint
 from telemetry.bus.subscriber import short_key
 

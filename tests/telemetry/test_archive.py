@@ -23,17 +23,17 @@ import numpy as np
 import pytest
 from polling import wait_for
 
-from telemetry.archive.store import (
+from telemetry.archive.bench import bench_insert, bench_query
+from telemetry.archive.export import export_channel
+from telemetry.archive.items import (
+    ITEM_OVERHEAD,
     MAX_REJECTED_BODY,
-    SCHEMA,
-    ArchiveError,
-    ArchiveReader,
-    ArchiveWriter,
-    bench_insert,
-    bench_query,
-    installed_version,
+    batches_bytes,
     missing_count,
 )
+from telemetry.archive.reader import ArchiveReader
+from telemetry.archive.schema import SCHEMA, ArchiveError, installed_version
+from telemetry.archive.writer import ArchiveWriter
 from telemetry.core.wire import Frame, decode_frame, encode_frame
 
 if TYPE_CHECKING:
@@ -340,7 +340,11 @@ def test_reader_sees_commits_while_writer_keeps_writing(
 def test_overflow_drops_are_counted_and_recorded(
     make_writer: Callable[..., ArchiveWriter], tmp_path: Path
 ) -> None:
-    writer = make_writer(queue_max=3)  # not started: nothing drains the queue
+    parts, _, batches = make_frame("ib2-a", 0, [T0] * 2, {"pos_x": [1, 2]})
+    cost = ITEM_OVERHEAD + len(parts[1]) + batches_bytes(batches)
+    # Room for three such frames, not for the event after them; not started:
+    # nothing drains the queue.
+    writer = make_writer(queue_bytes=3 * cost + cost // 2)
     dropped = []
     for seq in range(5):
         parts, frame, batches = make_frame(
@@ -416,7 +420,7 @@ def test_disk_full_keeps_the_batch_and_recovers(
 CHILD = """
 import sys, time
 import numpy as np
-from telemetry.archive.store import ArchiveWriter
+from telemetry.archive.writer import ArchiveWriter
 from telemetry.core.wire import decode_frame, encode_frame
 
 writer = ArchiveWriter(sys.argv[1], dictionary_sha256="x", dictionary_version="1",
@@ -529,7 +533,10 @@ def test_export_pages_through_overlapping_segments(
     with ArchiveReader(tmp_path / "archive.sqlite") as reader:
         t, v = reader.channel_window("c1.dose_rate", T0 + 2, T0 + 17)
         out = io.StringIO()
-        assert reader.export("c1.dose_rate", T0 + 2, T0 + 17, "json", out) == t.size
+        assert (
+            export_channel(reader, "c1.dose_rate", T0 + 2, T0 + 17, "json", out)
+            == t.size
+        )
     lines = out.getvalue().splitlines()
     assert len(lines) == t.size + 2  # header line, one line per sample, "]}"
     samples = json.loads(out.getvalue())["samples"]
@@ -561,7 +568,7 @@ def test_export_csv_and_json_with_hostile_strings(
 
     with ArchiveReader(tmp_path / "archive.sqlite") as reader:
         out = io.StringIO()
-        assert reader.export("ib2-a.mode", T0, T0 + 5, "csv", out) == 5
+        assert export_channel(reader, "ib2-a.mode", T0, T0 + 5, "csv", out) == 5
         text = out.getvalue()
         rows = list(csv.reader(io.StringIO(text)))
         assert rows[0] == ["time", "channel", "value"]
@@ -578,17 +585,17 @@ def test_export_csv_and_json_with_hostile_strings(
             assert not row[2].startswith(("=", "+", "-", "@"))
 
         out = io.StringIO()
-        assert reader.export("ib2-a.mode", T0, T0 + 10, "csv", out) == 6
+        assert export_channel(reader, "ib2-a.mode", T0, T0 + 10, "csv", out) == 6
         assert out.getvalue().splitlines()[-1].endswith(",11.0")  # unknown code
 
         out = io.StringIO()
-        reader.export(HOSTILE, -math.inf, math.inf, "csv", out)
+        export_channel(reader, HOSTILE, -math.inf, math.inf, "csv", out)
         rows = list(csv.reader(io.StringIO(out.getvalue())))
         assert [r[1] for r in rows[1:]] == ["'" + HOSTILE] * 3
         assert [r[2] for r in rows[1:]] == ["-1.5", "2.0", ""]  # numbers stay numbers
 
         out = io.StringIO()
-        assert reader.export("ib2-a.mode", T0, T0 + 10, "json", out) == 6
+        assert export_channel(reader, "ib2-a.mode", T0, T0 + 10, "json", out) == 6
         raw = out.getvalue()
         assert "<script>" not in raw  # inert if pasted into HTML
         doc = json.loads(raw)
@@ -609,19 +616,19 @@ def test_export_csv_and_json_with_hostile_strings(
         assert doc["samples"][0]["t"] == times[0]
 
         out = io.StringIO()
-        reader.export(HOSTILE, None, None, "json", out)
+        export_channel(reader, HOSTILE, None, None, "json", out)
         doc = json.loads(out.getvalue())
         assert doc["channel"] == HOSTILE
         assert doc["start"] is None
         assert [s["value"] for s in doc["samples"]] == [-1.5, 2.0, None]
 
         out = io.StringIO()
-        assert reader.export("ib2-a.mode", T0 + 50, T0 + 60, "json", out) == 0
+        assert export_channel(reader, "ib2-a.mode", T0 + 50, T0 + 60, "json", out) == 0
         assert json.loads(out.getvalue())["samples"] == []
-        with pytest.raises(KeyError):
-            reader.export("nope.nope", T0, T0 + 1, "csv", io.StringIO())
+        with pytest.raises(ValueError, match="no channel"):
+            export_channel(reader, "nope.nope", T0, T0 + 1, "csv", io.StringIO())
         with pytest.raises(ValueError, match="format"):
-            reader.export("ib2-a.mode", T0, T0 + 1, "xml", io.StringIO())  # type: ignore[arg-type]
+            export_channel(reader, "ib2-a.mode", T0, T0 + 1, "xml", io.StringIO())  # type: ignore[arg-type]
 
 
 def test_unwritable_item_is_reported_and_the_rest_is_kept(

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from telemetry.archive.store import ArchiveReader
+from telemetry.archive.reader import ArchiveReader
 from telemetry.core.alarms import AlarmBook
 from telemetry.core.channels import ChannelStore
 from telemetry.core.dictionary import TelemetryDictionary

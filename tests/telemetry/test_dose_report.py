@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pytest
 
-from telemetry.archive.store import ArchiveReader, ArchiveWriter
+from telemetry.archive.reader import ArchiveReader
+from telemetry.archive.writer import ArchiveWriter
 from telemetry.core.channels import ChannelStore
 from telemetry.core.dictionary import TelemetryDictionary
 from telemetry.core.pipeline import Pipeline

@@ -25,7 +25,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from console.bench_fuzz import HOSTILE_STRINGS, REJECT_REASONS, deep_msgpack
-from telemetry.archive.store import ArchiveReader, ArchiveWriter
+from telemetry.archive.reader import ArchiveReader
+from telemetry.archive.writer import ArchiveWriter
 from telemetry.bus.publisher import free_tcp_endpoint
 from telemetry.core.channels import ChannelStore
 from telemetry.core.dictionary import DEFAULT_DICTIONARY, TelemetryDictionary

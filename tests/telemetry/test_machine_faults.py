@@ -19,7 +19,7 @@ import pytest
 import zmq
 from polling import wait_for
 
-from telemetry.archive.store import ArchiveReader
+from telemetry.archive.reader import ArchiveReader
 from telemetry.bus.publisher import free_tcp_endpoint
 from telemetry.core.dictionary import DEFAULT_DICTIONARY, TelemetryDictionary
 from telemetry.core.severity import Severity
@@ -300,13 +300,13 @@ def test_an_archive_slower_than_the_feed_shows_a_bounded_backlog(
     """
     stream = StreamPublisher(rate_hz=1000.0, rows=1)
     path = tmp_path / "slow.sqlite"
-    queue_max, batch = 300, 100
+    queue_bytes, batch = 150_000, 100
     session = LiveSession(
         tiny_dictionary,
         SessionConfig(
             [stream.endpoint],
             path,
-            archive_options={"queue_max": queue_max, "batch_rows": batch},
+            archive_options={"queue_bytes": queue_bytes, "batch_rows": batch},
         ),
     )
     archive = session.archive
@@ -318,13 +318,12 @@ def test_an_archive_slower_than_the_feed_shows_a_bounded_backlog(
         blocker.execute("BEGIN IMMEDIATE")  # a slow disk, as the writer sees it
         wait_for(lambda: archive.dropped > 0, 20, "the queue to fill")
         wait_for(lambda: archive_alarm(session) == Severity.CRITICAL, 5, "alarm")
-        # Bounded: the queue plus the one batch the writer is holding.
-        assert archive.backlog <= queue_max + batch
-        assert session.archive_watch.max_backlog <= queue_max + batch
+        # Bounded in bytes: the queue and the batch the writer is holding.
+        assert 0 < archive.held_bytes <= queue_bytes
         kinds = {e.kind for e in session.store.events_since(0)}
         assert "archive dropping" in kinds
         blocker.execute("COMMIT")
-        wait_for(lambda: archive.backlog < queue_max // 4, 20, "the writer to catch up")
+        wait_for(lambda: archive.queue_fill < 0.25, 20, "the writer to catch up")
     finally:
         blocker.close()
         stream.stop()

@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 import zmq
 
-from telemetry.archive.store import ArchiveReader, ArchiveWriter
+from telemetry.archive.reader import ArchiveReader
+from telemetry.archive.writer import ArchiveWriter
 from telemetry.core.alarms import AlarmBook
 from telemetry.core.channels import ChannelStore
 from telemetry.core.dictionary import DEFAULT_DICTIONARY, TelemetryDictionary

@@ -19,7 +19,7 @@ import pytest
 import zmq
 
 from console.config import curve_config, generate_keys
-from telemetry.archive.store import ArchiveReader
+from telemetry.archive.reader import ArchiveReader
 from telemetry.bus.curve import (
     ClientAllowList,
     load_allowed_keys,

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pytest
 
-from telemetry.archive.store import ArchiveReader
+from telemetry.archive.reader import ArchiveReader
 from telemetry.core.channels import ChannelStore
 from telemetry.core.dictionary import TelemetryDictionary
 from telemetry.core.pipeline import MAX_TIME_AHEAD_S, TIME_AHEAD, Pipeline

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from telemetry.archive.store import ArchiveWriter
+from telemetry.archive.writer import ArchiveWriter
 from telemetry.core.alarms import AlarmBook
 from telemetry.core.channels import ChannelStore
 from telemetry.core.dictionary import DEFAULT_DICTIONARY, TelemetryDictionary
