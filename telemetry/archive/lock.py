@@ -20,7 +20,7 @@ LOCK_SUFFIX: Final = "-writer.lock"
 
 
 class ArchiveBusyError(ValueError):
-    """Another writer (recorder or console) has the archive open; one line."""
+    """The archive cannot be had for writing: another writer holds it, or no lock."""
 
 
 class WriterLock:
@@ -38,7 +38,13 @@ class WriterLock:
         can name it.
         """
         while True:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError as exc:
+                raise ArchiveBusyError(
+                    f"cannot write {self.archive}: {exc.strerror or exc} "
+                    f"(creating its writer lock {self.path})"
+                ) from None
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:

@@ -273,11 +273,14 @@ class ArchiveWriter:
     ) -> None:
         conn = sqlite3.connect(self.path, isolation_level=None, timeout=1.0)
         try:
+            # Identified before anything is written: a foreign file given by
+            # mistake is left exactly as it was (not even switched to WAL).
+            check_archive(conn, self.path)
             mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             if str(mode).lower() != "wal":
                 raise ArchiveError(f"{self.path}: cannot use WAL (journal_mode={mode})")
             conn.execute("BEGIN IMMEDIATE")
-            check_archive(conn, self.path)
+            check_archive(conn, self.path)  # again, now that no one else can write
             for statement in SCHEMA:
                 conn.execute(statement)
             conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
