@@ -18,11 +18,13 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import time
 import uuid
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
+import zmq
 from polling import wait_for
 
 from telemetry.archive.lock import LOCK_SUFFIX
@@ -40,6 +42,8 @@ from telemetry.sim.recording import record_simulated_session
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from pathlib import Path
+
+    from pytestqt.qtbot import QtBot
 
 pytestmark = pytest.mark.e2e
 
@@ -472,3 +476,54 @@ def test_wide_export_puts_channels_side_by_side_on_their_times(tmp_path: Path) -
         "--channel", "ib2-a.mode",
     )  # fmt: skip
     assert refused.returncode == 2 and "--wide" in refused.stderr
+
+
+# ------------------------------------------------- GUI scroll-back and quit
+
+
+@pytest.mark.usefixtures("console_env", "themed")
+def test_after_scrolling_back_and_quitting_the_main_file_holds_every_frame(
+    qtbot: QtBot, tmp_path: Path
+) -> None:
+    from console.app import build_console
+    from console.config import ConsoleConfig
+
+    pub = zmq.Context.instance().socket(zmq.XPUB)
+    pub.setsockopt(zmq.LINGER, 0)
+    port = pub.bind_to_random_port("tcp://127.0.0.1")
+    path = tmp_path / "gui.sqlite"
+    console = build_console(
+        ConsoleConfig(endpoints=[f"tcp://127.0.0.1:{port}"], archive_path=path)
+    )
+    qtbot.addWidget(console.window)
+    console.start()
+    bystander = None
+    try:
+        assert pub.poll(10_000), "the console did not subscribe"
+        pub.recv()
+        now = time.time()
+        n = 60
+        for seq in range(n):
+            times = now - n + seq + np.arange(5) * 0.2
+            pub.send_multipart(
+                encode_frame("eclss", "jpm", seq, times, {"ppco2": np.full(5, 2.5)})
+            )
+        archive = console.session.archive if console.session else None
+        assert archive is not None and console.history is not None
+        wait_for(lambda: archive.written_frames == n, 20, "every frame archived")
+        # The operator scrolls back: the history worker opens its reader...
+        console.history.request("scroll", "jpm.ppco2", now - n, now).result(10)
+        # ...and a reader elsewhere (another window's export) is still open.
+        bystander = ArchiveReader(path)
+        assert bystander.info()["frames"] == n
+        console.shutdown()
+    finally:
+        console.shutdown()
+        if bystander is not None:
+            bystander.close()
+        pub.close(linger=0)
+    alone = tmp_path / "copied" / "gui.sqlite"
+    alone.parent.mkdir()
+    shutil.copyfile(path, alone)  # the .sqlite only, as a user would copy it
+    with ArchiveReader(alone) as reader:
+        assert reader.info()["frames"] == n
