@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from console.archive_commands import (
+    check_output,
     check_period,
     finite_non_negative,
     finite_positive,
@@ -529,6 +530,7 @@ def _record(args: argparse.Namespace) -> int:
 
 def _dose_report(args: argparse.Namespace) -> int:
     check_period(args.start, args.end)
+    check_output(args.archive, args.output)
     from telemetry.reports.dose_report import write_dose_report
 
     write_dose_report(
@@ -568,6 +570,7 @@ def _replay(args: argparse.Namespace) -> int:
 
 def _handover(args: argparse.Namespace) -> int:
     check_period(args.start, args.end)
+    check_output(args.archive, args.output)
     from telemetry.reports.handover import write_handover_report
 
     write_handover_report(args.archive, args.start, args.end, args.output)

@@ -28,7 +28,8 @@ class WriterLock:
 
     def __init__(self, archive: str) -> None:
         self.archive = archive
-        self.path = archive + LOCK_SUFFIX
+        # Beside the real file: a path through a symlink locks the same file.
+        self.path = os.path.realpath(archive) + LOCK_SUFFIX
         self._fd: int | None = None
 
     def acquire(self) -> None:

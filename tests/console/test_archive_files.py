@@ -527,3 +527,55 @@ def test_after_scrolling_back_and_quitting_the_main_file_holds_every_frame(
     shutil.copyfile(path, alone)  # the .sqlite only, as a user would copy it
     with ArchiveReader(alone) as reader:
         assert reader.info()["frames"] == n
+
+
+def test_wide_export_keeps_every_sample_of_a_repeated_time(tmp_path: Path) -> None:
+    path = tmp_path / "repeat.sqlite"
+    writer = ArchiveWriter(path, dictionary_sha256="x", dictionary_version="x")
+    writer.start()
+    writer.put_samples(
+        [("ib2-a.x", np.array([T0, T0, T0 + 1]), np.array([1.0, 2.0, 3.0])),
+         ("ib2-a.y", np.array([T0]), np.array([9.0]))]
+    )  # fmt: skip
+    assert writer.stop()
+    done = run(
+        "export", "--archive", str(path), "--wide", "--channel", "ib2-a.x",
+        "--channel", "ib2-a.y",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    rows = list(csv.reader(io.StringIO(done.stdout)))[1:]
+    assert [r[1:] for r in rows] == [["1.0", "9.0"], ["2.0", ""], ["3.0", ""]]
+    assert rows[0][0] == rows[1][0] != rows[2][0]
+
+
+@pytest.mark.parametrize("command", ["export", "dose-report", "handover"])
+def test_an_output_that_is_the_archive_itself_is_refused(
+    command: str, good: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "mine.sqlite"
+    shutil.copyfile(good, path)
+    before = path.read_bytes()
+    args = COMMANDS[command](path, tmp_path)
+    done = run(*args, "--output", str(tmp_path / "." / "mine.sqlite"))
+    assert done.returncode == 2
+    (line,) = own_lines(done.stderr)
+    assert "is the archive itself" in line
+    assert path.read_bytes() == before
+
+
+def test_a_writer_through_a_symlink_is_the_same_writer(tmp_path: Path) -> None:
+    real = tmp_path / "real"
+    real.mkdir()
+    (tmp_path / "link").symlink_to(real)
+    first = ArchiveWriter(
+        real / "a.sqlite", dictionary_sha256="x", dictionary_version="x"
+    )
+    try:
+        with pytest.raises(ValueError, match="already being written"):
+            ArchiveWriter(
+                tmp_path / "link" / "a.sqlite",
+                dictionary_sha256="x",
+                dictionary_version="x",
+            )
+    finally:
+        assert first.stop()
