@@ -299,7 +299,11 @@ def small_disk(
     yield mount, limit
 
 
-def test_a_recorder_that_lost_data_to_a_full_disk_says_so(tmp_path: Path) -> None:
+@pytest.mark.parametrize("who", ["record", "gui"])
+def test_a_recorder_that_lost_data_to_a_full_disk_says_so(
+    who: str, tmp_path: Path
+) -> None:
+    """The recorder and the console window alike: exit 3, the loss on the last line."""
     endpoint = free_tcp_endpoint()
     sim = subprocess.Popen(
         kibo("sim", "--bind", endpoint, "--rate-scale", "20", "--duration", "60"),
@@ -308,9 +312,14 @@ def test_a_recorder_that_lost_data_to_a_full_disk_says_so(tmp_path: Path) -> Non
     try:
         with small_disk(tmp_path, 400) as (disk, limit):
             archive = disk / "full.sqlite"
+            how = (
+                ["record", "--duration", "12"]
+                if who == "record"
+                else ["--quit-after", "12"]
+            )
             rec = run(
-                "record", "--connect", endpoint, "--archive", str(archive),
-                "--duration", "12", "--no-dose-ledger", preexec_fn=limit,
+                *how, "--connect", endpoint, "--archive", str(archive),
+                "--no-dose-ledger", preexec_fn=limit,
             )  # fmt: skip
     finally:
         sim.terminate()
