@@ -336,12 +336,10 @@ def test_a_recorder_that_lost_data_to_a_full_disk_says_so(
 # ------------------------------------------------------- read-only media
 
 
-@pytest.fixture
-def read_only_copy(good: Path, tmp_path: Path) -> Iterator[Path]:
-    """The archive on a read-only bind mount (root), else in a 0555 directory."""
-    source = tmp_path / "src"
-    source.mkdir()
-    shutil.copyfile(good, source / "ro.sqlite")
+@contextlib.contextmanager
+def read_only(source: Path, tmp_path: Path) -> Iterator[Path]:
+    """``source`` (a directory) seen through a read-only bind mount (root), else
+    copied into a 0555 directory."""
     target = tmp_path / "ro"
     target.mkdir()
     bound = (
@@ -358,18 +356,29 @@ def read_only_copy(good: Path, tmp_path: Path) -> Iterator[Path]:
             subprocess.run(["umount", str(target)], check=False)
             pytest.skip("cannot make a read-only mount here")
         try:
-            yield target / "ro.sqlite"
+            yield target
         finally:
             subprocess.run(["umount", str(target)], check=False)
         return
     if os.geteuid() == 0:
         pytest.skip("root without mount: no way to make a read-only directory")
-    shutil.copyfile(good, target / "ro.sqlite")
+    for item in source.iterdir():
+        shutil.copyfile(item, target / item.name)
     target.chmod(0o555)
     try:
-        yield target / "ro.sqlite"
+        yield target
     finally:
         target.chmod(0o755)
+
+
+@pytest.fixture
+def read_only_copy(good: Path, tmp_path: Path) -> Iterator[Path]:
+    """The good archive, alone, on read-only media."""
+    source = tmp_path / "src"
+    source.mkdir()
+    shutil.copyfile(good, source / "ro.sqlite")
+    with read_only(source, tmp_path) as target:
+        yield target / "ro.sqlite"
 
 
 @pytest.mark.parametrize("command", list(COMMANDS))
@@ -388,6 +397,27 @@ def test_every_reading_command_opens_an_archive_on_read_only_media(
         assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
     assert sorted(p.name for p in read_only_copy.parent.iterdir()) == ["ro.sqlite"]
+
+
+def test_an_unmerged_wal_on_read_only_media_is_said_not_ignored(
+    tmp_path: Path,
+) -> None:
+    """A recorder's file copied with its -wal before it closed: never read in part."""
+    source = tmp_path / "src"
+    source.mkdir()
+    live = tmp_path / "live.sqlite"
+    writer = ArchiveWriter(live, dictionary_sha256="x", dictionary_version="x")
+    writer.start()
+    writer.put_event(T0, "ib2-a", "gap", "missing 3")
+    assert writer.flush()
+    shutil.copyfile(live, source / "copy.sqlite")  # mid-session: frames in -wal
+    shutil.copyfile(f"{live}-wal", source / "copy.sqlite-wal")
+    assert writer.stop()
+    with read_only(source, tmp_path) as target:
+        done = run("info", "--archive", str(target / "copy.sqlite"))
+    assert done.returncode == 2
+    (line,) = own_lines(done.stderr)
+    assert "copy.sqlite-wal" in line and "read-only" in line
 
 
 # ------------------------------------------------------ sequence extremes
