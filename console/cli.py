@@ -8,6 +8,7 @@ start fast and run headless.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sqlite3
 import sys
@@ -380,6 +381,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         handler = _COMMANDS.get(args.command or "", _gui)
         return handler(args)
+    except BrokenPipeError:
+        # ``export ... | head``: the reader took what it wanted. Quietly, and
+        # without Python complaining again when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (DictionaryError, OSError, TimeoutError, ValueError) as exc:
         print(f"kibo-console: error: {_one_line(exc)}", file=sys.stderr)
         return 2
