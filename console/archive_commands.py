@@ -12,10 +12,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from telemetry.archive.reader import ArchiveReader
     from telemetry.archive.writer import ArchiveWriter
 
@@ -63,6 +66,18 @@ def check_period(start: float | None, end: float | None) -> None:
         raise ValueError(
             f"empty period: --end {_utc(end)} is not after --start {_utc(start)}"
         )
+
+
+def check_output(archive: Path, output: Path | None) -> None:
+    """Refuse an ``--output`` that is the archive being read (it would be emptied)."""
+    if output is None:
+        return
+    try:
+        same = output.exists() and os.path.samefile(archive, output)
+    except OSError:
+        same = False
+    if same:
+        raise ValueError(f"--output {output} is the archive itself; give another file")
 
 
 def _utc(t: float) -> str:
@@ -128,6 +143,7 @@ def run_export(args: argparse.Namespace) -> int:
     from telemetry.archive.reader import ArchiveReader
 
     check_period(args.start, args.end)
+    check_output(args.archive, args.output)
     channels: list[str] = args.channel
     if args.wide and args.format != "csv":
         raise ValueError("--wide writes CSV only (drop --format json)")
@@ -171,6 +187,7 @@ def reader_has(reader: ArchiveReader, key: str) -> None:
 
 __all__ = [
     "EXIT_DATA_LOST",
+    "check_output",
     "check_period",
     "finite_non_negative",
     "finite_positive",

@@ -8,6 +8,7 @@ start fast and run headless.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sqlite3
 import sys
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from console.archive_commands import (
+    check_output,
     check_period,
     finite_non_negative,
     finite_positive,
@@ -379,6 +381,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         handler = _COMMANDS.get(args.command or "", _gui)
         return handler(args)
+    except BrokenPipeError:
+        # ``export ... | head``: the reader took what it wanted. Quietly, and
+        # without Python complaining again when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (DictionaryError, OSError, TimeoutError, ValueError) as exc:
         print(f"kibo-console: error: {_one_line(exc)}", file=sys.stderr)
         return 2
@@ -532,6 +539,7 @@ def _record(args: argparse.Namespace) -> int:
 
 def _dose_report(args: argparse.Namespace) -> int:
     check_period(args.start, args.end)
+    check_output(args.archive, args.output)
     from telemetry.reports.dose_report import write_dose_report
 
     write_dose_report(
@@ -571,6 +579,7 @@ def _replay(args: argparse.Namespace) -> int:
 
 def _handover(args: argparse.Namespace) -> int:
     check_period(args.start, args.end)
+    check_output(args.archive, args.output)
     from telemetry.reports.handover import write_handover_report
 
     write_handover_report(args.archive, args.start, args.end, args.output)

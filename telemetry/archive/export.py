@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final, Literal
 
 import numpy as np
+import numpy.typing as npt
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -197,6 +198,22 @@ class _Stream:
         return t, v
 
 
+_OCCURRENCE: Final = np.dtype([("t", "<f8"), ("n", "<i8")])
+
+
+def _occurrences(t: FloatArray) -> npt.NDArray[np.void]:
+    """Key each sorted sample by (time, how many earlier samples share it).
+
+    A channel with two samples at one time (a publisher that resent them)
+    gets two rows there, so the wide export drops no sample; channels'
+    first samples at a time share the first row.
+    """
+    out = np.empty(t.size, dtype=_OCCURRENCE)
+    out["t"] = t
+    out["n"] = np.arange(t.size) - np.searchsorted(t, t, side="left")
+    return out
+
+
 def export_wide(
     reader: ArchiveReader,
     keys: Sequence[str],
@@ -208,7 +225,8 @@ def export_wide(
 
     Header ``time,<key>,<key>...``; a row for every time at which any of the
     channels has a sample, the others left empty at that time (an outer join
-    on exact times, so no value is invented or moved). Channels are streamed
+    on exact times, so no value is invented or moved; a channel with two
+    samples at one time gives two rows there). Channels are streamed
     and merged in time order, so memory stays bounded by a few pages of
     segments per channel whatever the period. Returns the number of rows.
     """
@@ -235,15 +253,16 @@ def export_wide(
             else math.inf
         )
         parts = [s.take(horizon) for s in streams]
-        grid = np.unique(np.concatenate([p[0] for p in parts]))
+        occurrences = [_occurrences(t) for t, _ in parts]
+        grid = np.unique(np.concatenate(occurrences))
         columns: list[list[str]] = []
-        for (t, v), spec in zip(parts, names, strict=True):
+        for (_, v), occurrence, spec in zip(parts, occurrences, names, strict=True):
             column = [""] * grid.size
-            where = np.searchsorted(grid, t).tolist()
+            where: list[int] = np.searchsorted(grid, occurrence).tolist()
             for i, value in zip(where, v.tolist(), strict=True):
-                column[i] = _csv_value(value, spec)  # equal times: the last wins
+                column[i] = _csv_value(value, spec)
             columns.append(column)
-        stamps = [iso_utc(t) or repr(t) for t in grid.tolist()]
+        stamps = [iso_utc(t) or repr(t) for t in grid["t"].tolist()]
         out.write(
             "".join(
                 stamp + "," + ",".join(row) + "\n"

@@ -20,7 +20,7 @@ LOCK_SUFFIX: Final = "-writer.lock"
 
 
 class ArchiveBusyError(ValueError):
-    """Another writer (recorder or console) has the archive open; one line."""
+    """The archive cannot be had for writing: another writer holds it, or no lock."""
 
 
 class WriterLock:
@@ -28,7 +28,8 @@ class WriterLock:
 
     def __init__(self, archive: str) -> None:
         self.archive = archive
-        self.path = archive + LOCK_SUFFIX
+        # Beside the real file: a path through a symlink locks the same file.
+        self.path = os.path.realpath(archive) + LOCK_SUFFIX
         self._fd: int | None = None
 
     def acquire(self) -> None:
@@ -38,7 +39,13 @@ class WriterLock:
         can name it.
         """
         while True:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError as exc:
+                raise ArchiveBusyError(
+                    f"cannot write {self.archive}: {exc.strerror or exc} "
+                    f"(creating its writer lock {self.path})"
+                ) from None
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:

@@ -97,7 +97,15 @@ class ArchiveReader:
                     f"{self.path}: cannot open the archive ({exc})"
                 ) from None
             # Read-only media: SQLite cannot make the -shm file WAL readers
-            # need. Nothing can be writing there, so read the file as it is.
+            # need. Nothing can be writing there, so read the file as it is,
+            # unless frames wait in a -wal that immutable mode would ignore.
+            wal = Path(f"{resolved}-wal")
+            if wal.exists() and wal.stat().st_size > 0:
+                raise ArchiveError(
+                    f"{self.path}: part of it is still in {wal.name} (the writer "
+                    "did not close it) and the media is read-only: copy both files "
+                    "to a writable place to read it all"
+                ) from None
             self.immutable = True
             try:
                 self._conn = _connect(f"{resolved.as_uri()}?immutable=1")

@@ -19,7 +19,7 @@ import sqlite3
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 import numpy as np
 
@@ -121,6 +121,10 @@ INSERT_REJECTED: Final = (
     " body) %VALUES%"
 )
 
+_DropSnapshot = tuple[int, int, collections.Counter[str]]
+"""Dropped items, their samples and their kinds, as last reported."""
+SqlRow = tuple[object, ...]
+"""One row's parameters for a multi-row statement."""
 _MAX_STATEMENT_ROWS: Final = 4096
 _wall_clock: Final = time.time  # put_* methods have a parameter named ``time``
 _CHECKPOINT_TRIES: Final = 3
@@ -273,11 +277,14 @@ class ArchiveWriter:
     ) -> None:
         conn = sqlite3.connect(self.path, isolation_level=None, timeout=1.0)
         try:
+            # Identified before anything is written: a foreign file given by
+            # mistake is left exactly as it was (not even switched to WAL).
+            check_archive(conn, self.path)
             mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             if str(mode).lower() != "wal":
                 raise ArchiveError(f"{self.path}: cannot use WAL (journal_mode={mode})")
             conn.execute("BEGIN IMMEDIATE")
-            check_archive(conn, self.path)
+            check_archive(conn, self.path)  # again, now that no one else can write
             for statement in SCHEMA:
                 conn.execute(statement)
             conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
@@ -843,7 +850,7 @@ class ArchiveWriter:
             )
             self._drop_since = None
 
-    def _drop_event(self) -> tuple[float, str, int, tuple[int, int, Any]] | None:
+    def _drop_event(self) -> tuple[float, str, int, _DropSnapshot] | None:
         with self._drop_lock:
             dropped, samples = self._dropped, self._dropped_samples
             if dropped == self._reported[0]:
@@ -864,15 +871,15 @@ class ArchiveWriter:
     def _transaction(self, conn: sqlite3.Connection, items: list[DataItem]) -> None:
         session = self.session_id
         saved = (dict(self._source_ids), dict(self._channel_ids), self._next_frame_id)
-        frames: list[tuple[Any, ...]] = []
-        segments: list[tuple[Any, ...]] = []
+        frames: list[SqlRow] = []
+        segments: list[SqlRow] = []
         stats: dict[int, list[float]] = {}
         sources: dict[int, list[float]] = {}
-        events: list[tuple[Any, ...]] = []
-        transitions: list[tuple[Any, ...]] = []
-        actions: list[tuple[Any, ...]] = []
-        bookmarks: list[tuple[Any, ...]] = []
-        rejected: list[tuple[Any, ...]] = []
+        events: list[SqlRow] = []
+        transitions: list[SqlRow] = []
+        actions: list[SqlRow] = []
+        bookmarks: list[SqlRow] = []
+        rejected: list[SqlRow] = []
         drops = self._drop_event()
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -970,7 +977,7 @@ class ArchiveWriter:
         self._written_frames += len(frames)
 
     def _write_rows(
-        self, conn: sqlite3.Connection, template: str, rows: list[tuple[Any, ...]]
+        self, conn: sqlite3.Connection, template: str, rows: list[SqlRow]
     ) -> None:
         """Write ``rows`` with as few statements as possible (multi-row VALUES).
 
@@ -1027,7 +1034,7 @@ class ArchiveWriter:
         conn: sqlite3.Connection,
         batches: Sequence[Batch],
         frame_id: int | None,
-        out: list[tuple[Any, ...]],
+        out: list[SqlRow],
         stats: dict[int, list[float]],
     ) -> None:
         for key, times, values in batches:

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+import tracemalloc
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -738,3 +739,38 @@ def test_benchmarks_run_small(tmp_path: Path) -> None:
     )
     assert result["samples_per_window"] == 600
     assert result["median_ms"] > 0
+
+
+def test_large_messages_behind_a_full_disk_stay_within_the_byte_budget(
+    make_writer: Callable[..., ArchiveWriter],
+) -> None:
+    """200 MiB of 1 MiB messages behind a full disk: memory holds the 8 MiB budget.
+
+    What is refused is counted in items, frames, samples and bytes, and the
+    loss is reported; with a queue bounded in items all of it stayed in memory.
+    """
+    budget = 8 << 20
+    writer = make_writer(
+        queue_bytes=budget, max_page_count=1, retry_seconds=0.05, batch_seconds=0.01
+    )
+    writer.start()
+    tracemalloc.start()
+    try:
+        for seq in range(200):
+            body = bytes([seq % 251]) * (1 << 20)  # a fresh 1 MiB body each time
+            _, frame, batches = make_frame("ib2-a", seq, [T0 + seq], {"pos_x": [1.0]})
+            writer.put_frame(T0 + seq, frame, body, batches)
+        held, _peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert held < budget + (4 << 20)
+    assert writer.held_bytes <= budget
+    assert writer.dropped >= 190
+    loss = writer.loss()
+    assert loss.frames == writer.dropped
+    assert loss.nbytes >= 190 << 20
+    assert "archive queue full" in loss.reason
+    assert not writer.stop(timeout=0.5)  # the disk never frees up: given up
+    after = writer.loss()
+    assert after.items == 200 and after.frames == 200 and after.samples == 200
+    assert "DATA LOST: 200 items" in after.summary()
