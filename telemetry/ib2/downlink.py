@@ -79,7 +79,11 @@ class DownlinkDecoder:
 
     def part(self, data: bytes) -> DownlinkPart:
         """Unpickle and check one datagram's header; raise ``PickleRefused`` if bad."""
-        items = load_telemetry(data)
+        return self.part_of(load_telemetry(data))
+
+    def part_of(self, items: dict[int, bytes]) -> DownlinkPart:
+        """Check the header of an id -> bytes dict (a datagram's, a ground record's)."""
+        items = dict(items)
         values: dict[str, int | float] = {}
         for name, size in _HEADER_SIZES.items():
             tid = self.table.header[name]
