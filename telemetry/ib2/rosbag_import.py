@@ -135,6 +135,8 @@ def import_bag(
     """
     if archive.exists():
         raise BagError(f"{archive}: exists; an import writes a new archive")
+    if not archive.parent.is_dir():
+        raise BagError(f"{archive}: no such directory {archive.parent}")
     bag = _Bag(path)
     stats = ImportStats()
     try:
