@@ -89,7 +89,7 @@ def _messages(store: Typestore, k: int) -> dict[str, tuple[str, Any]]:
         ),
         "/dock/battery_charge_info": (
             "ib2_msgs/msg/BatteryChargeInfo",
-            T["ib2_msgs/msg/BatteryChargeInfo"](battery_remain=90 - k),
+            T["ib2_msgs/msg/BatteryChargeInfo"](battery_remain=max(0, 90 - k)),
         ),
         "/cabin/fan_rpm": (
             "std_msgs/msg/Float64",
