@@ -17,6 +17,8 @@ from telemetry.core.dictionary import TelemetryDictionary
 if TYPE_CHECKING:
     import argparse
 
+    from telemetry.ib2.bridge import Ib2Bridge
+
 IB2_DICTIONARY = (
     Path(__file__).resolve().parents[1] / "resources" / "ib2" / "dictionary.toml"
 )
@@ -124,10 +126,7 @@ def run_bridge(args: argparse.Namespace) -> int:
     return 0
 
 
-def _summary(bridge: object) -> str:
-    from telemetry.ib2.bridge import Ib2Bridge
-
-    assert isinstance(bridge, Ib2Bridge)
+def _summary(bridge: Ib2Bridge) -> str:
     s = bridge.stats
     now = time.time()
     sockets = ", ".join(

@@ -35,6 +35,8 @@ _HEADER_SIZES: Final = {
     "sending_port_index": 1,
 }
 _TIME: Final = struct.Struct("<II")
+#: Last executed command of a sender that does not execute commands.
+NO_COMMAND_REPORT: Final = 0xFFFF
 
 
 @dataclass(slots=True)
@@ -125,11 +127,14 @@ class DownlinkDecoder:
         """
         out = Rows()
         row: Values = {
-            "last_cmd": float(part.last_command),
             "downlink.split_number": float(part.split_number),
             "downlink.split_index": float(part.split_index),
             "downlink.port_index": float(part.port_index),
         }
+        # The minimal telemetry publisher sends 0xFFFF: not a command report
+        # (taken as one, the last command would flip every 3 s).
+        if part.last_command != NO_COMMAND_REPORT:
+            row["last_cmd"] = float(part.last_command)
         out.add(part.timestamp, row)
         for tid, raw in part.items.items():
             entry = self.table.ids.get(tid)

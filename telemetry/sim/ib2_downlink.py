@@ -19,6 +19,8 @@ import socket
 import sys
 from typing import TYPE_CHECKING, Any, Final
 
+import numpy as np
+
 from telemetry.ib2.dock import encode_dock
 from telemetry.ib2.messages import ib2_typestore
 from telemetry.ib2.table import TelemetryTable
@@ -44,6 +46,8 @@ _ALIVE_TOPICS: Final = (
 )
 _CMD_CTL: Final = 5001  # /trans_communication/action_goal
 _CMD_STREAM: Final = 2001  # /camera_and_microphone/switch_power
+# Eight fans at a hover duty (the simulator has no propulsion model).
+_FAN_DUTY: Final = np.array([0.1, 0.1, 0.12, 0.1, 0.1, 0.1, 0.11, 0.1])
 
 
 def split_items(
@@ -187,9 +191,7 @@ class Ib2DownlinkSender:
                 ),
                 duty=T["std_msgs/msg/Float64MultiArray"](
                     layout=T["std_msgs/msg/MultiArrayLayout"](dim=[], data_offset=0),
-                    data=__import__("numpy").array(
-                        [0.1, 0.1, 0.12, 0.1, 0.1, 0.1, 0.11, 0.1]
-                    ),
+                    data=_FAN_DUTY,
                 ),
                 current_power=power(status=1),
             ),
@@ -237,21 +239,17 @@ class Ib2DownlinkSender:
         return out
 
     def _alive(self, t: float) -> dict[int, bytes]:
-        alive = self.types["ib2_msgs/msg/AliveStatus"]
-        return (
-            {
-                13000 + i: self._ros(
-                    "ib2_msgs/AliveStatus",
-                    name=name,
-                    result=0,
-                    latest_valid_time=self._time(t),
-                    check_time=self._time(t),
-                )
-                for i, name in enumerate(_ALIVE_TOPICS)
-            }
-            if alive is not None
-            else {}
-        )
+        """Alive statuses, one id per monitored topic (the "split" family 13000-)."""
+        return {
+            13000 + i: self._ros(
+                "ib2_msgs/AliveStatus",
+                name=name,
+                result=0,
+                latest_valid_time=self._time(t),
+                check_time=self._time(t),
+            )
+            for i, name in enumerate(_ALIVE_TOPICS)
+        }
 
     def _header(
         self, t: float, split: tuple[int, int], port: int, command: int
