@@ -54,7 +54,7 @@ def parse_udp(text: str) -> tuple[str, int]:
 
 @dataclass(slots=True)
 class SocketHealth:
-    """Arrivals of one sending socket (robot port index, or the dock)."""
+    """Arrivals of one sending socket (robot port index, or the dock); bridge thread."""
 
     name: str
     datagrams: int = 0
@@ -64,7 +64,7 @@ class SocketHealth:
 
 @dataclass(slots=True)
 class BridgeStats:
-    """What the bridge did; read by the command's main thread for its report."""
+    """What the bridge did: written by its thread, read by the command's main thread."""
 
     received: int = 0
     published: int = 0

@@ -41,7 +41,7 @@ NO_COMMAND_REPORT: Final = 0xFFFF
 
 @dataclass(slots=True)
 class DownlinkPart:
-    """One datagram's header and its data items (id -> ROS 1 bytes)."""
+    """One datagram's header and data items (id -> ROS 1 bytes); decoding thread."""
 
     timestamp: float
     last_command: int
@@ -53,7 +53,7 @@ class DownlinkPart:
 
 @dataclass(slots=True)
 class Rows:
-    """Channel values per sample time: what one protocol v1 message carries."""
+    """Channel values per sample time (one protocol v1 message); decoding thread."""
 
     rows: dict[float, Values] = field(default_factory=dict)
 
@@ -160,7 +160,10 @@ class DownlinkDecoder:
                 continue
             element = ""
             if entry.element >= 0:
-                element = str(getattr(message, "name", "") or entry.element)
+                # The table names the element's naming field (an alive
+                # status's topic name); without one, its index names it.
+                named = getattr(message, entry.key, "") if entry.key else ""
+                element = str(named or entry.element)
             out.add(time, self.mapper.map(entry.topic, message, element))
         return out
 

@@ -58,7 +58,7 @@ class BagError(ValueError):
 
 @dataclass(slots=True)
 class ImportStats:
-    """What an import did, for the command's report."""
+    """What an import did, for the command's report; the importing thread's."""
 
     messages: int = 0
     frames: int = 0
@@ -70,7 +70,7 @@ class ImportStats:
 
 
 class _Bag:
-    """An open bag of either ROS version: connections, messages, deserialiser."""
+    """An open bag of either ROS version; owned by the importing thread."""
 
     def __init__(self, path: Path) -> None:
         self.ros2 = path.is_dir()

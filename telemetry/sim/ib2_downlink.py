@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
+from telemetry.bus.publisher import RawMessage
 from telemetry.ib2.dock import encode_dock
 from telemetry.ib2.messages import ib2_typestore
 from telemetry.ib2.table import TelemetryTable
@@ -29,7 +30,7 @@ from telemetry.ib2.transform import FrameTransform
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
-    from telemetry.bus.publisher import FrameLike, RawMessage
+    from telemetry.bus.publisher import FrameLike
     from telemetry.core.dictionary import TelemetryDictionary
 
 SPLIT_THRESHOLD: Final = 1300  # original_telemetry_message_size_threshold
@@ -80,7 +81,7 @@ def pad(pickled: bytes, minimum: int = MIN_USER_DATA, align: bool = True) -> byt
 
 
 class Ib2DownlinkSender:
-    """One simulated robot (and its dock) sent as Int-Ball2 datagrams over UDP."""
+    """A simulated robot and dock sent as Int-Ball2 datagrams; publishing thread's."""
 
     def __init__(
         self,
@@ -118,9 +119,10 @@ class Ib2DownlinkSender:
     ) -> Iterator[FrameLike | RawMessage]:
         """Pass ``frames`` on, sending this robot's rows as datagrams on the way."""
         for frame in frames:
-            if getattr(frame, "source", None) == self.source:
-                times = frame.times  # type: ignore[union-attr]
-                columns = frame.columns  # type: ignore[union-attr]
+            # A fault-injected run yields encoded messages: not sent as UDP.
+            if not isinstance(frame, RawMessage) and frame.source == self.source:
+                times = frame.times
+                columns = frame.columns
                 for i, t in enumerate(times):
                     self.send_row(float(t), {k: v[i] for k, v in columns.items()})
             yield frame
