@@ -203,6 +203,9 @@ def run_ib2_sim(args: argparse.Namespace) -> int:
 
     if args.curve_secret is not None:
         raise ValueError("--ib2-udp runs without CurveZMQ (the robot's UDP is plain)")
+    if args.faults is not None:
+        # Faults act on encoded protocol v1 messages: the UDP robot would go silent.
+        raise ValueError("--faults cannot be combined with --ib2-udp")
     target = parse_udp(args.ib2_udp)
     dock = parse_udp(args.ib2_dock_udp) if args.ib2_dock_udp else None
     dictionary, plan = check_simulation(
