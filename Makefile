@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench setup screenshot clean
+.PHONY: demo demo-ib2 test lint bench setup screenshot clean
 
 setup: $(STAMP)
 
@@ -17,6 +17,11 @@ $(STAMP): pyproject.toml scripts/find_python.sh
 demo: $(STAMP)
 	bash scripts/system_packages.sh gui
 	bash scripts/run_gui.sh $(VENV)/bin/kibo-console --demo
+
+# The same, with the robot in Int-Ball2's own UDP format through ib2-bridge.
+demo-ib2: $(STAMP)
+	bash scripts/system_packages.sh gui
+	bash scripts/demo_ib2.sh
 
 test: $(STAMP)
 	bash scripts/system_packages.sh test

@@ -17,6 +17,8 @@ from telemetry.core.dictionary import TelemetryDictionary
 if TYPE_CHECKING:
     import argparse
 
+    from telemetry.ib2.bridge import Ib2Bridge
+
 IB2_DICTIONARY = (
     Path(__file__).resolve().parents[1] / "resources" / "ib2" / "dictionary.toml"
 )
@@ -124,10 +126,7 @@ def run_bridge(args: argparse.Namespace) -> int:
     return 0
 
 
-def _summary(bridge: object) -> str:
-    from telemetry.ib2.bridge import Ib2Bridge
-
-    assert isinstance(bridge, Ib2Bridge)
+def _summary(bridge: Ib2Bridge) -> str:
     s = bridge.stats
     now = time.time()
     sockets = ", ".join(
@@ -204,6 +203,9 @@ def run_ib2_sim(args: argparse.Namespace) -> int:
 
     if args.curve_secret is not None:
         raise ValueError("--ib2-udp runs without CurveZMQ (the robot's UDP is plain)")
+    if args.faults is not None:
+        # Faults act on encoded protocol v1 messages: the UDP robot would go silent.
+        raise ValueError("--faults cannot be combined with --ib2-udp")
     target = parse_udp(args.ib2_udp)
     dock = parse_udp(args.ib2_dock_udp) if args.ib2_dock_udp else None
     dictionary, plan = check_simulation(

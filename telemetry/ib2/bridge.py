@@ -41,6 +41,7 @@ DOCK_PORT: Final = 49304
 STALE_AFTER_S: Final = 5.0
 _RECV_SIZE: Final = 65536  # larger than any UDP payload: oversize is seen whole
 _SAY_EVERY_S: Final = 5.0
+_DRAIN_MAX: Final = 1000
 
 
 def parse_udp(text: str) -> tuple[str, int]:
@@ -53,7 +54,7 @@ def parse_udp(text: str) -> tuple[str, int]:
 
 @dataclass(slots=True)
 class SocketHealth:
-    """Arrivals of one sending socket (robot port index, or the dock)."""
+    """Arrivals of one sending socket (robot port index, or the dock); bridge thread."""
 
     name: str
     datagrams: int = 0
@@ -63,7 +64,7 @@ class SocketHealth:
 
 @dataclass(slots=True)
 class BridgeStats:
-    """What the bridge did; read by the command's main thread for its report."""
+    """What the bridge did: written by its thread, read by the command's main thread."""
 
     received: int = 0
     published: int = 0
@@ -109,15 +110,24 @@ class Ib2Bridge:
             self.robot_address = self._listen(robot, "robot")
             self.dock_address = self._listen(dock, "dock") if dock else None
             self.publisher = Publisher(bind, context=context)
-        except (OSError, zmq.ZMQError):
+        except OSError:
             self._close_sockets()
             raise
+        except zmq.ZMQError as exc:
+            self._close_sockets()
+            raise OSError(f"cannot publish on {bind}: {exc}") from None
         self.endpoint = self.publisher.endpoint
 
     def _listen(self, address: tuple[str, int], kind: str) -> tuple[str, int]:
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._sockets.append(sock)
-        sock.bind(address)
+        try:
+            sock.bind(address)
+        except OSError as exc:
+            raise OSError(
+                f"cannot listen for {kind} telemetry on UDP {address[0]}:"
+                f"{address[1]}: {exc.strerror or exc}"
+            ) from None
         sock.setblocking(False)
         self._selector.register(sock, selectors.EVENT_READ, kind)
         host, port = sock.getsockname()[:2]
@@ -158,7 +168,8 @@ class Ib2Bridge:
             self.close()
 
     def _drain(self, sock: socket.socket, kind: str) -> None:
-        while True:
+        # Bounded, so a flood cannot hold off the staleness check and stop().
+        for _ in range(_DRAIN_MAX):
             try:
                 data, _ = sock.recvfrom(_RECV_SIZE)
             except (BlockingIOError, InterruptedError):
@@ -189,8 +200,11 @@ class Ib2Bridge:
         missed = self.parts.add(part.port_index, part.split_number, part.split_index)
         if missed:
             self.on_status(f"{name}: {missed} split part(s) missed")
-        rows = self.decoder.decode(part)
-        self._publish("robot", self.robot_source, rows.rows)
+        try:
+            rows = self.decoder.decode(part)
+            self._publish("robot", self.robot_source, rows.rows)
+        except Exception as exc:  # never let one datagram end the bridge thread
+            self._reject("decode error", f"{type(exc).__name__}: {exc}")
 
     def _publish(self, family: str, source: str, rows: dict[float, Any]) -> None:
         self.bound.admit(source, rows)

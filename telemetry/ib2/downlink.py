@@ -35,11 +35,13 @@ _HEADER_SIZES: Final = {
     "sending_port_index": 1,
 }
 _TIME: Final = struct.Struct("<II")
+#: Last executed command of a sender that does not execute commands.
+NO_COMMAND_REPORT: Final = 0xFFFF
 
 
 @dataclass(slots=True)
 class DownlinkPart:
-    """One datagram's header and its data items (id -> ROS 1 bytes)."""
+    """One datagram's header and data items (id -> ROS 1 bytes); decoding thread."""
 
     timestamp: float
     last_command: int
@@ -51,7 +53,7 @@ class DownlinkPart:
 
 @dataclass(slots=True)
 class Rows:
-    """Channel values per sample time: what one protocol v1 message carries."""
+    """Channel values per sample time (one protocol v1 message); decoding thread."""
 
     rows: dict[float, Values] = field(default_factory=dict)
 
@@ -79,7 +81,11 @@ class DownlinkDecoder:
 
     def part(self, data: bytes) -> DownlinkPart:
         """Unpickle and check one datagram's header; raise ``PickleRefused`` if bad."""
-        items = load_telemetry(data)
+        return self.part_of(load_telemetry(data))
+
+    def part_of(self, items: dict[int, bytes]) -> DownlinkPart:
+        """Check the header of an id -> bytes dict (a datagram's, a ground record's)."""
+        items = dict(items)
         values: dict[str, int | float] = {}
         for name, size in _HEADER_SIZES.items():
             tid = self.table.header[name]
@@ -121,11 +127,14 @@ class DownlinkDecoder:
         """
         out = Rows()
         row: Values = {
-            "last_cmd": float(part.last_command),
             "downlink.split_number": float(part.split_number),
             "downlink.split_index": float(part.split_index),
             "downlink.port_index": float(part.port_index),
         }
+        # The minimal telemetry publisher sends 0xFFFF: not a command report
+        # (taken as one, the last command would flip every 3 s).
+        if part.last_command != NO_COMMAND_REPORT:
+            row["last_cmd"] = float(part.last_command)
         out.add(part.timestamp, row)
         for tid, raw in part.items.items():
             entry = self.table.ids.get(tid)
@@ -151,7 +160,10 @@ class DownlinkDecoder:
                 continue
             element = ""
             if entry.element >= 0:
-                element = str(getattr(message, "name", "") or entry.element)
+                # The table names the element's naming field (an alive
+                # status's topic name); without one, its index names it.
+                named = getattr(message, entry.key, "") if entry.key else ""
+                element = str(named or entry.element)
             out.add(time, self.mapper.map(entry.topic, message, element))
         return out
 

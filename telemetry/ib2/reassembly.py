@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 @dataclass(slots=True)
 class PortCycles:
-    """Cycle state of one sending socket (sending-port index)."""
+    """Cycle state of one sending socket (sending-port index); the bridge thread's."""
 
     split_number: int = 0
     next_index: int = 1
@@ -25,7 +25,7 @@ class PortCycles:
 
 
 class PartTracker:
-    """Counts complete cycles and missed parts per sending socket."""
+    """Counts complete cycles and missed parts per sending socket; bridge thread."""
 
     def __init__(self) -> None:
         self.ports: dict[int, PortCycles] = {}

@@ -7,7 +7,11 @@ carries becomes undeclared numeric channels. Rows go through a real
 Pipeline into an ArchiveWriter in time order, one message per second of bag
 time, so the file opens in ``--replay`` and works with ``info``,
 ``export``, ``dose-report`` and ``handover`` like a recorded session.
-Sample time is the bag's record time. Runs on the caller's thread.
+Sample time is the bag's record time, but for the ground bridge's own
+topics (``communication_software/Telemetry``: ``telemetry_intball2``,
+``telemetry_dock``), whose per-id bytes are decoded as the bridge decodes a
+datagram, at the header's timestamp (the dock's: the ground receive time).
+Runs on the caller's thread.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from rosbags.rosbag1 import Reader as Reader1
 from rosbags.rosbag2 import Reader as Reader2
@@ -25,7 +29,8 @@ from telemetry.core.alarms import AlarmBook
 from telemetry.core.channels import ChannelStore
 from telemetry.core.pipeline import DEFAULT_TICK_S, Pipeline
 from telemetry.core.wire import encode_frame
-from telemetry.ib2.downlink import ChannelBound, columns_of
+from telemetry.ib2.dock import decode_dock
+from telemetry.ib2.downlink import ChannelBound, DownlinkDecoder, columns_of
 from telemetry.ib2.mapping import RobotMapper, Values
 from telemetry.ib2.messages import ib2_typestore, msg_type, register_msgdef
 from telemetry.ib2.transform import FrameTransform
@@ -42,6 +47,9 @@ if TYPE_CHECKING:
 
 #: Seconds of bag time per published message.
 BATCH_S: Final = 1.0
+#: JAXA's ground bridge's record of one datagram (int-ball2-downlink.md 4).
+GROUND_TELEMETRY: Final = "communication_software/msg/Telemetry"
+_DOCK_ROW: Final = 2  # Message.DOCK_ROW_BINARY_DATA
 
 
 class BagError(ValueError):
@@ -50,7 +58,7 @@ class BagError(ValueError):
 
 @dataclass(slots=True)
 class ImportStats:
-    """What an import did, for the command's report."""
+    """What an import did, for the command's report; the importing thread's."""
 
     messages: int = 0
     frames: int = 0
@@ -62,7 +70,7 @@ class ImportStats:
 
 
 class _Bag:
-    """An open bag of either ROS version: connections, messages, deserialiser."""
+    """An open bag of either ROS version; owned by the importing thread."""
 
     def __init__(self, path: Path) -> None:
         self.ros2 = path.is_dir()
@@ -114,6 +122,7 @@ def import_bag(
     dictionary: TelemetryDictionary,
     *,
     source: str = "ib2",
+    dock_source: str = "ib2-dock",
     derivers: Sequence[Deriver] = (),
     progress: Callable[[int, int], None] | None = None,
     operator: str = "import",
@@ -126,6 +135,8 @@ def import_bag(
     """
     if archive.exists():
         raise BagError(f"{archive}: exists; an import writes a new archive")
+    if not archive.parent.is_dir():
+        raise BagError(f"{archive}: no such directory {archive.parent}")
     bag = _Bag(path)
     stats = ImportStats()
     try:
@@ -146,15 +157,14 @@ def import_bag(
         )
         alarms = AlarmBook(on_action=writer.put_action, operator=operator)
         pipeline = Pipeline(dictionary, ChannelStore(), alarms, writer, derivers)
-        family = (
-            dictionary.sources[source].family
-            if source in dictionary.sources
-            else "robot"
-        )
-        mapper = RobotMapper(FrameTransform.load())
+        families = {source: "robot", dock_source: "dock"}
+        for sid in families:
+            if sid in dictionary.sources:
+                families[sid] = dictionary.sources[sid].family
         writer.start()
         try:
-            _run(bag, conns, mapper, pipeline, family, source, stats, total, progress)
+            run = _Run(bag, pipeline, families, source, dock_source, stats)
+            run.all(conns, total, progress)
         finally:
             if not writer.stop(timeout=120.0):
                 raise RuntimeError(f"writing {archive} failed: {writer.last_error}")
@@ -164,61 +174,96 @@ def import_bag(
     return stats
 
 
-def _run(
-    bag: _Bag,
-    conns: Sequence[Connection],
-    mapper: RobotMapper,
-    pipeline: Pipeline,
-    family: str,
-    source: str,
-    stats: ImportStats,
-    total: int,
-    progress: Callable[[int, int], None] | None,
-) -> None:
-    rows: dict[float, Values] = {}
-    bound = ChannelBound()
-    batch_end = -math.inf
-    next_tick = -math.inf
+class _Run:
+    """One import's state: rows per source batched by bag time; the caller's thread."""
 
-    def flush() -> None:
-        nonlocal next_tick
-        if not rows:
-            return
-        bound.admit(source, rows)
-        stats.refused_channels = bound.refused
-        times, columns = columns_of(rows)
-        last = times[-1]
-        if next_tick == -math.inf:
-            next_tick = times[0]
-        while next_tick < last:
-            pipeline.tick(next_tick)
-            next_tick += DEFAULT_TICK_S
-        stats.frames += 1
-        stats.rows += len(times)
-        pipeline.ingest(
-            encode_frame(family, source, stats.frames, times, columns), last
-        )
-        rows.clear()
+    def __init__(
+        self,
+        bag: _Bag,
+        pipeline: Pipeline,
+        families: dict[str, str],
+        source: str,
+        dock_source: str,
+        stats: ImportStats,
+    ) -> None:
+        self.bag = bag
+        self.pipeline = pipeline
+        self.families = families
+        self.source = source
+        self.dock_source = dock_source
+        self.stats = stats
+        self.mapper = RobotMapper(FrameTransform.load())
+        self.decoder = DownlinkDecoder(transform=self.mapper.transform)
+        self.bound = ChannelBound()
+        self.rows: dict[str, dict[float, Values]] = {source: {}, dock_source: {}}
+        self.seq = dict.fromkeys(self.rows, 0)
+        self.next_tick = -math.inf
 
-    for conn, stamp_ns, raw in bag.messages(conns):
-        t = stamp_ns * 1e-9
-        if t >= batch_end:
-            flush()
-            batch_end = t + BATCH_S
-        stats.messages += 1
-        try:
-            message = bag.deserialize(raw, conn.msgtype)
-        except Exception:  # one corrupt message: skip it, keep the rest
-            stats.skipped[f"bad message: {conn.topic}"] += 1
-            continue
-        values = mapper.map(conn.topic, message)
-        if values:
+    def all(
+        self,
+        conns: Sequence[Connection],
+        total: int,
+        progress: Callable[[int, int], None] | None,
+    ) -> None:
+        stats = self.stats
+        batch_end = -math.inf
+        for conn, stamp_ns, raw in self.bag.messages(conns):
+            t = stamp_ns * 1e-9
+            if t >= batch_end:
+                self.flush()
+                batch_end = t + BATCH_S
+            stats.messages += 1
+            try:
+                message = self.bag.deserialize(raw, conn.msgtype)
+                if msg_type(conn.msgtype) == GROUND_TELEMETRY:
+                    self.ground(message)
+                else:
+                    self.add(self.source, t, self.mapper.map(conn.topic, message))
+            except Exception:  # one corrupt message: skip it, keep the rest
+                stats.skipped[f"bad message: {conn.topic}"] += 1
+                continue
             stats.topics[conn.topic] += 1
-            rows.setdefault(t, {}).update(values)
-        if progress is not None and (
-            stats.messages % 500 == 0 or stats.messages == total
-        ):
-            progress(stats.messages, total)
-    flush()
-    if next_tick != -math.inf:
-        pipeline.tick(next_tick)
+            if progress is not None and (
+                stats.messages % 500 == 0 or stats.messages == total
+            ):
+                progress(stats.messages, total)
+        self.flush()
+        if self.next_tick != -math.inf:
+            self.pipeline.tick(self.next_tick)
+
+    def add(self, source: str, t: float, values: Values) -> None:
+        if values:
+            self.rows[source].setdefault(t, {}).update(values)
+
+    def ground(self, message: Any) -> None:
+        """Decode a ground bridge record as the bridge decodes its datagram."""
+        received = message.received_time.sec + message.received_time.nanosec * 1e-9
+        items = {int(m.id): bytes(m.data) for m in message.data}
+        if any(int(m.msg_type) == _DOCK_ROW for m in message.data):
+            for m in message.data:
+                self.add(self.dock_source, received, dict(decode_dock(bytes(m.data))))
+            return
+        part = self.decoder.part_of(items)
+        for t, values in self.decoder.decode(part).rows.items():
+            self.add(self.source, t, values)
+
+    def flush(self) -> None:
+        for source, rows in self.rows.items():
+            if not rows:
+                continue
+            self.bound.admit(source, rows)
+            self.stats.refused_channels = self.bound.refused
+            times, columns = columns_of(rows)
+            last = times[-1]
+            if self.next_tick == -math.inf:
+                self.next_tick = times[0]
+            while self.next_tick < last:
+                self.pipeline.tick(self.next_tick)
+                self.next_tick += DEFAULT_TICK_S
+            self.seq[source] += 1
+            self.stats.frames += 1
+            self.stats.rows += len(times)
+            family = self.families[source]
+            parts = encode_frame(family, source, self.seq[source], times, columns)
+            self.pipeline.ingest(parts, last)
+            rows.clear()

@@ -30,7 +30,8 @@ class TelemetryId:
     """One telemetry id: its topic, ROS 1 type ("" = no definition) and options.
 
     ``element`` is the array index inside ``topic``'s ``field`` for the ids
-    of a split family (one id per array element), else -1.
+    of a split family (one id per array element), else -1; ``key`` is the
+    element's field that names it ("" : its index names it). Immutable.
     """
 
     id: int
@@ -40,11 +41,12 @@ class TelemetryId:
     add_timestamp: bool = False
     field: str = ""
     element: int = -1
+    key: str = ""
 
 
 @dataclass(frozen=True)
 class TelemetryTable:
-    """Header ids and every known telemetry id."""
+    """Header ids and every known telemetry id; immutable, any thread."""
 
     header: dict[str, int]
     ids: dict[int, TelemetryId]
@@ -90,6 +92,7 @@ class TelemetryTable:
                         bool(e.get("add_timestamp", False)),
                         str(e["field"]),
                         n if last > first else -1,
+                        str(e.get("key", "")),
                     ),
                     f"split[{i}]",
                 )

@@ -36,7 +36,7 @@ def _multiply(a: Quaternion, b: Quaternion) -> Quaternion:
 
 @dataclass(frozen=True, slots=True)
 class FrameTransform:
-    """``to = rotation * from + translation``; a unit quaternion (x, y, z, w)."""
+    """``to = rotation * from + translation`` (unit quaternion x, y, z, w); frozen."""
 
     from_frame: str
     to_frame: str

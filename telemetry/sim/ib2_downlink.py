@@ -19,6 +19,9 @@ import socket
 import sys
 from typing import TYPE_CHECKING, Any, Final
 
+import numpy as np
+
+from telemetry.bus.publisher import RawMessage
 from telemetry.ib2.dock import encode_dock
 from telemetry.ib2.messages import ib2_typestore
 from telemetry.ib2.table import TelemetryTable
@@ -27,7 +30,7 @@ from telemetry.ib2.transform import FrameTransform
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
-    from telemetry.bus.publisher import FrameLike, RawMessage
+    from telemetry.bus.publisher import FrameLike
     from telemetry.core.dictionary import TelemetryDictionary
 
 SPLIT_THRESHOLD: Final = 1300  # original_telemetry_message_size_threshold
@@ -44,6 +47,8 @@ _ALIVE_TOPICS: Final = (
 )
 _CMD_CTL: Final = 5001  # /trans_communication/action_goal
 _CMD_STREAM: Final = 2001  # /camera_and_microphone/switch_power
+# Eight fans at a hover duty (the simulator has no propulsion model).
+_FAN_DUTY: Final = np.array([0.1, 0.1, 0.12, 0.1, 0.1, 0.1, 0.11, 0.1])
 
 
 def split_items(
@@ -76,7 +81,7 @@ def pad(pickled: bytes, minimum: int = MIN_USER_DATA, align: bool = True) -> byt
 
 
 class Ib2DownlinkSender:
-    """One simulated robot (and its dock) sent as Int-Ball2 datagrams over UDP."""
+    """A simulated robot and dock sent as Int-Ball2 datagrams; publishing thread's."""
 
     def __init__(
         self,
@@ -114,9 +119,10 @@ class Ib2DownlinkSender:
     ) -> Iterator[FrameLike | RawMessage]:
         """Pass ``frames`` on, sending this robot's rows as datagrams on the way."""
         for frame in frames:
-            if getattr(frame, "source", None) == self.source:
-                times = frame.times  # type: ignore[union-attr]
-                columns = frame.columns  # type: ignore[union-attr]
+            # A fault-injected run yields encoded messages: not sent as UDP.
+            if not isinstance(frame, RawMessage) and frame.source == self.source:
+                times = frame.times
+                columns = frame.columns
                 for i, t in enumerate(times):
                     self.send_row(float(t), {k: v[i] for k, v in columns.items()})
             yield frame
@@ -187,9 +193,7 @@ class Ib2DownlinkSender:
                 ),
                 duty=T["std_msgs/msg/Float64MultiArray"](
                     layout=T["std_msgs/msg/MultiArrayLayout"](dim=[], data_offset=0),
-                    data=__import__("numpy").array(
-                        [0.1, 0.1, 0.12, 0.1, 0.1, 0.1, 0.11, 0.1]
-                    ),
+                    data=_FAN_DUTY,
                 ),
                 current_power=power(status=1),
             ),
@@ -237,21 +241,17 @@ class Ib2DownlinkSender:
         return out
 
     def _alive(self, t: float) -> dict[int, bytes]:
-        alive = self.types["ib2_msgs/msg/AliveStatus"]
-        return (
-            {
-                13000 + i: self._ros(
-                    "ib2_msgs/AliveStatus",
-                    name=name,
-                    result=0,
-                    latest_valid_time=self._time(t),
-                    check_time=self._time(t),
-                )
-                for i, name in enumerate(_ALIVE_TOPICS)
-            }
-            if alive is not None
-            else {}
-        )
+        """Alive statuses, one id per monitored topic (the "split" family 13000-)."""
+        return {
+            13000 + i: self._ros(
+                "ib2_msgs/AliveStatus",
+                name=name,
+                result=0,
+                latest_valid_time=self._time(t),
+                check_time=self._time(t),
+            )
+            for i, name in enumerate(_ALIVE_TOPICS)
+        }
 
     def _header(
         self, t: float, split: tuple[int, int], port: int, command: int

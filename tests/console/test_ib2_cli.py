@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import select
 import socket
 import subprocess
 import sys
@@ -57,7 +58,18 @@ def test_simulator_to_bridge_to_recorder(tmp_path: Path) -> None:
              PROFILE, "--duration", "10", "--no-dose-ledger"),
         stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
+    hostile = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
+        # The bridge says where it listens once its sockets are bound.
+        assert bridge.stderr is not None
+        ready, _, _ = select.select([bridge.stderr], [], [], 30.0)
+        assert ready and "protocol v1 on" in bridge.stderr.readline()
+        # A pickle that would call a function, among the simulator's datagrams.
+        host, port = robot.split(":")
+        exploit = (
+            b"\x80\x03cos\nsystem\nq\x00X\x04\x00\x00\x00trueq\x01\x85q\x02Rq\x03."
+        )
+        hostile.sendto(exploit, (host, int(port)))
         sim = subprocess.run(
             kibo("sim", "--bind", free_tcp_endpoint(), "--ib2-udp", robot,
                  "--ib2-dock-udp", dock, "--duration", "6"),
@@ -67,10 +79,12 @@ def test_simulator_to_bridge_to_recorder(tmp_path: Path) -> None:
         _, bridge_err = bridge.communicate(timeout=60)
         record.communicate(timeout=60)
     finally:
+        hostile.close()
         bridge.kill()
         record.kill()
     assert bridge.returncode == 0 and record.returncode == 0
-    assert "rejected 0 (none)" in bridge_err
+    assert "rejected datagram (forbidden opcode, 1 so far): GLOBAL" in bridge_err
+    assert "rejected 1 (forbidden opcode 1)" in bridge_err
     sources = info(archive)
     assert sources["ib2"]["messages"] >= 8 and sources["ib2"]["rejected"] == 0
     assert sources["ib2-dock"]["messages"] >= 4

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import ib2_flight as flight
 import numpy as np
 import pytest
 from rosbags.rosbag1 import Writer as Writer1
 from rosbags.rosbag2 import StoragePlugin
 from rosbags.rosbag2 import Writer as Writer2
+from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
 from telemetry.archive.reader import ArchiveReader
 from telemetry.core.alarms import AlarmBook
@@ -88,7 +90,7 @@ def _messages(store: Typestore, k: int) -> dict[str, tuple[str, Any]]:
         ),
         "/dock/battery_charge_info": (
             "ib2_msgs/msg/BatteryChargeInfo",
-            T["ib2_msgs/msg/BatteryChargeInfo"](battery_remain=90 - k),
+            T["ib2_msgs/msg/BatteryChargeInfo"](battery_remain=max(0, 90 - k)),
         ),
         "/cabin/fan_rpm": (
             "std_msgs/msg/Float64",
@@ -205,3 +207,81 @@ def test_what_is_not_a_bag_is_refused_before_an_archive_is_made(
         with pytest.raises(BagError, match=words):
             import_bag(path, tmp_path / "out.sqlite", dictionary)
         assert not (tmp_path / "out.sqlite").exists()
+
+
+# JAXA's ground bridge's own topics (communication_software/msg, from the
+# public description): one Telemetry per datagram, the per-id bytes as received.
+TELEMETRY_DEF = """time received_time
+uint32 last_command
+uint32 split_number
+uint32 current_split_index
+communication_software/Message[] data
+"""
+MESSAGE_DEF = """uint8 INTBALL2_SERIALIZED_BINARY_DATA = 0
+uint8 INTBALL2_YAML_UTF8 = 1
+uint8 DOCK_ROW_BINARY_DATA = 2
+uint16 id
+uint8 msg_type
+string name
+uint8[] data
+time additional_timestamp
+"""
+
+
+def test_a_bag_of_the_ground_bridges_topics_decodes_as_the_bridge_does(
+    tmp_path: Path, dictionary: TelemetryDictionary
+) -> None:
+    store = get_typestore(Stores.ROS1_NOETIC)
+    store.register(
+        get_types_from_msg(MESSAGE_DEF, "communication_software/msg/Message")
+        | get_types_from_msg(TELEMETRY_DEF, "communication_software/msg/Telemetry")
+    )
+    T = store.types
+    time = T["builtin_interfaces/msg/Time"]
+
+    def record(received: float, items: dict[int, bytes], kind: int = 0) -> Any:
+        return T["communication_software/msg/Telemetry"](
+            received_time=time(sec=int(received), nanosec=0),
+            last_command=0,
+            split_number=1,
+            current_split_index=1,
+            data=[
+                T["communication_software/msg/Message"](
+                    id=tid,
+                    msg_type=kind,
+                    name="",
+                    data=np.frombuffer(raw, dtype=np.uint8),
+                    additional_timestamp=time(sec=0, nanosec=0),
+                )
+                for tid, raw in items.items()
+            ],
+        )
+
+    bag = tmp_path / "ground.bag"
+    name = "communication_software/msg/Telemetry"
+    with Writer1(bag) as writer:
+        robot = writer.add_connection("/telemetry_intball2", name, typestore=store)
+        dock = writer.add_connection("/telemetry_dock", name, typestore=store)
+        for k in range(5):
+            robot_clock = T0 + k + 0.25  # the header's time, not the ground's
+            items = {302: flight.navigation(robot_clock, (0.2 * k, 0.0, 0.0))}
+            items |= flight.header(robot_clock, 5001 if k >= 3 else 0, 1, 1, 1)
+            raw = store.serialize_ros1(record(T0 + k + 0.5, items), name)
+            writer.write(robot, (T0 + k) * 10**9 + 500_000_000, raw)
+            row = flight.dock_record(k, 1, 1, 2, 1, 25.0, 30.0, 1.0, 0.5, 0, 60)
+            raw = store.serialize_ros1(record(T0 + k + 0.5, {0: row}, 2), name)
+            writer.write(dock, (T0 + k) * 10**9 + 500_000_000, raw)
+    archive = tmp_path / "ground.sqlite"
+    stats = import_bag(bag, archive, dictionary)
+    assert stats.messages == 10 and not stats.skipped and stats.rejected == 0
+
+    pipeline = replay_to_end(archive, dictionary)
+    pos_x = pipeline.store.buffer("ib2.pos_x")
+    assert pos_x is not None
+    times, values = pos_x.snapshot()
+    assert times.tolist() == [T0 + k + 0.25 for k in range(5)]
+    assert values.tolist() == pytest.approx([1.15 + 0.2 * k for k in range(5)])
+    assert _latest(pipeline, "ib2-dock.charge") == 1.0
+    assert _latest(pipeline, "ib2-dock.telemetry_counter") == 4.0
+    events = [e for e in pipeline.store.events() if e.kind == "last_cmd"]
+    assert [e.time for e in events] == [T0 + 3.25]
