@@ -575,11 +575,8 @@ def _handover(args: argparse.Namespace) -> int:
 
 
 def _debrief(args: argparse.Namespace) -> int:
-    from telemetry.replay.training import (
-        default_expectations,
-        read_training_log,
-        write_debrief_report,
-    )
+    from telemetry.replay.training import default_expectations, read_training_log
+    from telemetry.reports.debrief import write_debrief_report
 
     expect: Path | None = args.expect
     if expect is None:

@@ -14,7 +14,6 @@ import math
 import sys
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal
 
@@ -25,7 +24,6 @@ from telemetry.archive.store import ArchiveReader, csv_text, iso_utc
 from telemetry.core.channels import ChannelStore
 from telemetry.core.dictionary import DEFAULT_DICTIONARY, TelemetryDictionary
 from telemetry.core.pipeline import Pipeline
-from telemetry.core.text import escape_html, utc_text
 from telemetry.radiation.estimator import DoseEstimator, DoseEvent, DoseEventKind
 from telemetry.radiation.physics import SECONDS_PER_DAY, SECONDS_PER_HOUR
 from telemetry.radiation.roster import (
@@ -43,6 +41,8 @@ from telemetry.radiation.spaceweather import (
     detect_spe,
     s_label,
 )
+from telemetry.reports.chart import COLORS, line_chart
+from telemetry.reports.pages import render_page
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -200,7 +200,12 @@ class DoseReport:
     plots: PlotData
     frames: int
     late_samples: int
+    basis: str = ""  # how the totals were obtained: replay, or the recorded bins
     warnings: list[str] = field(default_factory=list)
+    # From the dose ledger, when the report is given one (``--ledger``).
+    records: list[object] = field(default_factory=list)
+    year_totals: list[object] = field(default_factory=list)
+    ledger_path: str = ""
     generated: float = field(default_factory=time.time)
 
     def to_json(self) -> dict[str, Any]:
@@ -788,6 +793,7 @@ def build_dose_report(
         plots=_plots(tap, edges, queries, wanted, spe_events),
         frames=frames,
         late_samples=snap.late_samples,
+        basis=f"{frames} frames replayed",
     )
     report.warnings = _warnings(report, snap.dropped_events)
     return report
@@ -1124,58 +1130,6 @@ def write_dose_report(
 
 # ------------------------------------------------------------------- HTML
 
-CSS: Final = """
-body { font-family: system-ui, sans-serif; margin: 1.5em 2em; color: #1d2430;
-       max-width: 1100px; }
-h1 { font-size: 1.45em; margin-bottom: 0.2em; }
-h2 { font-size: 1.1em; margin-top: 1.8em; border-bottom: 1px solid #c8cdd6; }
-table { border-collapse: collapse; margin: 0.5em 0; font-size: 0.92em; }
-th, td { border: 1px solid #c8cdd6; padding: 0.25em 0.55em; text-align: left;
-         vertical-align: top; }
-th { background: #eef1f5; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-.meta td { border: none; padding: 0.1em 0.8em 0.1em 0; }
-.watch { color: #0a6ea0; } .warning { color: #a85d00; font-weight: 600; }
-.critical { color: #cf222e; font-weight: 700; } .muted { color: #6e7781; }
-.warn { background: #fff4e0; border-left: 4px solid #e2a13a; padding: 0.4em 0.8em; }
-figure { margin: 1em 0; } figcaption { font-size: 0.85em; color: #57606a; }
-svg text { font-family: system-ui, sans-serif; }
-"""
-# Crew and module colours of the plots (print-friendly, distinguishable).
-_COLORS: Final = (
-    "#1f77b4", "#d62728", "#2ca02c", "#9467bd",
-    "#ff7f0e", "#17becf", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
-)  # fmt: skip
-
-
-_esc = escape_html
-
-
-def _utc(t: float | None) -> str:
-    return utc_text(t, "—")
-
-
-def _num(value: float, digits: int = 3) -> str:
-    if not math.isfinite(value):
-        return "—"
-    if value == 0:
-        return "0"
-    mag = math.floor(math.log10(abs(value)))
-    decimals = max(0, digits - 1 - mag)
-    return f"{value:.{decimals}f}"
-
-
-def _days(value: float) -> str:
-    if math.isinf(value):
-        return "not reached"
-    if not math.isfinite(value):
-        return "—"
-    return f"{value:,.0f} d" if value >= 10 else f"{value:.1f} d"
-
-
-def _pct(fraction: float) -> str:
-    return "—" if not math.isfinite(fraction) else f"{fraction * 100:.1f} %"
-
 
 def _alert_class(limits: DoseLimits, fraction: float) -> str:
     cls = ""
@@ -1185,229 +1139,60 @@ def _alert_class(limits: DoseLimits, fraction: float) -> str:
     return cls
 
 
-def _svg_chart(
-    series: list[tuple[str, str, FloatArray, FloatArray]],
-    t0: float,
-    t1: float,
-    *,
-    title: str,
-    unit: str,
-    log_y: bool = False,
-    spans: Sequence[tuple[float, float, str, float]] = (),
-    refs: Sequence[tuple[float, str, str]] = (),
-    y_range: tuple[float, float] | None = None,
-    width: int = 1000,
-    height: int = 260,
-) -> str:
-    """Draw a line chart as inline SVG: UTC time axis, optional log Y, spans."""
-    left, right, top, bottom = 64, 150, 26, 36
-    pw, ph = width - left - right, height - top - bottom
-    values = [
-        y[np.isfinite(y) & ((y > 0) if log_y else True)] for _n, _c, _x, y in series
-    ]
-    finite = np.concatenate(values) if values else np.empty(0)
-    if y_range is not None:
-        lo, hi = y_range
-    elif finite.size:
-        lo, hi = float(finite.min()), float(finite.max())
-    else:
-        lo, hi = (1.0, 10.0) if log_y else (0.0, 1.0)
-    if log_y:
-        lo, hi = math.log10(max(lo, 1e-12)), math.log10(max(hi, 1e-12))
-        lo, hi = math.floor(lo), math.ceil(hi)
-        if hi <= lo:
-            hi = lo + 1
-    else:
-        if y_range is None:
-            lo = min(lo, 0.0)
-        if hi <= lo:
-            hi = lo + 1.0
-        hi += 0.05 * (hi - lo)
-    span_t = max(t1 - t0, 1e-9)
-
-    def x_of(t: FloatArray) -> FloatArray:
-        return left + (t - t0) / span_t * pw
-
-    def y_of(v: FloatArray) -> FloatArray:
-        vv = np.log10(np.where(v > 0, v, np.nan)) if log_y else v
-        return top + ph - (vv - lo) / (hi - lo) * ph
-
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" role="img" aria-label="{_esc(title)}">',
-        f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="#fbfcfd" '
-        'stroke="#c8cdd6"/>',
-        f'<text x="{left}" y="16" font-size="13" font-weight="600">'
-        f"{_esc(title)}</text>",
-    ]
-    for a, b, color, opacity in spans:
-        xa = float(x_of(np.array([max(a, t0)]))[0])
-        xb = float(x_of(np.array([min(b, t1)]))[0])
-        if xb > xa:
-            out.append(
-                f'<rect x="{xa:.1f}" y="{top}" width="{max(xb - xa, 0.8):.1f}" '
-                f'height="{ph}" fill="{_esc(color)}" fill-opacity="{opacity}"/>'
-            )
-    # Y grid and labels.
-    if log_y:
-        ticks = [(float(10.0**k), float(k)) for k in range(int(lo), int(hi) + 1)]
-        step = max(1, math.ceil(len(ticks) / 7))
-        ticks = ticks[::step]
-    else:
-        raw = (hi - lo) / 5
-        mag = 10 ** math.floor(math.log10(raw))
-        nice = min((m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw), default=raw)
-        first = math.ceil(lo / nice) * nice
-        ticks = [(v, v) for v in np.arange(first, hi, nice).tolist()]
-    for value, pos in ticks:
-        y = top + ph - (pos - lo) / (hi - lo) * ph
-        label = f"{value:g}" if not log_y else _log_label(value)
-        out.append(
-            f'<line x1="{left}" x2="{left + pw}" y1="{y:.1f}" y2="{y:.1f}" '
-            'stroke="#e3e7ec"/>'
-            f'<text x="{left - 6}" y="{y + 4:.1f}" font-size="11" '
-            f'text-anchor="end">{_esc(label)}</text>'
+def _basis(c: CrewReport) -> str:
+    """Where the estimate came from, as shares of the period: 'area 80 %, ...'."""
+    total = c.time_personal_s + c.time_area_s + c.time_model_s
+    basis = ", ".join(
+        f"{name} {100 * seconds / total:.0f} %"
+        for name, seconds in (
+            ("personal", c.time_personal_s),
+            ("area", c.time_area_s),
+            ("model", c.time_model_s),
         )
-    out.append(
-        f'<text x="14" y="{top + ph / 2:.0f}" font-size="11" text-anchor="middle" '
-        f'transform="rotate(-90 14 {top + ph / 2:.0f})">{_esc(unit)}</text>'
+        if total > 0 and seconds > 0
     )
-    # Time ticks.
-    for tick in _time_ticks(t0, t1):
-        x = float(x_of(np.array([tick]))[0])
-        out.append(
-            f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{top}" y2="{top + ph}" '
-            'stroke="#eef0f3"/>'
-            f'<text x="{x:.1f}" y="{top + ph + 15}" font-size="11" '
-            f'text-anchor="middle">{_esc(_tick_label(tick, t1 - t0))}</text>'
-        )
-    out.append(
-        f'<text x="{left + pw}" y="{height - 4}" font-size="10" text-anchor="end" '
-        'fill="#57606a">UTC</text>'
-    )
-    for value, label, color in refs:
-        if log_y and value <= 0:
-            continue
-        y = float(y_of(np.array([value]))[0])
-        if not top <= y <= top + ph:
-            continue
-        out.append(
-            f'<line x1="{left}" x2="{left + pw}" y1="{y:.1f}" y2="{y:.1f}" '
-            f'stroke="{_esc(color)}" stroke-dasharray="4 3"/>'
-            f'<text x="{left + pw - 4}" y="{y - 3:.1f}" font-size="10" '
-            f'text-anchor="end" fill="{_esc(color)}">{_esc(label)}</text>'
-        )
-    for i, (name, color, xs, ys) in enumerate(series):
-        out.extend(_polylines(x_of(xs), y_of(ys), color))
-        ly = top + 12 + 16 * i
-        out.append(
-            f'<line x1="{left + pw + 10}" x2="{left + pw + 28}" y1="{ly - 4}" '
-            f'y2="{ly - 4}" stroke="{_esc(color)}" stroke-width="2.5"/>'
-            f'<text x="{left + pw + 33}" y="{ly}" font-size="11">{_esc(name)}</text>'
-        )
-    out.append("</svg>")
-    return "".join(out)
+    if c.time_stale_s > 0 and total > 0:
+        basis += f"; stale {100 * c.time_stale_s / total:.1f} %"
+    return basis
 
 
-def _polylines(x: FloatArray, y: FloatArray, color: str) -> list[str]:
-    """Polylines through the finite points, broken where the data has a gap.
-
-    Empty plot bins are skipped (a 0.1 Hz monitor leaves most 4-s bins empty);
-    a step over three median spacings is a gap and is not joined.
-    """
-    ok = np.isfinite(x) & np.isfinite(y)
-    x, y = x[ok], y[ok]
-    if x.shape[0] == 0:
-        return []
-    steps = np.diff(x)
-    limit = 3.0 * float(np.median(steps)) if steps.shape[0] else math.inf
-    out = []
-    for run in np.split(np.arange(x.shape[0]), np.flatnonzero(steps > limit) + 1):
-        if run.size == 1:
-            out.append(
-                f'<circle cx="{x[run[0]]:.1f}" cy="{y[run[0]]:.1f}" r="1.5" '
-                f'fill="{_esc(color)}"/>'
-            )
-            continue
-        pairs = zip(x[run].tolist(), y[run].tolist(), strict=True)
-        points = " ".join(f"{a:.1f},{b:.1f}" for a, b in pairs)
-        out.append(
-            f'<polyline fill="none" stroke="{_esc(color)}" stroke-width="1.6" '
-            f'stroke-linejoin="round" points="{points}"/>'
-        )
-    return out
-
-
-_SUPERSCRIPT: Final = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
-
-
-def _log_label(value: float) -> str:
-    if 1e-2 <= value <= 1e3:
-        return f"{value:g}"
-    return "10" + str(round(math.log10(value))).translate(_SUPERSCRIPT)
-
-
-def _time_ticks(t0: float, t1: float) -> list[float]:
-    span = t1 - t0
-    for step in (
-        60, 300, 600, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 2 * 86400,
-        7 * 86400, 14 * 86400, 30 * 86400, 91 * 86400, 182 * 86400, 365 * 86400,
-    ):  # fmt: skip
-        if span / step <= 8:
-            break
-    first = math.ceil(t0 / step) * step
-    return [float(t) for t in np.arange(first, t1 + 1e-9, step)]
-
-
-def _tick_label(t: float, span: float) -> str:
-    stamp = datetime.fromtimestamp(t, UTC)
-    if span <= 2 * 86400:
-        return (
-            stamp.strftime("%H:%M")
-            if stamp.hour or stamp.minute
-            else stamp.strftime("%m-%d")
-        )
-    return stamp.strftime("%m-%d")
-
-
-def _plots_html(report: DoseReport) -> list[str]:
+def _charts(report: DoseReport) -> dict[str, object]:
     plots = report.plots
     edges = plots.edges
     t0, t1 = float(edges[0]), float(edges[-1])
     mids = 0.5 * (edges[:-1] + edges[1:])
-    out = ["<h2>Plots</h2>"]
     crew_series = [
         (
             f"{c.crew_id} {c.name}",
-            _COLORS[i % len(_COLORS)],
+            COLORS[i % len(COLORS)],
             edges,
             plots.crew_cumulative[c.crew_id],
         )
         for i, c in enumerate(report.crew)
     ]
-    out.append(
-        "<figure>"
-        + _svg_chart(
-            crew_series,
-            t0,
-            t1,
-            title="Dose equivalent accrued in the period",
-            unit="mSv",
-        )
-        + "<figcaption>Estimated dose equivalent H per crew member since the start "
-        "of the period (same estimator as the live console).</figcaption></figure>"
-    )
-    module_series = []
-    for i, (name, rate) in enumerate(plots.module_rate.items()):
-        module_series.append((name, _COLORS[(i + 4) % len(_COLORS)], mids, rate))
+    module_series = [
+        (name, COLORS[(i + 4) % len(COLORS)], mids, rate)
+        for i, (name, rate) in enumerate(plots.module_rate.items())
+    ]
     saa_spans = [
         (float(edges[i]), float(edges[i + 1]), "#3fa6d4", 0.12 + 0.3 * float(f))
         for i, f in enumerate(plots.saa.tolist())
         if f > 0
     ]
-    out.append(
-        "<figure>"
-        + _svg_chart(
+    refs = [
+        (v, f"S{i + 1}", "#cf222e" if i >= 2 else "#a85d00" if i == 1 else "#0a6ea0")
+        for i, v in enumerate(S_SCALE_THRESHOLDS_PFU)
+    ]
+    refs.append((1.0, "energetic (>100 MeV)", "#6e40c9"))
+    return {
+        "crew": line_chart(
+            crew_series,
+            t0,
+            t1,
+            title="Dose equivalent accrued in the period",
+            unit="mSv",
+        ),
+        "modules": line_chart(
             module_series,
             t0,
             t1,
@@ -1415,156 +1200,60 @@ def _plots_html(report: DoseReport) -> list[str]:
             unit="µSv/h",
             log_y=True,
             spans=saa_spans,
-        )
-        + f"<figcaption>{len(edges) - 1} bins of "
-        f"{_esc(_duration((t1 - t0) / (len(edges) - 1)))}; blue shading: share of "
-        "the bin spent in the SAA (MinXSS polygon).</figcaption></figure>"
-    )
-    goes_series = [
-        (">10 MeV", "#d62728", mids, plots.p10),
-        (">100 MeV", "#9467bd", mids, plots.p100),
-    ]
-    refs = [
-        (v, f"S{i + 1}", "#cf222e" if i >= 2 else "#a85d00" if i == 1 else "#0a6ea0")
-        for i, v in enumerate(S_SCALE_THRESHOLDS_PFU)
-    ]
-    refs.append((1.0, "energetic (>100 MeV)", "#6e40c9"))
-    spe_spans = [(a, b, "#e2a13a", 0.18) for a, b in plots.spe]
-    out.append(
-        "<figure>"
-        + _svg_chart(
-            goes_series,
+        ),
+        "goes": line_chart(
+            [
+                (">10 MeV", "#d62728", mids, plots.p10),
+                (">100 MeV", "#9467bd", mids, plots.p100),
+            ],
             t0,
             t1,
             title="GOES integral proton flux (bin maxima); SPEs shaded",
             unit="pfu",
             log_y=True,
-            spans=spe_spans,
+            spans=[(a, b, "#e2a13a", 0.18) for a, b in plots.spe],
             refs=refs,
             y_range=(0.01, 2e5),
-        )
-        + "<figcaption>NOAA S-scale thresholds on the >10 MeV flux (inclusive); "
-        "energetic SPE at >100 MeV &ge; 1 pfu (NRC 2000).</figcaption></figure>"
-    )
-    return out
-
-
-def _duration(seconds: float) -> str:
-    if seconds >= 2 * 86400:
-        return f"{seconds / 86400:.1f} d"
-    if seconds >= 2 * 3600:
-        return f"{seconds / 3600:.1f} h"
-    if seconds >= 120:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds:.0f} s"
+        ),
+        "bins": len(edges) - 1,
+        "bin_s": (t1 - t0) / max(len(edges) - 1, 1),
+    }
 
 
 def render_html(report: DoseReport) -> str:
     """Render a self-contained page for the officer's file (every string escaped)."""
     limits = report.limits
-    out = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>Crew dose report {_esc(_utc(report.start))} to "
-        f"{_esc(_utc(report.end))}</title>",
-        f"<style>{CSS}</style></head><body>",
-        "<h1>Crew radiation dose report</h1>",
-        "<table class='meta'>",
-        f"<tr><td>Period</td><td><b>{_esc(_utc(report.start))}</b> to "
-        f"<b>{_esc(_utc(report.end))}</b> "
-        f"({_esc(_duration(report.end - report.start))})</td></tr>",
-        f"<tr><td>Archive</td><td><code>{_esc(report.archive)}</code> "
-        f"({report.frames} frames replayed)</td></tr>",
-        f"<tr><td>Telemetry dictionary</td><td>version "
-        f"{_esc(report.dictionary_version)} "
-        f"<span class='muted'>sha256 {_esc(report.dictionary_sha256[:16])}…</span>"
-        "; recorded with "
-        + ", ".join(_esc(v) for v, _s in report.archive_dictionary)
-        + "</td></tr>",
-        f"<tr><td>Crew roster / dose limits</td><td>roster "
-        f"{_esc(report.roster_version)} · limits {_esc(limits.version)} "
-        f"<span class='muted'>({_esc(limits.path.name)})</span></td></tr>",
-        f"<tr><td>Generated</td><td>{_esc(_utc(report.generated))}</td></tr>",
-        "</table>",
-    ]
-    for warning in report.warnings:
-        out.append(f"<p class='warn'>{_esc(warning)}</p>")
-
-    out.append("<h2>Dose per crew member</h2>")
-    out.append(
-        "<table><tr><th>Crew</th><th>Agency</th><th>H in period (mSv) ±1σ</th>"
-        "<th>D in period (mGy)</th><th>Q̄ = H/D</th><th>Mean rate (mSv/d)</th>"
-        "<th>Prior (mSv)</th><th>Career (mSv)</th><th>Career limit (mSv)</th>"
-        "<th>Used</th><th>Days to career limit</th><th>30-d / 1-yr H (mSv)</th>"
-        "<th>Estimate basis</th></tr>"
+    unc = report.roster.estimator.uncertainty
+    return render_page(
+        "dose_report.html",
+        {
+            "report": report,
+            "limits": limits,
+            "cfg": report.roster.estimator,
+            "basis_text": report.basis,
+            "crew_rows": [
+                {
+                    "crew": c,
+                    "css": _alert_class(limits, c.career_fraction),
+                    "basis": _basis(c),
+                }
+                for c in report.crew
+            ],
+            "limit_rows": [
+                (c.crew_id, lim, _alert_class(limits, lim.fraction))
+                for c in report.crew
+                for lim in _binding_limits(c.limits)
+            ],
+            "stale_flips": [(k, v) for k, v in report.stale_flips.items() if v],
+            "charts": _charts(report),
+            "uncertainty": [
+                (name, value, [s for s, names in unc.sources.items() if name in names])
+                for name, value in unc.components.items()
+            ],
+            "baseline_quality": BASELINE_QUALITY,
+            "s_label": s_label,
+        },
     )
-    for c in report.crew:
-        cls = _alert_class(limits, c.career_fraction)
-        total = c.time_personal_s + c.time_area_s + c.time_model_s
-        basis = ", ".join(
-            f"{name} {100 * seconds / total:.0f} %"
-            for name, seconds in (
-                ("personal", c.time_personal_s),
-                ("area", c.time_area_s),
-                ("model", c.time_model_s),
-            )
-            if total > 0 and seconds > 0
-        )
-        if c.time_stale_s > 0 and total > 0:
-            basis += f"; stale {100 * c.time_stale_s / total:.1f} %"
-        out.append(
-            f"<tr><td><b>{_esc(c.crew_id)}</b> {_esc(c.name)}</td>"
-            f"<td>{_esc(c.agency)}</td>"
-            f"<td class='num'>{_num(c.dose_equivalent_msv)} ± "
-            f"{_num(c.dose_equivalent_sigma_msv, 2)}</td>"
-            f"<td class='num'>{_num(c.absorbed_mgy)}</td>"
-            f"<td class='num'>{_num(c.quality_factor)}</td>"
-            f"<td class='num'>{_num(c.mean_rate_msv_d)}</td>"
-            f"<td class='num'>{_num(c.prior_msv, 4)}</td>"
-            f"<td class='num'>{_num(c.career_msv, 4)}</td>"
-            f"<td class='num'>{c.career_limit_msv:g}</td>"
-            f"<td class='num {cls}'>{_pct(c.career_fraction)}</td>"
-            f"<td class='num'>{_esc(_days(c.days_to_career_limit))}</td>"
-            f"<td class='num'>{_num(c.dose_30d_msv)} / {_num(c.dose_1y_msv)}</td>"
-            f"<td>{_esc(basis or '—')}</td></tr>"
-        )
-    out.append("</table>")
-    out.append(
-        "<p class='muted'>Days to the career limit at the period's mean rate. "
-        "Career = prior career dose (roster) + the dose equivalent estimated from "
-        "the start of the archive to the end of the period.</p>"
-    )
-
-    out.append("<h2>Limits at the end of the period</h2>")
-    out.append(
-        "<table><tr><th>Crew</th><th>Limit</th><th>Dose</th><th>Limit value</th>"
-        "<th>Used</th><th>Alert</th><th>Source [status]</th></tr>"
-    )
-    for c in report.crew:
-        for lim in _binding_limits(c.limits):
-            cls = _alert_class(limits, lim.fraction)
-            out.append(
-                f"<tr><td>{_esc(c.crew_id)}</td><td>{_esc(lim.label)}</td>"
-                f"<td class='num'>{_num(lim.dose, 4)} {_esc(lim.unit)}</td>"
-                f"<td class='num'>{lim.limit:g} {_esc(lim.unit)}</td>"
-                f"<td class='num {cls}'>{_pct(lim.fraction)}</td>"
-                f"<td class='{cls}'>{_esc(lim.alert or '—')}</td>"
-                f"<td>{_esc(lim.source)} [{_esc(lim.status)}]</td></tr>"
-            )
-    out.append("</table>")
-    out.append(
-        "<p class='muted'>Per crew member: the career limit and the most used "
-        "limit of each rolling window. The other limits of a window are compared "
-        "with the same H and have larger values; every limit is in the JSON "
-        "output.</p>"
-    )
-
-    out.extend(_plots_html(report))
-    out.extend(_space_weather_html(report))
-    out.extend(_events_html(report))
-    out.extend(_method_html(report))
-    out.append("</body></html>\n")
-    return "\n".join(out)
 
 
 def _binding_limits(limits: Sequence[LimitAtEnd]) -> list[LimitAtEnd]:
@@ -1582,164 +1271,3 @@ def _binding_limits(limits: Sequence[LimitAtEnd]) -> list[LimitAtEnd]:
         chosen.values(),
         key=lambda lim: (lim.window_days is not None, lim.window_days or 0.0),
     )
-
-
-def _space_weather_html(report: DoseReport) -> list[str]:
-    out = ["<h2>Solar particle events and SAA passes</h2>"]
-    if report.spe_events:
-        out.append(
-            "<table><tr><th>Onset</th><th>End</th><th>Peak &gt;10 MeV</th>"
-            "<th>S-level</th><th>Peak &gt;100 MeV</th><th>Energetic from</th>"
-            "<th>Fluence &gt;10 / &gt;100 MeV (cm⁻²)</th></tr>"
-        )
-        for e in report.spe_events:
-            end = _utc(e.end) if e.end is not None else "ongoing"
-            energetic = (
-                _utc(e.energetic_onset) if e.energetic_onset is not None else "—"
-            )
-            out.append(
-                f"<tr><td>{_esc(_utc(e.onset))}</td><td>{_esc(end)}</td>"
-                f"<td class='num'>{e.peak_p10:.4g} pfu at "
-                f"{_esc(_utc(e.peak_p10_time))}</td>"
-                f"<td class='critical'>{_esc(s_label(e.s_level))}</td>"
-                f"<td class='num'>{e.peak_p100:.3g} pfu</td>"
-                f"<td>{_esc(energetic)}</td>"
-                f"<td class='num'>{e.fluence_p10:.3g} / {e.fluence_p100:.3g}</td></tr>"
-            )
-        out.append("</table>")
-    else:
-        out.append("<p>No solar particle event in the period.</p>")
-    saa = report.saa
-    out.append(
-        f"<p>SAA passes in the period: <b>{saa.passes}</b>, "
-        f"{_esc(_duration(saa.seconds))} inside the SAA "
-        f"(from {saa.samples} ground-track samples).</p>"
-    )
-    return out
-
-
-def _events_html(report: DoseReport) -> list[str]:
-    out = ["<h2>Alerts and advisories</h2>"]
-    if report.events:
-        out.append(
-            "<table><tr><th>Time</th><th>Kind</th><th>Level</th><th>Crew</th>"
-            "<th>Message</th></tr>"
-        )
-        for e in report.events:
-            level = e.severity.name.lower()
-            out.append(
-                f"<tr><td>{_esc(_utc(e.time))}</td><td>{_esc(e.kind)}</td>"
-                f"<td class='{_esc(level)}'>{_esc(e.severity.name)}</td>"
-                f"<td>{_esc(e.crew or '')}</td><td>{_esc(e.message)}</td></tr>"
-            )
-        out.append("</table>")
-    else:
-        out.append("<p>No dose alert, SPE or shelter advisory in the period.</p>")
-    flips = {k: v for k, v in report.stale_flips.items() if v}
-    if flips:
-        out.append(
-            "<p>Estimates that fell back on stale data: "
-            + ", ".join(f"{_esc(k)} {v}×" for k, v in flips.items())
-            + ".</p>"
-        )
-    out.append("<h2>Operator notes</h2>")
-    if report.notes:
-        out.append("<table><tr><th>Time</th><th>Author</th><th>Note</th></tr>")
-        for t, author, text in report.notes:
-            out.append(
-                f"<tr><td>{_esc(_utc(t))}</td><td>{_esc(author)}</td>"
-                f"<td>{_esc(text)}</td></tr>"
-            )
-        out.append("</table>")
-    else:
-        out.append("<p class='muted'>No note in the period.</p>")
-    return out
-
-
-def _method_html(report: DoseReport) -> list[str]:
-    limits = report.limits
-    cfg = report.roster.estimator
-    unc = cfg.uncertainty
-    out = [
-        "<h2>Method</h2>",
-        "<p>The archived frames are replayed in process through a fresh telemetry "
-        "pipeline and dose estimator: the same code, dictionary, roster and limits "
-        "as the live console, so the same data give the same totals. Nothing is "
-        "written to the archive. Frames are replayed from the start of the archive "
-        "so that career and rolling doses include what came before the period; "
-        "period totals are the difference of the estimated session dose at the end "
-        "and at the start of the period.</p>",
-        "<p><b>Dose equivalent H</b> (mSv): per crew member, the first that applies "
-        "at each instant: their own active dosimeter; the mean of the fresh area "
-        "monitors in the module they are in; the monitors elsewhere scaled by the "
-        "modules' shielding factors; the baseline model rate "
-        f"({cfg.model_rate_usv_h:g} µSv/h, Area PADLES #1) flagged stale. Area H "
-        f"is multiplied by the body factor f_body = {cfg.body_shielding_factor:g} "
-        "(1 = conservative). Integrated by sample time (radiation.md §4.1).</p>",
-        "<p><b>Absorbed dose D</b> (mGy, tissue): the estimator integrates H only. "
-        "D is derived here for each 10-s output step as ΔH / Q̄, where Q̄ = ΣH/ΣD is "
-        "the mean quality factor of the dosimeters the estimator used in that step "
-        "(the same order of choice as above, from their <code>dose_eq_rate</code> "
-        "and <code>absorbed_rate</code>), evaluated at the middle of the step; when "
-        f"no monitor is fresh, Q̄ = 618/319 = {BASELINE_QUALITY:.3f} (Area PADLES "
-        "#1, Nagamatsu et al. 2013). Q̄ in the crew table is H/D over the period.</p>",
-        "<p><b>Short-term limits</b> are in mGy-Eq (RBE-weighted organ dose). They "
-        "are compared with the whole-body H in mSv as a conservative stand-in "
-        "(radiation.md §2.1, design choice [D]); a CNS heavy-ion limit cannot be "
-        "estimated from H and is not evaluated.</p>",
-        "<p><b>Uncertainty</b> (1σ): relative components per estimate source, "
-        "combined in quadrature; successive intervals add linearly (systematic). "
-        "Components:</p><table><tr><th>Component</th><th>Relative 1σ</th>"
-        "<th>Applies to</th></tr>",
-    ]
-    for name, value in unc.components.items():
-        users = [s for s, names in unc.sources.items() if name in names]
-        out.append(
-            f"<tr><td>{_esc(name)}</td><td class='num'>{value:.3g}</td>"
-            f"<td>{_esc(', '.join(users))}</td></tr>"
-        )
-    out.append("</table>")
-    out.append(
-        "<p>No separate 1σ is given for D: the components above except the "
-        "quality-factor convention apply to it as well, plus the error of the "
-        "monitors' own H/D ratio.</p>"
-    )
-    out.append("<h2>Limits and their sources</h2>")
-    out.append(
-        f"<p>From <code>{_esc(limits.path.name)}</code> version "
-        f"{_esc(limits.version)}. Status: V = checked in a retrieved source, R = "
-        "recalled, verify before flight use, D = design choice.</p>"
-    )
-    out.append(
-        "<table><tr><th>Crew</th><th>Career limit</th><th>Source</th><th>Date</th>"
-        "<th>Status</th><th>Note</th></tr>"
-    )
-    for c in report.crew:
-        rule = c.career_rule
-        out.append(
-            f"<tr><td>{_esc(c.crew_id)} ({_esc(c.agency)})</td>"
-            f"<td class='num'>{rule.limit_msv:g} mSv</td><td>{_esc(rule.source)}</td>"
-            f"<td>{_esc(rule.date)}</td><td>{_esc(rule.status)}</td>"
-            f"<td>{_esc(rule.note)}</td></tr>"
-        )
-    out.append("</table>")
-    out.append(
-        "<table><tr><th>Short-term limit</th><th>Window</th><th>Limit</th>"
-        "<th>Evaluated</th><th>Source</th><th>Status</th></tr>"
-    )
-    for s in limits.short_term:
-        out.append(
-            f"<tr><td>{_esc(s.organ)}</td><td class='num'>{s.window_days:g} d</td>"
-            f"<td class='num'>{s.limit:g} {_esc(s.unit)}</td>"
-            f"<td>{'yes' if s.evaluate else 'no'}</td><td>{_esc(s.source)}</td>"
-            f"<td>{_esc(s.status)}</td></tr>"
-        )
-    out.append("</table>")
-    levels = ", ".join(
-        f"{_esc(lv.name)} at {lv.fraction * 100:g} %" for lv in limits.alert_levels
-    )
-    out.append(
-        f"<p>Administrative alert levels: {levels} "
-        f"<span class='muted'>({_esc(limits.alert_source)})</span>.</p>"
-    )
-    return out
