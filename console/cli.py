@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from console import dose_record_cli
 from telemetry.core.dictionary import (
     DEFAULT_DICTIONARY,
     DictionaryError,
@@ -184,6 +185,18 @@ def build_parser() -> argparse.ArgumentParser:
     dose.add_argument("--crew", action="append")
     dose.add_argument("--format", choices=["json", "csv", "html"], default="json")
     dose.add_argument("--output", type=Path)
+    dose.add_argument(
+        "--ledger",
+        type=Path,
+        help="a dose ledger: adds its doses of record beside the estimate and the "
+        "calendar- and fiscal-year totals",
+    )
+    dose.add_argument(
+        "--replay",
+        action="store_true",
+        help="replay every frame even when the archive holds hourly dose bins",
+    )
+    dose_record_cli.add_parser(sub)
 
     rep = sub.add_parser("replay", help="republish a recording over ZeroMQ")
     rep.add_argument("--archive", type=Path, required=True)
@@ -534,7 +547,14 @@ def _dose_report(args: argparse.Namespace) -> int:
     from telemetry.reports.dose_report import write_dose_report
 
     write_dose_report(
-        args.archive, args.start, args.end, args.crew, args.format, args.output
+        args.archive,
+        args.start,
+        args.end,
+        args.crew,
+        args.format,
+        args.output,
+        ledger=args.ledger,
+        replay=args.replay,
     )
     return 0
 
@@ -672,6 +692,7 @@ _COMMANDS = {
     "info": _info,
     "export": _export,
     "dose-report": _dose_report,
+    "dose-record": dose_record_cli.run,
     "replay": _replay,
     "handover": _handover,
     "debrief": _debrief,

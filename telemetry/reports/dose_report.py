@@ -24,7 +24,9 @@ from telemetry.archive.store import ArchiveReader, csv_text, iso_utc
 from telemetry.core.channels import ChannelStore
 from telemetry.core.dictionary import DEFAULT_DICTIONARY, TelemetryDictionary
 from telemetry.core.pipeline import Pipeline
+from telemetry.radiation.dose_record import adopt, year_totals
 from telemetry.radiation.estimator import DoseEstimator, DoseEvent, DoseEventKind
+from telemetry.radiation.ledger import DoseLedger, LedgerError
 from telemetry.radiation.physics import SECONDS_PER_DAY, SECONDS_PER_HOUR
 from telemetry.radiation.roster import (
     DEFAULT_LIMITS,
@@ -48,6 +50,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from telemetry.core.decoding import ChannelBatch
+    from telemetry.radiation.dose_record import RecordComparison, YearTotal
     from telemetry.radiation.estimator import CrewDose, DoseSnapshot
 
 FloatArray = npt.NDArray[np.float64]
@@ -203,8 +206,8 @@ class DoseReport:
     basis: str = ""  # how the totals were obtained: replay, or the recorded bins
     warnings: list[str] = field(default_factory=list)
     # From the dose ledger, when the report is given one (``--ledger``).
-    records: list[object] = field(default_factory=list)
-    year_totals: list[object] = field(default_factory=list)
+    records: list[RecordComparison] = field(default_factory=list)
+    year_totals: list[YearTotal] = field(default_factory=list)
     ledger_path: str = ""
     generated: float = field(default_factory=time.time)
 
@@ -239,6 +242,15 @@ class DoseReport:
             "frames_replayed": self.frames,
             "late_samples": self.late_samples,
             "warnings": self.warnings,
+            **(
+                {
+                    "ledger": self.ledger_path,
+                    "dose_of_record": [r.to_json() for r in self.records],
+                    "year_totals": [y.to_json() for y in self.year_totals],
+                }
+                if self.ledger_path
+                else {}
+            ),
             "units": {
                 "absorbed": "mGy (tissue)",
                 "dose_equivalent": "mSv (Q(L) of ICRP 60, x body factor)",
@@ -690,6 +702,8 @@ def build_dose_report(
     dictionary: TelemetryDictionary | None = None,
     roster_path: Path | str | None = None,
     limits_path: Path | str | None = None,
+    ledger: Path | str | None = None,
+    replay: bool = False,
 ) -> DoseReport:
     """Replay an archive through a fresh Pipeline and DoseEstimator; collect totals.
 
@@ -706,6 +720,11 @@ def build_dose_report(
         Crew ids to report (all when None); an unknown id raises ValueError.
     dictionary, roster_path, limits_path
         What the estimator runs with; defaults are the shipped files.
+    ledger : Path or str or None
+        A dose ledger: its doses of record beside its estimate, and the
+        calendar- and fiscal-year totals, for the reported crew.
+    replay : bool
+        Replay every frame even when the archive holds hourly dose bins.
 
     Returns
     -------
@@ -796,7 +815,39 @@ def build_dose_report(
         basis=f"{frames} frames replayed",
     )
     report.warnings = _warnings(report, snap.dropped_events)
+    if ledger is not None:
+        _add_ledger(report, Path(ledger), wanted)
     return report
+
+
+def _add_ledger(report: DoseReport, path: Path, wanted: Sequence[str]) -> None:
+    """Add the ledger's doses of record and year totals of the ``wanted`` crew."""
+    if not path.is_file():
+        raise ValueError(f"{path}: no dose ledger there")
+    try:
+        ledger = DoseLedger(
+            path,
+            roster_version=report.roster_version,
+            roster_sha256="",
+            bin_s=report.roster.estimator.rolling_bin_s,
+            opened=time.time(),
+            read_only=True,
+        )
+        try:
+            comparisons = ledger.comparisons()
+            records = [r.reading for r in ledger.records() if r.adopted]
+            estimate = ledger.estimate_bins()
+        finally:
+            ledger.close()
+    except LedgerError as exc:
+        raise ValueError(str(exc)) from exc
+    keep = set(wanted)
+    estimate = {c: b for c, b in estimate.items() if c in keep}
+    records = [r for r in records if r.crew_id in keep]
+    adopted = adopt(estimate, records, report.roster.estimator.rolling_bin_s)
+    report.ledger_path = str(path)
+    report.records = [c for c in comparisons if c.crew_id in keep]
+    report.year_totals = year_totals(estimate, adopted, records)
 
 
 def _crew_report(
@@ -1086,6 +1137,8 @@ def write_dose_report(
     dictionary: TelemetryDictionary | None = None,
     roster_path: Path | str | None = None,
     limits_path: Path | str | None = None,
+    ledger: Path | str | None = None,
+    replay: bool = False,
 ) -> str:
     """Write the crew dose report of ``[start, end)`` of an archive; return it.
 
@@ -1103,6 +1156,8 @@ def write_dose_report(
         File to write; standard output when None.
     dictionary, roster_path, limits_path
         Override the shipped dictionary, roster and limits.
+    ledger, replay
+        As :func:`build_dose_report`.
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r} (json, csv or html)")
@@ -1114,6 +1169,8 @@ def write_dose_report(
         dictionary=dictionary,
         roster_path=roster_path,
         limits_path=limits_path,
+        ledger=ledger,
+        replay=replay,
     )
     if fmt == "json":
         text = render_json(report) + "\n"
