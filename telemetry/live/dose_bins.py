@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 
 #: The archived channel of one crew member's hourly dose: ``<crew>.dose_bin``.
 BIN_CHANNEL: Final = "dose_bin"
+#: Its absolute 1σ (mSv): the bin's dose times the estimate's relative
+#: uncertainty when the bin was written (intervals add linearly, systematic).
+SIGMA_CHANNEL: Final = "dose_bin_sigma"
 #: Kind of the archive event that describes the bins.
 BINS_EVENT: Final = "dose bins"
 
@@ -75,20 +78,33 @@ class DoseBinWriter:
         settled = until - self.estimator.config.lateness_s
         limit = math.inf if final else math.floor(settled / self.bin_s) * self.bin_s
         batches = []
+        snap = None
+        if final:
+            # The dose integrated past the watermark at the end (what the
+            # console shows at stop) goes to the bin it was accrued in.
+            snap = self.estimator.snapshot()
+            if math.isfinite(snap.time):
+                last = math.floor(snap.time / self.bin_s) * self.bin_s
+                for crew_id, per_bin in bins.items():
+                    extra = snap.member(crew_id).session_msv - math.fsum(
+                        per_bin.values()
+                    )
+                    if extra > 0:
+                        per_bin[last] = per_bin.get(last, 0.0) + extra
         for crew_id, per_bin in bins.items():
             starts = sorted(
                 s
                 for s in per_bin
                 if self._written_until <= s and s + self.bin_s <= limit
             )
-            if starts:
-                batches.append(
-                    (
-                        f"{crew_id}.{BIN_CHANNEL}",
-                        np.array(starts, dtype=np.float64),
-                        np.array([per_bin[s] for s in starts], dtype=np.float64),
-                    )
-                )
+            if not starts:
+                continue
+            snap = snap or self.estimator.snapshot()
+            rel = snap.member(crew_id).uncertainty_rel
+            times = np.array(starts, dtype=np.float64)
+            dose = np.array([per_bin[s] for s in starts], dtype=np.float64)
+            batches.append((f"{crew_id}.{BIN_CHANNEL}", times, dose))
+            batches.append((f"{crew_id}.{SIGMA_CHANNEL}", times, dose * rel))
         if not batches:
             return 0
         if not self._announced:
@@ -102,4 +118,4 @@ class DoseBinWriter:
                 )
         self.archive.put_samples(batches)
         self._written_until = max(float(t[-1]) for _k, t, _v in batches) + self.bin_s
-        return sum(t.shape[0] for _k, t, _v in batches)
+        return sum(int(t.shape[0]) for _k, t, _v in batches) // 2
