@@ -259,7 +259,17 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="benchmarks against this machine's own limits")
     bench.add_argument(
         "which",
-        choices=["ingest", "gui", "replay", "query", "dose", "soak", "fuzz", "all"],
+        choices=[
+            "ingest",
+            "gui",
+            "replay",
+            "query",
+            "dose",
+            "report",
+            "soak",
+            "fuzz",
+            "all",
+        ],
         help="fuzz: --frames hostile and malformed messages (default 100,000, "
         "15-25 s and under 0.8 GB here) through a real SUB socket into a live "
         "session, each checked to be accepted or rejected as predicted and "

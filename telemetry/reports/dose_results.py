@@ -394,8 +394,39 @@ def read_spe_events(
     # GOES fill values are negative: not a measurement (as in the estimator).
     a = np.where(a >= 0, a, np.nan)
     b = np.where(b >= 0, b, np.nan)
-    events = detect_spe(times, a, b, config)
+    events = detect_spe_windows(times, a, b, config)
     return [e for e in events if (e.end is None or e.end >= t0) and e.onset < t1]
+
+
+def detect_spe_windows(
+    times: FloatArray, p10: FloatArray, p100: FloatArray, config: SpeConfig
+) -> list[SpeEvent]:
+    """``detect_spe`` run only where a flux could start or sustain an event.
+
+    The detector steps one sample at a time (tens of µs each): over a
+    180-day increment of 0.2 Hz GOES data that is minutes of quiet sun.
+    A sample below every threshold (>10 MeV under the end level, >100 MeV
+    under the energetic end level) cannot start an event, and a run of such
+    samples ends one, so the detector sees only the stretches around warm
+    samples, each padded with more quiet samples than any run length on
+    either side: every event starts and ends inside its stretch, with the
+    same onset, end, peaks and fluence as over the whole series.
+    """
+    warm = (p10 >= min(config.end_pfu, config.onset_pfu)) | (
+        p100 >= min(config.energetic_end_pfu, config.energetic_pfu)
+    )
+    if not warm.any():
+        return []
+    points = max(config.onset_points, config.end_points, config.energetic_points)
+    pad = 4 * points + 4  # quiet samples either side (p10 and p100 may alternate)
+    hot = np.flatnonzero(warm)
+    breaks = np.flatnonzero(np.diff(hot) > 2 * pad) + 1
+    events: list[SpeEvent] = []
+    for run in np.split(hot, breaks):
+        lo = max(0, int(run[0]) - pad)
+        hi = min(times.shape[0], int(run[-1]) + pad + 1)
+        events.extend(detect_spe(times[lo:hi], p10[lo:hi], p100[lo:hi], config))
+    return events
 
 
 def report_warnings(report: DoseReport, dropped: int) -> list[str]:
