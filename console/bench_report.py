@@ -1,10 +1,12 @@
 """``kibo-console bench report``: a crew dose report over a synthetic 180-day increment.
 
 The increment is written as a recorder writes one: one-minute messages of the
-channels a dose report reads (every dosimeter's dose-equivalent and absorbed
+channels a dose report needs (every dosimeter's dose-equivalent and absorbed
 rate at 0.1 Hz, GOES >10 and >100 MeV flux at 0.2 Hz with a three-day solar
-particle event, the SAA flag at 1 Hz) and the crew's hourly dose bins with
-their ``dose bins`` event. The bins follow the dose rates. Robots, cabin air
+particle event, the SAA flag at 1 Hz) and what a recorder keeps beside them
+each hour: the crew's dose bins with their ``dose bins`` event, and the
+inputs' hourly summaries (computed by the recorder's own code from a ring
+buffer holding the day). Robots, cabin air
 and the other orbit channels are left out: the report never reads them. The
 report (JSON and HTML) is then timed against the 10 s target; a replay of
 every frame would take about 6 s per simulated day here. Runs on the main
@@ -22,7 +24,11 @@ import numpy as np
 
 from telemetry.archive.store import ArchiveReader, ArchiveWriter
 from telemetry.core.dictionary import DEFAULT_DICTIONARY, TelemetryDictionary
-from telemetry.live.dose_bins import BIN_CHANNEL, BINS_EVENT, SIGMA_CHANNEL
+from telemetry.live.dose_bins import (
+    BIN_CHANNEL,
+    BINS_EVENT,
+    SIGMA_CHANNEL,
+)
 from telemetry.radiation.roster import (
     DEFAULT_LIMITS,
     DEFAULT_ROSTER,

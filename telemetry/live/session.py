@@ -224,7 +224,7 @@ class LiveSession:
             self._open_ledger(config.dose_ledger, self._dose)
         # Hourly crew dose in the archive, so increment reports need no replay.
         self._dose_bins = (
-            DoseBinWriter(self._dose, self.archive)
+            DoseBinWriter(self._dose, self.archive, self.store)
             if self._dose is not None and self.archive is not None
             else None
         )

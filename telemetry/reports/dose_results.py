@@ -379,11 +379,16 @@ def read_spe_events(
     t0: float,
     t1: float,
     config: SpeConfig,
+    *,
+    since: float | None = None,
 ) -> list[SpeEvent]:
-    """SPEs in the period, by the same detector as live, on the archived GOES flux."""
+    """SPEs in the period, by the same detector as live, on the archived GOES flux.
+
+    The flux is read from ``since`` (the archive's start when None).
+    """
     try:
-        ta, p10 = reader.channel_window(f"{goes_id}.p10", None, t1)
-        tb, p100 = reader.channel_window(f"{goes_id}.p100", None, t1)
+        ta, p10 = reader.channel_window(f"{goes_id}.p10", since, t1)
+        tb, p100 = reader.channel_window(f"{goes_id}.p100", since, t1)
     except KeyError:
         return []
     times = np.union1d(ta, tb)

@@ -33,7 +33,16 @@ import numpy.typing as npt
 
 from telemetry.archive.store import ArchiveReader
 from telemetry.core.severity import Severity
-from telemetry.live.dose_bins import BIN_CHANNEL, BINS_EVENT, SIGMA_CHANNEL
+from telemetry.live.dose_bins import (
+    BIN_CHANNEL,
+    BINS_EVENT,
+    COUNT,
+    MAX,
+    SAA_PASSES,
+    SAA_SECONDS,
+    SIGMA_CHANNEL,
+    SUM,
+)
 from telemetry.radiation.estimator import DoseEvent, DoseEventKind
 from telemetry.radiation.physics import SECONDS_PER_DAY
 from telemetry.reports.dose_replay import BASELINE_QUALITY, PLOT_BINS
@@ -56,7 +65,8 @@ if TYPE_CHECKING:
 
     from telemetry.archive.store import EventRecord
     from telemetry.core.dictionary import TelemetryDictionary
-    from telemetry.radiation.roster import CrewMember, DoseLimits, Roster
+    from telemetry.radiation.roster import CrewMember, DoseLimits, Roster, SpeConfig
+    from telemetry.radiation.spaceweather import SpeEvent
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -179,12 +189,10 @@ def bins_dose_report(
         hours = _hour_edges(crews, bin_s)
         edges = np.linspace(t0, t1, PLOT_BINS + 1)
         monitors = _monitors(reader, dictionary, hours, edges)
-        saa = _saa(reader, dictionary, t0, t1, edges)
+        saa = _saa(reader, dictionary, hours, t0, t1, edges)
         goes = dictionary.sources_of("spacewx")
         goes_id = goes[0].id if goes else "goes"
-        p10 = _bin_max(reader, f"{goes_id}.p10", edges)
-        p100 = _bin_max(reader, f"{goes_id}.p100", edges)
-        spe_events = read_spe_events(reader, goes_id, t0, t1, cfg.spe)
+        p10, p100, spe_events = _flux(reader, goes_id, hours, edges, cfg.spe, (t0, t1))
         archived = reader.events(t0, t1)
         notes = read_notes(reader, t0, t1)
         sessions = reader.sessions()
@@ -260,27 +268,43 @@ class _Monitors:
         self.plot: dict[str, tuple[FloatArray, FloatArray]] = {}  # name -> sum, count
 
 
+def _hourly(
+    reader: ArchiveReader, key: str, hours: FloatArray, t0: float, t1: float
+) -> FloatArray:
+    """One hourly summary channel on the ``hours`` grid (0 where none)."""
+    n = max(hours.shape[0] - 1, 0)
+    t, v = _window(reader, key, t0, t1)
+    out = np.zeros(n)
+    idx = np.searchsorted(hours, t, side="right") - 1
+    ok = (idx >= 0) & (idx < n) & np.isfinite(v)
+    np.add.at(out, idx[ok], v[ok])
+    return out
+
+
 def _monitors(
     reader: ArchiveReader,
     dictionary: TelemetryDictionary,
     hours: FloatArray,
     edges: FloatArray,
 ) -> _Monitors:
+    """Hourly ΣH, ΣD per dosimeter and the plot's module means, from the summaries."""
     out = _Monitors()
-    n = edges.shape[0] - 1
+    if hours.shape[0] < 2:
+        return out
+    lo, hi = float(hours[0]), float(hours[-1])
     for src in dictionary.sources_of("rad"):
-        th, h = _window(reader, f"{src.id}.dose_eq_rate", None, None)
-        td, d = _window(reader, f"{src.id}.absorbed_rate", None, None)
-        if hours.shape[0] > 1:
-            h_sum, _ = _bin_sums(th, h, hours)
-            d_sum, _ = _bin_sums(td, d, hours)
-            out.hourly[src.id] = (h_sum, d_sum)
+        h_sum = _hourly(reader, f"{src.id}.dose_eq_rate{SUM}", hours, lo, hi)
+        h_n = _hourly(reader, f"{src.id}.dose_eq_rate{COUNT}", hours, lo, hi)
+        d_sum = _hourly(reader, f"{src.id}.absorbed_rate{SUM}", hours, lo, hi)
+        out.hourly[src.id] = (h_sum, d_sum)
         if src.crew is None:
             out.area.append(src.id)
         name = f"{src.crew} personal ({src.id})" if src.crew is not None else src.module
         if name is None:
             continue
-        s, c = _bin_sums(th, h, edges)
+        s, _ = _bin_sums(hours[:-1], h_sum, edges)
+        c, _ = _bin_sums(hours[:-1], h_n, edges)
+        n = edges.shape[0] - 1
         s0, c0 = out.plot.get(name, (np.zeros(n), np.zeros(n)))
         out.plot[name] = (s0 + s, c0 + c)
     return out
@@ -376,39 +400,83 @@ def _rolling(h: _Cumulative, t: float, session: float, days: float) -> float:
 def _saa(
     reader: ArchiveReader,
     dictionary: TelemetryDictionary,
+    hours: FloatArray,
     t0: float,
     t1: float,
     edges: FloatArray,
 ) -> tuple[SaaSummary, FloatArray]:
-    """SAA passes and time in the period, and each plot bin's share in the SAA."""
+    """SAA passes and time in the period's hours, and each plot bin's SAA share."""
     orbit = dictionary.sources_of("orbit")
     orbit_id = orbit[0].id if orbit else "iss"
-    spec = dictionary.channel("orbit", "lat")
-    stale = spec.stale_after_s if spec else 5.0
-    t, flag = _window(reader, f"{orbit_id}.saa", None, t1)
     n = edges.shape[0] - 1
-    if t.shape[0] == 0:
+    if hours.shape[0] < 2:
         return SaaSummary(0, 0.0, 0), np.zeros(n)
-    inside = flag > 0.5
-    in_period = t >= t0
-    rising = inside[1:] & ~inside[:-1]
-    passes = int(np.count_nonzero(rising & in_period[1:]))
-    held = np.minimum(np.diff(t), stale)
-    seconds = float(held[inside[:-1] & in_period[1:]].sum())
-    s, c = _bin_sums(t, flag, edges)
-    share = np.where(c > 0, s / np.maximum(c, 1), 0.0)
-    return SaaSummary(passes, seconds, int(np.count_nonzero(in_period))), share
+    lo, hi = float(hours[0]), float(hours[-1])
+    seconds = _hourly(reader, f"{orbit_id}.{SAA_SECONDS}", hours, lo, hi)
+    passes = _hourly(reader, f"{orbit_id}.{SAA_PASSES}", hours, lo, hi)
+    flags = _hourly(reader, f"{orbit_id}.saa{SUM}", hours, lo, hi)
+    count = _hourly(reader, f"{orbit_id}.saa{COUNT}", hours, lo, hi)
+    # The hours the period touches (an edge inside an hour counts that hour).
+    inside = (hours[1:] > t0) & (hours[:-1] < t1)
+    summary = SaaSummary(
+        int(passes[inside].sum()),
+        float(seconds[inside].sum()),
+        int(count[inside].sum()),
+    )
+    s, _ = _bin_sums(hours[:-1], flags, edges)
+    c, _ = _bin_sums(hours[:-1], count, edges)
+    return summary, np.where(c > 0, s / np.maximum(c, 1), 0.0)
 
 
-def _bin_max(reader: ArchiveReader, key: str, edges: FloatArray) -> FloatArray:
-    """Largest valid (non-negative) value per plot bin; NaN where none."""
-    t, v = _window(reader, key, float(edges[0]), float(edges[-1]))
+def _flux(
+    reader: ArchiveReader,
+    goes_id: str,
+    hours: FloatArray,
+    edges: FloatArray,
+    config: SpeConfig,
+    period: tuple[float, float],
+) -> tuple[FloatArray, FloatArray, list[SpeEvent]]:
+    """Plot maxima of the GOES flux from the hourly maxima, and the SPEs.
+
+    The detector reads the full-rate flux only around hours whose maximum
+    could start or sustain an event (padded by an hour of quiet either side).
+    """
     n = edges.shape[0] - 1
-    idx = np.searchsorted(edges, t, side="right") - 1
-    ok = (idx >= 0) & (idx < n) & (v >= 0)
-    out = np.full(n, -np.inf)
-    np.maximum.at(out, idx[ok], v[ok])
-    return np.where(np.isinf(out), np.nan, out)
+    if hours.shape[0] < 2:
+        return np.full(n, np.nan), np.full(n, np.nan), []
+    lo, hi = float(hours[0]), float(hours[-1])
+    maxima = []
+    for channel in ("p10", "p100"):
+        t, v = _window(reader, f"{goes_id}.{channel}{MAX}", lo, hi)
+        top = np.full(n, -np.inf)
+        idx = np.searchsorted(edges, t, side="right") - 1
+        ok = (idx >= 0) & (idx < n) & (v >= 0)
+        np.maximum.at(top, idx[ok], v[ok])
+        maxima.append((t, v, np.where(np.isinf(top), np.nan, top)))
+    (t10, m10, p10), (t100, m100, p100) = maxima
+    warm = np.concatenate(
+        (
+            t10[m10 >= min(config.end_pfu, config.onset_pfu)],
+            t100[m100 >= min(config.energetic_end_pfu, config.energetic_pfu)],
+        )
+    )
+    events: list[SpeEvent] = []
+    t0, t1 = period
+    bin_s = float(hours[1] - hours[0])
+    for run in _runs(np.unique(warm), bin_s):
+        a, b = run[0] - bin_s, run[-1] + 2 * bin_s
+        found = read_spe_events(reader, goes_id, a, b, config, since=a)
+        events.extend(
+            e for e in found if (e.end is None or e.end >= t0) and e.onset < t1
+        )
+    return p10, p100, events
+
+
+def _runs(starts: FloatArray, bin_s: float) -> list[FloatArray]:
+    """Consecutive hours, split where more than two hours of quiet lie between."""
+    if starts.shape[0] == 0:
+        return []
+    return np.split(starts, np.flatnonzero(np.diff(starts) > 3 * bin_s) + 1)
 
 
 _KINDS: Final = {str(k): k for k in DoseEventKind}

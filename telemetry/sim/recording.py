@@ -103,7 +103,7 @@ def record_simulated_session(
         # The recorder's hourly crew dose, as a live session writes it.
         for deriver in pipeline.derivers:
             if isinstance(deriver, DoseEstimator):
-                DoseBinWriter(deriver, writer).flush(last, final=True)
+                DoseBinWriter(deriver, writer, pipeline.store).flush(last, final=True)
     finally:
         if not writer.stop(timeout=120.0):
             raise RuntimeError(f"recording {path} failed: {writer.last_error}")
