@@ -23,11 +23,13 @@ from typing import Final
 import numpy as np
 
 from telemetry.archive.store import ArchiveReader, ArchiveWriter
+from telemetry.core.channels import ChannelStore
 from telemetry.core.dictionary import DEFAULT_DICTIONARY, TelemetryDictionary
 from telemetry.live.dose_bins import (
     BIN_CHANNEL,
     BINS_EVENT,
     SIGMA_CHANNEL,
+    InputSummaries,
 )
 from telemetry.radiation.roster import (
     DEFAULT_LIMITS,
@@ -114,13 +116,22 @@ def build_increment(path: Path, days: int = DAYS) -> int:
             series.append((f"{goes}.p100", goes_t, p10 / 20.0, per_minute // 5))
             saa = (np.sin(2 * np.pi * (fast - START) / 5580.0) > 0.93).astype(float)
             series.append((f"{orbit}.saa", fast, saa, per_minute))
+            store = ChannelStore()  # what the recorder's ring buffers hold
             for key, t, v, n in series:
                 # One segment per one-minute message, as a recorder writes them.
                 writer.put_samples(
                     [(key, t[k : k + n], v[k : k + n]) for k in range(0, t.shape[0], n)]
                 )
+                store.append(key, t, v, float(t[-1]))
                 samples += t.shape[0]
             hours = t_day + np.arange(0, 86400, bin_s)
+            summaries = InputSummaries(dictionary, store).batches(hours, bin_s)
+            if day == 0:
+                for key, _t, _v in summaries:
+                    writer.put_channel(
+                        key, unit="", declared=False, derived=True, states={}
+                    )
+            writer.put_samples(summaries)
             for j, crew in enumerate(roster.crew):
                 dose = _rate(hours, 25.75, 7 + j) * bin_s / 3600.0 / 1000.0
                 writer.put_samples(
