@@ -16,7 +16,7 @@ def run_bench(
 
     Returns 1 if a benchmark that checks its results (fuzz) found a fault.
     """
-    every = ["ingest", "query", "dose", "replay", "gui", "fuzz"]
+    every = ["ingest", "query", "dose", "replay", "report", "gui", "fuzz"]
     names = every if which == "all" else [which]
     status = 0
     for name in names:
@@ -60,6 +60,10 @@ def run_bench(
                 hours=hours if hours is not None else (seconds or 600) / 3600,
                 samples_per_s=rate or 10_000,
             )
+        elif name == "report":
+            from console.bench_report import DAYS, run_report_bench
+
+            run_report_bench(round(hours / 24) if hours else DAYS)
         elif name == "fuzz":
             from console.bench_fuzz import DEFAULT_FRAMES, print_fuzz, run_fuzz_bench
 

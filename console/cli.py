@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from console import dose_record_cli
 from console.archive_commands import (
     check_output,
     check_period,
@@ -204,6 +205,18 @@ def build_parser() -> argparse.ArgumentParser:
     dose.add_argument("--crew", action="append")
     dose.add_argument("--format", choices=["json", "csv", "html"], default="json")
     dose.add_argument("--output", type=Path)
+    dose.add_argument(
+        "--ledger",
+        type=Path,
+        help="a dose ledger: adds its doses of record beside the estimate and the "
+        "calendar- and fiscal-year totals",
+    )
+    dose.add_argument(
+        "--replay",
+        action="store_true",
+        help="replay every frame even when the archive holds hourly dose bins",
+    )
+    dose_record_cli.add_parser(sub)
 
     rep = sub.add_parser("replay", help="republish a recording over ZeroMQ")
     rep.add_argument("--archive", type=Path, required=True)
@@ -271,7 +284,17 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="benchmarks against this machine's own limits")
     bench.add_argument(
         "which",
-        choices=["ingest", "gui", "replay", "query", "dose", "soak", "fuzz", "all"],
+        choices=[
+            "ingest",
+            "gui",
+            "replay",
+            "query",
+            "dose",
+            "report",
+            "soak",
+            "fuzz",
+            "all",
+        ],
         help="fuzz: --frames hostile and malformed messages (default 100,000, "
         "15-25 s and under 0.8 GB here) through a real SUB socket into a live "
         "session, each checked to be accepted or rejected as predicted and "
@@ -543,7 +566,14 @@ def _dose_report(args: argparse.Namespace) -> int:
     from telemetry.reports.dose_report import write_dose_report
 
     write_dose_report(
-        args.archive, args.start, args.end, args.crew, args.format, args.output
+        args.archive,
+        args.start,
+        args.end,
+        args.crew,
+        args.format,
+        args.output,
+        ledger=args.ledger,
+        replay=args.replay,
     )
     return 0
 
@@ -587,11 +617,8 @@ def _handover(args: argparse.Namespace) -> int:
 
 
 def _debrief(args: argparse.Namespace) -> int:
-    from telemetry.replay.training import (
-        default_expectations,
-        read_training_log,
-        write_debrief_report,
-    )
+    from telemetry.replay.training import default_expectations, read_training_log
+    from telemetry.reports.debrief import write_debrief_report
 
     expect: Path | None = args.expect
     if expect is None:
@@ -687,6 +714,7 @@ _COMMANDS = {
     "info": run_info,
     "export": run_export,
     "dose-report": _dose_report,
+    "dose-record": dose_record_cli.run,
     "replay": _replay,
     "handover": _handover,
     "debrief": _debrief,

@@ -23,6 +23,7 @@ from telemetry.core.limits import LimitTransition
 from telemetry.core.pipeline import MAX_TIME_AHEAD_S, Pipeline
 from telemetry.core.severity import Severity
 from telemetry.core.text import utc_text
+from telemetry.live.dose_bins import DoseBinWriter
 from telemetry.radiation.estimator import DoseEstimator
 from telemetry.radiation.ledger import DoseLedger, LedgerError
 
@@ -223,6 +224,12 @@ class LiveSession:
         self._ledger_refused = False
         if config.dose_ledger is not None and self._dose is not None:
             self._open_ledger(config.dose_ledger, self._dose)
+        # Hourly crew dose in the archive, so increment reports need no replay.
+        self._dose_bins = (
+            DoseBinWriter(self._dose, self.archive, self.store)
+            if self._dose is not None and self.archive is not None
+            else None
+        )
 
     def _open_ledger(self, path: Path, dose: DoseEstimator) -> None:
         """Seed the dose estimator with earlier sessions' dose (before any data).
@@ -320,6 +327,8 @@ class LiveSession:
         if self.archive_watch is not None:
             self.archive_watch.check(now)
         self._record_ledger(now, final=False)
+        if self._dose_bins is not None:
+            self._dose_bins.flush(now)
 
     def _connection_event(self, now: float, kind: str, detail: str) -> None:
         self.note(now, kind, detail, int(Severity.WARNING))
@@ -338,6 +347,8 @@ class LiveSession:
             if self.ledger is not None:
                 self.ledger.close()
                 self.ledger = None
+        if self._dose_bins is not None:
+            self._dose_bins.flush(self.clock(), final=True)
         if self.archive is not None:
             self.archive.stop()
         self._started = False

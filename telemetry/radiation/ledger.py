@@ -7,6 +7,7 @@ it and add their own dose to it, so rolling and career totals survive restarts.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import math
 import os
@@ -15,6 +16,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
 from telemetry.core.side_file import open_side_file
+from telemetry.radiation.dose_record import (
+    Bins,
+    PassiveReading,
+    RecordComparison,
+    adopt,
+    compare,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -48,6 +56,25 @@ CREATE TABLE IF NOT EXISTS ledger_bins (
     PRIMARY KEY (session_id, crew_id, bin_start)
 );
 """
+# Doses of record (passive dosimeters read out after return), added by
+# ``kibo-console dose-record import``; the estimate is never overwritten: it
+# stays in ledger_bins beside the record. Added to schema-1 files as they are
+# opened for writing (older consoles ignore the table).
+_RECORDS_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS ledger_records (
+    record_id INTEGER PRIMARY KEY,
+    crew_id TEXT NOT NULL,
+    period_start REAL NOT NULL,
+    period_end REAL NOT NULL,
+    dose_msv REAL NOT NULL,
+    quantity TEXT NOT NULL,
+    dosimeter TEXT NOT NULL,
+    adopted INTEGER NOT NULL,
+    estimate_msv REAL,
+    imported REAL NOT NULL,
+    source TEXT NOT NULL
+);
+"""
 
 
 class LedgerError(Exception):
@@ -67,9 +94,21 @@ class LedgerHistory:
     sessions: int = 0
     covered_s: float = 0.0
     roster_changed: bool = False
+    records: int = 0  # adopted doses of record in ``bins`` (in place of the estimate)
 
     def total_msv(self, crew_id: str) -> float:
         return math.fsum(m for _s, _e, m in self.bins.get(crew_id, ()))
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRecord:
+    """A dose of record as the ledger keeps it (immutable; any thread)."""
+
+    reading: PassiveReading
+    adopted: bool
+    estimate_at_import_msv: float | None
+    imported: float
+    source: str
 
 
 class DoseLedger:
@@ -95,6 +134,7 @@ class DoseLedger:
         roster_sha256: str,
         bin_s: float,
         opened: float,
+        read_only: bool = False,
     ) -> None:
         self.path = path
         self.roster_version = roster_version
@@ -108,6 +148,9 @@ class DoseLedger:
         lock_path = path.with_name(path.name + ".lock")
         self._lock_fd: int | None = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
+            if read_only:
+                # A report reading it: never the writer, whoever else runs.
+                raise BlockingIOError
             fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             self.writable = True
         except BlockingIOError:
@@ -149,7 +192,7 @@ class DoseLedger:
         }
         if not tables and create:
             with db:
-                db.executescript(_SCHEMA)
+                db.executescript(_SCHEMA + _RECORDS_SCHEMA)
                 db.executemany(
                     "INSERT INTO ledger_meta (key, value) VALUES (?, ?)",
                     [
@@ -170,6 +213,9 @@ class DoseLedger:
                 f"{self.path}: dose ledger schema {meta.get('schema_version')!r}, "
                 f"this console reads {LEDGER_SCHEMA_VERSION}"
             )
+        if create and "ledger_records" not in tables:
+            with db:
+                db.executescript(_RECORDS_SCHEMA)
 
     # -------------------------------------------------------------- reading
 
@@ -177,7 +223,9 @@ class DoseLedger:
         """Return the earlier sessions' dose of the crew members ``crew_ids``.
 
         Rows of other crew ids (written with another roster) are left out.
-        Call it before :meth:`record` (this session's rows are not in it).
+        Adopted doses of record replace the estimate over their periods (see
+        ``dose_record.adopt``). Call it before :meth:`record` (this session's
+        rows are not in it).
         """
         known = set(crew_ids)
         if self._db is None:
@@ -188,6 +236,29 @@ class DoseLedger:
                 "COALESCE(SUM(roster_sha256 != ?), 0) FROM ledger_sessions",
                 (self.roster_sha256,),
             ).fetchone()
+        except sqlite3.Error as exc:
+            raise LedgerError(f"{self.path}: dose ledger unreadable ({exc})") from exc
+        bins = {c: b for c, b in self.estimate_bins().items() if c in known}
+        adopted = [
+            r.reading
+            for r in self.records()
+            if r.adopted and r.reading.crew_id in known
+        ]
+        if adopted:
+            bins = adopt(bins, adopted, self.bin_s)
+        return LedgerHistory(
+            bins, int(sessions[0]), float(sessions[1]), bool(sessions[2]), len(adopted)
+        )
+
+    def estimate_bins(self) -> Bins:
+        """Return the estimated dose per crew and bin, summed over sessions.
+
+        ``(start, end, msv)`` per bin, sorted; ``end`` is the bin end, or the
+        last sample time the sessions covered if earlier.
+        """
+        if self._db is None:
+            return {}
+        try:
             rows = self._db.execute(
                 "SELECT b.crew_id, b.bin_start, MIN(b.bin_start + s.bin_s), "
                 "MAX(s.last_sample), SUM(b.msv) FROM ledger_bins b "
@@ -196,16 +267,161 @@ class DoseLedger:
             ).fetchall()
         except sqlite3.Error as exc:
             raise LedgerError(f"{self.path}: dose ledger unreadable ({exc})") from exc
-        bins: dict[str, list[tuple[float, float, float]]] = {}
+        bins: Bins = {}
         for crew_id, start, end, last, msv in rows:
-            if crew_id not in known:
-                continue
             bins.setdefault(crew_id, []).append(
                 (float(start), max(float(start), min(float(end), float(last))), msv)
             )
-        return LedgerHistory(
-            bins, int(sessions[0]), float(sessions[1]), bool(sessions[2])
-        )
+        return bins
+
+    def covered_s(self, start: float, end: float) -> float:
+        """Return the seconds of ``[start, end)`` some live session covered."""
+        if self._db is None:
+            return 0.0
+        try:
+            spans = sorted(
+                self._db.execute(
+                    "SELECT first_sample, last_sample FROM ledger_sessions "
+                    "WHERE last_sample > ? AND first_sample < ?",
+                    (start, end),
+                ).fetchall()
+            )
+        except sqlite3.Error as exc:
+            raise LedgerError(f"{self.path}: dose ledger unreadable ({exc})") from exc
+        total, reach = 0.0, start
+        for a, b in spans:
+            a, b = max(a, reach), min(b, end)
+            if b > a:
+                total += b - a
+                reach = b
+        return total
+
+    def records(self) -> list[StoredRecord]:
+        """Return the doses of record, by crew and period start."""
+        if self._db is None:
+            return []
+        try:
+            tables = {
+                r[0]
+                for r in self._db.execute(
+                    "SELECT name FROM sqlite_master WHERE type='table'"
+                )
+            }
+            if "ledger_records" not in tables:
+                return []
+            rows = self._db.execute(
+                "SELECT crew_id, period_start, period_end, dose_msv, quantity, "
+                "dosimeter, adopted, estimate_msv, imported, source "
+                "FROM ledger_records ORDER BY crew_id, period_start"
+            ).fetchall()
+        except sqlite3.Error as exc:
+            raise LedgerError(f"{self.path}: dose ledger unreadable ({exc})") from exc
+        return [
+            StoredRecord(
+                PassiveReading(c, s, e, d, q, m), bool(a), est, imported, source
+            )
+            for c, s, e, d, q, m, a, est, imported, source in rows
+        ]
+
+    def comparisons(self) -> list[RecordComparison]:
+        """Return every dose of record beside the ledger's estimate for its period.
+
+        What the radiation panel and ``dose-report --ledger`` show.
+        """
+        bins = self.estimate_bins()
+        return [
+            compare(
+                r.reading,
+                bins,
+                self.covered_s(r.reading.start, r.reading.end),
+                adopted=r.adopted,
+                estimate_at_import=r.estimate_at_import_msv,
+            )
+            for r in self.records()
+        ]
+
+    def add_records(
+        self,
+        readings: Iterable[PassiveReading],
+        *,
+        adopt_records: bool,
+        source: str,
+        imported: float,
+    ) -> tuple[list[RecordComparison], int]:
+        """Store doses of record (all or none); return them compared, and repeats.
+
+        A reading identical to one already stored (crew, period, dose,
+        dosimeter) is a repeat of an earlier import and is skipped. The
+        estimate of the period at import is kept beside each record.
+
+        Raises
+        ------
+        LedgerError
+            If the ledger is read-only (a console is running on it), or a
+            reading overlaps another dose of record of the same crew member.
+        """
+        if not self.writable or self._db is None:
+            raise LedgerError(
+                f"{self.path}: the dose ledger is in use by a running console "
+                "(it holds the write lock); import once it has stopped"
+            )
+        existing = self.records()
+        bins = self.estimate_bins()
+        new: list[PassiveReading] = []
+        repeats = 0
+        for r in readings:
+            same = [
+                x.reading
+                for x in existing
+                if x.reading.crew_id == r.crew_id
+                and x.reading.start < r.end
+                and r.start < x.reading.end
+            ]
+            if any(
+                (x.start, x.end, x.dose_msv, x.dosimeter)
+                == (r.start, r.end, r.dose_msv, r.dosimeter)
+                for x in same
+            ):
+                repeats += 1
+                continue
+            if same:
+                where = f"line {r.line}: " if r.line else ""
+                raise LedgerError(
+                    f"{source}: {where}{r.crew_id}'s readout overlaps a dose of "
+                    "record already in the ledger (one per crew member and time)"
+                )
+            new.append(r)
+        out = []
+        rows = []
+        for r in new:
+            c = compare(r, bins, self.covered_s(r.start, r.end), adopted=adopt_records)
+            c = dataclasses.replace(c, estimate_at_import_msv=c.estimate_msv)
+            out.append(c)
+            rows.append(
+                (
+                    r.crew_id,
+                    r.start,
+                    r.end,
+                    r.dose_msv,
+                    r.quantity,
+                    r.dosimeter,
+                    int(adopt_records),
+                    c.estimate_msv,
+                    imported,
+                    source,
+                )
+            )
+        try:
+            with self._db as db:
+                db.executemany(
+                    "INSERT INTO ledger_records (crew_id, period_start, period_end, "
+                    "dose_msv, quantity, dosimeter, adopted, estimate_msv, imported, "
+                    "source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    rows,
+                )
+        except sqlite3.Error as exc:
+            raise LedgerError(f"{self.path}: dose ledger write failed ({exc})") from exc
+        return out, repeats
 
     # -------------------------------------------------------------- writing
 

@@ -1,7 +1,8 @@
-"""Trainee action log (its own SQLite file, see ``SCHEMA``) and the debrief report.
+"""Trainee action log (its own SQLite file, see ``SCHEMA``) and its evaluation.
 
-The log never goes into the archive being replayed; ``write_debrief_report``
-compares it with the scenario's ``[[expect]]`` list.
+The log never goes into the archive being replayed; ``evaluate_responses``
+compares it with the scenario's ``[[expect]]`` list (the debrief page is
+``telemetry.reports.debrief``).
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ import math
 import os
 import re
 import sqlite3
-import sys
 import threading
 import time
 import tomllib
@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any, Final
 
 from telemetry.core.severity import Severity
 from telemetry.core.side_file import check_identity, create_schema, open_side_file
-from telemetry.core.text import escape_html, utc_text
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -581,205 +580,3 @@ def unacknowledged_alarms(record: TrainingRecord) -> list[AlarmTransition]:
         if not acked:
             out.append(tr)
     return out
-
-
-_esc = escape_html
-
-
-def _utc(t: float | None) -> str:
-    return utc_text(t, "")
-
-
-def _offset(t: float | None, origin: float) -> str:
-    if t is None or not math.isfinite(t):
-        return ""
-    s = t - origin
-    sign = "-" if s < 0 else "+"
-    s = abs(s)
-    return f"T{sign}{int(s // 3600):d}:{int(s % 3600 // 60):02d}:{int(s % 60):02d}"
-
-
-def _level(value: int) -> str:
-    try:
-        return Severity(value).name
-    except ValueError:
-        return str(value)
-
-
-REPORT_CSS: Final = """
-body { font-family: system-ui, sans-serif; margin: 1.5em; color: #1d2430; }
-h1 { font-size: 1.4em; } h2 { font-size: 1.1em; margin-top: 1.6em; }
-table { border-collapse: collapse; margin: 0.5em 0; }
-th, td { border: 1px solid #c8cdd6; padding: 0.25em 0.6em; text-align: left;
-         vertical-align: top; }
-th { background: #eef1f5; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
-.on-time { color: #1a7f37; } .late { color: #9a6700; font-weight: 600; }
-.missed, .CRITICAL { color: #cf222e; font-weight: 600; }
-.WARNING { color: #bc4c00; } .WATCH { color: #9a6700; }
-.muted { color: #6e7781; }
-"""
-
-
-def render_debrief(
-    record: TrainingRecord,
-    expectations: Sequence[Expectation],
-    scenario: str = "",
-) -> str:
-    """Return the debrief as a self-contained HTML page (every string escaped)."""
-    responses, unexpected = evaluate_responses(record, expectations)
-    origin = record.replay_start
-    done = [r for r in responses if r.response_s is not None]
-    counts = {s: sum(1 for r in responses if r.status == s) for s in
-              ("on time", "late", "missed", "alarm not raised")}  # fmt: skip
-    mean = sum(r.response_s or 0.0 for r in done) / len(done) if done else math.nan
-    out = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>Training debrief: {_esc(record.trainee)}</title>",
-        f"<style>{REPORT_CSS}</style></head><body>",
-        f"<h1>Training debrief: {_esc(record.trainee)}</h1>",
-        "<table>",
-        f"<tr><th>Trainee</th><td>{_esc(record.trainee)}</td></tr>",
-        f"<tr><th>Scenario</th><td>{_esc(scenario or record.scenario)}</td></tr>",
-        f"<tr><th>Replayed session</th><td>{_esc(record.replayed)}</td></tr>",
-        f"<tr><th>Session start (T+0)</th><td>{_esc(_utc(origin))}</td></tr>",
-        f"<tr><th>Training run</th><td>{_esc(_utc(record.started))} to "
-        f"{_esc(_utc(record.ended) or 'not closed')}</td></tr>",
-        "</table>",
-        "<h2>Summary</h2><table>",
-        f"<tr><th>Expected responses</th><td class='num'>{len(responses)}</td></tr>",
-    ]
-    for status, n in counts.items():
-        out.append(f"<tr><th>{_esc(status)}</th><td class='num'>{n}</td></tr>")
-    mean_text = f"{mean:.0f} s" if math.isfinite(mean) else "n/a"
-    out += [
-        f"<tr><th>Mean response time</th><td class='num'>{_esc(mean_text)}</td></tr>",
-        f"<tr><th>Unexpected actions</th><td class='num'>{len(unexpected)}</td></tr>",
-        "</table>",
-        "<h2>Expected responses</h2>",
-        "<table><tr><th>Alarm</th><th>Level</th><th>Raised</th><th>Expected</th>"
-        "<th>Within</th><th>Trainee action</th><th>Response</th><th>Result</th></tr>",
-    ]
-    for r in responses:
-        exp = r.expectation
-        act = r.action
-        did = (
-            f"{_esc(act.action)} {_esc(act.target)} by {_esc(act.operator)} at "
-            f"{_esc(_offset(act.time, origin))}"
-            + (
-                f"<br><span class='muted'>{_esc(act.comment)}</span>"
-                if act.comment
-                else ""
-            )
-            if act is not None
-            else ""
-        )
-        response = f"{r.response_s:.0f} s" if r.response_s is not None else ""
-        css = r.status.replace(" ", "-")
-        out.append(
-            f"<tr><td>{_esc(exp.alarm)}</td><td>{_esc(exp.severity.name)}</td>"
-            f"<td>{_esc(_offset(r.onset, origin))}</td><td>{_esc(exp.action)}"
-            + (
-                f"<br><span class='muted'>{_esc(exp.comment)}</span>"
-                if exp.comment
-                else ""
-            )
-            + f"</td><td class='num'>{exp.max_response_s:.0f} s</td><td>{did}</td>"
-            f"<td class='num'>{_esc(response)}</td>"
-            f"<td class='{_esc(css)}'>{_esc(r.status)}</td></tr>"
-        )
-    out.append("</table>")
-    missed = unacknowledged_alarms(record)
-    out.append("<h2>Alarms never acknowledged</h2>")
-    if missed:
-        out.append(
-            "<table><tr><th>Alarm</th><th>Level</th><th>Raised</th><th>Value</th></tr>"
-        )
-        for tr in missed:
-            value = (
-                f"{tr.value:g}"
-                if tr.value is not None and math.isfinite(tr.value)
-                else ""
-            )
-            level = _level(tr.severity)
-            out.append(
-                f"<tr><td>{_esc(tr.key)}</td>"
-                f"<td class='{_esc(level)}'>{_esc(level)}</td>"
-                f"<td>{_esc(_offset(tr.time, origin))}</td>"
-                f"<td class='num'>{_esc(value)}</td></tr>"
-            )
-        out.append("</table>")
-    else:
-        out.append("<p class='muted'>None: every alarm raised was acknowledged.</p>")
-    out.append("<h2>Unexpected actions</h2>")
-    if unexpected:
-        out.append(_actions_table(unexpected, origin))
-    else:
-        out.append("<p class='muted'>None.</p>")
-    out.append("<h2>All trainee actions</h2>")
-    out.append(_actions_table(record.actions, origin) if record.actions else
-               "<p class='muted'>The trainee took no action.</p>")  # fmt: skip
-    out.append("<h2>Alarms raised</h2>")
-    raised = [tr for tr in record.transitions if tr.severity > tr.previous]
-    if raised:
-        out.append(
-            "<table><tr><th>Time</th><th>Alarm</th><th>Level</th><th>From</th></tr>"
-        )
-        for tr in raised:
-            level = _level(tr.severity)
-            out.append(
-                f"<tr><td>{_esc(_offset(tr.time, origin))}</td><td>{_esc(tr.key)}</td>"
-                f"<td class='{_esc(level)}'>{_esc(level)}</td>"
-                f"<td>{_esc(_level(tr.previous))}</td></tr>"
-            )
-        out.append("</table>")
-    else:
-        out.append("<p class='muted'>No alarm was raised.</p>")
-    out.append("</body></html>\n")
-    return "\n".join(out)
-
-
-def _actions_table(actions: Sequence[TraineeAction], origin: float) -> str:
-    rows = [
-        "<table><tr><th>Time</th><th>Operator</th><th>Action</th><th>Target</th>"
-        "<th>Comment</th></tr>"
-    ]
-    for a in actions:
-        rows.append(
-            f"<tr><td>{_esc(_offset(a.time, origin))}</td><td>{_esc(a.operator)}</td>"
-            f"<td>{_esc(a.action)}</td><td>{_esc(a.target)}</td>"
-            f"<td>{_esc(a.comment)}</td></tr>"
-        )
-    rows.append("</table>")
-    return "\n".join(rows)
-
-
-def write_debrief_report(
-    training_log: str | Path,
-    scenario_expectations: str | Path,
-    output: str | Path | None = None,
-    *,
-    session: int | None = None,
-) -> str:
-    """Write the debrief of a training run as self-contained HTML; return the page.
-
-    Parameters
-    ----------
-    training_log : str or Path
-        The training log (see the module docstring for its schema).
-    scenario_expectations : str or Path
-        The scenario TOML whose ``[[expect]]`` entries list the responses.
-    output : str or Path, optional
-        Where to write the page; standard output when None.
-    session : int, optional
-        Training session id in the log; the latest by default.
-    """
-    record = read_training_log(training_log, session)
-    expectations = load_expectations(scenario_expectations)
-    page = render_debrief(record, expectations, str(scenario_expectations))
-    if output is None:
-        sys.stdout.write(page)
-    else:
-        Path(output).write_text(page, encoding="utf-8")
-    return page

@@ -1,6 +1,7 @@
 """Shift handover report: alarms, crew dose, gaps, outages, rejects, notes, as HTML.
 
-One self-contained page (inline CSS, every string escaped) for a time range.
+One self-contained page (``templates/handover.html``, autoescaped) for a time
+range.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Final
 from telemetry.archive.reader import ArchiveReader
 from telemetry.archive.records import TransitionRecord
 from telemetry.core.severity import Severity
-from telemetry.core.text import escape_html, utc_text
+from telemetry.reports.pages import render_page
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -35,38 +36,12 @@ _ARCHIVE_TROUBLE: Final = frozenset({"archive_overflow", "archive_error"})
 # How far before the range to look for a dose value to start from.
 _DOSE_LOOKBACK_S: Final = 7 * 86400.0
 
-CSS: Final = """
-body { font-family: system-ui, sans-serif; margin: 1.5em; color: #1d2430; }
-h1 { font-size: 1.4em; } h2 { font-size: 1.1em; margin-top: 1.6em; }
-table { border-collapse: collapse; margin: 0.5em 0; }
-th, td { border: 1px solid #c8cdd6; padding: 0.25em 0.6em; text-align: left;
-         vertical-align: top; }
-th { background: #eef1f5; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
-.CRITICAL { color: #cf222e; font-weight: 600; } .WARNING { color: #bc4c00; }
-.WATCH { color: #9a6700; } .muted { color: #6e7781; }
-"""
-
-
-_esc = escape_html
-
-
-def _utc(t: float | None) -> str:
-    return utc_text(t, "")
-
 
 def _level(value: int) -> str:
     try:
         return Severity(value).name
     except ValueError:
         return str(value)
-
-
-def _duration(seconds: float) -> str:
-    if not math.isfinite(seconds):
-        return ""
-    s = int(round(seconds))
-    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
 
 @dataclass
@@ -321,182 +296,16 @@ def read_handover(
 
 def render_handover(data: HandoverData) -> str:
     """Return the handover page (self-contained HTML, every string escaped)."""
-    still_open = [a for a in data.alarms if a.level_at_end > 0]
-    period = f"{_utc(data.start)} to {_utc(data.end)}"
-    operators = ", ".join(data.operators) or "n/a"
-    out = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>Shift handover {_esc(period)}</title>",
-        f"<style>{CSS}</style></head><body>",
-        "<h1>Shift handover</h1>",
-        "<table>",
-        f"<tr><th>Period</th><td>{_esc(_utc(data.start))} to {_esc(_utc(data.end))} "
-        f"({_esc(_duration(data.end - data.start))})</td></tr>",
-        f"<tr><th>Archive</th><td>{_esc(data.archive)}</td></tr>",
-        f"<tr><th>Operators</th><td>{_esc(operators)}</td></tr>",
-        f"<tr><th>Alarms still open</th><td class='num'>{len(still_open)}</td></tr>",
-        f"<tr><th>Link outages</th><td class='num'>{len(data.outages)}</td></tr>",
-        f"<tr><th>Data gaps</th><td class='num'>{len(data.gaps)}</td></tr>",
-        f"<tr><th>Rejected frames</th>"
-        f"<td class='num'>{sum(r[2] for r in data.rejected)}</td></tr>",
-        "</table>",
-    ]
-    out.append("<h2>Alarms</h2>")
-    if data.alarms:
-        out.append(
-            "<table><tr><th>Alarm</th><th>State at handover</th><th>Peak</th>"
-            "<th>Raised</th><th>First raised</th><th>Acknowledged</th>"
-            "<th>Shelved</th></tr>"
-        )
-        for a in data.alarms:
-            acks = "<br>".join(
-                f"{_esc(_utc(x.time))} {_esc(x.operator)}"
-                + (f": {_esc(x.comment)}" if x.comment else "")
-                for x in a.acks
-            )
-            shelves = "<br>".join(
-                f"{_esc(_utc(x.time))} {_esc(x.operator)} {_esc(x.comment)}"
-                for x in a.shelves
-            )
-            first = _utc(a.first) or (
-                f"before the shift ({_level(a.open_at_start)})"
-                if a.open_at_start
-                else ""
-            )
-            css = _level(a.level_at_end) if a.level_at_end else ""
-            out.append(
-                f"<tr><td>{_esc(a.key)}</td>"
-                f"<td class='{_esc(css)}'>{_esc(a.state)}</td>"
-                f"<td class='{_esc(_level(a.peak))}'>{_esc(_level(a.peak))}</td>"
-                f"<td class='num'>{a.raised}</td><td>{_esc(first)}</td>"
-                f"<td>{acks or '<span class=muted>no</span>'}</td>"
-                f"<td>{shelves or '<span class=muted>no</span>'}</td></tr>"
-            )
-        out.append("</table>")
-    else:
-        out.append("<p class='muted'>No alarm in this period.</p>")
-
-    out.append("<h2>Crew dose accrued</h2>")
-    if data.has_dose:
-        out.append(
-            "<table><tr><th>Crew</th><th>Accrued in period</th>"
-            "<th>Session dose at end</th><th>Career dose at end</th></tr>"
-        )
-        for d in data.dose:
-            accrued = (
-                f"{d.accrued_msv * 1000:.1f} µSv" if d.accrued_msv is not None else ""
-            )
-            session = f"{d.session_msv:.4f} mSv" if d.session_msv is not None else ""
-            career = f"{d.career_msv:.3f} mSv" if d.career_msv is not None else ""
-            out.append(
-                f"<tr><td>{_esc(d.crew)}</td><td class='num'>{_esc(accrued)}</td>"
-                f"<td class='num'>{_esc(session)}</td>"
-                f"<td class='num'>{_esc(career)}</td></tr>"
-            )
-        out.append("</table>")
-    else:
-        out.append("<p class='muted'>No crew dose channels in this archive.</p>")
-
-    out.append("<h2>Link outages</h2>")
-    if data.outages:
-        out.append(
-            "<table><tr><th>Source</th><th>From</th><th>To</th><th>Duration</th>"
-            "<th>Worst</th></tr>"
-        )
-        for o in data.outages:
-            to = _utc(o.end) if o.end is not None else "still out"
-            length = _duration((o.end if o.end is not None else data.end) - o.start)
-            out.append(
-                f"<tr><td>{_esc(o.source)}</td><td>{_esc(_utc(o.start))}</td>"
-                f"<td>{_esc(to)}</td><td class='num'>{_esc(length)}</td>"
-                f"<td>{_esc(o.worst)}</td></tr>"
-            )
-        out.append("</table>")
-    else:
-        out.append("<p class='muted'>No link outage.</p>")
-
-    out.append("<h2>Data gaps and publisher restarts</h2>")
-    gaps = sorted([*data.gaps, *data.restarts], key=lambda e: e.time)
-    if gaps:
-        out.append("<table><tr><th>Time</th><th>Source</th><th>What</th></tr>")
-        for e in gaps:
-            out.append(
-                f"<tr><td>{_esc(_utc(e.time))}</td><td>{_esc(e.source or '')}</td>"
-                f"<td>{_esc(e.kind)}: {_esc(e.detail)}</td></tr>"
-            )
-        out.append("</table>")
-    else:
-        out.append("<p class='muted'>No data gap.</p>")
-
-    out.append("<h2>Rejected frames</h2>")
-    if data.rejected:
-        out.append(
-            "<table><tr><th>Source</th><th>Reason</th><th>Count</th>"
-            "<th>Example</th></tr>"
-        )
-        for source, reason, n, detail in data.rejected:
-            out.append(
-                f"<tr><td>{_esc(source)}</td><td>{_esc(reason)}</td>"
-                f"<td class='num'>{n}</td><td>{_esc(detail)}</td></tr>"
-            )
-        out.append("</table>")
-    else:
-        out.append("<p class='muted'>No rejected frame.</p>")
-
-    if data.archive_trouble:
-        out.append("<h2>Archive problems</h2><table>")
-        for e in data.archive_trouble:
-            out.append(
-                f"<tr><td>{_esc(_utc(e.time))}</td><td>{_esc(e.kind)}</td>"
-                f"<td>{_esc(e.detail)}</td></tr>"
-            )
-        out.append("</table>")
-
-    out.append("<h2>Operator notes</h2>")
-    if data.notes:
-        out.append(
-            "<table><tr><th>Time</th><th>Operator</th><th>About</th><th>Note</th></tr>"
-        )
-        for note in data.notes:
-            out.append(
-                f"<tr><td>{_esc(_utc(note.time))}</td><td>{_esc(note.operator)}</td>"
-                f"<td>{_esc(note.target)}</td><td>{_esc(note.comment)}</td></tr>"
-            )
-        out.append("</table>")
-    else:
-        out.append("<p class='muted'>No note.</p>")
-
-    out.append("<h2>Bookmarks</h2>")
-    if data.bookmarks:
-        out.append("<table><tr><th>Time</th><th>Author</th><th>Text</th></tr>")
-        for t, author, text in data.bookmarks:
-            out.append(
-                f"<tr><td>{_esc(_utc(t))}</td><td>{_esc(author)}</td>"
-                f"<td>{_esc(text)}</td></tr>"
-            )
-        out.append("</table>")
-    else:
-        out.append("<p class='muted'>No bookmark.</p>")
-
-    others = [a for a in data.actions if a.action != "note"]
-    out.append("<h2>All operator actions</h2>")
-    if others:
-        out.append(
-            "<table><tr><th>Time</th><th>Operator</th><th>Action</th><th>Target</th>"
-            "<th>Comment</th></tr>"
-        )
-        for act in others:
-            out.append(
-                f"<tr><td>{_esc(_utc(act.time))}</td><td>{_esc(act.operator)}</td>"
-                f"<td>{_esc(act.action)}</td><td>{_esc(act.target)}</td>"
-                f"<td>{_esc(act.comment)}</td></tr>"
-            )
-        out.append("</table>")
-    else:
-        out.append("<p class='muted'>No operator action.</p>")
-    out.append("</body></html>\n")
-    return "\n".join(out)
+    return render_page(
+        "handover.html",
+        {
+            "data": data,
+            "still_open": sum(1 for a in data.alarms if a.level_at_end > 0),
+            "rejected_total": sum(r[2] for r in data.rejected),
+            "gaps": sorted([*data.gaps, *data.restarts], key=lambda e: e.time),
+            "level": _level,
+        },
+    )
 
 
 def write_handover_report(

@@ -14,7 +14,9 @@ from telemetry.core.alarms import AlarmBook
 from telemetry.core.channels import DEFAULT_CAPACITY, ChannelStore
 from telemetry.core.pipeline import DEFAULT_TICK_S, Pipeline
 from telemetry.faults.injection import FaultInjector, FaultPlan
+from telemetry.live.dose_bins import DoseBinWriter
 from telemetry.live.session import build_derivers
+from telemetry.radiation.estimator import DoseEstimator
 from telemetry.sim.simulator import Simulator
 
 if TYPE_CHECKING:
@@ -99,6 +101,10 @@ def record_simulated_session(
         while start_time + tick_k * tick_every <= last:
             pipeline.tick(start_time + tick_k * tick_every)
             tick_k += 1
+        # The recorder's hourly crew dose, as a live session writes it.
+        for deriver in pipeline.derivers:
+            if isinstance(deriver, DoseEstimator):
+                DoseBinWriter(deriver, writer, pipeline.store).flush(last, final=True)
     finally:
         if not writer.stop(timeout=120.0):
             raise RuntimeError(f"recording {path} failed: {writer.last_error}")

@@ -256,8 +256,8 @@ def test_html_report_is_self_contained_and_escapes_hostile_text(
     assert page.startswith("<!DOCTYPE html>")
     assert "<script" not in page
     assert "<img" not in page
-    assert "&lt;script&gt;alert(&quot;crew&quot;)&lt;/script&gt;" in page
-    assert "&lt;script&gt;alert(&quot;note&quot;)" in page
+    assert "&lt;script&gt;alert(&#34;crew&#34;)&lt;/script&gt;" in page
+    assert "&lt;script&gt;alert(&#34;note&#34;)" in page
     assert "&lt;b&gt;officer&lt;/b&gt;" in page
     # Self-contained: inline SVG plots, no external resource, no script, and
     # the hostile strings never became elements or attributes.

@@ -111,7 +111,7 @@ def test_hostile_strings_are_escaped_and_the_page_is_self_contained(
 ) -> None:
     page = write_handover_report(archive, None, None, tmp_path / "h.html")
     assert "<script" not in page and "<img" not in page and "<i>" not in page
-    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in page
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in page
     assert "&lt;img src=x onerror=alert(1)&gt;" in page
     assert "evil&lt;b&gt;" in page
     assert "&lt;i&gt;ops&lt;/i&gt;" in page

@@ -24,8 +24,8 @@ from telemetry.replay.training import (
     evaluate_responses,
     load_expectations,
     read_training_log,
-    write_debrief_report,
 )
+from telemetry.reports.debrief import write_debrief_report
 from telemetry.sim.recording import record_simulated_session
 
 REPO = Path(__file__).resolve().parents[2]
@@ -182,7 +182,7 @@ def test_a_training_run_is_debriefed(
     page = write_debrief_report(tmp_path / "training.sqlite", SILENT, out)
     assert out.read_text(encoding="utf-8") == page
     assert "<script" not in page and "alert('x')" not in page
-    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in page
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in page
     assert "on time" in page and "late" in page and "70 s" in page
     assert "T+0:05:05" in page  # the warning's onset, from the session start
     assert "silence" in page and "annunciator" in page
