@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from telemetry.archive.reader import ArchiveReader
-from telemetry.archive.writer import INSERT_SEGMENT, ArchiveWriter, values_sql
+from telemetry.archive.rows import INSERT_SEGMENT, values_sql
+from telemetry.archive.writer import ArchiveWriter
 from telemetry.core.wire import Frame, decode_frame, encode_frame
 
 if TYPE_CHECKING:

@@ -74,7 +74,9 @@ class ArchiveReader:
     Holds one ``mode=ro`` connection, used under a lock by whichever thread
     calls (typically the history-query worker). WAL lets it read committed
     data while an ``ArchiveWriter`` is still writing; each call sees the file
-    as of its start.
+    as of its start. On read-only media it opens ``immutable=1``
+    (:attr:`immutable`). Refuses, with :class:`ArchiveError` naming the file,
+    anything that is not a readable archive.
     """
 
     _SEGMENT_PAGE: Final = 2_000

@@ -2,16 +2,16 @@
 
 One concept, the writer's life: create or open the file under its writer
 lock, drain the byte-bounded queue in transactions, retry what a full disk
-refuses, account for every item it could not keep, and close. Over 800 lines
-because the failure accounting is where the care is; the rows it writes are
-plain SQL below.
+refuses, account for every item it could not keep, and close. A little over
+800 lines because that failure accounting (drops, retries, isolation of a bad
+item, abandonment at stop) is one state machine; turning items into rows is
+``rows.py``.
 """
 
 from __future__ import annotations
 
 import collections
 import contextlib
-import functools
 import json
 import math
 import os
@@ -20,8 +20,6 @@ import threading
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
-
-import numpy as np
 
 from telemetry.archive.backlog import DEFAULT_QUEUE_BYTES, ByteBoundedQueue, Empty
 from telemetry.archive.items import (
@@ -45,6 +43,7 @@ from telemetry.archive.items import (
     missing_count,
 )
 from telemetry.archive.lock import WriterLock
+from telemetry.archive.rows import RowWriter, SqlRow
 from telemetry.archive.schema import (
     APPLICATION_ID,
     SCHEMA,
@@ -76,56 +75,9 @@ _RETRYABLE: Final = frozenset(
 )
 _SQLITE_FULL: Final = 13
 
-# Row-writing statements: "%VALUES%" becomes "VALUES (?, ...), (?, ...)" with as
-# many rows as written at once (see ArchiveWriter._write_rows).
-INSERT_FRAME: Final = (
-    "INSERT INTO frames (id, session, source_id, seq, received, t_first, t_last,"
-    " rows, encoding, body) %VALUES%"
-)
-INSERT_SEGMENT: Final = (
-    'INSERT INTO samples (channel_id, frame_id, t_first, t_last, n, times, "values")'
-    " %VALUES%"
-)
-UPDATE_CHANNEL_STATS: Final = (
-    "UPDATE channels SET samples = samples + v.column2,"
-    " t_first = min(ifnull(t_first, v.column3), v.column3),"
-    " t_last = max(ifnull(t_last, v.column4), v.column4),"
-    " max_span = max(max_span, v.column5)"
-    " FROM (%VALUES%) AS v WHERE channels.id = v.column1"
-)
-UPDATE_SOURCES: Final = (
-    "UPDATE sources SET last_seen = max(last_seen, v.column2),"
-    " frames = frames + v.column3 FROM (%VALUES%) AS v WHERE sources.id = v.column1"
-)
-UPSERT_CHANNEL: Final = (
-    "INSERT INTO channels (key, source, name, unit, declared, derived, states)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET"
-    " unit = excluded.unit, declared = excluded.declared,"
-    " derived = excluded.derived, states = excluded.states RETURNING id"
-)
-INSERT_EVENT: Final = (
-    "INSERT INTO events (session, time, source, kind, detail, severity, count)"
-    " %VALUES%"
-)
-INSERT_TRANSITION: Final = (
-    "INSERT INTO limit_transitions (session, time, channel, severity, previous,"
-    " value, threshold, kind) %VALUES%"
-)
-INSERT_ACTION: Final = (
-    "INSERT INTO operator_actions (session, time, operator, action, target, comment)"
-    " %VALUES%"
-)
-INSERT_BOOKMARK: Final = "INSERT INTO bookmarks (session, time, author, text) %VALUES%"
-INSERT_REJECTED: Final = (
-    "INSERT INTO rejected (session, received, topic, source, reason, detail, length,"
-    " body) %VALUES%"
-)
 
 _DropSnapshot = tuple[int, int, collections.Counter[str]]
 """Dropped items, their samples and their kinds, as last reported."""
-SqlRow = tuple[object, ...]
-"""One row's parameters for a multi-row statement."""
-_MAX_STATEMENT_ROWS: Final = 4096
 _wall_clock: Final = time.time  # put_* methods have a parameter named ``time``
 _CHECKPOINT_TRIES: Final = 3
 
@@ -244,11 +196,6 @@ class ArchiveWriter:
         self._failing_since: float | None = None
         self._failed_attempts = 0
         self._notes: list[tuple[float, str, str, int]] = []  # events to write
-        # Writer-thread caches of row ids (restored when a transaction fails).
-        self._source_ids: dict[str, int] = {}
-        self._channel_ids: dict[str, int] = {}
-        self._next_frame_id = 1
-        self._max_variables = 999
 
         self._writer_lock = WriterLock(self.path)
         self._writer_lock.acquire()
@@ -257,6 +204,7 @@ class ArchiveWriter:
         except BaseException:
             self._writer_lock.release()
             raise
+        self._rows = RowWriter(self.session_id)  # the writer thread's from now on
 
     def _create(
         self, kind: str, dictionary_sha256: str, dictionary_version: str, operator: str
@@ -662,7 +610,6 @@ class ArchiveWriter:
         conn = sqlite3.connect(
             self.path, isolation_level=None, timeout=5.0, cached_statements=256
         )
-        self._max_variables = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA journal_size_limit=67108864")
@@ -676,7 +623,7 @@ class ArchiveWriter:
             self._fail(f"cannot open {self.path}: {exc}")
             return
         try:
-            self._load_ids(conn)
+            self._rows.load(conn)
             if self._max_page_count is not None:
                 conn.execute(f"PRAGMA max_page_count={int(self._max_page_count)}")
             self._loop(conn)
@@ -690,12 +637,6 @@ class ArchiveWriter:
     def _fail(self, message: str) -> None:
         self._errors += 1
         self._last_error = message
-
-    def _load_ids(self, conn: sqlite3.Connection) -> None:
-        self._source_ids = dict(conn.execute("SELECT name, id FROM sources"))
-        self._channel_ids = dict(conn.execute("SELECT key, id FROM channels"))
-        last = conn.execute("SELECT max(id) FROM frames").fetchone()[0]
-        self._next_frame_id = int(last or 0) + 1
 
     def _run_commands(self, conn: sqlite3.Connection) -> None:
         while self._commands:
@@ -869,103 +810,17 @@ class ArchiveWriter:
         return since, detail, n, snapshot
 
     def _transaction(self, conn: sqlite3.Connection, items: list[DataItem]) -> None:
-        session = self.session_id
-        saved = (dict(self._source_ids), dict(self._channel_ids), self._next_frame_id)
-        frames: list[SqlRow] = []
-        segments: list[SqlRow] = []
-        stats: dict[int, list[float]] = {}
-        sources: dict[int, list[float]] = {}
-        events: list[SqlRow] = []
-        transitions: list[SqlRow] = []
-        actions: list[SqlRow] = []
-        bookmarks: list[SqlRow] = []
-        rejected: list[SqlRow] = []
         drops = self._drop_event()
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            for item in items:
-                match item:
-                    case FrameItem():
-                        sid = self._source_id(conn, item)
-                        fid = self._next_frame_id
-                        self._next_frame_id += 1
-                        received = item.received
-                        frames.append(
-                            (fid, session, sid, item.seq, received, item.t_first,
-                             item.t_last, item.rows, item.encoding, item.body)
-                        )  # fmt: skip
-                        seen = sources.get(sid)
-                        if seen is None:
-                            sources[sid] = [received, 1.0]
-                        else:
-                            seen[0] = max(seen[0], received)
-                            seen[1] += 1
-                        self._segments(conn, item.batches, fid, segments, stats)
-                    case SamplesItem(batches=batches):
-                        self._segments(conn, batches, None, segments, stats)
-                    case ChannelItem():
-                        key = item.key
-                        source, name = _split_key(key)
-                        row = conn.execute(
-                            UPSERT_CHANNEL,
-                            (key, source, name, item.unit, item.declared,
-                             item.derived, item.states_json),
-                        ).fetchone()  # fmt: skip
-                        self._channel_ids[key] = int(row[0])
-                    case EventItem():
-                        events.append(
-                            (session, item.time, item.source, item.kind,
-                             item.detail, item.severity, item.count)
-                        )  # fmt: skip
-                    case TransitionItem():
-                        transitions.append(
-                            (session, item.time, item.key, item.severity,
-                             item.previous, item.value, item.threshold, item.kind)
-                        )  # fmt: skip
-                    case ActionItem():
-                        actions.append(
-                            (session, item.time, item.operator, item.action,
-                             item.target, item.comment)
-                        )  # fmt: skip
-                    case BookmarkItem():
-                        bookmarks.append((session, item.time, item.author, item.text))
-                    case RejectedItem():
-                        rejected.append(
-                            (session, item.received, item.topic, item.source,
-                             item.reason, item.detail, item.length, item.body)
-                        )  # fmt: skip
-            for when, kind, detail, count in self._notes:
-                sev = int(Severity.WARNING) if kind == "archive_error" else 0
-                events.append((session, when, None, kind, detail, sev, count))
-            if drops is not None:
-                when, detail, n, _ = drops
-                sev = int(Severity.WARNING)
-                events.append((session, when, None, "archive_overflow", detail, sev, n))
-            write = self._write_rows
-            write(conn, INSERT_FRAME, frames)
-            write(conn, INSERT_SEGMENT, segments)
-            write(
-                conn,
-                UPDATE_CHANNEL_STATS,
-                [(c, int(s[0]), s[1], s[2], s[3]) for c, s in stats.items()],
+        notes: list[SqlRow] = []
+        for when, kind, detail, count in self._notes:
+            sev = int(Severity.WARNING) if kind == "archive_error" else 0
+            notes.append((when, None, kind, detail, sev, count))
+        if drops is not None:
+            when, detail, n, _ = drops
+            notes.append(
+                (when, None, "archive_overflow", detail, int(Severity.WARNING), n)
             )
-            write(
-                conn,
-                UPDATE_SOURCES,
-                [(sid, s[0], int(s[1])) for sid, s in sources.items()],
-            )
-            write(conn, INSERT_EVENT, events)
-            write(conn, INSERT_TRANSITION, transitions)
-            write(conn, INSERT_ACTION, actions)
-            write(conn, INSERT_BOOKMARK, bookmarks)
-            write(conn, INSERT_REJECTED, rejected)
-            conn.execute("COMMIT")
-        except BaseException:
-            self._source_ids, self._channel_ids, self._next_frame_id = saved
-            if conn.in_transaction:
-                with contextlib.suppress(sqlite3.Error):
-                    conn.execute("ROLLBACK")
-            raise
+        samples, frames = self._rows.write(conn, items, notes)
         self._notes.clear()
         self._queue.release(sum(i.nbytes for i in items))
         if drops is not None:
@@ -973,94 +828,8 @@ class ArchiveWriter:
                 self._reported = drops[3]
                 if self._dropped == drops[3][0]:
                     self._drop_since = None
-        self._written_samples += int(sum(s[0] for s in stats.values()))
-        self._written_frames += len(frames)
-
-    def _write_rows(
-        self, conn: sqlite3.Connection, template: str, rows: list[SqlRow]
-    ) -> None:
-        """Write ``rows`` with as few statements as possible (multi-row VALUES).
-
-        Python's sqlite3 releases the GIL around every ``sqlite3_step``, and
-        ``executemany`` steps once per row. While another thread is busy in
-        Python (the subscriber decoding) each re-acquisition can wait for the
-        5 ms switch interval: measured, the writer then fell from 5.3 M to
-        0.3 M samples/s. One statement per up to 4096 rows keeps those
-        hand-overs rare. Row counts per statement are powers of two, so the
-        statement cache holds every form that is used.
-        """
-        if not rows:
-            return
-        ncols = len(rows[0])
-        cap = min(_MAX_STATEMENT_ROWS, self._max_variables // ncols)
-        cap = 1 << (cap.bit_length() - 1)
-        done, total = 0, len(rows)
-        while done < total:
-            left = total - done
-            k = cap if left >= cap else 1 << (left.bit_length() - 1)
-            chunk = rows[done : done + k]
-            conn.execute(values_sql(template, ncols, k), [x for r in chunk for x in r])
-            done += k
-
-    def _source_id(self, conn: sqlite3.Connection, item: FrameItem) -> int:
-        sid = self._source_ids.get(item.source)
-        if sid is None:
-            received = item.received
-            cursor = conn.execute(
-                "INSERT INTO sources (name, family, first_seen, last_seen)"
-                " VALUES (?, ?, ?, ?)",
-                (item.source, item.family, received, received),
-            )
-            sid = int(cursor.lastrowid or 0)
-            self._source_ids[item.source] = sid
-        return sid
-
-    def _channel_id(self, conn: sqlite3.Connection, key: str) -> int:
-        cid = self._channel_ids.get(key)
-        if cid is None:
-            source, name = _split_key(key)
-            conn.execute(
-                "INSERT INTO channels (key, source, name) VALUES (?, ?, ?)"
-                " ON CONFLICT(key) DO NOTHING",
-                (key, source, name),
-            )
-            row = conn.execute("SELECT id FROM channels WHERE key = ?", (key,))
-            cid = int(row.fetchone()[0])
-            self._channel_ids[key] = cid
-        return cid
-
-    def _segments(
-        self,
-        conn: sqlite3.Connection,
-        batches: Sequence[Batch],
-        frame_id: int | None,
-        out: list[SqlRow],
-        stats: dict[int, list[float]],
-    ) -> None:
-        for key, times, values in batches:
-            n = len(times)
-            if n == 0:
-                continue
-            if len(values) != n:
-                raise ValueError(f"{key}: {n} times but {len(values)} values")
-            cid = self._channel_id(conn, key)
-            t = np.ascontiguousarray(times, dtype="<f8")
-            v = np.ascontiguousarray(values, dtype="<f8")
-            if n == 1:
-                lo = hi = float(t[0])
-            else:
-                lo, hi = float(t.min()), float(t.max())
-            if not (math.isfinite(lo) and math.isfinite(hi)):
-                raise ValueError(f"{key}: sample times must be finite")
-            out.append((cid, frame_id, lo, hi, n, t.tobytes(), v.tobytes()))
-            s = stats.get(cid)
-            if s is None:
-                stats[cid] = [n, lo, hi, hi - lo]
-            else:
-                s[0] += n
-                s[1] = min(s[1], lo)
-                s[2] = max(s[2], hi)
-                s[3] = max(s[3], hi - lo)
+        self._written_samples += samples
+        self._written_frames += frames
 
     def _abandon(self, conn: sqlite3.Connection, pending: list[DataItem]) -> None:
         abandoned = [*pending, *_drain(self._queue)]
@@ -1109,12 +878,6 @@ class ArchiveWriter:
         self.checkpoint_error = "WAL not checkpointed: readers kept it busy"
 
 
-@functools.lru_cache(maxsize=256)
-def values_sql(template: str, ncols: int, rows: int) -> str:
-    one = "(" + ", ".join("?" * ncols) + ")"
-    return template.replace("%VALUES%", "VALUES " + ", ".join([one] * rows))
-
-
 def _drain(q: ByteBoundedQueue) -> list[DataItem]:
     """Take every data item left in the queue (control items are dropped)."""
     items: list[DataItem] = []
@@ -1125,8 +888,3 @@ def _drain(q: ByteBoundedQueue) -> list[DataItem]:
             return items
         if not isinstance(item, Flush | Stop | Wake):
             items.append(item)
-
-
-def _split_key(key: str) -> tuple[str, str]:
-    source, dot, name = key.partition(".")
-    return (source, name) if dot else ("", key)

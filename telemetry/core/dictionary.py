@@ -14,7 +14,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from telemetry.core.severity import Severity
 
@@ -181,6 +181,7 @@ class TelemetryDictionary:
         ]
 
 
+_MAX_STATE_CODE: Final = 2**53  # float64 holds every integer up to here
 _SEVERITY_NAMES = {s.name.lower(): s for s in Severity if s > Severity.NOMINAL}
 
 
@@ -251,6 +252,14 @@ class _Parser:
             raise self.fail(f"{entry}.{key}", f"must be finite, got {value!r}")
         return float(value)
 
+    def positive(
+        self, data: dict[str, Any], key: str, entry: str, default: float
+    ) -> float:
+        value = self.number(data, key, entry, default)
+        if value <= 0:
+            raise self.fail(f"{entry}.{key}", f"must be > 0, got {value}")
+        return value
+
     def pair(self, value: Any, entry: str) -> tuple[float, float]:
         if (
             not isinstance(value, list)
@@ -274,6 +283,10 @@ class _Parser:
             fam_table = self.table(fam_data, entry)
             descriptions[fam] = str(fam_table.get("description", ""))
             default_stale = self.number(fam_table, "stale_after_s", entry, 0.0)
+            if default_stale < 0:
+                raise self.fail(
+                    f"{entry}.stale_after_s", f"must be > 0, got {default_stale}"
+                )
             channels = self.table(fam_table.get("channels", {}), f"{entry}.channels")
             families[fam] = {
                 name: self.channel(fam, name, ch, default_stale)
@@ -332,7 +345,7 @@ class _Parser:
         return ModuleSpec(
             mid,
             str(m.get("name", mid)),
-            self.number(m, "shielding_factor", entry, 1.0),
+            self.positive(m, "shielding_factor", entry, 1.0),
             bool(m.get("shelter", False)),
             extent,
         )
@@ -347,13 +360,20 @@ class _Parser:
             raise self.fail(f"{entry}.rate_hz", f"must be > 0, got {rate}")
         # Yamcs marks a parameter expired after ~1.9 periods; we allow a bit
         # more so one late message does not flicker the display.
-        stale = self.number(ch, "stale_after_s", entry, default_stale or 2.5 / rate)
+        stale = self.positive(ch, "stale_after_s", entry, default_stale or 2.5 / rate)
         states_raw = self.table(ch.get("states", {}), f"{entry}.states")
         states: dict[str, int] = {}
         for state, code in states_raw.items():
             if isinstance(code, bool) or not isinstance(code, int):
                 raise self.fail(
                     f"{entry}.states.{state}", f"code must be an integer, got {code!r}"
+                )
+            if abs(code) > _MAX_STATE_CODE:
+                # Samples are float64: a larger code would share its value
+                # with its neighbours and show another state's name.
+                raise self.fail(
+                    f"{entry}.states.{state}",
+                    f"code must be within ±2^53, got {code}",
                 )
             states[state] = code
         alarm_states: dict[str, Severity] = {}

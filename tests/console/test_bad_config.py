@@ -75,6 +75,55 @@ BREAKAGES = [
         "[career.NASA.limit_msv]",
         id="limits-negative",
     ),
+    # Numbers out of range: each one line naming file, line and entry.
+    pytest.param(
+        "--dictionary",
+        DEFAULT_DICTIONARY,
+        "stale_after_s = 5.0",
+        "stale_after_s = -5.0",
+        "stale_after_s] must be > 0",
+        id="dictionary-negative-stale",
+    ),
+    pytest.param(
+        "--dictionary",
+        DEFAULT_DICTIONARY,
+        "shielding_factor = 1.0",
+        "shielding_factor = -1.0",
+        "[modules.JPM.shielding_factor] must be > 0",
+        id="dictionary-negative-shielding",
+    ),
+    pytest.param(
+        "--dictionary",
+        DEFAULT_DICTIONARY,
+        "STANDBY = 0,",
+        "STANDBY = 18446744073709551615,",
+        "states.STANDBY] code must be within",
+        id="dictionary-state-code-beyond-float64",
+    ),
+    pytest.param(
+        "--dictionary",
+        DEFAULT_DICTIONARY,
+        "critical_high = 4.0",
+        "critical_high = nan",
+        "critical_high] must be finite",
+        id="dictionary-nan-limit",
+    ),
+    pytest.param(
+        "--roster",
+        DEFAULT_ROSTER,
+        "prior_career_msv = 12.0",
+        "prior_career_msv = inf",
+        "prior_career_msv] must be finite",
+        id="roster-infinite-dose",
+    ),
+    pytest.param(
+        "--limits",
+        DEFAULT_LIMITS,
+        "limit_msv = 600.0",
+        "limit_msv = nan",
+        "[career.NASA.limit_msv] must be finite",
+        id="limits-nan",
+    ),
 ]
 
 
