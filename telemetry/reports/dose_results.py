@@ -214,6 +214,7 @@ class DoseReport:
             "limits_version": self.limits.version,
             "spe_events": [_spe_json(e) for e in self.spe_events],
             "saa": dataclasses.asdict(self.saa),
+            "basis": self.basis,
             "frames_replayed": self.frames,
             "late_samples": self.late_samples,
             "warnings": self.warnings,
