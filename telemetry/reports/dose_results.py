@@ -178,7 +178,8 @@ class DoseReport:
     plots: PlotData
     frames: int
     late_samples: int
-    basis: str = ""  # how the totals were obtained: replay, or the recorded bins
+    basis: str = ""  # how the totals were obtained, in words
+    from_bins: bool = False  # from the recorded hourly bins, not a replay
     warnings: list[str] = field(default_factory=list)
     # From the dose ledger, when the report is given one (``--ledger``).
     records: list[RecordComparison] = field(default_factory=list)
