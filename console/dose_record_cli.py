@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
             path,
             roster_version=roster.version,
             roster_sha256="",
-            bin_s=3600.0,
+            bin_s=roster.estimator.rolling_bin_s,
             opened=time.time(),
         )
     except LedgerError as exc:

@@ -93,7 +93,9 @@ class DoseBinWriter:
         until = self.estimator.integrated_until
         if math.isnan(until):
             return 0
-        current = math.floor(until / self.bin_s)
+        # A bin can be written once the watermark less the lateness allowance
+        # has passed its end: look again only when that moves to a new bin.
+        current = math.floor((until - self.estimator.config.lateness_s) / self.bin_s)
         if not final and current == self._checked_bin:
             return 0  # session_bins() walks the whole session: once per bin
         self._checked_bin = current

@@ -144,19 +144,19 @@ class DoseLedger:
         self._session_id: int | None = None
         self._open_from = -math.inf  # bins before this are complete and written
         self._db: sqlite3.Connection | None = None
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        lock_path = path.with_name(path.name + ".lock")
-        self._lock_fd: int | None = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            if read_only:
-                # A report reading it: never the writer, whoever else runs.
-                raise BlockingIOError
-            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            self.writable = True
-        except BlockingIOError:
-            self.writable = False
-            os.close(self._lock_fd)
-            self._lock_fd = None
+        self._lock_fd: int | None = None
+        self.writable = False
+        if not read_only:
+            # Only one console per data directory writes: the first to lock.
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            lock_path = path.with_name(path.name + ".lock")
+            self._lock_fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                self.writable = True
+            except BlockingIOError:
+                os.close(self._lock_fd)
+                self._lock_fd = None
         try:
             self._db = self._connect()
         except BaseException:

@@ -178,7 +178,8 @@ class DoseReport:
     plots: PlotData
     frames: int
     late_samples: int
-    basis: str = ""  # how the totals were obtained: replay, or the recorded bins
+    basis: str = ""  # how the totals were obtained, in words
+    from_bins: bool = False  # from the recorded hourly bins, not a replay
     warnings: list[str] = field(default_factory=list)
     # From the dose ledger, when the report is given one (``--ledger``).
     records: list[RecordComparison] = field(default_factory=list)
@@ -214,6 +215,7 @@ class DoseReport:
             "limits_version": self.limits.version,
             "spe_events": [_spe_json(e) for e in self.spe_events],
             "saa": dataclasses.asdict(self.saa),
+            "basis": self.basis,
             "frames_replayed": self.frames,
             "late_samples": self.late_samples,
             "warnings": self.warnings,

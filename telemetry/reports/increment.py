@@ -242,6 +242,7 @@ def bins_dose_report(
         frames=0,
         late_samples=0,
         basis=f"{n_bins} hourly dose bins kept by its recorder; no replay",
+        from_bins=True,
     )
     report.warnings = report_warnings(report, 0)
     return report

@@ -144,3 +144,38 @@ def test_spe_detection_in_windows_equals_the_whole_series() -> None:
     whole = detect_spe(times, a, b, SpeConfig())
     assert whole  # the September 2017 events
     assert detect_spe_windows(times, a, b, SpeConfig()) == whole
+
+
+def test_a_live_session_writes_each_hour_as_it_records(tmp_path: Path) -> None:
+    from telemetry.live.session import LiveSession, SessionConfig, build_derivers
+    from telemetry.radiation.estimator import DoseEstimator
+    from telemetry.sim.simulator import Simulator
+
+    dictionary = TelemetryDictionary.load(DEFAULT_DICTIONARY)
+    start = 1_757_000_000.0
+    now = [start]
+    derivers = build_derivers(dictionary)
+    estimator = derivers[0]
+    assert isinstance(estimator, DoseEstimator)
+    archive = tmp_path / "live.sqlite"
+    session = LiveSession(
+        dictionary, SessionConfig([], archive), derivers, clock=lambda: now[0]
+    )
+    assert session.archive is not None
+    session.archive.start()
+    tick = session.subscriber.on_tick
+    assert tick is not None
+    sim = Simulator(dictionary, seed=3, rate_scale=60.0, start_time=start)
+    for frame in sim.frames_until(start + 2.2 * 3600.0):
+        now[0] = float(frame.times.max()) + 0.05
+        assert session.pipeline.ingest(frame.encode(), now[0])
+        tick(now[0])
+    shown = estimator.snapshot().member("c1").session_msv
+    session.stop()
+    with ArchiveReader(archive) as reader:
+        t, v = reader.channel_window(f"c1.{BIN_CHANNEL}", None, None)
+        (event,) = reader.events(kind=BINS_EVENT)
+    # The first hours went to the archive while recording, not at the stop.
+    assert event.time < start + 1.5 * 3600.0
+    assert np.all(np.diff(t) == 3600.0)
+    assert v.sum() == pytest.approx(shown, rel=1e-9)  # what the panel showed
