@@ -213,8 +213,8 @@ def _fault(
 ) -> Fault:
     """Check what the types cannot say (finite, names) and build the Fault."""
     here: KeyPath = ("fault", i)
-    for key in ("at", "rate"):
-        value = getattr(entry, key, 0.0)  # rate: ramps only
+    for key in ("at", "rate", "sigma"):
+        value = getattr(entry, key, 0.0)  # rate: ramps, sigma: noisy only
         if not math.isfinite(value):
             raise source.fail(f"{key} must be finite, got {value!r}", (*here, key))
     kind = str(entry.__struct_config__.tag)

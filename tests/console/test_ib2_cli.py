@@ -135,7 +135,7 @@ def test_import_then_info_export_dose_report_and_handover(tmp_path: Path) -> Non
         )  # fmt: skip
     # OFF_NOMINAL is a warning state of the robot's mode: the handover lists it.
     handover = (tmp_path / "handover.html").read_text()
-    assert "<td>ib2.mode</td><td class='WARNING'>OPEN WARNING" in handover
+    assert '<td>ib2.mode</td><td class="WARNING">OPEN WARNING' in handover
     again = subprocess.run(
         kibo("import", "--rosbag", str(bag), "--archive", str(archive)),
         capture_output=True, text=True, timeout=60, check=False,

@@ -105,6 +105,9 @@ def test_duration_is_optional_and_means_until_the_end() -> None:
             "duration",
         ),
         ('[[fault]]\nkind = "silent"\nsource = "ib2-a"\nat = "soon"\n', 4, "number"),
+        ('[[fault]]\nkind = "noisy"\nchannel = "jpm.rh"\nsigma = inf\n', 4, "finite"),
+        ('[[fault]]\nkind = "ramp"\nchannel = "jpm.rh"\nrate = nan\n', 4, "finite"),
+        ('[[fault]]\nkind = "stuck"\nchannel = "jpm.rh"\nat = inf\n', 4, "finite"),
         (
             '[[fault]]\nkind = "stuck"\nchannel = "jpm.ppco2"\nduraton = 3\n',
             4,
