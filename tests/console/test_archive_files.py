@@ -618,3 +618,37 @@ def test_a_writer_through_a_symlink_is_the_same_writer(tmp_path: Path) -> None:
             )
     finally:
         assert first.stop()
+
+
+# ------------------------------------------------------------ side files
+
+
+def test_side_files_are_created_owner_only_whatever_the_umask(
+    good: Path, tmp_path: Path
+) -> None:
+    from telemetry.radiation.ledger import DoseLedger
+    from telemetry.replay.bookmarks import BookmarkFile, sidecar_path
+    from telemetry.replay.training import TrainingLog
+
+    session = tmp_path / "s.sqlite"
+    shutil.copyfile(good, session)
+    session.chmod(0o600)
+    old = os.umask(0o000)  # the most permissive an operator's shell could have
+    try:
+        TrainingLog(
+            tmp_path / "t.sqlite", trainee="t", scenario="s", replayed=session,
+            replay_start=T0,
+        ).close()  # fmt: skip
+        DoseLedger(
+            tmp_path / "ledger.sqlite", roster_version="v", roster_sha256="x",
+            bin_s=3600.0, opened=T0,
+        ).close()  # fmt: skip
+        BookmarkFile(session).add(T0 + 1, "a", "note")
+    finally:
+        os.umask(old)
+    for path in (
+        tmp_path / "t.sqlite",
+        tmp_path / "ledger.sqlite",
+        sidecar_path(session),
+    ):
+        assert path.stat().st_mode & 0o777 == 0o600, path
