@@ -18,6 +18,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from typing import TYPE_CHECKING
@@ -618,3 +619,82 @@ def test_a_writer_through_a_symlink_is_the_same_writer(tmp_path: Path) -> None:
             )
     finally:
         assert first.stop()
+
+
+# ------------------------------------------------------------ side files
+
+
+def test_side_files_are_created_owner_only_whatever_the_umask(
+    good: Path, tmp_path: Path
+) -> None:
+    from telemetry.radiation.ledger import DoseLedger
+    from telemetry.replay.bookmarks import BookmarkFile, sidecar_path
+    from telemetry.replay.training import TrainingLog
+
+    session = tmp_path / "s.sqlite"
+    shutil.copyfile(good, session)
+    session.chmod(0o600)
+    old = os.umask(0o000)  # the most permissive an operator's shell could have
+    try:
+        TrainingLog(
+            tmp_path / "t.sqlite", trainee="t", scenario="s", replayed=session,
+            replay_start=T0,
+        ).close()  # fmt: skip
+        DoseLedger(
+            tmp_path / "ledger.sqlite", roster_version="v", roster_sha256="x",
+            bin_s=3600.0, opened=T0,
+        ).close()  # fmt: skip
+        BookmarkFile(session).add(T0 + 1, "a", "note")
+    finally:
+        os.umask(old)
+    for path in (
+        tmp_path / "t.sqlite",
+        tmp_path / "ledger.sqlite",
+        sidecar_path(session),
+    ):
+        assert path.stat().st_mode & 0o777 == 0o600, path
+
+
+def test_a_recorder_behind_a_full_disk_keeps_its_memory_bounded(
+    tmp_path: Path,
+) -> None:
+    """270 MB of large messages into a full disk: the recorder's peak RSS stays
+    near its byte budget (64 MiB) above its own size, and it says what it lost."""
+    pub = zmq.Context.instance().socket(zmq.XPUB)
+    pub.setsockopt(zmq.LINGER, 0)
+    pub.setsockopt(zmq.SNDHWM, 0)
+    port = pub.bind_to_random_port("tcp://127.0.0.1")
+    try:
+        with small_disk(tmp_path, 400) as (disk, limit):
+            archive = disk / "big.sqlite"
+            rec = subprocess.Popen(
+                kibo("record", "--connect", f"tcp://127.0.0.1:{port}",
+                     "--archive", str(archive), "--no-dose-ledger"),
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                preexec_fn=limit,
+            )  # fmt: skip
+            assert pub.poll(30_000), "the recorder did not subscribe"
+            pub.recv()
+            rows = 100_000  # ~1.8 MB a message
+            sent = 0
+            for seq in range(150):
+                times = time.time() - 1.0 + np.arange(rows) * 1e-6
+                parts = encode_frame(
+                    "robot", "ib2-a", seq, times, {"pos_x": np.zeros(rows)}
+                )
+                pub.send_multipart(parts)
+                sent += len(parts[1])
+                threading.Event().wait(0.05)  # paced: the receive side keeps up
+            rec.send_signal(signal.SIGTERM)
+            _, status, usage = os.wait4(rec.pid, 0)
+            assert rec.stderr is not None
+            err = rec.stderr.read()
+            rec.stderr.close()
+            rec.returncode = os.waitstatus_to_exitcode(status)
+    finally:
+        pub.close(linger=0)
+    assert sent > 250e6
+    peak_mib = usage.ru_maxrss / 1024
+    assert peak_mib < 400, f"peak RSS {peak_mib:.0f} MiB"
+    assert rec.returncode == 3, err
+    assert "DATA LOST" in own_lines(err)[-1]
