@@ -492,11 +492,11 @@ def test_training_run_logs_actions_apart_and_is_debriefed(
     page = report.read_text()
     assert "Training debrief: Trainee A" in page
     for status, count in (("on time", 6), ("late", 0), ("missed", 0)):
-        assert f"<th>{status}</th><td class='num'>{count}</td>" in page
+        assert f'<th>{status}</th><td class="num">{count}</td>' in page
     critical = next(
         row
         for row in page.split("<tr>")
         if row.startswith("<td>jpm.ppco2</td><td>CRITICAL</td>") and "<td>ack" in row
     )
     # Raised at T+3:03 (sample time), acknowledged at T+3:10.
-    assert "<td class='num'>7 s</td><td class='on-time'>on time</td>" in critical
+    assert '<td class="num">7 s</td><td class="on-time">on time</td>' in critical
