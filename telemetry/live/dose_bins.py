@@ -68,7 +68,9 @@ class DoseBinWriter:
     """Writes each completed dose bin of one session to the archive, once.
 
     With each bin go the hourly summaries of the session's inputs, read from
-    the live ring buffers (``store``) while they still hold the hour.
+    the live ring buffers (``store``) while they still hold the hour. Owned by
+    the thread driving the pipeline (zmq-subscriber live, the caller's thread
+    for a recording); ``flush(final=True)`` once that thread has stopped.
     """
 
     def __init__(

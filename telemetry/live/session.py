@@ -274,6 +274,8 @@ class LiveSession:
             parts.append(f"includes {span} from earlier sessions (ledger)")
         else:
             parts.append("ledger: no earlier sessions")
+        if history.records:
+            parts.append(f"{history.records} dose(s) of record adopted")
         if history.roster_changed:
             parts.append("roster changed since: crew no longer listed ignored")
         if not ledger.writable:

@@ -35,7 +35,7 @@ _TIME_STEPS: Final = (
 
 @dataclass(frozen=True, slots=True)
 class Span:
-    """A shaded time span (SPE, SAA share of a bin)."""
+    """A shaded time span (SPE, SAA share of a bin); immutable."""
 
     x: float
     width: float
@@ -45,7 +45,7 @@ class Span:
 
 @dataclass(frozen=True, slots=True)
 class Tick:
-    """A grid line and its label at ``pos`` (x for time ticks, y for values)."""
+    """A grid line and its label at ``pos`` (x: time ticks, y: values); immutable."""
 
     pos: float
     label: str
@@ -53,7 +53,7 @@ class Tick:
 
 @dataclass(frozen=True, slots=True)
 class Reference:
-    """A dashed horizontal reference line (an S-scale threshold)."""
+    """A dashed horizontal reference line (an S-scale threshold); immutable."""
 
     y: float
     label: str
@@ -62,7 +62,7 @@ class Reference:
 
 @dataclass(frozen=True, slots=True)
 class Trace:
-    """One series: its legend entry, polylines (SVG ``points``) and lone dots."""
+    """One series: legend entry, polylines (SVG ``points``), lone dots; immutable."""
 
     name: str
     color: str

@@ -385,10 +385,11 @@ def _crew_report(
         dose_1y_msv=by_window.get(365.0, _rolling(h, t1, h_end, 365.0)),
         worst_limit=worst.id,
         worst_limit_fraction=worst.fraction,
-        time_personal_s=0.0,
-        time_area_s=0.0,
-        time_model_s=0.0,
-        time_stale_s=0.0,
+        # Not kept in the bins: unknown (null in JSON, empty in CSV).
+        time_personal_s=math.nan,
+        time_area_s=math.nan,
+        time_model_s=math.nan,
+        time_stale_s=math.nan,
         career_rule=rule,
         limits=at_end,
     )

@@ -499,4 +499,4 @@ def test_training_run_logs_actions_apart_and_is_debriefed(
         if row.startswith("<td>jpm.ppco2</td><td>CRITICAL</td>") and "<td>ack" in row
     )
     # Raised at T+3:03 (sample time), acknowledged at T+3:10.
-    assert '<td class="num">7 s</td>\n<td class="on-time">on time</td>' in critical
+    assert '<td class="num">7 s</td><td class="on-time">on time</td>' in critical

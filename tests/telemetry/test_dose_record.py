@@ -247,3 +247,36 @@ def test_dose_report_shows_the_record_beside_the_estimate_and_the_years(
     # Without --ledger the report stays the archive's own.
     plain = kibo("dose-report", "--archive", str(archive))
     assert "dose_of_record" not in json.loads(plain.stdout)
+
+
+def test_a_console_starts_from_the_adopted_record(ledger: Path, tmp_path: Path) -> None:
+    from telemetry.core.dictionary import DEFAULT_DICTIONARY, TelemetryDictionary
+    from telemetry.live.session import LiveSession, SessionConfig, build_derivers
+    from telemetry.radiation.estimator import DoseEstimator
+
+    csv_path = readouts(tmp_path, GOOD)
+    assert (
+        kibo("dose-record", "import", str(csv_path), "--ledger", str(ledger)).returncode
+        == 0
+    )
+    dictionary = TelemetryDictionary.load(DEFAULT_DICTIONARY)
+    derivers = build_derivers(dictionary)
+    estimator = derivers[0]
+    assert isinstance(estimator, DoseEstimator)
+    now = utc(2026, 4, 6, 1)
+    session = LiveSession(
+        dictionary,
+        SessionConfig([], None, dose_ledger=ledger),
+        derivers,
+        clock=lambda: now,
+    )
+    try:
+        notes = [
+            e.detail for e in session.store.events_since(0) if e.kind == "dose ledger"
+        ]
+        assert any("1 dose(s) of record adopted" in n for n in notes)
+        c1 = estimator.snapshot().member("c1")
+        # The year's dose: two estimated days before, then the record.
+        assert c1.dose_1y_msv == pytest.approx(72 * RATE + 6.0, rel=1e-6)
+    finally:
+        session.stop()

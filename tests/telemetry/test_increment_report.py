@@ -179,3 +179,22 @@ def test_a_live_session_writes_each_hour_as_it_records(tmp_path: Path) -> None:
     assert event.time < start + 1.5 * 3600.0
     assert np.all(np.diff(t) == 3600.0)
     assert v.sum() == pytest.approx(shown, rel=1e-9)  # what the panel showed
+
+
+def test_an_hour_aligned_part_of_the_archive_matches_the_replay(
+    recording: Path,
+) -> None:
+    dictionary = TelemetryDictionary.load(DEFAULT_DICTIONARY)
+    limits = load_limits(DEFAULT_LIMITS)
+    roster = load_roster(DEFAULT_ROSTER, limits)
+    with ArchiveReader(recording) as reader:
+        first = reader.info()["start"]
+    start = (first // 3600.0 + 1) * 3600.0  # the first whole hour
+    args = (start, start + 3600.0, ["c1", "c3"], dictionary, roster, limits)
+    fast = bins_dose_report(recording, *args, min_span_s=0.0)
+    slow = replay_dose_report(recording, *args)
+    assert fast is not None and [c.crew_id for c in fast.crew] == ["c1", "c3"]
+    for a, b in zip(fast.crew, slow.crew, strict=True):
+        assert a.dose_equivalent_msv == pytest.approx(b.dose_equivalent_msv, rel=1e-6)
+        assert a.career_msv == pytest.approx(b.career_msv, rel=1e-9)
+    assert (fast.start, fast.end) == (slow.start, slow.end)
