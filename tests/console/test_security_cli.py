@@ -21,6 +21,7 @@ import pytest
 from polling import wait_for
 
 from telemetry.archive.store import ArchiveError, ArchiveReader
+from telemetry.bus.keyfile import read_public_key, read_secret_key
 from telemetry.bus.publisher import free_tcp_endpoint
 from telemetry.bus.subscriber import short_key
 
@@ -50,7 +51,7 @@ def key_dir(tmp_path: Path) -> Path:
         made = kibo("keys", "--out", str(keys), "--name", name)
         assert made.returncode == 0, made.stderr
         assert "public key:" in made.stdout
-        secret = (keys / f"{name}.key_secret").read_text().strip()
+        secret = read_secret_key(keys / f"{name}.key_secret").decode()
         assert secret not in made.stdout  # a secret never goes to a terminal
     return keys
 
@@ -270,7 +271,7 @@ def test_listening_recorder_refuses_a_publisher_it_does_not_list(
     with ArchiveReader(archive) as reader:
         (event,) = reader.events(kind="publisher refused")
         assert reader.info()["frames"] == 0
-    impostor_key = (impostor / "publisher.key").read_bytes().strip()
+    impostor_key = read_public_key(impostor / "publisher.key")
     assert short_key(impostor_key) in event.detail
     assert "not on this console's allow-list" in event.detail
     assert "127.0.0.1" in event.detail

@@ -26,6 +26,7 @@ from telemetry.bus.curve import (
     load_publisher_curve,
     publish_with_curve,
 )
+from telemetry.bus.keyfile import read_public_key, read_secret_key
 from telemetry.bus.publisher import Publisher, RawMessage
 from telemetry.bus.subscriber import (
     CurveConfig,
@@ -121,9 +122,9 @@ def publisher_for(keys: Path) -> Iterator[Callable[..., CurvePublisher]]:
         secret: bytes | None = None, allowed: dict[bytes, str] | None = None
     ) -> CurvePublisher:
         if secret is None:
-            secret = (keys / "publisher.key_secret").read_bytes().strip()
+            secret = key(keys / "publisher.key_secret")
         if allowed is None:
-            server = (keys / "publisher.key").read_bytes().strip()
+            server = key(keys / "publisher.key")
             allowed = load_allowed_keys([keys], exclude=server)
         pub = CurvePublisher(secret, allowed)
         made.append(pub)
@@ -156,9 +157,9 @@ def archived_refusals(path: Path) -> list[str]:
 def test_allowed_keys_come_from_key_files_but_never_the_servers_own(
     keys: Path,
 ) -> None:
-    server = (keys / "publisher.key").read_bytes().strip()
+    server = key(keys / "publisher.key")
     allowed = load_allowed_keys([keys], exclude=server)
-    assert allowed == {(keys / "console.key").read_bytes().strip(): "console"}
+    assert allowed == {key(keys / "console.key"): "console"}
     with pytest.raises(ValueError, match="no console public key"):
         load_allowed_keys([keys / "publisher.key"], exclude=server)
 
@@ -223,7 +224,7 @@ def test_publisher_refuses_a_console_it_does_not_know(
     curve = CurveConfig(
         secret_key=stranger_secret,
         public_key=stranger_public,
-        server_key=(keys / "publisher.key").read_bytes().strip(),
+        server_key=key(keys / "publisher.key"),
     )
     session = session_for(tiny_dictionary, pub.endpoint, curve, tmp_path / "s.sqlite")
     try:
@@ -344,7 +345,10 @@ def listening_session(
 
 
 def key(path: Path) -> bytes:
-    return path.read_bytes().strip()
+    """The Z85 key a key file holds (the secret one of a ``.key_secret``)."""
+    if path.name.endswith(".key_secret"):
+        return read_secret_key(path)
+    return read_public_key(path)
 
 
 def test_listening_console_allows_publisher_keys_from_its_key_directory(
