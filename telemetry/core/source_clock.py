@@ -23,8 +23,14 @@ fast can never run faster than the rate it showed while being learned (at most
 messages are more than the bound ahead its rate is not known yet: those are
 refused ("its clock is being learned"); the rest are followed.
 
-A first message from the past (a backlog after loss of signal) anchors at the
-receive clock, not at its own time, so the backlog is not mistaken for speed.
+The rate is learned only from a consistent clock: every message seen while
+learning must lie on one line (within ``JITTER_S`` of receive time); a source
+that runs in real time and then jumps ahead is learned as real time. A
+source that runs fast from its very first message at a constant rate is, by
+every measure the console has, an accelerated simulator: it is followed, at
+no more than ``MAX_CLOCK_RATE``. A first message from the past (a backlog
+after loss of signal) anchors at the receive clock, not at its own time, so
+the backlog is not mistaken for speed.
 
 Owned by the thread driving the pipeline (one ``SourceClock`` per source).
 """
@@ -32,7 +38,7 @@ Owned by the thread driving the pipeline (one ``SourceClock`` per source).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 #: Receive-clock seconds over which a source's clock rate is learned.
 LEARN_S = 5.0
@@ -45,6 +51,8 @@ MAX_CLOCK_RATE = 1000.0
 RATE_TOLERANCE = 0.02
 #: Receive-clock jitter allowed for (seconds of receive time, times the rate).
 JITTER_S = 1.0
+# Sightings kept while learning (the first and the newest ones).
+_MAX_POINTS = 64
 
 
 @dataclass(slots=True)
@@ -55,6 +63,8 @@ class SourceClock:
     first_time: float = math.nan
     learned_rate: float = math.nan  # NaN while learning; then fixed
     rate: float = math.nan  # refined within RATE_TOLERANCE of learned_rate
+    # (receive time, sample time) seen while learning; emptied once learned.
+    points: list[tuple[float, float]] = field(default_factory=list)
 
     @property
     def learned(self) -> bool:
@@ -74,23 +84,39 @@ class SourceClock:
 
     def observe(self, received: float, newest: float) -> None:
         """Learn from one accepted or refused message (receive, newest sample)."""
+        anchored = max(newest, received)
         if math.isnan(self.first_received):
             self.first_received = received
-            self.first_time = max(newest, received)
+            self.first_time = anchored
+            self.points = [(received, anchored)]
             return
         elapsed = received - self.first_received
-        if elapsed < LEARN_S:
-            return
-        rate = (newest - self.first_time) / elapsed
         if not self.learned:
-            # A clock faster than any simulator is not followed: it is treated
-            # as real time, and what it sends beyond the bound is refused.
-            learned = rate if REAL_TIME_BELOW <= rate <= MAX_CLOCK_RATE else 1.0
-            self.learned_rate = self.rate = learned
-        elif self.accelerated:
+            if len(self.points) >= _MAX_POINTS:
+                del self.points[1]
+            self.points.append((received, anchored))
+            if elapsed < LEARN_S:
+                return
+            rate = (anchored - self.first_time) / elapsed
+            # A clock faster than any simulator, or one that did not run at
+            # one rate while it was learned (real time, then a jump), is not
+            # followed: it is real time, and what it sends beyond the bound
+            # is refused.
+            fast = REAL_TIME_BELOW <= rate <= MAX_CLOCK_RATE and self._steady(rate)
+            self.learned_rate = self.rate = rate if fast else 1.0
+            self.points = []
+            return
+        if self.accelerated and elapsed > 0:
+            rate = (newest - self.first_time) / elapsed
             low = self.learned_rate / (1.0 + RATE_TOLERANCE)
             high = self.learned_rate * (1.0 + RATE_TOLERANCE)
             self.rate = min(max(rate, low), high)
+
+    def _steady(self, rate: float) -> bool:
+        """Tell whether every sighting lies on the line at ``rate`` (within jitter)."""
+        r0, t0 = self.first_received, self.first_time
+        slack = rate * JITTER_S
+        return all(abs(t - (t0 + rate * (r - r0))) <= slack for r, t in self.points)
 
     def describe(self) -> str:
         """Say in words what the clock was learned as (for a refusal's detail)."""
