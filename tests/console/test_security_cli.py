@@ -475,3 +475,42 @@ def test_curve_options_that_cannot_work_are_refused_before_anything_starts(
     assert message in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "never.sqlite").exists()
+
+
+def test_a_non_z85_key_stops_the_recorder_before_anything_is_created(
+    key_dir: Path, tmp_path: Path
+) -> None:
+    """Issue 14: the key of the right length but not Z85 used to trace back late."""
+    public = key_dir / "publisher.key"
+    public.write_text('curve\n    public-key = "' + "~" * 40 + '"\n')
+    archive = tmp_path / "never.sqlite"
+    rec = kibo(
+        "record",
+        "--connect",
+        free_tcp_endpoint(),
+        "--archive",
+        str(archive),
+        "--curve-keys",
+        str(key_dir),
+        "--duration",
+        "1",
+    )
+    assert rec.returncode == 2
+    lines = rec.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in rec.stderr, rec.stderr
+    assert "publisher.key" in lines[0] and "not Z85" in lines[0]
+    assert not archive.exists()
+
+
+def test_a_group_writable_trusted_key_stops_the_recorder(
+    key_dir: Path, tmp_path: Path
+) -> None:
+    (key_dir / "publisher.key").chmod(0o666)
+    archive = tmp_path / "never.sqlite"
+    rec = kibo(
+        "record", "--connect", free_tcp_endpoint(), "--archive", str(archive),
+        "--curve-keys", str(key_dir), "--duration", "1",
+    )  # fmt: skip
+    assert rec.returncode == 2, rec.stderr
+    assert "writable by others" in rec.stderr and "chmod go-w" in rec.stderr
+    assert not archive.exists()
