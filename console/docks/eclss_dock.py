@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QScrollArea, QVBoxLayout, QWidget
 
 from console.docks.panel import Panel, TileGrid, VersionWatch, describe
 from widgets.levels import Level
+from widgets.plain_text import tip
 from widgets.value_readout import ValueReadout
 
 if TYPE_CHECKING:
@@ -55,7 +56,7 @@ class EclssDock(Panel):
                 if spec is None:
                     continue
                 readout = ValueReadout(f"{prefix}{label}", spec.unit, trend=True)
-                readout.setToolTip(describe(context, key))
+                readout.setToolTip(tip(describe(context, key)))
                 readout.setAccessibleName(f"{prefix}{label}")
                 self._grid.add_tile(readout)
                 self._readouts[key] = readout

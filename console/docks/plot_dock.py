@@ -45,6 +45,7 @@ from PySide6.QtWidgets import (
 from console.docks.panel import Panel, VersionWatch, describe, limit_bands
 from telemetry.archive.store import csv_text, iso_utc
 from widgets.levels import Level, palette
+from widgets.plain_text import plain, tip
 from widgets.strip_chart import StripChart
 
 if TYPE_CHECKING:
@@ -343,7 +344,7 @@ class PlotDock(Panel):
         export = QPushButton("Export CSV…", box)
         export.setToolTip("Write the samples in the visible time range of every chart")
         export.clicked.connect(self._export_dialog)
-        self.status = QLabel("", box)
+        self.status = plain(QLabel("", box))
         self.status.setStyleSheet(f"color: {palette().theme['text_dim']};")
         bar.addWidget(self.browser_button)
         bar.addWidget(QLabel("Window", box))
@@ -377,7 +378,7 @@ class PlotDock(Panel):
                 QStandardItem(desc),
             ]
             for item in row:
-                item.setToolTip(describe(ctx, key))
+                item.setToolTip(tip(describe(ctx, key)))
                 item.setEditable(False)
             self._model.appendRow(row)
 
