@@ -66,7 +66,8 @@ def test_hostile_names_and_states_are_shown_literally(
     pub.send_multipart(encode_frame("zz", HOSTILE, 0, [now], {CHANNEL: ["<i>x</i>"]}))
     pub.send_multipart(encode_frame("robot", "ib2-a", 0, [now], {CHANNEL: [1.0]}))
     key = f"ib2-a.{CHANNEL}"
-    qtbot.waitUntil(lambda: key in console.context.store.keys(), timeout=10_000)
+    store = console.context.store
+    qtbot.waitUntil(lambda: store.buffer(key) is not None, timeout=10_000)
     window = console.window
     window.show()
     plots = window.docks["plots"]
