@@ -127,20 +127,22 @@ class ChannelBuffer:
     def _merge(self, t: np.ndarray, y: np.ndarray) -> None:
         """Merge samples older than the newest held into time order (lock held).
 
-        O(capacity): a backlog is rare, and its messages each merge once.
+        One copy of the ring (both parts are in time order: an insert, not a
+        sort); a backlog is rare, and each of its messages merges once.
         """
         held_t, held_y = self._take(0, self._count)
-        all_t = np.concatenate((held_t, t))
-        all_y = np.concatenate((held_y, y))
-        order = np.argsort(all_t, kind="stable")[-self.capacity :]
-        m = int(order.shape[0])
+        # side="right": a sample at a time already held goes after it.
+        at = np.searchsorted(held_t, t, side="right")
+        all_t = np.insert(held_t, at, t)[-self.capacity :]
+        all_y = np.insert(held_y, at, y)[-self.capacity :]
+        m = int(all_t.shape[0])
         size = self._size
         if m > size:
             size = min(self.capacity, max(2 * size, m))
         self._t = np.full(size, np.nan)
         self._y = np.full(size, np.nan)
-        self._t[:m] = all_t[order]
-        self._y[:m] = all_y[order]
+        self._t[:m] = all_t
+        self._y[:m] = all_y
         self._size = size
         self._head = m % size
         self._count = m

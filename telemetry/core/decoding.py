@@ -131,11 +131,13 @@ class Decoder:
         if kinds <= _NUMERIC_TYPES:
             values = np.array(column, dtype=np.float64)  # None -> NaN
             finite = np.isfinite(values)
-            # null is "not sampled"; a NaN number (msgpack carries one) is not
-            # finite and is refused like infinity.
+            # null is "not sampled", and so is a NaN number (msgpack carries
+            # one; docs/protocol.md) except where the dictionary declares a
+            # valid range: a dose rate or a flux that is NaN is refused.
+            strict = spec is not None and spec.valid_range is not None
             if not finite.all() and (
                 np.isinf(values).any()
-                or int((~finite).sum()) != sum(v is None for v in column)
+                or (strict and int((~finite).sum()) != column.count(None))
             ):
                 row = next(
                     i
