@@ -285,6 +285,9 @@ class _Parser:
         sources: dict[str, SourceSpec] = {}
         for sid, s in self.table(data.get("sources", {}), "sources").items():
             entry = f"sources.{sid}"
+            if "." in sid or not sid:
+                # Keys are "<source>.<channel>", split at the first dot.
+                raise self.fail(entry, "a source id must be non-empty, without '.'")
             s = self.table(s, entry)
             family = s.get("family")
             if family not in families:

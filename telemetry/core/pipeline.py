@@ -16,6 +16,7 @@ from telemetry.core.decoding import ChannelBatch, DecodedFrame, Decoder
 from telemetry.core.derived import DewPointDeriver
 from telemetry.core.limits import LimitEvaluator, LimitTransition
 from telemetry.core.severity import Severity
+from telemetry.core.source_clock import SourceClock
 from telemetry.core.wire import Frame, WireError, decode_frame, split_topic
 
 if TYPE_CHECKING:
@@ -327,6 +328,13 @@ class Pipeline:
             return
         i = int(np.argmax(frame.times))
         newest = float(frame.times[i])
+        if stats.last_seq >= 0 and (
+            frame.seq <= stats.last_seq or stats.link == "down"
+        ):
+            # A restarted publisher, or one back after its link went down, may
+            # be another run (a simulator at another --rate-scale): its clock
+            # is learned again, from this message, as a new source's is.
+            stats.clock = SourceClock()
         clock = stats.clock
         if not clock.learned:
             # Learning needs the refused messages of a simulator joined late.

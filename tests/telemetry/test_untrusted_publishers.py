@@ -402,3 +402,24 @@ def test_a_24_hour_limit_is_judged_on_the_24_hour_mean(
     assert alarm is not None and alarm.severity == Severity.CRITICAL
     evaluator = pipeline._evaluators["jpm.ppco2"]
     assert evaluator is not None and evaluator.mean >= 4.0
+
+
+def test_a_restarted_publisher_has_its_clock_learned_again(
+    tiny_dictionary: TelemetryDictionary,
+) -> None:
+    """A trainer restarts the simulator at --rate-scale 60 on a running console."""
+    pipeline = Pipeline(
+        tiny_dictionary, ChannelStore(capacity=1000), max_time_ahead_s=300.0
+    )
+    for seq in range(10):  # real time first
+        parts = encode_frame("robot", "ib2-a", 100 + seq, [NOW + seq], {"pos_x": [1.0]})
+        assert pipeline.ingest(parts, NOW + seq)
+    assert not pipeline.store.sources["ib2-a"].clock.accelerated
+    start = NOW + 20.0
+    accepted = 0
+    for seq in range(60):  # restarted (seq from 0), 60x, paced by sample time
+        t = start + seq * 6.0
+        parts = encode_frame("robot", "ib2-a", seq, [t], {"pos_x": [1.0]})
+        accepted += pipeline.ingest(parts, start + seq * 0.1) is not None
+    assert accepted == 60
+    assert pipeline.store.sources["ib2-a"].clock.accelerated
