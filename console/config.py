@@ -13,9 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import zmq
-
-from telemetry.bus.curve import load_allowed_keys, read_secret_key
+from telemetry.bus.curve import load_allowed_keys
+from telemetry.bus.keyfile import read_public_key, read_secret_key, write_key_pair
 from telemetry.bus.subscriber import CurveConfig
 from telemetry.core.dictionary import DEFAULT_DICTIONARY
 
@@ -57,42 +56,9 @@ def default_dose_ledger(demo: bool = False) -> Path:
 def generate_keys(out: Path, name: str, *, force: bool = False) -> tuple[str, str]:
     """Write ``NAME.key`` (public) and ``NAME.key_secret`` (user-only) in ``out``.
 
-    Raises
-    ------
-    ValueError
-        If ``name`` is not a plain file name.
-    FileExistsError
-        If the key pair exists and ``force`` is false: replacing a key locks
-        out every peer that trusts the old one, so it must be deliberate.
+    See ``telemetry.bus.keyfile.write_key_pair`` (ZeroMQ certificates).
     """
-    if not name or name != Path(name).name or name.startswith("."):
-        raise ValueError(f"key name {name!r} must be a plain file name")
-    out.mkdir(parents=True, exist_ok=True, mode=0o700)
-    public_path = out / f"{name}.key"
-    secret_path = out / f"{name}.key_secret"
-    if not force and (public_path.exists() or secret_path.exists()):
-        raise FileExistsError(
-            f"{secret_path} already exists; pass --force to replace the key pair"
-        )
-    public, secret = zmq.curve_keypair()
-    # Written to a fresh 0600 file: O_TRUNC on an existing file would keep its
-    # (possibly wider) permissions.
-    secret_path.unlink(missing_ok=True)
-    fd = os.open(secret_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(secret + b"\n")
-    public_path.write_bytes(public + b"\n")
-    return public.decode("ascii"), secret.decode("ascii")
-
-
-def read_key(path: Path) -> bytes:
-    """Read a Z85 key written by ``generate_keys`` (40 characters)."""
-    key = path.read_bytes().strip()
-    if len(key) != 40:
-        raise ValueError(
-            f"{path}: a CurveZMQ key is 40 Z85 characters, found {len(key)}"
-        )
-    return key
+    return write_key_pair(out, name, force=force)
 
 
 def curve_config(
@@ -118,7 +84,7 @@ def curve_config(
         For a missing key file.
     """
     secret = read_secret_key(directory / "console.key_secret")
-    public = read_key(directory / "console.key")
+    public = read_public_key(directory / "console.key")
     allowed = (
         load_allowed_keys(list(allow) or [directory], exclude=public, peer="publisher")
         if listen
@@ -127,7 +93,7 @@ def curve_config(
     return CurveConfig(
         secret_key=secret,
         public_key=public,
-        server_key=read_key(directory / "publisher.key") if connect else None,
+        server_key=read_public_key(directory / "publisher.key") if connect else None,
         allowed_publishers=allowed,
     )
 

@@ -38,6 +38,7 @@ from console.status_bar import ConsoleStatusBar
 from telemetry.core.severity import Severity
 from widgets.banner import Banner
 from widgets.levels import Level, palette
+from widgets.plain_text import tip
 from widgets.status_lamp import StatusLamp
 
 if TYPE_CHECKING:
@@ -262,7 +263,7 @@ class MainWindow(QMainWindow):
         log = self.context.training_log
         if mode == "training" and log is not None:
             parts.append(f"log {Path(log).name}")
-            self.header.banner.setToolTip(f"The trainee's actions go to {log}")
+            self.header.banner.setToolTip(tip(f"The trainee's actions go to {log}"))
         self.header.banner.set_message(text, level, " · ".join(parts))
         word = text.split()[0]
         if mode == "live":

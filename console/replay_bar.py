@@ -37,6 +37,7 @@ from console.docks.panel import utc_text
 from telemetry.core.severity import Severity
 from telemetry.replay.session_reader import SESSION_TIME_FORMATS, parse_session_time
 from widgets.levels import Level, palette
+from widgets.plain_text import plain, tip
 from widgets.timeline import Timeline, TimelineItem, format_offset
 
 if TYPE_CHECKING:
@@ -149,7 +150,7 @@ class NoteDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         form = QFormLayout(self)
-        form.addRow(QLabel(f"Note at {when}, written to the training log", self))
+        form.addRow(plain(QLabel(f"Note at {when}, written to the training log", self)))
         form.addRow("About", self.about)
         form.addRow("Note", self.text)
         form.addRow(buttons)
@@ -249,7 +250,7 @@ class ReplayBar(QWidget):
                 "Write a note for the debrief (goes to the training log)",
                 self.ask_note,
             )
-        self.notice = QLabel("", self)
+        self.notice = plain(QLabel("", self))
         self.notice.setStyleSheet(f"color: {palette().levels[Level.WARNING][0]};")
         self.timeline = Timeline(self)
         self.timeline.set_lanes(LANES)
@@ -265,7 +266,7 @@ class ReplayBar(QWidget):
         )
         self.utc = QLabel("", self)
         self.utc.setStyleSheet(f"color: {dim}; font-family: monospace;")
-        self.state = QLabel("", self)
+        self.state = plain(QLabel("", self))
         self.state.setStyleSheet(f"color: {palette().theme['text']};")
 
         row = QHBoxLayout()
@@ -610,7 +611,7 @@ class ReplayBar(QWidget):
     def say(self, text: str) -> None:
         """Show a short message beside the transport for a few seconds."""
         self.notice.setText(text)
-        self.notice.setToolTip(text)
+        self.notice.setToolTip(tip(text))
         self._notice_until = self._monotonic() + MESSAGE_S
 
     def _rebuild_marks(self) -> None:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QStatusBar, QWidget
 
 from widgets.levels import Level, palette
+from widgets.plain_text import plain, tip
 from widgets.status_lamp import StatusLamp
 
 if TYPE_CHECKING:
@@ -71,7 +72,7 @@ class ConsoleStatusBar(QStatusBar):
         self._links_row = QHBoxLayout(self._links_box)
         self._links_row.setContentsMargins(0, 0, 0, 0)
         self._links_row.setSpacing(0)
-        self.traffic = QLabel("", self)
+        self.traffic = plain(QLabel("", self))
         self.archive = StatusLamp("archive", self)
         self.frame_rate = StatusLamp("refresh", self)
         self.addWidget(self._links_box)
@@ -102,7 +103,7 @@ class ConsoleStatusBar(QStatusBar):
                 group = QHBoxLayout(box)
                 group.setContentsMargins(8, 0, 0, 0)
                 group.setSpacing(0)
-                label = QLabel(family, box)
+                label = plain(QLabel(family, box))
                 label.setStyleSheet(f"color: {palette().theme['text_faint']};")
                 group.addWidget(label)
                 self._links_row.addWidget(box)
@@ -127,7 +128,14 @@ class ConsoleStatusBar(QStatusBar):
         store = self.context.store
         total_rate = 0.0
         gaps = missed = rejected = 0
+        invented = 0
         for source, stats in list(store.sources.items()):
+            if not stats.declared:
+                # Sources not in the dictionary get no lamp each (a few hundred
+                # junk topics would fill the bar): they are counted below.
+                invented += 1
+                total_rate += stats.rate_hz
+                continue
             self._update_link(source, stats, now, t)
             total_rate += stats.rate_hz
             gaps += stats.gaps
@@ -136,7 +144,7 @@ class ConsoleStatusBar(QStatusBar):
         for source in self.links:
             if source not in store.sources:
                 self.links[source].set_level(Level.NO_DATA, "")
-                self.links[source].setToolTip(f"{source}: no message received yet")
+                self.links[source].setToolTip(tip(f"{source}: no message received yet"))
         reasons = ", ".join(
             f"{k} {v}" for k, v in sorted(store.rejected_by_reason.items())
         )
@@ -146,15 +154,26 @@ class ConsoleStatusBar(QStatusBar):
             parts.append(f"{gaps} gaps ({missed} missed)")
         if rejected:
             parts.append(f"{rejected} rejected")
+        if invented:
+            parts.append(f"{invented} undeclared sources")
         self.traffic.setText(" · ".join(parts))
         self.traffic.setToolTip(
-            f"{total_rate:.1f} messages/s over all sources · {gaps} sequence gaps "
-            f"({missed} messages missed) · {rejected} rejected"
-            + (f"\nrejected by reason: {reasons}" if reasons else "")
-            + (
-                f"\nundeclared channels: {len(store.undeclared)}"
-                if store.undeclared
-                else ""
+            tip(
+                f"{total_rate:.1f} messages/s over all sources · {gaps} sequence gaps "
+                f"({missed} messages missed) · {rejected} rejected"
+                + (f"\nrejected by reason: {reasons}" if reasons else "")
+                + (
+                    f"\nundeclared channels: {len(store.undeclared)}"
+                    if store.undeclared
+                    else ""
+                )
+                + (
+                    f"\nundeclared sources: {invented} now, "
+                    f"{store.undeclared_sources} this session; "
+                    f"{store.rejected_invented} messages from unknown names rejected"
+                    if store.undeclared_sources or store.rejected_invented
+                    else ""
+                )
             )
         )
         self._update_archive()
@@ -180,15 +199,17 @@ class ConsoleStatusBar(QStatusBar):
         lamp.set_level(level, text)
         age = now - stats.last_received
         lamp.setToolTip(
-            f"{source} ({stats.family}): link {stats.link}\n"
-            f"{stats.rate_hz:.2f} msg/s · {stats.messages} messages · "
-            f"{stats.samples} samples\n"
-            f"{stats.gaps} gaps ({stats.missed} missed) · {stats.restarts} restarts · "
-            f"{stats.rejected} rejected\n"
-            + (
-                f"last message {age:.1f} s ago"
-                if math.isfinite(age)
-                else "no message yet"
+            tip(
+                f"{source} ({stats.family}): link {stats.link}\n"
+                f"{stats.rate_hz:.2f} msg/s · {stats.messages} messages · "
+                f"{stats.samples} samples\n"
+                f"{stats.gaps} gaps ({stats.missed} missed) · "
+                f"{stats.restarts} restarts · {stats.rejected} rejected\n"
+                + (
+                    f"last message {age:.1f} s ago"
+                    if math.isfinite(age)
+                    else "no message yet"
+                )
             )
         )
 

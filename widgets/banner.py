@@ -6,6 +6,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSizePolicy, QWidget
 
 from widgets.levels import Level, style_level
+from widgets.plain_text import plain
 
 
 class Banner(QFrame):
@@ -19,9 +20,9 @@ class Banner(QFrame):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._level = Level.NO_DATA
-        self._text = QLabel("", self)
+        self._text = plain(QLabel("", self))
         self._text.setObjectName("bannerText")
-        self._detail = QLabel("", self)
+        self._detail = plain(QLabel("", self))
         self._detail.setObjectName("bannerDetail")
         self._detail.setWordWrap(True)
         self._detail.setTextInteractionFlags(

@@ -41,6 +41,7 @@ from PySide6.QtWidgets import (
 )
 
 from widgets.levels import Level, palette
+from widgets.plain_text import plain
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -344,7 +345,7 @@ class AlarmTable(QWidget):
         self._filter.addItems(list(self._filters))
         self._filter.setToolTip("Show alarms in these states")
         self._filter.currentTextChanged.connect(self._apply_filter)
-        self._count = QLabel("", self)
+        self._count = plain(QLabel("", self))
         self._count.setObjectName("alarmCount")
 
         bar = QHBoxLayout()

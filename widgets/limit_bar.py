@@ -10,6 +10,7 @@ from PySide6.QtGui import QFont, QPainter, QPen
 from PySide6.QtWidgets import QGridLayout, QLabel, QSizePolicy, QWidget
 
 from widgets.levels import Level, palette, style_level
+from widgets.plain_text import plain
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -114,9 +115,9 @@ class LimitBar(QWidget):
         self._fmt = fmt
         self._value = math.nan
         self._limit = math.nan
-        self._label = QLabel(label, self)
+        self._label = plain(QLabel(label, self))
         self._label.setObjectName("barLabel")
-        self._text = QLabel("—", self)
+        self._text = plain(QLabel("—", self))
         self._text.setObjectName("barText")
         self._text.setAlignment(
             Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter

@@ -9,6 +9,7 @@ from PySide6.QtGui import QPainter, QPen
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QWidget
 
 from widgets.levels import Level, palette, style_level
+from widgets.plain_text import plain
 
 if TYPE_CHECKING:
     from PySide6.QtGui import QPaintEvent
@@ -74,7 +75,7 @@ class StatusLamp(QWidget):
     ) -> None:
         super().__init__(parent)
         self._lamp = Lamp(self)
-        self._text = QLabel(text, self)
+        self._text = plain(QLabel(text, self))
         self._text.setObjectName("lampText")
         row = QHBoxLayout(self)
         row.setContentsMargins(2, 2, 2, 2)

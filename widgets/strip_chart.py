@@ -37,6 +37,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QGraphicsItem, QToolButton, QWidget
 
 from widgets.levels import Level, palette
+from widgets.plain_text import markup
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
@@ -889,7 +890,7 @@ class StripChart(pg.PlotWidget):  # type: ignore[misc]
         if unit:
             left.setLabel(unit, color=pal.theme["text_dim"])
         if title:
-            item.setTitle(title, color=pal.theme["text_dim"], size="9pt")
+            item.setTitle(markup(title), color=pal.theme["text_dim"], size="9pt")
         self._legend = item.addLegend(
             offset=(6, 4),
             brush=QColor(pal.theme["panel"]),
@@ -981,7 +982,10 @@ class StripChart(pg.PlotWidget):  # type: ignore[misc]
         series = self._series.get(name)
         if series is None:
             pen_color = color if color is not None else self._next_color()
-            curve = pg.PlotCurveItem(name=name, pen=pg.mkPen(pen_color, width=1))
+            # The legend is HTML: a channel name from the wire is escaped.
+            curve = pg.PlotCurveItem(
+                name=markup(name), pen=pg.mkPen(pen_color, width=1)
+            )
             self.getPlotItem().addItem(curve)
             series = _Series(curve, gap_s)
             self._series[name] = series

@@ -26,6 +26,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
 from widgets.levels import Level, palette
+from widgets.plain_text import tip
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
@@ -291,7 +292,7 @@ class Timeline(QWidget):
     def event(self, event: QEvent) -> bool:
         if event.type() == QEvent.Type.ToolTip and isinstance(event, QHelpEvent):
             QToolTip.showText(
-                event.globalPos(), self.tooltip_text(event.x(), event.y()), self
+                event.globalPos(), tip(self.tooltip_text(event.x(), event.y())), self
             )
             return True
         return super().event(event)

@@ -11,6 +11,7 @@ from PySide6.QtGui import QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QSizePolicy, QWidget
 
 from widgets.levels import Level, palette, style_level
+from widgets.plain_text import plain
 from widgets.strip_chart import peak_decimate
 
 if TYPE_CHECKING:
@@ -123,19 +124,19 @@ class ValueReadout(QFrame):
         super().__init__(parent)
         self._fmt = fmt
         self._level = Level.NO_DATA
-        self._label = QLabel(label, self)
+        self._label = plain(QLabel(label, self))
         self._label.setObjectName("readoutLabel")
-        self._tag = QLabel("", self)
+        self._tag = plain(QLabel("", self))
         self._tag.setObjectName("readoutTag")
         self._tag.setAlignment(
             Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
         )
-        self._value = QLabel("—", self)
+        self._value = plain(QLabel("—", self))
         self._value.setObjectName("readoutValue")
         self._value.setTextInteractionFlags(
             Qt.TextInteractionFlag.TextSelectableByMouse
         )
-        self._unit = QLabel(unit, self)
+        self._unit = plain(QLabel(unit, self))
         self._unit.setObjectName("readoutUnit")
         self._unit.setAlignment(
             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom

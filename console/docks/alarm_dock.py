@@ -25,6 +25,7 @@ from telemetry.core.alarms import LOAD_WINDOW_S, AlarmLoad
 from telemetry.core.severity import Severity
 from widgets.event_table import AlarmTable, EventRow
 from widgets.levels import Level, palette
+from widgets.plain_text import plain
 
 if TYPE_CHECKING:
     from console.context import ConsoleContext
@@ -70,7 +71,7 @@ class AlarmDock(Panel):
             "Acknowledge the selected alarms with a comment for the log"
         )
         ack_note.clicked.connect(self._ack_with_dialog)
-        self.summary = QLabel("", self)
+        self.summary = plain(QLabel("", self))
         self.summary.setStyleSheet(f"color: {palette().theme['text_dim']};")
         bar = QHBoxLayout()
         bar.setContentsMargins(0, 0, 0, 0)

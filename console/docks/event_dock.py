@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from console.docks.panel import Panel, utc_text
 from widgets.event_table import EventRow, EventTableModel
 from widgets.levels import Level, palette
+from widgets.plain_text import plain
 
 if TYPE_CHECKING:
     from console.context import ConsoleContext
@@ -66,7 +67,7 @@ class EventDock(Panel):
         self.search.textChanged.connect(self._proxy.setFilterFixedString)
         self.important = QCheckBox("Watch and worse only", self)
         self.important.toggled.connect(lambda _on: self._rebuild())
-        self.count = QLabel("", self)
+        self.count = plain(QLabel("", self))
         self.count.setStyleSheet(f"color: {palette().theme['text_dim']};")
         bar = QHBoxLayout()
         bar.setContentsMargins(0, 0, 0, 0)

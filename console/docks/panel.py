@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from PySide6.QtGui import QResizeEvent
 
     from console.context import ConsoleContext
-    from telemetry.core.dictionary import ChannelSpec
+    from telemetry.core.dictionary import ChannelSpec, LimitSpec
 
 Bands = dict[Level, tuple[float | None, float | None]]
 
@@ -47,6 +47,26 @@ def limit_bands(spec: ChannelSpec | None) -> Bands:
         Level[sev.name]: (limits.low.get(sev), limits.high.get(sev))
         for sev in sorted(set(limits.low) | set(limits.high))
     }
+
+
+def _bands_text(limits: LimitSpec) -> list[str]:
+    parts = []
+    for sev, low, high in limits.bands():
+        sides = []
+        if low is not None:
+            sides.append(f"< {low:g}")
+        if high is not None:
+            sides.append(f"> {high:g}")
+        parts.append(f"{Level[sev.name].value} {' or '.join(sides)}")
+    return parts
+
+
+def mean_limits_text(spec: ChannelSpec | None) -> str:
+    """``24 h mean: warning > 2.7 · critical > 4`` for a rolling-mean limit (or '')."""
+    if spec is None or spec.mean_limits is None:
+        return ""
+    parts = _bands_text(spec.mean_limits)
+    return f"{spec.mean_limits.applies_to()}: {' · '.join(parts)}" if parts else ""
 
 
 def limits_text(spec: ChannelSpec | None) -> str:
@@ -80,6 +100,9 @@ def describe(context: ConsoleContext, key: str) -> str:
     limits = limits_text(spec)
     if limits:
         lines.append(f"limits: {limits}")
+    mean = mean_limits_text(spec)
+    if mean:
+        lines.append(f"limits on the {mean}")
     return "\n".join(lines)
 
 

@@ -46,6 +46,7 @@ from PySide6.QtWidgets import (
 from console.docks.panel import Panel, VersionWatch, describe, limit_bands
 from telemetry.archive.export import csv_text, iso_utc
 from widgets.levels import Level, palette
+from widgets.plain_text import plain, tip
 from widgets.strip_chart import StripChart
 
 if TYPE_CHECKING:
@@ -349,7 +350,7 @@ class PlotDock(Panel):
         export = QPushButton("Export CSV…", box)
         export.setToolTip("Write the samples in the visible time range of every chart")
         export.clicked.connect(self.export_requested)
-        self.status = QLabel("", box)
+        self.status = plain(QLabel("", box))
         self.status.setStyleSheet(f"color: {palette().theme['text_dim']};")
         bar.addWidget(self.browser_button)
         bar.addWidget(QLabel("Window", box))
@@ -383,7 +384,7 @@ class PlotDock(Panel):
                 QStandardItem(desc),
             ]
             for item in row:
-                item.setToolTip(describe(ctx, key))
+                item.setToolTip(tip(describe(ctx, key)))
                 item.setEditable(False)
             self._model.appendRow(row)
 

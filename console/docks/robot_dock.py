@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QGridLayout, QSplitter, QWidget
 from console.docks.panel import Panel, VersionWatch, describe
 from widgets.levels import Level, worst
 from widgets.module_map import Box, ModuleMap, Zone
+from widgets.plain_text import tip
 from widgets.status_lamp import StatusLamp
 from widgets.value_readout import ValueReadout
 
@@ -73,7 +74,7 @@ class _RobotRow:
             unit = spec.unit if spec is not None else ""
             tile = ValueReadout(label, unit, parent)
             tile.setToolTip(
-                "\n\n".join(describe(context, f"{source}.{c}") for c in channels)
+                tip("\n\n".join(describe(context, f"{source}.{c}") for c in channels))
             )
             tile.setAccessibleName(f"{source} {label}")
             self.readouts[label] = tile

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,11 +27,11 @@ from typing import TYPE_CHECKING, Literal, Unpack
 import zmq
 from zmq.auth.thread import ThreadAuthenticator
 
+from telemetry.bus.keyfile import read_public_key, read_secret_key
 from telemetry.bus.publisher import (
     PublishOptions,
     PublishStats,
     publish,
-    read_curve_key,
 )
 
 if TYPE_CHECKING:
@@ -39,29 +41,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: Seconds between two log lines about refused keys (the rest are counted).
+REFUSAL_LOG_INTERVAL_S = 30.0
+
 RefusalHandler = Callable[[bytes, str], None]
 """``(z85_key, peer_address)`` of a refused client, called on the ZAP thread."""
-
-
-def read_secret_key(path: str | Path) -> bytes:
-    """Read a CURVE secret key file, refusing one that others may read.
-
-    Like ssh with a private key: a secret readable by group or others may have
-    leaked, so the link it protects cannot be trusted.
-
-    Raises
-    ------
-    ValueError
-        If the file's mode allows group or other access, or it is no key.
-    """
-    path = Path(path)
-    mode = path.stat().st_mode & 0o777
-    if mode & 0o077:
-        raise ValueError(
-            f"{path}: secret key is readable by others (mode {mode:o}); "
-            f"run 'chmod 600 {path}' if it has not leaked, else make a new pair"
-        )
-    return read_curve_key(path)
 
 
 def load_allowed_keys(
@@ -79,7 +63,8 @@ def load_allowed_keys(
     Raises
     ------
     ValueError
-        If a key file is not a 40-character Z85 key, or no key is found.
+        If a key file is not a 40-character Z85 key, or it or its directory
+        is writable by others (``telemetry.bus.keyfile``), or no key is found.
     FileNotFoundError
         If a path does not exist.
     """
@@ -92,7 +77,7 @@ def load_allowed_keys(
             raise FileNotFoundError(f"{path}: no such key file or directory")
         files = sorted(path.glob("*.key")) if path.is_dir() else [path]
         for file in files:
-            key = read_curve_key(file)
+            key = read_public_key(file)
             if key != exclude:
                 keys[key] = file.stem
     if not keys:
@@ -146,6 +131,8 @@ class ClientAllowList:
         self._lock = threading.Lock()
         self.accepted = 0
         self.refused = 0
+        self._last_log = -math.inf  # monotonic time of the last refusal line
+        self._logged = 0
 
     def callback(self, domain: str, key: bytes) -> bool:
         """Return whether the Z85 client ``key`` may connect (ZAP thread)."""
@@ -157,12 +144,18 @@ class ClientAllowList:
             else:
                 self.accepted += 1
         if name is None:
-            log.warning(
-                "refused a %s with an unknown key %s from %s",
-                self._peer,
-                key.decode(),
-                address or "an unknown address",
-            )
+            now = time.monotonic()
+            if now - self._last_log >= REFUSAL_LOG_INTERVAL_S:
+                # One line per interval, whatever the number of keys tried.
+                folded = self.refused - self._logged
+                self._last_log, self._logged = now, self.refused
+                log.warning(
+                    "refused a %s with an unknown key %s from %s%s",
+                    self._peer,
+                    key.decode(),
+                    address or "an unknown address",
+                    f" ({folded} refusals since the last line)" if folded > 1 else "",
+                )
             if self._on_refused is not None:
                 self._on_refused(key, address)
             return False
@@ -225,7 +218,7 @@ def load_publisher_curve(
                 "server; with --curve-server-key the listening console is the "
                 "server and keeps the allow-list"
             )
-        return PublisherCurve(secret, server_key=read_curve_key(server_key))
+        return PublisherCurve(secret, server_key=read_public_key(server_key))
     keys = load_allowed_keys(
         allowed or [Path(curve_secret).parent], exclude=zmq.curve_public(secret)
     )

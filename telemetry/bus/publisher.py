@@ -13,7 +13,6 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -366,14 +365,3 @@ def free_tcp_endpoint() -> str:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     return f"tcp://127.0.0.1:{port}"
-
-
-def read_curve_key(path: str | Path) -> bytes:
-    """Read a Z85 CurveZMQ key file (40 characters, as ``zmq.curve_keypair``)."""
-    path = Path(path)
-    key = path.read_bytes().strip()
-    if len(key) != 40:
-        raise ValueError(
-            f"{path}: a CurveZMQ key is 40 Z85 characters, found {len(key)}"
-        )
-    return key

@@ -41,6 +41,8 @@ TICK_S = 0.25
 # event, further refusals from one endpoint (or one unknown publisher key)
 # fold into one event this often.
 REFUSAL_EVENT_INTERVAL_S = 30.0
+# Distinct refused keys remembered between two reports (for their count).
+MAX_FOLDED_KEYS = 1000
 #: An endpoint with this prefix is bound, not connected (CZMQ's convention):
 #: the console listens there for publishers that connect to it.
 LISTEN_PREFIX = "@"
@@ -207,6 +209,8 @@ class ZmqSubscriber:
         # Endpoint -> (monotonic time of its disconnect, refused before it).
         self._silent: dict[str, tuple[float, bool]] = {}
         self._refused_last: set[str] = set()
+        # Distinct unknown keys since the last report (bounded).
+        self._refused_keys: set[bytes] = set()
         # (z85 key, peer address) of publishers the ZAP handler refused: put
         # by the authenticator thread, reported by the zmq-subscriber thread.
         self._zap_refusals: queue.SimpleQueue[tuple[bytes, str]] = queue.SimpleQueue()
@@ -392,17 +396,22 @@ class ZmqSubscriber:
         self._report(now, "publisher refused", detail)
 
     def _report_zap_refusals(self) -> None:
-        """Count and report publishers the ZAP allow-list refused since last time."""
+        """Count and report publishers the ZAP allow-list refused since last time.
+
+        Folded over every unknown key, not per key: a flood of invented keys
+        (each a new one) is one event per interval that says how many
+        attempts and distinct keys it held, and the table stays one entry.
+        """
         while True:
             try:
                 key, address = self._zap_refusals.get_nowait()
             except queue.Empty:
                 return
             self.refused += 1
+            if len(self._refused_keys) < MAX_FOLDED_KEYS:
+                self._refused_keys.add(key)
             now = self.clock()
-            # Folded per key: one stubborn publisher is one line, but a second
-            # unknown key is news.
-            folded = self._fold(self._refusals, "key " + key.decode(), now)
+            folded = self._fold(self._refusals, "unknown publisher keys", now)
             if folded is None:
                 continue
             where = ", ".join(self.listening_on)
@@ -412,7 +421,13 @@ class ZmqSubscriber:
                 "allow-list"
             )
             if folded:
-                detail += f" ({folded + 1} attempts since the last report)"
+                distinct = len(self._refused_keys)
+                more = "+" if distinct >= MAX_FOLDED_KEYS else ""
+                detail += (
+                    f" ({folded + 1} attempts from {distinct}{more} distinct "
+                    "keys since the last report)"
+                )
+            self._refused_keys = {key}
             self._report(now, "publisher refused", detail)
 
     def _revive(self, sock: zmq.Socket[bytes]) -> None:

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
 import numpy as np
+
+from telemetry.core.source_clock import SourceClock
 
 DEFAULT_CAPACITY = 100_000
 #: Longest message cadence a source's link watchdog may learn (seconds). One
@@ -66,6 +68,9 @@ class ChannelBuffer:
         # Session-clock time of the last append: staleness is judged on
         # arrival, so a publisher whose clock runs fast still goes stale.
         self.received = float("nan")
+        # Readers holding a ``total`` below this must re-read everything: a
+        # merge of older samples changed what lies before it (see ``since``).
+        self._reset_total = 0
 
     def __len__(self) -> int:
         return self._count
@@ -73,10 +78,23 @@ class ChannelBuffer:
     def append(
         self, t: np.ndarray, y: np.ndarray, received: float = float("nan")
     ) -> None:
-        """Append samples in time order (only the newest ``capacity`` are kept)."""
+        """Add samples given in time order (only the newest ``capacity`` are kept).
+
+        Samples older than the newest one held (a backlog sent after live
+        data) are merged into their place in time, so the ring stays in time
+        order (``window`` finds them) and ``latest`` stays the newest sample;
+        ``received`` then only moves if something newer came with them.
+        """
         n = int(t.shape[0])
         if n == 0:
             return
+        with self._lock:
+            newest = self._newest_locked()
+            if newest == newest and float(t[0]) < newest:
+                self._merge(t, y)
+                if float(t[-1]) > newest:
+                    self.received = received
+                return
         self.received = received
         cap = self.capacity
         if n > cap:
@@ -101,6 +119,42 @@ class ChannelBuffer:
             self.total += m + skipped
             self.version += 1
 
+    def _newest_locked(self) -> float:
+        if self._count == 0:
+            return float("nan")
+        return float(self._t[(self._head - 1) % self._size])
+
+    def _merge(self, t: np.ndarray, y: np.ndarray) -> None:
+        """Merge samples older than the newest held into time order (lock held).
+
+        One copy of the ring (both parts are in time order: an insert, not a
+        sort); a backlog is rare, and each of its messages merges once.
+        """
+        held_t, held_y = self._take(0, self._count)
+        # side="right": a sample at a time already held goes after it.
+        at = np.searchsorted(held_t, t, side="right")
+        all_t = np.insert(held_t, at, t)[-self.capacity :]
+        all_y = np.insert(held_y, at, y)[-self.capacity :]
+        m = int(all_t.shape[0])
+        size = self._size
+        if m > size:
+            size = min(self.capacity, max(2 * size, m))
+        self._t = np.full(size, np.nan)
+        self._y = np.full(size, np.nan)
+        self._t[:m] = all_t
+        self._y[:m] = all_y
+        self._size = size
+        self._head = m % size
+        self._count = m
+        self.total += int(t.shape[0])
+        self._reset_total = self.total
+        self.version += 1
+
+    def newest_time(self) -> float:
+        """Return the newest sample time held (NaN when empty)."""
+        with self._lock:
+            return self._newest_locked()
+
     def restore(
         self, t: np.ndarray, y: np.ndarray, total: int, received: float
     ) -> None:
@@ -115,6 +169,7 @@ class ChannelBuffer:
         self.append(t, y, received)
         with self._lock:
             self.total = total
+            self._reset_total = total
             self.received = received
             self.version += 1
 
@@ -174,7 +229,7 @@ class ChannelBuffer:
         """
         with self._lock:
             new = self.total - total
-            reset = not 0 <= new <= self._count
+            reset = not 0 <= new <= self._count or total < self._reset_total
             lo = 0 if reset else self._count - new
             t, y = self._take(lo, self._count)
             return Tail(t, y, self.total, reset)
@@ -214,6 +269,13 @@ class SourceStats:
     interval_s: float = float("nan")
     last_sample_time: float = float("nan")
     link: str = "down"
+    #: False for a source the dictionary does not declare: it raises no link
+    #: alarm of its own (invented sources are reported together).
+    declared: bool = True
+    #: Samples that arrived older than what their channel already held (a
+    #: backlog): archived and kept as history, never shown as "now".
+    late: int = 0
+    clock: SourceClock = field(default_factory=SourceClock)
     rate_hz: float = 0.0
     _rate_mark_time: float = float("nan")
     _rate_mark_count: int = 0
@@ -287,6 +349,10 @@ class ChannelStore:
         self.sources: dict[str, SourceStats] = {}
         self.rejected_by_reason: dict[str, int] = {}
         self.rejected_total = 0
+        #: Rejected messages whose topic named no known source (counted only).
+        self.rejected_invented = 0
+        #: Sources not in the dictionary admitted this session (see Pipeline).
+        self.undeclared_sources = 0
         self.undeclared: set[str] = set()
         self._events: deque[StoreEvent] = deque(maxlen=max_events)
         self._event_seq = 0
@@ -294,11 +360,13 @@ class ChannelStore:
     def buffer(self, key: str) -> ChannelBuffer | None:
         return self._buffers.get(key)
 
-    def ensure(self, key: str) -> ChannelBuffer:
+    def ensure(self, key: str, capacity: int | None = None) -> ChannelBuffer:
+        """Return ``key``'s buffer, made with ``capacity`` (default the store's)."""
         buf = self._buffers.get(key)
         if buf is None:
+            size = self.capacity if capacity is None else min(capacity, self.capacity)
             with self._lock:
-                buf = self._buffers.setdefault(key, ChannelBuffer(self.capacity))
+                buf = self._buffers.setdefault(key, ChannelBuffer(size))
         return buf
 
     def keys(self) -> list[str]:
@@ -361,5 +429,7 @@ class ChannelStore:
             self.sources = {}
             self.rejected_by_reason = {}
             self.rejected_total = 0
+            self.rejected_invented = 0
+            self.undeclared_sources = 0
             self.undeclared = set()
             self._events.clear()

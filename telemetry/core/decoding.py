@@ -24,6 +24,8 @@ _NUMERIC_TYPES = frozenset({float, int, bool, type(None)})
 MAX_INVENTED_STATES = 256
 # Fuzzing fix: the count bound alone let 256 states of megabytes each in.
 MAX_STATE_CHARS = 128
+#: ``WireError.reason`` of a channel the console computes itself, sent on the wire.
+DERIVED_ON_WIRE = "derived channel"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +60,10 @@ class Decoder:
     def __init__(self, dictionary: TelemetryDictionary) -> None:
         self.dictionary = dictionary
         self._undeclared_states: dict[str, dict[str, int]] = {}
+        # Whether each undeclared channel carries numbers or strings, fixed by
+        # its first values: a column mixing both would show the number 0 as
+        # the first string's name (codes are invented from 0).
+        self._undeclared_numeric: dict[str, bool] = {}
 
     def states_of(self, key: str) -> dict[str, int]:
         """Return the state codes for ``key`` (declared or invented)."""
@@ -72,8 +78,12 @@ class Decoder:
         Raises
         ------
         WireError
-            ``bad value`` when a declared enum gets an unknown state, a
-            numeric channel gets a string, or a value is not finite.
+            ``bad value`` when a declared enum gets an unknown state or a
+            number that is no state's code, a numeric channel gets a string,
+            a value is not finite or outside the channel's declared valid
+            range, or an undeclared channel mixes numbers and strings;
+            ``derived channel`` when the frame carries a channel the console
+            computes itself (crew dose, dew point...).
         """
         out = DecodedFrame([])
         family_channels = self.dictionary.families.get(frame.family, {})
@@ -91,7 +101,15 @@ class Decoder:
             spec = family_channels.get(name) if source_known else None
             if spec is None:
                 out.undeclared.append(key)
+            elif spec.derived:
+                raise WireError(
+                    DERIVED_ON_WIRE,
+                    f"{key} is computed by this console; a publisher may not "
+                    "send it",
+                )
             values = self._column(key, name, spec, column, out)
+            if spec is not None and spec.valid_range is not None:
+                _check_range(name, spec.valid_range, spec.unit, values)
             if order is not None:
                 values = values[order]
             present = ~np.isnan(values)
@@ -112,11 +130,27 @@ class Decoder:
         kinds = set(map(type, column))
         if kinds <= _NUMERIC_TYPES:
             values = np.array(column, dtype=np.float64)  # None -> NaN
-            if np.isinf(values).any():
-                row = int(np.flatnonzero(np.isinf(values))[0])
+            finite = np.isfinite(values)
+            # null is "not sampled", and so is a NaN number (msgpack carries
+            # one; docs/protocol.md) except where the dictionary declares a
+            # valid range: a dose rate or a flux that is NaN is refused.
+            strict = spec is not None and spec.valid_range is not None
+            if not finite.all() and (
+                np.isinf(values).any()
+                or (strict and int((~finite).sum()) != column.count(None))
+            ):
+                row = next(
+                    i
+                    for i, v in enumerate(column)
+                    if v is not None and not np.isfinite(float(v))
+                )
                 raise WireError(
                     "bad value", f"{name}[{row}] = {column[row]!r} is not finite"
                 )
+            if spec is not None and spec.states:
+                _check_codes(key, name, spec.states, values)
+            elif spec is None and finite.any():
+                self._fix_kind(key, name, numeric=True)
             return values
         if spec is not None and not spec.states:
             row = next(i for i, v in enumerate(column) if isinstance(v, str))
@@ -125,6 +159,19 @@ class Decoder:
                 f"{name}[{row}] = {column[row]!r}: "
                 f"channel is numeric ({spec.unit or 'no unit'})",
             )
+        if spec is None:
+            if kinds & {float, int, bool}:
+                row = next(
+                    i
+                    for i, v in enumerate(column)
+                    if v is not None and not isinstance(v, str)
+                )
+                raise WireError(
+                    "bad value",
+                    f"{name}[{row}] = {column[row]!r}: undeclared channel {key} "
+                    "mixes numbers and strings",
+                )
+            self._fix_kind(key, name, numeric=False)
         states = (
             spec.states
             if spec is not None
@@ -161,4 +208,46 @@ class Decoder:
                 values[i] = code
             else:
                 values[i] = float(v)
+        if spec is not None:
+            _check_codes(key, name, spec.states, values)
         return values
+
+    def _fix_kind(self, key: str, name: str, *, numeric: bool) -> None:
+        """Refuse an undeclared channel whose values change between numbers and text."""
+        was = self._undeclared_numeric.setdefault(key, numeric)
+        if was != numeric:
+            had, got = ("numbers", "strings") if was else ("strings", "numbers")
+            raise WireError(
+                "bad value",
+                f"{name}: undeclared channel {key} carried {had}, now {got}",
+            )
+
+
+def _check_codes(
+    key: str, name: str, states: dict[str, int], values: np.ndarray
+) -> None:
+    """Refuse a number in an enum channel that is no state's code."""
+    codes = np.fromiter(states.values(), dtype=np.float64, count=len(states))
+    bad = ~np.isnan(values) & ~np.isin(values, codes)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise WireError(
+            "bad value",
+            f"{name}[{row}] = {values[row]:g} is no state code of {key} "
+            f"({', '.join(f'{n}={c}' for n, c in states.items())})"[:300],
+        )
+
+
+def _check_range(
+    name: str, valid: tuple[float, float], unit: str, values: np.ndarray
+) -> None:
+    """Refuse a value outside the channel's physically possible range."""
+    low, high = valid
+    bad = (values < low) | (values > high)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise WireError(
+            "bad value",
+            f"{name}[{row}] = {values[row]:g} {unit} is outside the valid range "
+            f"[{low:g}, {high:g}]".replace("  ", " "),
+        )

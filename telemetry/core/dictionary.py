@@ -22,6 +22,10 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DICTIONARY = REPO_ROOT / "resources" / "telemetry_dictionary.toml"
 
 
+#: Longest rolling window a limit may average over (a week of sample time).
+MAX_LIMIT_WINDOW_S = 7 * 86400.0
+
+
 class DictionaryError(ValueError):
     """A dictionary file that cannot be used; the message names file, line, entry."""
 
@@ -33,17 +37,40 @@ class LimitSpec:
     A value violates a level when it is below its ``low`` or above its
     ``high``; ``persistence`` consecutive violations raise it, and it clears
     only once the value is back inside by ``hysteresis`` (in channel units).
+
+    ``statistic`` says what the thresholds apply to: ``"value"`` (each
+    sample) or ``"mean"``, the rolling mean of the samples over the last
+    ``window_s`` seconds of sample time (a limit written for a 24-hour
+    average, such as the ppCO2 ops limits). A channel's ``limits`` table
+    judges values; its ``limits.mean`` table, if any, the rolling mean.
     """
 
     low: dict[Severity, float] = field(default_factory=dict)
     high: dict[Severity, float] = field(default_factory=dict)
     persistence: int = 1
     hysteresis: float = 0.0
+    statistic: str = "value"
+    window_s: float = 0.0
+
+    def applies_to(self) -> str:
+        """Say in words what the thresholds judge: ``value`` or ``24 h mean``."""
+        if self.statistic != "mean":
+            return "value"
+        return f"{window_text(self.window_s)} mean"
 
     def bands(self) -> list[tuple[Severity, float | None, float | None]]:
         """Return (severity, low, high) per configured level, mildest first."""
         levels = sorted(set(self.low) | set(self.high))
         return [(s, self.low.get(s), self.high.get(s)) for s in levels]
+
+
+def window_text(seconds: float) -> str:
+    """``24 h``, ``30 min``, ``45 s``: a window length as an operator reads it."""
+    if seconds >= 3600.0 and seconds % 3600.0 == 0:
+        return f"{seconds / 3600.0:g} h"
+    if seconds >= 60.0 and seconds % 60.0 == 0:
+        return f"{seconds / 60.0:g} min"
+    return f"{seconds:g} s"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +92,11 @@ class ChannelSpec:
     log_scale: bool = False
     # A change of value is also an event (the robot's last executed command).
     event_on_change: bool = False
+    #: Physically possible values ``[low, high]``; others are refused on
+    #: arrival as bad values (a negative dose rate, a flux below zero).
+    valid_range: tuple[float, float] | None = None
+    #: Limits on the rolling mean (``[...limits.mean]``), judged beside ``limits``.
+    mean_limits: LimitSpec | None = None
 
     @property
     def is_enum(self) -> bool:
@@ -267,6 +299,7 @@ class _Parser:
             or not all(
                 isinstance(v, int | float) and not isinstance(v, bool) for v in value
             )
+            or any(v != v for v in value)
             or value[0] > value[1]
         ):
             raise self.fail(entry, f"must be [low, high] numbers, got {value!r}")
@@ -299,6 +332,9 @@ class _Parser:
         sources: dict[str, SourceSpec] = {}
         for sid, s in self.table(data.get("sources", {}), "sources").items():
             entry = f"sources.{sid}"
+            if "." in sid or not sid:
+                # Keys are "<source>.<channel>", split at the first dot.
+                raise self.fail(entry, "a source id must be non-empty, without '.'")
             s = self.table(s, entry)
             family = s.get("family")
             if family not in families:
@@ -410,9 +446,17 @@ class _Parser:
             limits=self.limits(ch["limits"], f"{entry}.limits")
             if "limits" in ch
             else None,
+            mean_limits=self.limits(
+                ch["limits"]["mean"], f"{entry}.limits.mean", statistic="mean"
+            )
+            if isinstance(ch.get("limits"), dict) and "mean" in ch["limits"]
+            else None,
             derived=bool(ch.get("derived", False)),
             log_scale=bool(ch.get("log_scale", False)),
             event_on_change=bool(ch.get("event_on_change", False)),
+            valid_range=self.pair(ch["valid"], f"{entry}.valid")
+            if "valid" in ch
+            else None,
         )
 
     def severity(self, value: Any, entry: str) -> Severity:
@@ -422,11 +466,12 @@ class _Parser:
             )
         return _SEVERITY_NAMES[value.lower()]
 
-    def limits(self, data: Any, entry: str) -> LimitSpec:
+    def limits(self, data: Any, entry: str, statistic: str = "value") -> LimitSpec:
         lim = self.table(data, entry)
         low: dict[Severity, float] = {}
         high: dict[Severity, float] = {}
         known = {"persistence", "hysteresis"}
+        known |= {"window_s"} if statistic == "mean" else {"mean"}
         for key in lim:
             if key in known:
                 continue
@@ -435,7 +480,7 @@ class _Parser:
                 raise self.fail(
                     f"{entry}.{key}",
                     "unknown key; use watch_low, warning_high, critical_low, ..., "
-                    "persistence, hysteresis",
+                    "persistence, hysteresis, and a [mean] table with window_s",
                 )
             target = low if side == "low" else high
             target[_SEVERITY_NAMES[sev_name]] = self.number(lim, key, entry, 0.0)
@@ -458,4 +503,11 @@ class _Parser:
         hysteresis = self.number(lim, "hysteresis", entry, 0.0)
         if hysteresis < 0:
             raise self.fail(f"{entry}.hysteresis", f"must be >= 0, got {hysteresis}")
-        return LimitSpec(low, high, persistence, hysteresis)
+        window = self.number(lim, "window_s", entry, 0.0)
+        if statistic == "mean" and not 0 < window <= MAX_LIMIT_WINDOW_S:
+            raise self.fail(
+                f"{entry}.window_s",
+                f"a mean needs a window in (0, {MAX_LIMIT_WINDOW_S:g}] s, "
+                f"got {window:g}",
+            )
+        return LimitSpec(low, high, persistence, hysteresis, statistic, window)

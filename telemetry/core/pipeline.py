@@ -16,6 +16,7 @@ from telemetry.core.decoding import ChannelBatch, DecodedFrame, Decoder
 from telemetry.core.derived import DewPointDeriver
 from telemetry.core.limits import LimitEvaluator, LimitTransition
 from telemetry.core.severity import Severity
+from telemetry.core.source_clock import SourceClock
 from telemetry.core.wire import Frame, WireError, decode_frame, split_topic
 
 if TYPE_CHECKING:
@@ -24,9 +25,22 @@ if TYPE_CHECKING:
     from telemetry.core.deriver import Deriver
     from telemetry.core.dictionary import TelemetryDictionary
 
-# A hostile or broken publisher must not grow the store without bound.
+# A hostile or broken publisher must not grow the store without bound. The
+# budgets are separate so that invented names never compete with declared
+# ones: declared sources and their declared channels are always admitted;
+# undeclared channels of declared sources have one budget, invented sources
+# another, and the channels of invented sources a third.
 MAX_UNDECLARED_CHANNELS = 2000
-MAX_SOURCES = 500
+MAX_UNDECLARED_SOURCES = 100
+MAX_INVENTED_CHANNELS = 1000
+#: Samples an undeclared channel's ring keeps (16 kB): with the budgets above
+#: every undeclared ring together stays under 48 MiB.
+UNDECLARED_CAPACITY = 1024
+#: An invented source silent this long is forgotten (its budget freed); it
+#: reappears as new if it sends again.
+UNDECLARED_SOURCE_PRUNE_S = 300.0
+#: ``WireError.reason`` of a message from an invented source past its budget.
+TOO_MANY_SOURCES = "too many sources"
 # Repeated rejections of the same kind from one source fold into one event.
 REJECT_EVENT_INTERVAL_S = 5.0
 #: Live sessions refuse sample times further than this ahead of the receive
@@ -164,6 +178,8 @@ class Pipeline:
         self._announced: set[str] = set()
         self._last_reject_event: dict[tuple[str | None, str], float] = {}
         self._last_change: dict[str, float] = {}
+        self._pending_sources: list[str] = []
+        self._budget_cache: tuple[set[str], int, int, int] | None = None
         self._source_stale_s = {
             sid: self._stale_time(spec.family)
             for sid, spec in dictionary.sources.items()
@@ -184,6 +200,8 @@ class Pipeline:
 
         Returns the decoded frame, or None when the message was rejected (it is
         then counted, archived raw with its reason, and shown as an event).
+        Nothing of a rejected message is kept beyond its counters: it takes no
+        place in any source or channel budget.
         """
         try:
             frame = decode_frame(parts)
@@ -197,6 +215,8 @@ class Pipeline:
         except WireError as exc:
             self._reject(parts, received, exc)
             return None
+        if frame.source not in self.store.sources:
+            self._admit(frame.source, stats, received)
         self._track_sequence(stats, frame, received)
         stats.messages += 1
         stats.samples += decoded.samples
@@ -210,6 +230,8 @@ class Pipeline:
                 if stats.last_sample_time == stats.last_sample_time
                 else newest
             )
+            if self.max_time_ahead_s is not None:
+                stats.clock.observe(received, newest)
         self._announce(decoded)
         for batch in decoded.batches:
             self._change_events(batch)
@@ -225,11 +247,31 @@ class Pipeline:
                     int(event.severity),
                 )
         transitions: list[LimitTransition] = []
+        late = 0
         for batch in (*decoded.batches, *derived):
-            self.store.append(batch.key, batch.times, batch.values, received)
+            declared = self.dictionary.channel_for_key(batch.key) is not None
+            buf = self.store.ensure(
+                batch.key, None if declared else UNDECLARED_CAPACITY
+            )
+            # Samples no newer than what the channel holds are a backlog: they
+            # go to the archive and into history (merged in time order), but
+            # never become the readout's "now" or drive the live limit state.
+            held = buf.newest_time()
+            fresh = (
+                0
+                if held != held
+                else int(np.searchsorted(batch.times, held, side="right"))
+            )
+            late += fresh
+            buf.append(batch.times, batch.values, received)
             evaluator = self._evaluator(batch.key)
-            if evaluator is not None:
-                transitions.extend(evaluator.evaluate(batch.times, batch.values))
+            if evaluator is not None and fresh < batch.times.shape[0]:
+                transitions.extend(
+                    evaluator.evaluate(batch.times[fresh:], batch.values[fresh:])
+                )
+        if late:
+            stats.late += late
+            self._note_backlog(frame.source, stats, late, received)
         if self.archive is not None:
             self.archive.put_frame(
                 received,
@@ -246,36 +288,90 @@ class Pipeline:
             self.on_decoded(frame, decoded)
         return decoded
 
+    def _note_backlog(
+        self, source: str, stats: SourceStats, late: int, received: float
+    ) -> None:
+        """Say (folded per source) that old samples went to history, not "now"."""
+        if not stats.declared:
+            return
+        key = (source, "backlog")
+        last = self._last_reject_event.get(key)
+        if last is not None and received - last < REJECT_EVENT_INTERVAL_S:
+            return
+        self._last_reject_event[key] = received
+        self._event(
+            received,
+            source,
+            "backlog",
+            f"{late} sample(s) older than the newest held went to the archive "
+            f"and history, not to the live readouts ({stats.late} so far)",
+            int(Severity.NOMINAL),
+        )
+
     def _check_time_ahead(
         self, frame: Frame, stats: SourceStats, received: float
     ) -> None:
         """Refuse rows from too far in the future (live sessions only).
 
-        The reference is the receive clock, or, once the source has been
-        accepted, its newest sample time plus the time since then, if that
-        is later: a simulator running faster than the wall clock (``sim
-        --rate-scale 60``) is then followed as long as no message jumps more
-        than the bound ahead of where its own clock had got to, while a
-        message from far ahead is refused whatever came before it.
+        The reference is the receive clock, or, for a source whose clock was
+        learned as accelerated (a simulator at ``--rate-scale 60``), the line
+        of that clock anchored at its first sighting; see
+        ``telemetry.core.source_clock``. It is never the source's own last
+        sample time, so the bound cannot be walked forward in small steps.
         """
         bound = self.max_time_ahead_s
         if bound is None or not frame.rows:
             return
         i = int(np.argmax(frame.times))
         newest = float(frame.times[i])
-        reference = received
-        if stats.last_sample_time == stats.last_sample_time:  # not NaN
-            elapsed = max(0.0, received - stats.last_received)
-            reference = max(reference, stats.last_sample_time + elapsed)
-        if newest - reference > bound:
+        if stats.last_seq >= 0 and (
+            frame.seq <= stats.last_seq or stats.link == "down"
+        ):
+            # A restarted publisher, or one back after its link went down, may
+            # be another run (a simulator at another --rate-scale): its clock
+            # is learned again, from this message, as a new source's is.
+            stats.clock = SourceClock()
+        clock = stats.clock
+        if not clock.learned:
+            # Learning needs the refused messages of a simulator joined late.
+            clock.observe(received, newest)
+        limit = clock.limit(received, bound)
+        if newest > limit:
             raise WireError(
                 TIME_AHEAD,
                 f"t[{i}] = {newest:.3f} is {newest - received:,.0f} s ahead of the "
-                f"receive clock (at most {bound:g} s)",
+                f"receive clock (at most {bound:g} s; {clock.describe()})",
             )
 
+    def _undeclared_counts(self) -> tuple[int, int]:
+        """Return (undeclared channels of declared sources, of invented ones)."""
+        undeclared = self.store.undeclared
+        cached = self._budget_cache
+        if (
+            cached is not None
+            and cached[0] is undeclared
+            and cached[1] == len(undeclared)
+        ):
+            return cached[2], cached[3]
+        sources = self.dictionary.sources
+        of_declared = sum(1 for k in undeclared if k.partition(".")[0] in sources)
+        counts = (of_declared, len(undeclared) - of_declared)
+        self._budget_cache = (undeclared, len(undeclared), *counts)
+        return counts
+
     def _check_undeclared_bound(self, frame: Frame) -> None:
-        if len(self.store.undeclared) < MAX_UNDECLARED_CHANNELS:
+        if len(self.store.undeclared) < min(
+            MAX_UNDECLARED_CHANNELS, MAX_INVENTED_CHANNELS
+        ):
+            return
+        declared_source = frame.source in self.dictionary.sources
+        of_declared, of_invented = self._undeclared_counts()
+        held, budget = (
+            (of_declared, MAX_UNDECLARED_CHANNELS)
+            if declared_source
+            else (of_invented, MAX_INVENTED_CHANNELS)
+        )
+        if held < budget:
             return
         for name in frame.columns:
             key = f"{frame.source}.{name}"
@@ -283,13 +379,19 @@ class Pipeline:
                 key not in self.store.undeclared
                 and self.dictionary.channel_for_key(key) is None
             ):
+                whose = "declared" if declared_source else "undeclared"
                 raise WireError(
                     "too many channels",
-                    f"{len(self.store.undeclared)} undeclared channels already; "
+                    f"{held} undeclared channels of {whose} sources already; "
                     f"refusing {key[:80]!r}",
                 )
 
     def _stats(self, source: str, family: str) -> SourceStats:
+        """Return the source's counters, or new ones not yet in the store.
+
+        A new source enters the store only once a message of it is accepted
+        (``_admit``): rejected messages take no place in the budget.
+        """
         stats = self.store.sources.get(source)
         declared = self.dictionary.sources.get(source)
         if declared is not None and declared.family != family:
@@ -301,17 +403,22 @@ class Pipeline:
                 f"not {family!r}",
             )
         if stats is None:
-            if len(self.store.sources) >= MAX_SOURCES:
+            if declared is not None:
+                # Declared sources are always admitted, whatever was invented.
+                stats = SourceStats(family)
+                self.store.sources[source] = stats
+                return stats
+            if self._invented_sources() >= MAX_UNDECLARED_SOURCES:
                 raise WireError(
-                    "too many sources",
-                    f"{MAX_SOURCES} sources already; refusing {source!r}",
+                    TOO_MANY_SOURCES,
+                    f"{MAX_UNDECLARED_SOURCES} undeclared sources already; "
+                    f"refusing {source[:40]!r} (declared sources are not affected)",
                 )
-            stats = SourceStats(family)
-            self.store.sources[source] = stats
-        elif stats.family != family:
+            return SourceStats(family, declared=False)
+        if stats.family != family:
             if stats.messages == 0:
-                # Only rejected messages so far (their topic made the entry):
-                # the first accepted message decides the family.
+                # Only rejected messages so far: the first accepted message
+                # decides the family.
                 stats.family = family
                 return stats
             raise WireError(
@@ -319,6 +426,40 @@ class Pipeline:
                 f"source {source!r} was family {stats.family!r}, now {family!r}",
             )
         return stats
+
+    def _invented_sources(self) -> int:
+        return sum(1 for s in self.store.sources.values() if not s.declared)
+
+    def _admit(self, source: str, stats: SourceStats, received: float) -> None:
+        """Enter an invented source's first accepted message (one folded report)."""
+        self.store.sources[source] = stats
+        self.store.undeclared_sources += 1
+        self._pending_sources.append(source)
+        self._report_invented(received)
+
+    def _report_invented(self, now: float) -> None:
+        """One event per interval for every invented source admitted meanwhile."""
+        if not self._pending_sources:
+            return
+        last = self._last_reject_event.get((None, "undeclared source"))
+        if last is not None and now - last < REJECT_EVENT_INTERVAL_S:
+            return
+        self._last_reject_event[(None, "undeclared source")] = now
+        names = self._pending_sources
+        shown = ", ".join(repr(n[:40]) for n in names[:5])
+        more = f" and {len(names) - 5} more" if len(names) > 5 else ""
+        self._pending_sources = []
+        self._event(
+            now,
+            None,
+            "undeclared source",
+            f"{len(names)} source(s) not in the dictionary: {shown}{more}; "
+            f"archived and flagged, no link alarms "
+            f"({self.store.undeclared_sources} so far, at most "
+            f"{MAX_UNDECLARED_SOURCES} at once)",
+            int(Severity.WATCH),
+            count=len(names),
+        )
 
     def _track_sequence(
         self, stats: SourceStats, frame: Frame, received: float
@@ -334,25 +475,27 @@ class Pipeline:
             missed = frame.seq - stats.last_seq - 1
             stats.gaps += 1
             stats.missed += missed
-            self._event(
-                received,
-                source,
-                "gap",
-                f"missed {missed} message(s): seq {stats.last_seq} -> {frame.seq}",
-                int(Severity.WATCH),
-                count=missed,
-            )
+            if stats.declared:
+                self._event(
+                    received,
+                    source,
+                    "gap",
+                    f"missed {missed} message(s): seq {stats.last_seq} -> {frame.seq}",
+                    int(Severity.WATCH),
+                    count=missed,
+                )
         else:
             # A publisher that restarts begins counting again; that is not a
             # gap, so no gap storm follows.
             stats.restarts += 1
-            self._event(
-                received,
-                source,
-                "publisher restart",
-                f"seq went back from {stats.last_seq} to {frame.seq}",
-                int(Severity.WATCH),
-            )
+            if stats.declared:
+                self._event(
+                    received,
+                    source,
+                    "publisher restart",
+                    f"seq went back from {stats.last_seq} to {frame.seq}",
+                    int(Severity.WATCH),
+                )
         stats.last_seq = frame.seq
         if stats.link != "up":
             self._set_link(source, stats, "up", received)
@@ -364,12 +507,17 @@ class Pipeline:
             family, source = split_topic(topic)
         except WireError:
             family, source = "", None
-        if source is not None and source in self.store.sources:
-            self.store.sources[source].rejected += 1
-        elif source is not None and len(self.store.sources) < MAX_SOURCES:
+        known = self.store.sources.get(source) if source is not None else None
+        if known is not None:
+            known.rejected += 1
+        elif source is not None and source in self.dictionary.sources:
             stats = SourceStats(family, link="down")
             stats.rejected = 1
             self.store.sources[source] = stats
+        else:
+            # Invented names get no bookkeeping of their own: a storm of them
+            # is counted here and reported in one folded line per reason.
+            self.store.rejected_invented += 1
         self.store.rejected_total += 1
         self.store.rejected_by_reason[exc.reason] = (
             self.store.rejected_by_reason.get(exc.reason, 0) + 1
@@ -378,12 +526,13 @@ class Pipeline:
             self.archive.put_rejected(
                 received, topic, body, source, exc.reason, exc.detail
             )
-        last = self._last_reject_event.get((source, exc.reason))
+        fold_key = (source if known is not None else None, exc.reason)
+        last = self._last_reject_event.get(fold_key)
         if last is None or received - last >= REJECT_EVENT_INTERVAL_S:
-            self._last_reject_event[(source, exc.reason)] = received
+            self._last_reject_event[fold_key] = received
             self.store.add_event(
                 received,
-                source,
+                source if known is not None else None,
                 "rejected",
                 f"{exc.reason}: {exc.detail}"[:300],
                 int(Severity.WARNING),
@@ -488,8 +637,14 @@ class Pipeline:
 
     def tick(self, now: float) -> None:
         """Run timers: link watchdog per source, shelving expiry, message rates."""
+        self._report_invented(now)
         for source, stats in list(self.store.sources.items()):
             stats.update_rate(now)
+            if not stats.declared and not now - stats.last_received < (
+                UNDECLARED_SOURCE_PRUNE_S
+            ):
+                del self.store.sources[source]  # bookkeeping stays bounded
+                continue
             if stats.last_seq < 0:
                 continue
             stale_s = self._source_stale_s.get(source, 5.0)
@@ -512,6 +667,10 @@ class Pipeline:
     ) -> None:
         previous = stats.link
         stats.link = state
+        if not stats.declared:
+            # An invented source is no link anyone relies on: one message
+            # each from a few hundred names must not flood the alarm list.
+            return
         severity = _LINK_SEVERITY[state]
         self._event(
             now,

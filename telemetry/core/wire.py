@@ -91,6 +91,13 @@ def split_topic(topic: bytes) -> tuple[str, str]:
     family, dot, source = text.partition(".")
     if not dot or not family or not source or not text.isprintable() or " " in text:
         raise WireError("bad topic", f"topic {text!r} is not '<family>.<source_id>'")
+    if "." in source:
+        # A channel key is "<source>.<channel>", split at its first dot: a
+        # source "ib2-a.x" sending "pos_x" was attributed to ib2-a (channel
+        # "x.pos_x"), and two sources could make the same key.
+        raise WireError(
+            "bad topic", f"source id {source!r} contains '.' (topic {text!r})"
+        )
     return family, source
 
 

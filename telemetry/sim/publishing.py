@@ -10,12 +10,12 @@ import time
 from typing import TYPE_CHECKING, Literal
 
 from telemetry.bus.curve import load_publisher_curve, publish_with_curve
+from telemetry.bus.keyfile import read_secret_key
 from telemetry.bus.publisher import (
     FrameLike,
     PublishStats,
     RawMessage,
     publish,
-    read_curve_key,
 )
 from telemetry.core.dictionary import DEFAULT_DICTIONARY, TelemetryDictionary
 from telemetry.faults.injection import FaultPlan, load_injector
@@ -134,7 +134,7 @@ def run_simulator(
         For a broken fault scenario, naming its file and line.
     """
     dictionary, plan = check_simulation(dictionary, scenario, rate_scale, faults)
-    secret = read_curve_key(curve_secret) if curve_secret is not None else None
+    secret = read_secret_key(curve_secret) if curve_secret is not None else None
     frames = simulated_frames(
         dictionary, seed, duration, rate_scale, scenario, plan, encoding
     )

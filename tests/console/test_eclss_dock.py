@@ -111,3 +111,17 @@ def test_a_replay_seek_that_clears_the_store_clears_the_readouts(
     feed.cabin(T0 + 3, 1, ppco2=2.2)
     dock.refresh(feed.clock())
     assert dock.readout("jpm.ppco2").text() == "2.20"
+
+
+def test_the_ppco2_critical_limit_is_shown_as_a_24_hour_mean(
+    dock: EclssDock, feed: Feed
+) -> None:
+    """Issue 14: the ops limit says 24-h average, and the readout says so."""
+    feed.cabin(T0, 60, ppco2=[2.0] * 30 + [4.4] * 30)
+    dock.refresh(feed.clock())
+    readout = dock.readout("jpm.ppco2")
+    assert readout.text() == "4.40"  # the sample, over the 4.0 critical...
+    assert readout.level() is Level.WARNING  # ...judged per sample: > 2.7 only
+    text = readout.toolTip()
+    assert "limits on the 24 h mean: critical &gt; 4" in text
+    assert "24 h mean now 3.20 mmHg, over 1 min so far" in text

@@ -122,7 +122,7 @@ def test_transport_play_pause_step_seek_speed_loop(
     qtbot.waitUntil(lambda: driver.playing)
     wall.t += 1.5
     qtbot.waitUntil(lambda: driver.cursor == start + 30.0)
-    qtbot.waitUntil(lambda: bar.offset.text() == "T+0:30 / 6:59")
+    qtbot.waitUntil(lambda: bar.offset.text() == "T+0:30 / 8:59")
     assert bar.play.text() == "❚❚ Pause"
 
     # Pause: the wall clock runs on, the replay does not.
@@ -157,14 +157,15 @@ def test_transport_play_pause_step_seek_speed_loop(
     qtbot.waitUntil(lambda: abs(driver.cursor - (start + 200.0)) <= per_pixel)
     # ... where a click next to an alarm goes to the alarm itself.
     alarms = timeline.lane_rect(1).center().y()
-    x = timeline.x_of(start + 183.0) + 3
+    x = timeline.x_of(start + 419.0) + 3
     qtbot.mouseClick(
         timeline, Qt.MouseButton.LeftButton, pos=QPoint(round(x), round(alarms))
     )
-    qtbot.waitUntil(lambda: driver.cursor == start + 183.0)
-    # The sample that trips CRITICAL at T+3:03 arrives with its 10-s batch:
-    # the list shows what a live console showed then, the WARNING.
-    qtbot.waitUntil(lambda: alarm_rows(con).get("jpm.ppco2") == "WARNING")
+    qtbot.waitUntil(lambda: driver.cursor == start + 419.0)
+    # The sample that trips CRITICAL (24 h mean) at T+6:59 is the last of
+    # its 10-s batch, which has arrived: the list shows what a live console
+    # showed then.
+    qtbot.waitUntil(lambda: alarm_rows(con).get("jpm.ppco2") == "CRITICAL")
     # Dragging seeks along the way; only the last position is replayed to.
     y = round(periods)
     qtbot.mousePress(
@@ -285,7 +286,7 @@ TIMELINE_ALARMS = {
         (10, "c2.career_fraction WARNING"),
         (74, "jpm.ppco2 WATCH"),
         (94, "jpm.ppco2 WARNING"),
-        (183, "jpm.ppco2 CRITICAL"),
+        (419, "jpm.ppco2 CRITICAL"),  # on the 24 h mean
     },
     "nav-loss": {
         (60, "ib2-b.nav_status WATCH"),
@@ -462,7 +463,7 @@ def test_training_run_logs_actions_apart_and_is_debriefed(
     run_to(100.0, "jpm.ppco2", "WARNING")  # sampled at T+1:34
     assert window.alarms.acknowledge(["jpm.ppco2"], "CDRA suspected")
     assert bar.add_note("jpm.ppco2", "called for CDRA troubleshooting")
-    run_to(190.0, "jpm.ppco2", "CRITICAL")  # sampled at T+3:03
+    run_to(430.0, "jpm.ppco2", "CRITICAL")  # 24 h mean, sampled at T+6:59
     assert window.alarms.acknowledge(["jpm.ppco2"], "relocating crew")
     assert bar.add_note("jpm.ppco2", "crew to Node 2, LiOH canisters")
     con.shutdown()
@@ -478,11 +479,11 @@ def test_training_run_logs_actions_apart_and_is_debriefed(
         (80, "ack", "jpm.ppco2"),
         (100, "ack", "jpm.ppco2"),
         (100, "note", "jpm.ppco2"),
-        (190, "ack", "jpm.ppco2"),
-        (190, "note", "jpm.ppco2"),
+        (430, "ack", "jpm.ppco2"),
+        (430, "note", "jpm.ppco2"),
     ]
     onsets = {(round(t.time - start), t.key, t.severity) for t in record.transitions}
-    assert {(74, "jpm.ppco2", 1), (94, "jpm.ppco2", 2), (183, "jpm.ppco2", 3)} <= onsets
+    assert {(74, "jpm.ppco2", 1), (94, "jpm.ppco2", 2), (419, "jpm.ppco2", 3)} <= onsets
 
     # The debrief finds the session's expectations by itself.
     report = tmp_path / "debrief.html"
@@ -498,5 +499,5 @@ def test_training_run_logs_actions_apart_and_is_debriefed(
         for row in page.split("<tr>")
         if row.startswith("<td>jpm.ppco2</td><td>CRITICAL</td>") and "<td>ack" in row
     )
-    # Raised at T+3:03 (sample time), acknowledged at T+3:10.
-    assert '<td class="num">7 s</td><td class="on-time">on time</td>' in critical
+    # Raised at T+6:59 (sample time), acknowledged at T+7:10.
+    assert '<td class="num">11 s</td><td class="on-time">on time</td>' in critical

@@ -22,6 +22,7 @@ from polling import wait_for
 
 from telemetry.archive.reader import ArchiveReader
 from telemetry.archive.schema import ArchiveError
+from telemetry.bus.keyfile import read_public_key, read_secret_key
 from telemetry.bus.publisher import free_tcp_endpoint
 from telemetry.bus.subscriber import short_key
 
@@ -51,7 +52,7 @@ def key_dir(tmp_path: Path) -> Path:
         made = kibo("keys", "--out", str(keys), "--name", name)
         assert made.returncode == 0, made.stderr
         assert "public key:" in made.stdout
-        secret = (keys / f"{name}.key_secret").read_text().strip()
+        secret = read_secret_key(keys / f"{name}.key_secret").decode()
         assert secret not in made.stdout  # a secret never goes to a terminal
     return keys
 
@@ -271,7 +272,7 @@ def test_listening_recorder_refuses_a_publisher_it_does_not_list(
     with ArchiveReader(archive) as reader:
         (event,) = reader.events(kind="publisher refused")
         assert reader.info()["frames"] == 0
-    impostor_key = (impostor / "publisher.key").read_bytes().strip()
+    impostor_key = read_public_key(impostor / "publisher.key")
     assert short_key(impostor_key) in event.detail
     assert "not on this console's allow-list" in event.detail
     assert "127.0.0.1" in event.detail
@@ -475,3 +476,42 @@ def test_curve_options_that_cannot_work_are_refused_before_anything_starts(
     assert message in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "never.sqlite").exists()
+
+
+def test_a_non_z85_key_stops_the_recorder_before_anything_is_created(
+    key_dir: Path, tmp_path: Path
+) -> None:
+    """Issue 14: the key of the right length but not Z85 used to trace back late."""
+    public = key_dir / "publisher.key"
+    public.write_text('curve\n    public-key = "' + "~" * 40 + '"\n')
+    archive = tmp_path / "never.sqlite"
+    rec = kibo(
+        "record",
+        "--connect",
+        free_tcp_endpoint(),
+        "--archive",
+        str(archive),
+        "--curve-keys",
+        str(key_dir),
+        "--duration",
+        "1",
+    )
+    assert rec.returncode == 2
+    lines = rec.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in rec.stderr, rec.stderr
+    assert "publisher.key" in lines[0] and "not Z85" in lines[0]
+    assert not archive.exists()
+
+
+def test_a_group_writable_trusted_key_stops_the_recorder(
+    key_dir: Path, tmp_path: Path
+) -> None:
+    (key_dir / "publisher.key").chmod(0o666)
+    archive = tmp_path / "never.sqlite"
+    rec = kibo(
+        "record", "--connect", free_tcp_endpoint(), "--archive", str(archive),
+        "--curve-keys", str(key_dir), "--duration", "1",
+    )  # fmt: skip
+    assert rec.returncode == 2, rec.stderr
+    assert "writable by others" in rec.stderr and "chmod go-w" in rec.stderr
+    assert not archive.exists()

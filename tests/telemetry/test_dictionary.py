@@ -145,7 +145,13 @@ def test_limits_and_alarm_states_from_the_reference(
     assert temp.limits is not None
     assert temp.limits.hysteresis == 10.0  # clears below 50 °C
     _, high = limits("jpm.ppco2")
-    assert high == {Severity.WATCH: 2.3, Severity.WARNING: 2.7, Severity.CRITICAL: 4.0}
+    assert high == {Severity.WATCH: 2.3, Severity.WARNING: 2.7}  # per sample
+    co2 = shipped.channel_for_key("jpm.ppco2")
+    assert co2 is not None and co2.mean_limits is not None
+    # The ops limits are written for a 24-hour average, and judged on one.
+    assert co2.mean_limits.high == {Severity.CRITICAL: 4.0}
+    assert (co2.mean_limits.statistic, co2.mean_limits.window_s) == ("mean", 86400.0)
+    assert co2.mean_limits.applies_to() == "24 h mean"
     low, high = limits("jpm.ppo2")
     assert low[Severity.CRITICAL] == 146.0
     assert high[Severity.CRITICAL] == 173.0

@@ -289,6 +289,7 @@ def test_run_simulator_rejects_bad_arguments_before_binding(tmp_path: Path) -> N
         run_simulator(bind=ANY_PORT, rate_scale=-1.0)
     short = tmp_path / "short.key_secret"
     short.write_text("abc\n")
+    short.chmod(0o600)
     with pytest.raises(ValueError, match="40 Z85 characters"):
         run_simulator(bind=ANY_PORT, curve_secret=short)
     faults = tmp_path / "faults.toml"
@@ -333,6 +334,7 @@ def test_curve_publisher_talks_only_to_clients_with_its_key(
     client_public, client_secret = zmq.curve_keypair()
     secret_file = tmp_path / "publisher.key_secret"
     secret_file.write_bytes(server_secret + b"\n")
+    secret_file.chmod(0o600)  # a secret others may read is refused
     subscriber.socket.curve_secretkey = client_secret
     subscriber.socket.curve_publickey = client_public
     subscriber.socket.curve_serverkey = server_public

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 import zmq
+import zmq.auth
 
 from console.config import curve_config, generate_keys
 from telemetry.archive.reader import ArchiveReader
@@ -26,6 +27,7 @@ from telemetry.bus.curve import (
     load_publisher_curve,
     publish_with_curve,
 )
+from telemetry.bus.keyfile import read_public_key, read_secret_key
 from telemetry.bus.publisher import Publisher, RawMessage
 from telemetry.bus.subscriber import (
     CurveConfig,
@@ -121,9 +123,9 @@ def publisher_for(keys: Path) -> Iterator[Callable[..., CurvePublisher]]:
         secret: bytes | None = None, allowed: dict[bytes, str] | None = None
     ) -> CurvePublisher:
         if secret is None:
-            secret = (keys / "publisher.key_secret").read_bytes().strip()
+            secret = key(keys / "publisher.key_secret")
         if allowed is None:
-            server = (keys / "publisher.key").read_bytes().strip()
+            server = key(keys / "publisher.key")
             allowed = load_allowed_keys([keys], exclude=server)
         pub = CurvePublisher(secret, allowed)
         made.append(pub)
@@ -156,9 +158,9 @@ def archived_refusals(path: Path) -> list[str]:
 def test_allowed_keys_come_from_key_files_but_never_the_servers_own(
     keys: Path,
 ) -> None:
-    server = (keys / "publisher.key").read_bytes().strip()
+    server = key(keys / "publisher.key")
     allowed = load_allowed_keys([keys], exclude=server)
-    assert allowed == {(keys / "console.key").read_bytes().strip(): "console"}
+    assert allowed == {key(keys / "console.key"): "console"}
     with pytest.raises(ValueError, match="no console public key"):
         load_allowed_keys([keys / "publisher.key"], exclude=server)
 
@@ -223,7 +225,7 @@ def test_publisher_refuses_a_console_it_does_not_know(
     curve = CurveConfig(
         secret_key=stranger_secret,
         public_key=stranger_public,
-        server_key=(keys / "publisher.key").read_bytes().strip(),
+        server_key=key(keys / "publisher.key"),
     )
     session = session_for(tiny_dictionary, pub.endpoint, curve, tmp_path / "s.sqlite")
     try:
@@ -344,7 +346,10 @@ def listening_session(
 
 
 def key(path: Path) -> bytes:
-    return path.read_bytes().strip()
+    """The Z85 key a key file holds (the secret one of a ``.key_secret``)."""
+    if path.name.endswith(".key_secret"):
+        return read_secret_key(path)
+    return read_public_key(path)
 
 
 def test_listening_console_allows_publisher_keys_from_its_key_directory(
@@ -538,3 +543,70 @@ def test_publish_with_curve_connects_as_a_client_of_a_listening_console(
         session.stop()
     assert stats.messages == 50
     assert session.store.sources["ib2-a"].messages == 50
+
+
+# ---------------------------------------------------- issue 14: trusted keys
+
+
+def test_trusted_key_files_others_could_replace_are_refused(keys: Path) -> None:
+    """As ssh: a public key file, or its directory, writable by group or others."""
+    public = keys / "publisher.key"
+    public.chmod(0o664)
+    with pytest.raises(ValueError, match="writable by its group"):
+        read_public_key(public)
+    with pytest.raises(ValueError, match="writable by its group"):
+        curve_config(keys)
+    public.chmod(0o644)
+    keys.chmod(0o777)
+    try:
+        with pytest.raises(ValueError, match=r"directory .* is writable by others"):
+            load_allowed_keys([keys], peer="publisher")
+    finally:
+        keys.chmod(0o700)
+    assert read_public_key(public)  # fixed: accepted again
+
+
+def test_key_files_are_zeromq_certificates_and_old_bare_keys_still_read(
+    keys: Path, tmp_path: Path
+) -> None:
+    public, secret = zmq.auth.load_certificate(keys / "console.key_secret")
+    assert secret is not None
+    assert (keys / "console.key_secret").stat().st_mode & 0o777 == 0o600
+    assert read_public_key(keys / "console.key") == public
+    assert read_secret_key(keys / "console.key_secret") == secret
+    bare = tmp_path / "old.key"
+    bare.write_bytes(public + b"\n")
+    assert read_public_key(bare) == public
+
+
+def test_a_key_of_the_right_length_that_is_not_z85_is_refused_in_one_line(
+    keys: Path,
+) -> None:
+    (keys / "publisher.key").write_text('public-key = "' + "~" * 40 + '"\n# x\n')
+    with pytest.raises(ValueError, match="is not Z85 text") as caught:
+        curve_config(keys)
+    assert "\n" not in str(caught.value)
+    assert "publisher.key" in str(caught.value)
+
+
+def test_a_flood_of_unknown_publisher_keys_is_one_folded_event(
+    keys: Path,
+    connecting: Callable[..., Publisher],
+    tiny_dictionary: TelemetryDictionary,
+    tmp_path: Path,
+) -> None:
+    """Thirty publishers, each with a new key: one event that counts them."""
+    curve = curve_config(keys, connect=False, listen=True)
+    path = tmp_path / "flood.sqlite"
+    session, endpoint = listening_session(tiny_dictionary, curve, path)
+    try:
+        pubs = [
+            connecting(endpoint, zmq.curve_keypair()[1], key(keys / "console.key"))
+            for _ in range(30)
+        ]
+        send_until(pubs[:2], lambda: session.subscriber.refused >= 30, session)
+    finally:
+        session.stop()
+    assert session.subscriber.received == 0
+    assert len(refusals(session)) == 1
+    assert len(archived_refusals(path)) == 1
