@@ -16,7 +16,12 @@ from typing import TYPE_CHECKING
 
 from telemetry.archive.backlog import DEFAULT_QUEUE_BYTES
 from telemetry.archive.writer import ArchiveWriter
-from telemetry.bus.subscriber import CurveConfig, SubscriberConfig, ZmqSubscriber
+from telemetry.bus.subscriber import (
+    DEFAULT_MAX_MESSAGE_BYTES,
+    CurveConfig,
+    SubscriberConfig,
+    ZmqSubscriber,
+)
 from telemetry.core.alarms import AlarmBook
 from telemetry.core.channels import DEFAULT_CAPACITY, ChannelStore
 from telemetry.core.limits import LimitTransition
@@ -36,7 +41,11 @@ if TYPE_CHECKING:
 
 #: Bytes the archive may hold in memory while the disk is slow or full; past
 #: them items are dropped, counted and alarmed (see telemetry.archive.backlog).
-ARCHIVE_QUEUE_BYTES = DEFAULT_QUEUE_BYTES
+#: A queued message costs its body plus its decoded samples (16 bytes each,
+#: at most about twice the body for float64 columns), so the budget is four
+#: of the largest messages the subscriber admits: any admissible message
+#: can be archived on a healthy disk.
+ARCHIVE_QUEUE_BYTES = max(DEFAULT_QUEUE_BYTES, 4 * DEFAULT_MAX_MESSAGE_BYTES)
 #: The ``archive`` alarm's key in the alarm list.
 ARCHIVE_ALARM = "archive"
 # Backlog fractions of the queue that raise the archive alarm to WATCH / WARNING.

@@ -37,7 +37,7 @@ from telemetry.core.channels import ChannelStore
 from telemetry.core.dictionary import DEFAULT_DICTIONARY, TelemetryDictionary
 from telemetry.core.pipeline import Pipeline
 from telemetry.core.wire import MAX_SEQ, encode_frame
-from telemetry.live.session import build_derivers
+from telemetry.live.session import ARCHIVE_QUEUE_BYTES, build_derivers
 from telemetry.sim.recording import record_simulated_session
 
 if TYPE_CHECKING:
@@ -659,7 +659,7 @@ def test_a_recorder_behind_a_full_disk_keeps_its_memory_bounded(
     tmp_path: Path,
 ) -> None:
     """270 MB of large messages into a full disk: the recorder's peak RSS stays
-    near its byte budget (64 MiB) above its own size, and it says what it lost."""
+    near its byte budget above its own size, and it says what it lost."""
     pub = zmq.Context.instance().socket(zmq.XPUB)
     pub.setsockopt(zmq.LINGER, 0)
     pub.setsockopt(zmq.SNDHWM, 0)
@@ -695,6 +695,8 @@ def test_a_recorder_behind_a_full_disk_keeps_its_memory_bounded(
         pub.close(linger=0)
     assert sent > 250e6
     peak_mib = usage.ru_maxrss / 1024
-    assert peak_mib < 400, f"peak RSS {peak_mib:.0f} MiB"
+    # The budget, the recorder itself (~100 MiB) and one message in flight.
+    bound_mib = ARCHIVE_QUEUE_BYTES / 2**20 + 200
+    assert peak_mib < bound_mib, f"peak RSS {peak_mib:.0f} MiB"
     assert rec.returncode == 3, err
     assert "DATA LOST" in own_lines(err)[-1]
