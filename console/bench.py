@@ -63,7 +63,8 @@ def run_bench(
         elif name == "report":
             from console.bench_report import DAYS, run_report_bench
 
-            run_report_bench(round(hours / 24) if hours else DAYS)
+            # --hours H: a shorter increment (at least 3 days: shorter replays).
+            run_report_bench(max(3, round(hours / 24)) if hours else DAYS)
         elif name == "fuzz":
             from console.bench_fuzz import DEFAULT_FRAMES, print_fuzz, run_fuzz_bench
 

@@ -31,6 +31,7 @@ from telemetry.live.dose_bins import (
     BINS_EVENT,
     SIGMA_CHANNEL,
     InputSummaries,
+    bins_detail,
 )
 from telemetry.radiation.roster import (
     DEFAULT_LIMITS,
@@ -39,7 +40,6 @@ from telemetry.radiation.roster import (
     load_roster,
 )
 from telemetry.reports.dose_report import build_dose_report, render_html, render_json
-from telemetry.reports.increment import roster_sha256
 
 TARGET_S: Final = 10.0
 DAYS: Final = 180
@@ -93,11 +93,7 @@ def build_increment(path: Path, days: int = DAYS) -> int:
                     states={},
                 )
         writer.put_event(
-            START,
-            None,
-            BINS_EVENT,
-            f"roster {roster.version} sha256 {roster_sha256(roster)}; "
-            f"bin {bin_s:g} s; H mSv per crew and bin",
+            START, None, BINS_EVENT, bins_detail(dictionary.sha256, roster)
         )
         per_minute = int(MESSAGE_S)
         for day in range(days):

@@ -5,8 +5,9 @@ it reads these bins instead. Each completed bin of the dose estimator's
 session (``DoseEstimator.session_bins``: dose equivalent H, mSv, per crew
 member and ``rolling_bin_s`` of sample time) goes to the archive once, as a
 sample of the undeclared channel ``<crew>.dose_bin`` at the bin's start, and
-a ``dose bins`` event records what they were computed with (roster file
-sha256, bin width), so a report made with another roster replays instead.
+a ``dose bins`` event records what they were computed with (a fingerprint
+of the dictionary, the estimator settings and the dosimeter assignments, and
+the bin width), so a report whose inputs differ replays instead.
 Owned by the thread that drives the pipeline (zmq-subscriber live, the
 caller's thread for a recording).
 """
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from telemetry.core.dictionary import TelemetryDictionary
     from telemetry.core.pipeline import ArchiveSink
     from telemetry.radiation.estimator import DoseEstimator
+    from telemetry.radiation.roster import Roster
 
 FloatArray = npt.NDArray[np.float64]
 Batch = tuple[str, FloatArray, FloatArray]
@@ -48,19 +50,25 @@ SAA_SECONDS: Final = "saa_hour_s"
 SAA_PASSES: Final = "saa_hour_passes"
 
 
-def roster_fingerprint(estimator: DoseEstimator) -> str:
-    """Return the sha256 of the roster file the estimator runs with ('' if gone)."""
-    try:
-        return hashlib.sha256(estimator.roster.path.read_bytes()).hexdigest()
-    except OSError:
-        return ""
+def bins_fingerprint(dictionary_sha256: str, roster: Roster) -> str:
+    """Return the sha256 of everything the bins depend on, and nothing else.
+
+    The dictionary (sources, modules, shielding), the estimator settings and
+    which crew member wears which dosimeter. Names, prior doses, ages,
+    agencies, mission dates and the limits only enter the report's reading
+    of the bins: changing them needs no replay.
+    """
+    crew = [(m.id, m.personal_dosimeter) for m in roster.crew]
+    text = repr((dictionary_sha256, roster.estimator, crew))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def bins_detail(estimator: DoseEstimator) -> str:
+def bins_detail(dictionary_sha256: str, roster: Roster) -> str:
     """Return the ``dose bins`` event detail: what a report must match to use them."""
+    fingerprint = bins_fingerprint(dictionary_sha256, roster)
     return (
-        f"roster {estimator.roster.version} sha256 {roster_fingerprint(estimator)}; "
-        f"bin {estimator.config.rolling_bin_s:g} s; H mSv per crew and bin"
+        f"inputs sha256 {fingerprint}; bin {roster.estimator.rolling_bin_s:g} s; "
+        f"roster {roster.version}; H mSv per crew and bin"
     )
 
 
@@ -139,7 +147,10 @@ class DoseBinWriter:
         batches.extend(self._inputs.batches(np.array(hours), self.bin_s))
         if not self._announced:
             self._announced = True
-            self.archive.put_event(now, None, BINS_EVENT, bins_detail(self.estimator))
+            detail = bins_detail(
+                self.estimator.dictionary.sha256, self.estimator.roster
+            )
+            self.archive.put_event(now, None, BINS_EVENT, detail)
         for key, _t, _v in batches:
             if key not in self._declared:
                 self._declared.add(key)

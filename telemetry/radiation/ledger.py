@@ -2,6 +2,9 @@
 
 One SQLite file per data directory; live sessions seed the dose estimator from
 it and add their own dose to it, so rolling and career totals survive restarts.
+Doses of record (passive dosimeters, ``kibo-console dose-record import``) are
+kept beside the estimate and, once adopted, stand in for it over their period
+(``telemetry.radiation.dose_record``).
 """
 
 from __future__ import annotations

@@ -71,7 +71,7 @@ def build_dose_report(
     """Return the crew dose report of ``[start, end)`` of an archive.
 
     From the hourly dose bins the archive's recorder kept, when they were
-    computed with this roster and the archive spans more than
+    computed from the same inputs and the archive spans more than
     ``BINS_MIN_SPAN_S`` (see ``telemetry.reports.increment``); otherwise, or
     with ``replay``, by replaying every frame through the dose estimator.
 

@@ -3,11 +3,12 @@
 A 180-day increment holds hundreds of millions of samples: replaying them all
 through the estimator takes a quarter of an hour. Live sessions and
 recordings keep each crew member's dose per hour in the archive as they go
-(``telemetry.live.dose_bins``); when every session of the archive did so with
-the roster this report runs with, the report reads those bins instead, and
-recomputes only what a limits change requires (fractions, alerts, days to
-limit), which needs no replay. A roster change (other crew, dosimeters, body
-factor) changes the bins themselves: the report then replays.
+(``telemetry.live.dose_bins``); when every session of the archive did so from
+the inputs this report uses (dictionary, estimator settings, who wears which
+dosimeter), the report reads those bins instead, and recomputes only what a
+change of limits or of the crew's records requires (prior dose, names, ages:
+career, fractions, alerts, days to limit), which needs no replay. A change of
+the bins' inputs makes the report replay.
 
 What the bins cannot give, and how it is obtained instead:
 
@@ -24,7 +25,6 @@ Runs on the thread that asked for the report.
 
 from __future__ import annotations
 
-import hashlib
 import math
 from typing import TYPE_CHECKING, Final
 
@@ -42,6 +42,7 @@ from telemetry.live.dose_bins import (
     SAA_SECONDS,
     SIGMA_CHANNEL,
     SUM,
+    bins_fingerprint,
 )
 from telemetry.radiation.estimator import DoseEvent, DoseEventKind
 from telemetry.radiation.physics import SECONDS_PER_DAY
@@ -75,18 +76,13 @@ FloatArray = npt.NDArray[np.float64]
 BINS_MIN_SPAN_S: Final = 2 * SECONDS_PER_DAY
 
 
-def roster_sha256(roster: Roster) -> str:
-    """Return the sha256 of the roster file, as the recorder wrote it ('' if gone)."""
-    try:
-        return hashlib.sha256(roster.path.read_bytes()).hexdigest()
-    except OSError:
-        return ""
-
-
-def bins_usable(reader: ArchiveReader, roster: Roster, bin_s: float) -> bool:
-    """Return whether every session of the archive kept bins with this roster."""
+def bins_usable(
+    reader: ArchiveReader, dictionary: TelemetryDictionary, roster: Roster, bin_s: float
+) -> bool:
+    """Return whether every session kept bins from the inputs this report uses."""
     sessions = {s.id for s in reader.sessions()}
-    wanted = f"sha256 {roster_sha256(roster)}; bin {bin_s:g} s"
+    fingerprint = bins_fingerprint(dictionary.sha256, roster)
+    wanted = f"inputs sha256 {fingerprint}; bin {bin_s:g} s"
     kept = {e.session for e in reader.events(kind=BINS_EVENT) if wanted in e.detail}
     return bool(sessions) and sessions <= kept
 
@@ -160,7 +156,7 @@ def bins_dose_report(
     """Return the report of ``[start, end)`` from the recorded bins; None to replay.
 
     None when the archive spans less than ``min_span_s`` or a session of it
-    kept no bins with this roster.
+    kept no bins from these inputs.
     """
     cfg = roster.estimator
     bin_s = cfg.rolling_bin_s
@@ -169,7 +165,7 @@ def bins_dose_report(
         first, last = info["start"], info["end"]
         if first is None or last is None or last - first < min_span_s:
             return None
-        if not bins_usable(reader, roster, bin_s):
+        if not bins_usable(reader, dictionary, roster, bin_s):
             return None
         t0 = float(start) if start is not None else float(first)
         t1 = float(end) if end is not None else float(last)

@@ -107,13 +107,32 @@ def test_a_limits_change_needs_no_replay(recording: Path, tmp_path: Path) -> Non
     assert nasa.career_fraction > 1.0  # 480 mSv before the flight: over 300
 
 
-def test_a_roster_change_is_replayed(recording: Path, tmp_path: Path) -> None:
+def test_a_crew_record_change_needs_no_replay(recording: Path, tmp_path: Path) -> None:
     roster = tmp_path / "roster.toml"
+    text = DEFAULT_ROSTER.read_text(encoding="utf-8")
+    assert "prior_career_msv = 12.0" in text
     roster.write_text(
-        DEFAULT_ROSTER.read_text(encoding="utf-8") + "\n# another roster\n", "utf-8"
+        text.replace("prior_career_msv = 12.0", "prior_career_msv = 40.0"), "utf-8"
+    )
+    fast, slow = reports(recording, roster_path=roster)
+    assert fast is not None
+    c1 = next(c for c in fast.crew if c.crew_id == "c1")
+    assert c1.prior_msv == 40.0
+    assert c1.career_msv == pytest.approx(slow.crew[0].career_msv, rel=1e-12)
+
+
+def test_a_change_of_what_the_bins_come_from_is_replayed(
+    recording: Path, tmp_path: Path
+) -> None:
+    roster = tmp_path / "roster.toml"
+    text = DEFAULT_ROSTER.read_text(encoding="utf-8")
+    assert "body_shielding_factor = 1.0" in text
+    roster.write_text(
+        text.replace("body_shielding_factor = 1.0", "body_shielding_factor = 0.8"),
+        "utf-8",
     )
     fast, _slow = reports(recording, roster_path=roster)
-    assert fast is None  # the bins were computed with another roster file
+    assert fast is None  # the bins were computed with another body factor
 
 
 def test_the_cli_replays_short_archives_and_says_how(recording: Path) -> None:
