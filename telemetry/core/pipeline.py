@@ -627,6 +627,8 @@ class Pipeline:
                 UNDECLARED_SOURCE_PRUNE_S
             ):
                 del self.store.sources[source]  # bookkeeping stays bounded
+                for key in [k for k in self._last_reject_event if k[0] == source]:
+                    del self._last_reject_event[key]
                 continue
             if stats.last_seq < 0:
                 continue
