@@ -77,24 +77,32 @@ class ChannelBuffer:
 
     def append(
         self, t: np.ndarray, y: np.ndarray, received: float = float("nan")
-    ) -> None:
+    ) -> int:
         """Add samples given in time order (only the newest ``capacity`` are kept).
 
         Samples older than the newest one held (a backlog sent after live
         data) are merged into their place in time, so the ring stays in time
         order (``window`` finds them) and ``latest`` stays the newest sample;
         ``received`` then only moves if something newer came with them.
+
+        Returns how many of the first samples were no newer than the newest
+        already held: they are history, not "now" (the caller judges limits
+        on the others only).
         """
         n = int(t.shape[0])
         if n == 0:
-            return
+            return 0
         with self._lock:
             newest = self._newest_locked()
-            if newest == newest and float(t[0]) < newest:
-                self._merge(t, y)
-                if float(t[-1]) > newest:
-                    self.received = received
-                return
+            if newest == newest and float(t[0]) <= newest:
+                old = int(np.searchsorted(t, newest, side="right"))
+                if float(t[0]) < newest:
+                    self._merge(t, y)
+                    if old < n:
+                        self.received = received
+                    return old
+            else:
+                old = 0
         self.received = received
         cap = self.capacity
         if n > cap:
@@ -118,6 +126,7 @@ class ChannelBuffer:
             self._count = min(size, self._count + m)
             self.total += m + skipped
             self.version += 1
+        return old
 
     def _newest_locked(self) -> float:
         if self._count == 0:
@@ -375,8 +384,9 @@ class ChannelStore:
 
     def append(
         self, key: str, t: np.ndarray, y: np.ndarray, received: float = float("nan")
-    ) -> None:
-        self.ensure(key).append(t, y, received)
+    ) -> int:
+        """Append to ``key``'s buffer; return how many samples were history."""
+        return self.ensure(key).append(t, y, received)
 
     def add_event(
         self, time: float, source: str | None, kind: str, detail: str, severity: int = 0

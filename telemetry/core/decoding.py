@@ -178,6 +178,7 @@ class Decoder:
             else self._undeclared_states.setdefault(key, {})
         )
         values = np.empty(len(column), dtype=np.float64)
+        numbers = False
         for i, v in enumerate(column):
             if v is None:
                 values[i] = np.nan
@@ -208,7 +209,9 @@ class Decoder:
                 values[i] = code
             else:
                 values[i] = float(v)
-        if spec is not None:
+                numbers = True
+        if numbers and spec is not None:
+            # State names map to codes by construction; numbers may not.
             _check_codes(key, name, spec.states, values)
         return values
 

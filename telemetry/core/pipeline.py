@@ -249,21 +249,17 @@ class Pipeline:
         transitions: list[LimitTransition] = []
         late = 0
         for batch in (*decoded.batches, *derived):
-            declared = self.dictionary.channel_for_key(batch.key) is not None
-            buf = self.store.ensure(
-                batch.key, None if declared else UNDECLARED_CAPACITY
-            )
+            buf = self.store.buffer(batch.key)
+            if buf is None:
+                declared = self.dictionary.channel_for_key(batch.key) is not None
+                buf = self.store.ensure(
+                    batch.key, None if declared else UNDECLARED_CAPACITY
+                )
             # Samples no newer than what the channel holds are a backlog: they
             # go to the archive and into history (merged in time order), but
             # never become the readout's "now" or drive the live limit state.
-            held = buf.newest_time()
-            fresh = (
-                0
-                if held != held
-                else int(np.searchsorted(batch.times, held, side="right"))
-            )
+            fresh = buf.append(batch.times, batch.values, received)
             late += fresh
-            buf.append(batch.times, batch.values, received)
             evaluator = self._evaluator(batch.key)
             if evaluator is not None and fresh < batch.times.shape[0]:
                 transitions.extend(
@@ -644,6 +640,8 @@ class Pipeline:
                 UNDECLARED_SOURCE_PRUNE_S
             ):
                 del self.store.sources[source]  # bookkeeping stays bounded
+                for key in [k for k in self._last_reject_event if k[0] == source]:
+                    del self._last_reject_event[key]
                 continue
             if stats.last_seq < 0:
                 continue

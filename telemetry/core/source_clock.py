@@ -41,7 +41,7 @@ import math
 from dataclasses import dataclass, field
 
 #: Receive-clock seconds over which a source's clock rate is learned.
-LEARN_S = 5.0
+LEARN_S = 2.0
 #: A learned rate below this is a real-time clock (batching and jitter make a
 #: real-time source's rate wobble around 1 over the first seconds).
 REAL_TIME_BELOW = 1.5

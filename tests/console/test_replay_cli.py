@@ -81,7 +81,7 @@ def test_training_from_the_command_line_starts_where_and_how_fast_asked(
     result = run(
         "--replay", str(session), "--training", "--operator", "Trainee A",
         "--training-log", str(log), "--layout", "trainer",
-        "--replay-start", "+02:50", "--replay-speed", "20", "--quit-after", "4",
+        "--replay-start", "+06:50", "--replay-speed", "20", "--quit-after", "4",
         env=gui_env(tmp_path),
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
@@ -91,10 +91,10 @@ def test_training_from_the_command_line_starts_where_and_how_fast_asked(
     assert record.trainee == "Trainee A"
     assert record.ended is not None  # closed on quit
     raised = {(round(t.time - START), t.key, t.severity) for t in record.transitions}
-    # Opened at T+2:50 (the run there raises the early ones) and played at
-    # 20×: the critical CO2 alarm at T+3:03 comes up within the 4 s.
+    # Opened at T+6:50 (the run there raises the early ones) and played at
+    # 20×: the critical CO2 alarm (24 h mean) at T+6:59 comes up within the 4 s.
     assert {(74, "jpm.ppco2", 1), (94, "jpm.ppco2", 2)} <= raised
-    assert (183, "jpm.ppco2", 3) in raised
+    assert (419, "jpm.ppco2", 3) in raised
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import TYPE_CHECKING
 
@@ -332,3 +333,45 @@ def test_toml_syntax_error_names_file_and_line(tmp_path: Path) -> None:
 def test_missing_file_is_a_dictionary_error(tmp_path: Path) -> None:
     with pytest.raises(DictionaryError, match="cannot read"):
         TelemetryDictionary.load(tmp_path / "absent.toml")
+
+
+# --- Issue 14: statistics, valid ranges, source ids ---------------------------
+
+
+def test_a_mean_limit_and_a_valid_range_are_declared_in_the_file(
+    tmp_path: Path,
+) -> None:
+    text = (
+        GOOD.replace('unit = "mmHg"\n', 'unit = "mmHg"\nvalid = [0.0, inf]\n', 1)
+        + "\n[families.eclss.channels.ppco2.limits.mean]\nwindow_s = 3600\n"
+    )
+    text = text.replace("critical_high = 4.0\n", "", 1) + "critical_high = 4.0\n"
+    d = load_text(tmp_path, text)
+    spec = d.channel("eclss", "ppco2")
+    assert spec is not None and spec.valid_range == (0.0, math.inf)
+    assert spec.mean_limits is not None
+    assert spec.mean_limits.applies_to() == "1 h mean"
+    assert spec.mean_limits.high == {Severity.CRITICAL: 4.0}
+
+
+@pytest.mark.parametrize(
+    ("extra", "entry", "problem"),
+    [
+        (
+            "\n[families.eclss.channels.ppco2.limits.mean]\ncritical_high = 4.0\n",
+            "families.eclss.channels.ppco2.limits.mean.window_s",
+            "a mean needs a window",
+        ),
+        (
+            '\n[sources."jpm.x"]\nfamily = "eclss"\n',
+            "sources.jpm.x",
+            "without '.'",
+        ),
+    ],
+)
+def test_bad_statistics_and_source_ids_name_their_entry(
+    tmp_path: Path, extra: str, entry: str, problem: str
+) -> None:
+    with pytest.raises(DictionaryError, match=problem) as caught:
+        load_text(tmp_path, GOOD + extra)
+    assert f"[{entry}]" in str(caught.value)

@@ -161,8 +161,13 @@ def test_invented_sources_are_forgotten_when_silent(
     assert (
         pipeline.ingest(encode_frame("zz", "late", 0, [NOW], {"x": [1.0]}), NOW) is None
     )
+    # A rejected message of an admitted one leaves a folding entry behind...
+    bad = encode_frame("zz", "s0", 1, [NOW], {"x": ["text"]})
+    assert pipeline.ingest(bad, NOW) is None
     pipeline.tick(NOW + UNDECLARED_SOURCE_PRUNE_S + 1)
     assert not [s for s in pipeline.store.sources.values() if not s.declared]
+    # ...which goes with it.
+    assert not [k for k in pipeline.checkpoint().last_reject if k[0] == "s0"]
     assert pipeline.ingest(
         encode_frame("zz", "late", 1, [NOW + 400], {"x": [1.0]}), NOW + 400
     )
