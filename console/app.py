@@ -7,6 +7,8 @@ windows).
 
 from __future__ import annotations
 
+import logging
+import signal
 import subprocess
 import sys
 import time
@@ -39,6 +41,9 @@ from telemetry.replay.training import default_expectations
 if TYPE_CHECKING:
     import argparse
     from pathlib import Path
+    from types import FrameType
+
+log = logging.getLogger(__name__)
 
 
 class Console:
@@ -274,6 +279,26 @@ def config_from_args(args: argparse.Namespace) -> ConsoleConfig:
     )
 
 
+def quit_on_signals(app: QApplication) -> None:
+    """Make SIGTERM and SIGINT quit the event loop, so the archive is flushed.
+
+    A logout, a shutdown or ``kill`` sends SIGTERM; Python's default would
+    end the process at once with everything still queued for the archive.
+    Python runs signal handlers only between bytecodes, and Qt's event loop
+    is C++, so a timer wakes the interpreter a few times a second.
+    """
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        log.warning("signal %d: quitting, flushing the archive", signum)
+        app.quit()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+    wake = QTimer(app)
+    wake.timeout.connect(lambda: None)
+    wake.start(200)
+
+
 def run_gui(args: argparse.Namespace) -> int:
     """Start the console window; returns the process exit code."""
     config = config_from_args(args)
@@ -319,6 +344,7 @@ def run_gui(args: argparse.Namespace) -> int:
                 f"  debrief: kibo-console debrief --training-log {log}\n"
             )
     app.aboutToQuit.connect(console.shutdown)
+    quit_on_signals(app)
     console.start()
     if console.replay is not None:
         if start_at is not None:

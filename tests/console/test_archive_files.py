@@ -700,3 +700,48 @@ def test_a_recorder_behind_a_full_disk_keeps_its_memory_bounded(
     assert peak_mib < bound_mib, f"peak RSS {peak_mib:.0f} MiB"
     assert rec.returncode == 3, err
     assert "DATA LOST" in own_lines(err)[-1]
+
+
+def test_the_gui_stopped_by_sigterm_flushes_its_archive(tmp_path: Path) -> None:
+    """A logout or ``kill`` sends SIGTERM: the console quits as if asked, and
+    the main file alone holds every frame it received."""
+    pub = zmq.Context.instance().socket(zmq.XPUB)
+    pub.setsockopt(zmq.LINGER, 0)
+    port = pub.bind_to_random_port("tcp://127.0.0.1")
+    archive = tmp_path / "gui.sqlite"
+    gui = subprocess.Popen(
+        kibo("--connect", f"tcp://127.0.0.1:{port}", "--archive", str(archive),
+             "--no-dose-ledger"),
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+    )  # fmt: skip
+    try:
+        assert pub.poll(60_000), "the console did not subscribe"
+        pub.recv()
+        now = time.time()
+        for seq in range(20):
+            times = now - 20 + seq + np.arange(5) * 0.2
+            pub.send_multipart(
+                encode_frame("eclss", "jpm", seq, times, {"ppco2": np.full(5, 2.5)})
+            )
+
+        def archived() -> int:
+            with contextlib.suppress(Exception), ArchiveReader(archive) as reader:
+                return int(reader.info()["frames"])
+            return 0
+
+        wait_for(lambda: archived() == 20, 60, "the frames archived")
+        gui.send_signal(signal.SIGTERM)
+        code = gui.wait(60)
+    finally:
+        pub.close(linger=0)
+        if gui.poll() is None:
+            gui.kill()
+            gui.wait()
+        assert gui.stderr is not None
+        err = gui.stderr.read()
+        gui.stderr.close()
+    assert code == 0, err
+    assert not archive.with_name(archive.name + "-wal").exists()
+    with sqlite3.connect(f"file:{archive}?mode=ro&immutable=1", uri=True) as main:
+        assert main.execute("SELECT count(*) FROM frames").fetchone()[0] == 20
