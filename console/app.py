@@ -25,6 +25,7 @@ from telemetry.bus.publisher import free_tcp_endpoint
 from telemetry.bus.subscriber import listen_endpoint
 from telemetry.core.dictionary import TelemetryDictionary
 from telemetry.live.session import LiveSession, SessionConfig, build_derivers
+from telemetry.radiation.estimator import DoseEstimator
 from telemetry.replay.engine import check_speed, parse_session_time
 from telemetry.replay.training import default_expectations
 
@@ -102,7 +103,7 @@ class Console:
             mode="live",
             archive_path=config.archive_path,
             history=self.history,
-            dose=next((d for d in derivers if hasattr(d, "snapshot")), None),
+            dose=next((d for d in derivers if isinstance(d, DoseEstimator)), None),
         )
         self.context.extras["archive"] = self.session.archive
         self.context.extras["subscriber"] = self.session.subscriber

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from telemetry.core.alarms import AlarmBook
     from telemetry.core.channels import ChannelStore
     from telemetry.core.dictionary import TelemetryDictionary
+    from telemetry.radiation.estimator.view import DoseView
 
 
 @dataclass
@@ -38,7 +39,7 @@ class ConsoleContext:
     mode: str = "live"  # "live", "replay" or "training"
     archive_path: Path | None = None
     history: HistoryService | None = None
-    dose: Any = None  # DoseEstimator, read through its snapshot() lock
+    dose: DoseView | None = None  # read through its snapshot() lock
     extras: dict[str, Any] = field(default_factory=dict)
 
     def latest(self, key: str) -> tuple[float, float] | None:

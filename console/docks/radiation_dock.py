@@ -32,7 +32,13 @@ from PySide6.QtWidgets import (
 )
 
 from console.docks.panel import Panel, VersionWatch, utc_text
-from telemetry.radiation.spaceweather import s_label, s_scale
+from telemetry.radiation.banner import WAITING, radiation_banner
+from telemetry.radiation.dose_text import (
+    format_days,
+    format_dose,
+    format_msv,
+    format_pfu,
+)
 from widgets.banner import Banner
 from widgets.event_table import EventRow, EventTableModel
 from widgets.levels import Level, palette
@@ -95,54 +101,6 @@ def s_level(level: int) -> Level:
     if level == 1:
         return Level.WATCH
     return Level.NOMINAL
-
-
-def format_msv(value: float) -> str:
-    """Three significant figures, never in exponent form (0.0362, 12.0, 480)."""
-    if not math.isfinite(value):
-        return "—"
-    if value == 0:
-        return "0"
-    digits = max(0, 2 - math.floor(math.log10(abs(value))))
-    return f"{value:.{digits}f}"
-
-
-def format_dose(value: float, sigma: float | None = None, unit: str = "mSv") -> str:
-    """Format a dose with its unit, in µ below 1 m: '22.3 ± 4.23 µSv', '480 mSv'.
-
-    A few minutes of a session are tens of µSv; '0.0000223 mSv' hides them in
-    zeros. ``unit`` is a milli unit (mSv, mGy, mGy-Eq); the uncertainty, if
-    given, is shown in the dose's unit.
-    """
-    if not math.isfinite(value):
-        return "—"
-    scale = 1.0
-    if unit.startswith("m") and abs(value) < 1.0:
-        scale, unit = 1000.0, "µ" + unit[1:]
-    text = format_msv(value * scale)
-    if sigma is not None and math.isfinite(sigma):
-        text += f" ± {format_msv(sigma * scale)}"
-    return f"{text} {unit}"
-
-
-def format_pfu(flux: float) -> str:
-    """Proton flux as read on a log scale: '1,493', '22.1', '0.31'."""
-    if not math.isfinite(flux):
-        return "—"
-    if flux >= 100:
-        return f"{flux:,.0f}"
-    return f"{flux:.3g}"
-
-
-def format_days(days: float) -> str:
-    """Days to a limit: '416 d', '0 d', or 'not reached' at the current rate."""
-    if math.isinf(days):
-        return "not reached"
-    if not math.isfinite(days):
-        return "—"
-    if days >= 3650:
-        return f"{days / 365.25:.0f} y"
-    return f"{days:.1f} d" if days < 10 else f"{days:,.0f} d"
 
 
 def module_spans(
@@ -396,7 +354,9 @@ class RadiationDock(Panel):
         column.setSpacing(4)
 
         self.banner = Banner(body)
-        self.banner.set_message("NO DOSE ESTIMATE", Level.NO_DATA, "waiting for data")
+        self.banner.set_message(
+            WAITING.title, Level[WAITING.level.name], WAITING.detail
+        )
         column.addWidget(self.banner)
 
         status = QHBoxLayout()
@@ -828,65 +788,9 @@ class RadiationDock(Panel):
                 widget.setToolTip(text)
 
     def _apply_banner(self, snap: DoseSnapshot) -> None:
-        spe = snap.spe
-        shelter = snap.shelter
-        event = spe.event
-        facts: list[str] = []
-        if event is not None:
-            facts.append(
-                f"SPE onset {utc_text(event.onset)} · peak {event.peak_p10:.4g} pfu "
-                f"({s_label(s_scale(event.peak_p10))}) "
-                f"at {utc_text(event.peak_p10_time)}"
-            )
-        if spe.energetic and spe.energetic_onset is not None:
-            facts.append(f"energetic since {utc_text(spe.energetic_onset)}")
-        if shelter.recommended:
-            # First what to do: who is still outside and what moving saves.
-            where = {c.crew_id: c.module or "?" for c in snap.crew}
-            outside = [
-                f"{cid} in {where.get(cid, '?')} ({format_dose(v)})"
-                for cid, v in shelter.per_crew
-                if v > 0
-            ]
-            action = (
-                f"Outside {shelter.module}: " + ", ".join(outside)
-                if outside
-                else f"All crew in {shelter.module}"
-            )
-            since = utc_text(shelter.since) if shelter.since is not None else "—"
-            first = (
-                f"{action} · est. dose avoided in {shelter.horizon_h:g} h: "
-                f"{format_dose(shelter.dose_avoided_msv)} · "
-                f"since {since}: {shelter.reason}"
-            )
-            what = f"SPE S{spe.s_level}" if spe.active else "ENERGETIC PROTONS"
-            self.banner.set_message(
-                f"SHELTER IN {shelter.module} RECOMMENDED · {what}",
-                Level.CRITICAL,
-                "\n".join([first, " · ".join(facts)] if facts else [first]),
-            )
-        elif spe.active:
-            self.banner.set_message(
-                f"SOLAR PARTICLE EVENT · S{spe.s_level}",
-                s_level(max(spe.s_level, 2)),
-                " · ".join(facts),
-            )
-        elif spe.energetic:
-            self.banner.set_message(
-                "ENERGETIC PROTONS · >100 MeV ≥ 1 pfu", Level.WARNING, " · ".join(facts)
-            )
-        elif spe.p10 == spe.p10:
-            self.banner.set_message(
-                f"NO SPE · S{spe.s_level}",
-                Level.NO_DATA,
-                f"GOES >10 MeV {format_pfu(spe.p10)} pfu, "
-                f">100 MeV {format_pfu(spe.p100)} pfu · "
-                "no shelter advice",
-            )
-        else:
-            self.banner.set_message(
-                "NO SPACE-WEATHER DATA", Level.STALE, "no GOES proton flux received"
-            )
+        """Draw the banner the Qt-free presenter decided (wording and level)."""
+        view = radiation_banner(snap)
+        self.banner.set_message(view.title, Level[view.level.name], view.detail)
 
     def _apply_shelter_spans(self, snap: DoseSnapshot) -> None:
         """Shade shelter advice on the crew-location plot (who went, and when).

@@ -269,6 +269,11 @@ class EstimatorConfig:
     output_interval_s: float = 10.0
     rolling_bin_s: float = 3600.0
     projection_window_days: float = 7.0
+    # Late data up to this far behind the integration time revises the dose
+    # (a dump after loss of signal); older samples are counted late, dropped.
+    revise_window_s: float = 21600.0
+    # Projections need at least this many days of ledger and session dose.
+    projection_min_days: float = 1.0
     spe: SpeConfig = field(default_factory=SpeConfig)
     shelter: ShelterConfig = field(default_factory=ShelterConfig)
     uncertainty: UncertaintyConfig = field(default_factory=UncertaintyConfig)
@@ -729,7 +734,8 @@ def _parse_estimator(doc: _Document, raw: Any) -> EstimatorConfig:
     doc.only_keys(
         est,
         {"body_shielding_factor", "model_rate_usv_h", "lateness_s", "output_interval_s"}
-        | {"rolling_bin_s", "projection_window_days", "spe", "shelter", "uncertainty"},
+        | {"rolling_bin_s", "projection_window_days", "spe", "shelter", "uncertainty"}
+        | {"revise_window_s", "projection_min_days"},
         entry,
     )
 
@@ -758,6 +764,12 @@ def _parse_estimator(doc: _Document, raw: Any) -> EstimatorConfig:
         rolling_bin_s=rolling,
         projection_window_days=num(
             "projection_window_days", defaults.projection_window_days
+        ),
+        revise_window_s=num(
+            "revise_window_s", defaults.revise_window_s, positive=False
+        ),
+        projection_min_days=num(
+            "projection_min_days", defaults.projection_min_days, positive=False
         ),
         spe=_parse_spe(doc, est.get("spe", {})),
         shelter=_parse_shelter(doc, est.get("shelter", {})),

@@ -790,7 +790,7 @@ def test_benchmark_runs(tmp_path: Path, limits: DoseLimits) -> None:
 def test_undrained_events_are_bounded_and_counted(
     tmp_path: Path, limits: DoseLimits, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("telemetry.radiation.estimator.MAX_PENDING_EVENTS", 2)
+    monkeypatch.setattr("telemetry.radiation.estimator.state.MAX_PENDING_EVENTS", 2)
     est = make(tmp_path, limits)
     t = T0 + np.arange(12) * 300.0
     p100 = np.tile([2.0, 2.0, 2.0, 0.1, 0.1, 0.1], 2)  # energetic on, off, on, off
