@@ -87,7 +87,7 @@ def limit_alerts(
                 level = levels[level_now - 1]
                 fraction = float(finite[li, j])
                 what = (
-                    "projected at mission end (or upper bound) to reach"
+                    "projected (upper 1σ edge) at mission end to reach"
                     if projected
                     else "at"
                 )

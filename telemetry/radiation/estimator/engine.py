@@ -27,9 +27,11 @@ from telemetry.radiation.estimator.model import (
     FloatArray,
 )
 from telemetry.radiation.estimator.setup import EstimatorSetup
+from telemetry.radiation.estimator.shelter import ShelterAdvisor
 from telemetry.radiation.estimator.snapshot import SnapshotBuilder
 from telemetry.radiation.estimator.spe import SpaceWeather
 from telemetry.radiation.estimator.state import EstimatorState, Seed
+from telemetry.radiation.shelter_rules import ShelterRules
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
@@ -87,7 +89,9 @@ class DoseEstimator:
         self.setup = EstimatorSetup(dictionary, roster, limits)
         self._integrator = Integrator(self.setup, limits, self._emit)
         self._weather = SpaceWeather(self.setup, self._emit)
-        self._builder = SnapshotBuilder(self.setup, limits)
+        self.shelter_rules = ShelterRules.load()
+        self._shelter = ShelterAdvisor(self.setup, self.shelter_rules, self._emit)
+        self._builder = SnapshotBuilder(self.setup, limits, self.shelter_rules)
         # ``_lock`` guards the published snapshot and the pending events;
         # ``_state_lock`` is held by whichever thread changes or reads what a
         # snapshot is built from (the owner's updates, a snapshot build).
@@ -142,7 +146,9 @@ class DoseEstimator:
                 bins = per_crew_bins.get(setup.member.id, ())
                 t: list[float] = []
                 c: list[float] = []
+                cov: list[float] = []
                 total = 0.0
+                covered = 0.0
                 mission = dt.datetime.combine(
                     setup.member.mission_start, dt.time(), tzinfo=dt.UTC
                 ).timestamp()
@@ -150,13 +156,16 @@ class DoseEstimator:
                 for start, end, msv in bins:
                     t += [start, end]
                     c += [total, total + msv]
+                    cov += [covered, covered + max(0.0, end - start)]
                     total += msv
+                    covered += max(0.0, end - start)
                     if start >= mission:
                         career.append(msv)
                 crew.seed = Seed(
                     np.array(t, dtype=np.float64),
                     np.array(c, dtype=np.float64),
                     math.fsum(career),
+                    np.array(cov, dtype=np.float64),
                 )
             state.seed_note = note
             state.seed_time = now
@@ -180,6 +189,7 @@ class DoseEstimator:
         bin_s = self.config.rolling_bin_s
         with self._state_lock:
             state = self._state
+            self._integrator.flush(state)
             until = state.until
             out: dict[str, dict[float, float]] = {}
             first = math.nan
@@ -199,6 +209,7 @@ class DoseEstimator:
         The replay engine keeps one per checkpoint to seek quickly.
         """
         with self._state_lock:
+            self._integrator.flush(self._state)
             return copy.deepcopy(self._state)
 
     def restore(self, state: EstimatorState) -> None:
@@ -295,6 +306,7 @@ class DoseEstimator:
                 since = float(previous[i]) if i >= 0 else earliest
                 state.revise_from = min(state.revise_from, since)
                 state.revise_keys.add(key)
+                state.dirty = True
             if stream.seen and not stream.first >= state.first_seen:  # NaN at first
                 state.first_seen = stream.first
             out.extend(self._integrator.advance(state))
@@ -306,6 +318,7 @@ class DoseEstimator:
             out.extend(self._weather.orbit_rows(state, *rows))
         else:
             return []
+        self._shelter.process(state)
         if state.late_count() != late:
             state.dirty = True
         return out
@@ -385,6 +398,7 @@ class DoseEstimator:
         """
         if self._state_lock.acquire(blocking=False):
             try:
+                self._integrator.flush(self._state)
                 if self._state.dirty:
                     self._publish()
             finally:
@@ -396,6 +410,7 @@ class DoseEstimator:
 
     def _publish_if_wanted(self) -> None:
         if self._wanted and self._state.dirty:
+            self._integrator.flush(self._state)
             self._publish()
 
     def _publish(self) -> None:

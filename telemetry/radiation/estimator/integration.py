@@ -8,6 +8,7 @@ times only, not on how the samples were batched or when they arrived.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from typing import TYPE_CHECKING, Final
 
@@ -18,12 +19,15 @@ from telemetry.core.severity import Severity
 from telemetry.radiation.dose_text import format_dose, gmt_text
 from telemetry.radiation.estimator import alerts
 from telemetry.radiation.estimator.model import (
+    FALLBACK_CODES,
     SOURCE_CODES,
     Batch,
     DoseEvent,
     DoseEventKind,
+    Fallback,
     FloatArray,
 )
+from telemetry.radiation.estimator.setup import EVA_INDEX
 from telemetry.radiation.estimator.streams import CumulativeHistory
 from telemetry.radiation.physics import SECONDS_PER_DAY, SECONDS_PER_HOUR
 
@@ -35,6 +39,12 @@ if TYPE_CHECKING:
 
 #: Output-grid points one integration step may produce (~11.6 d at 10 s).
 MAX_GRID_POINTS: Final = 100_000
+#: Late data is folded in at most once per this much integrated sample time
+#: (and whenever a snapshot or the ledger bins are read): a feed that is late
+#: on every message must not re-integrate hours of data per message.
+REVISE_EVERY_S: Final = 60.0
+#: Projected doses at mission end alert from this fraction of a limit up.
+PROJECTION_ALERT_FROM: Final = 0.9
 
 IntArray = npt.NDArray[np.intp]
 BoolArray = npt.NDArray[np.bool_]
@@ -43,10 +53,21 @@ BoolArray = npt.NDArray[np.bool_]
 class Integrator:
     """Integrates every crew member's dose rate over sample time (owner thread)."""
 
-    def __init__(self, setup: EstimatorSetup, limits: DoseLimits, emit: Emit) -> None:
+    def __init__(
+        self,
+        setup: EstimatorSetup,
+        limits: DoseLimits,
+        emit: Emit,
+        fine_keep_s: float = 6 * 3600.0,
+    ) -> None:
         self.setup = setup
         self.limits = limits
         self.emit = emit
+        self.fine_keep_s = fine_keep_s
+        # Projected alerts only from these levels up (90 % and the limit).
+        self.projection_levels = tuple(
+            lv for lv in limits.alert_levels if lv.fraction >= PROJECTION_ALERT_FROM
+        )
 
     # ------------------------------------------------------------ watermark
 
@@ -75,8 +96,8 @@ class Integrator:
 
         Late data first revises what was integrated (see :meth:`revise`).
         """
-        if state.revise_from < math.inf and not math.isnan(state.until):
-            self.revise(state)
+        if state.until - state.revised_at >= REVISE_EVERY_S:
+            self.flush(state)
         mark = self.watermark(state)
         if math.isnan(state.until):
             if not mark > state.first_seen:
@@ -96,6 +117,11 @@ class Integrator:
             stream.trim(mark - keep)
         return out
 
+    def flush(self, state: EstimatorState) -> None:
+        """Fold in late data now, if any is pending."""
+        if state.revise_from < math.inf and not math.isnan(state.until):
+            self.revise(state)
+
     def revise(self, state: EstimatorState) -> None:
         """Re-integrate from before the earliest late sample to the same time.
 
@@ -108,6 +134,7 @@ class Integrator:
         """
         since = state.revise_from
         keys = sorted(state.revise_keys)
+        state.revised_at = state.until
         state.revise_from = math.inf
         state.revise_keys = set()
         until = state.until
@@ -121,14 +148,18 @@ class Integrator:
             if back is None or start < float(crew.history.t[0]):
                 restart = True
                 break
-            knot, crew.session, crew.sigma = back
+            knot, crew.session, crew.sigma, crew.eva_msv = back
         if restart:
             for crew in state.crew:
                 crew.history = CumulativeHistory(self.setup.history_keep_s)
                 crew.history.append(np.array([start]), np.array([0.0]))
                 crew.session = 0.0
                 crew.sigma = 0.0
+                crew.eva_msv = 0.0
             knot = start
+        for crew in state.crew:
+            keep = crew.fine_t <= knot
+            crew.fine_t, crew.fine_c = crew.fine_t[keep], crew.fine_c[keep]
         if not until > knot:
             return
         self.integrate(state, knot, until, revising=True)
@@ -185,16 +216,28 @@ class Integrator:
         dts = np.diff(points)
         module_rate, ref, highest = self.module_rates(state, points)
         state.shelter.rate = self._shelter_rate_now(module_rate, ref)
+        last_known = self._last_module_rates(state, points, module_rate)
+        spe = state.spe.state()
+        # Fallbacks err high while the field may be far above the quiet-time
+        # model: during an SPE (or energetic protons) or an SAA pass.
+        floor_on = bool(spe.active or spe.energetic or state.saa)
 
         at_grid = np.searchsorted(points, grid)
         at_knots = np.searchsorted(points, knots)
         out: list[Batch] = []
         for setup, crew in zip(self.setup.crew, state.crew, strict=True):
-            rate, src, stale, mod = self.crew_rate(
+            rate, src, stale, mod, fb = self.crew_rate(
                 state, setup, points, module_rate, ref, highest
             )
+            if floor_on:
+                self._floor(rate, fb, mod, last_known)
+            self._track_fallback(crew, points, fb)
             inc = rate[:-1] * dts / SECONDS_PER_HOUR / 1000.0
             cum = crew.session + np.concatenate(([0.0], np.cumsum(inc)))
+            on_eva = mod == EVA_INDEX
+            eva_cum = crew.eva_msv + np.concatenate(
+                ([0.0], np.cumsum(np.where(on_eva[:-1], inc, 0.0)))
+            )
             # Uncertainties of one source are systematic, so they add linearly.
             rel = self.setup.sigma[src, stale.astype(np.intp)]
             sigma = crew.sigma + np.concatenate(([0.0], np.cumsum(inc * rel[:-1])))
@@ -207,9 +250,23 @@ class Integrator:
             crew.rate = float(rate[-1])
             crew.source = SOURCE_CODES[int(src[-1])]
             crew.stale = bool(stale[-1])
-            crew.module_id = self.setup.modules[int(mod[-1])] if mod[-1] >= 0 else None
+            crew.module_id = (
+                self.setup.modules[int(mod[-1])]
+                if mod[-1] >= 0
+                else ("EVA" if mod[-1] == EVA_INDEX else None)
+            )
+            crew.eva = bool(on_eva[-1])
+            crew.eva_msv = float(eva_cum[-1])
             assert crew.history is not None
-            crew.history.append(knots, cum[at_knots], sigma[at_knots])
+            crew.history.append(
+                knots, cum[at_knots], sigma[at_knots], eva_cum[at_knots]
+            )
+            if grid.shape[0]:
+                crew.fine_t = np.concatenate((crew.fine_t, grid))
+                crew.fine_c = np.concatenate((crew.fine_c, cum[at_grid]))
+                cut = int(np.searchsorted(crew.fine_t, b - self.fine_keep_s))
+                if cut > 0:
+                    crew.fine_t, crew.fine_c = crew.fine_t[cut:], crew.fine_c[cut:]
             # Budgets and alerts only on the output grid: their times then do
             # not depend on batching, and most 1 Hz updates skip this work.
             if grid.shape[0]:
@@ -221,8 +278,101 @@ class Integrator:
                 alerts.limit_alerts(
                     self.emit, self.limits.alert_levels, setup, crew, grid, fractions
                 )
+                self._projection(setup, crew, float(grid[-1]), float(relative[-1]))
         state.dirty = True
         return out
+
+    def _projection(
+        self, setup: CrewSetup, crew: CrewState, t: float, rel: float
+    ) -> None:
+        """Fraction of each limit projected at mission end, and its alerts.
+
+        Career: today's E plus the trailing rate to the mission end; a rolling
+        limit: the trailing rate over its window. The upper edge adds the
+        estimate's relative 1σ to what the console estimated (the prior
+        record is exact); alerts fire when that upper edge crosses 90 % or
+        100 % of a limit, so an uncertain estimate warns early.
+        """
+        member = setup.member
+        trailing = crew.now.get("trailing", math.nan)
+        crew.projected = []
+        if member.mission_end is None or not math.isfinite(trailing):
+            return
+        end = dt.datetime.combine(
+            member.mission_end, dt.time(), tzinfo=dt.UTC
+        ).timestamp()
+        left_d = max(0.0, (end - t) / SECONDS_PER_DAY)
+        rel = rel if math.isfinite(rel) else 0.0
+        upper_fractions: list[float] = []
+        for li, limit in enumerate(setup.limits):
+            dose = crew.limit_now[li][0]
+            rate_q = max(trailing, 0.0) * limit.per_h
+            if limit.window_days is None:
+                estimated = dose - member.prior_career_msv
+                added = rate_q * left_d
+                projected = dose + added
+                upper = member.prior_career_msv + (estimated + added) * (1.0 + rel)
+            else:
+                projected = rate_q * limit.window_days
+                upper = projected * (1.0 + rel)
+            crew.projected.append((projected / limit.value, upper / limit.value))
+            upper_fractions.append(upper / limit.value)
+        alerts.limit_alerts(
+            self.emit,
+            self.projection_levels,
+            setup,
+            crew,
+            np.array([t]),
+            np.array(upper_fractions)[:, None],
+            projected=True,
+        )
+
+    def _last_module_rates(
+        self, state: EstimatorState, points: FloatArray, module_rate: FloatArray
+    ) -> FloatArray:
+        """Last measured rate of each module at each point (NaN: never measured).
+
+        Carried across integration steps in ``state.module_last``.
+        """
+        n_mod, n = module_rate.shape
+        out = np.empty((n_mod, n))
+        index = np.arange(n)
+        for m in range(n_mod):
+            row = module_rate[m]
+            has = ~np.isnan(row)
+            idx = np.maximum.accumulate(np.where(has, index, -1))
+            before = state.module_last.get(m, (math.nan, math.nan))[0]
+            out[m] = np.where(idx >= 0, row[np.maximum(idx, 0)], before)
+            if has.any():
+                j = int(np.flatnonzero(has)[-1])
+                state.module_last[m] = (float(row[j]), float(points[j]))
+        return out
+
+    def _floor(
+        self, rate: FloatArray, fb: IntArray, mod: IntArray, last_known: FloatArray
+    ) -> None:
+        """Never below the module's last measured rate while on a model fallback."""
+        model = fb >= FALLBACK_CODES.index(Fallback.SCALED)
+        known = mod >= 0
+        if not (model & known).any():
+            return
+        n = rate.shape[0]
+        last = last_known[np.maximum(mod, 0), np.arange(n)]
+        last = last * self.setup.config.body_shielding_factor
+        raise_it = model & known & (last > rate)
+        rate[raise_it] = last[raise_it]
+        fb[raise_it] = FALLBACK_CODES.index(Fallback.FLOOR)
+
+    @staticmethod
+    def _track_fallback(crew: CrewState, points: FloatArray, fb: IntArray) -> None:
+        """Keep which fallback runs now and since when (sample time)."""
+        now = FALLBACK_CODES[int(fb[-1])]
+        other = np.flatnonzero(fb != fb[-1])
+        if other.shape[0]:
+            crew.fallback_since = float(points[int(other[-1]) + 1])
+        elif now != crew.fallback:
+            crew.fallback_since = float(points[0])
+        crew.fallback = now
 
     def module_rates(
         self, state: EstimatorState, points: FloatArray
@@ -268,8 +418,8 @@ class Integrator:
         module_rate: FloatArray,
         ref: FloatArray,
         highest: FloatArray,
-    ) -> tuple[FloatArray, IntArray, BoolArray, IntArray]:
-        """Return rate (µSv/h), source code, stale flag and module index per point."""
+    ) -> tuple[FloatArray, IntArray, BoolArray, IntArray, IntArray]:
+        """Return rate (µSv/h), source, stale flag, module index, fallback code."""
         cfg = self.setup.config
         sf = self.setup.sf
         body = cfg.body_shielding_factor
@@ -282,12 +432,22 @@ class Integrator:
         stale = ~known | (age >= module.hold_at(points))
         rate = np.full(n, np.nan)
         src = np.full(n, 2, dtype=np.intp)
+        fb = np.zeros(n, dtype=np.intp)
         if setup.personal_key is not None:
             own = state.streams[setup.personal_key].fresh_at(points)
             has = ~np.isnan(own)
             rate[has] = own[has]
             src[has] = 0
             stale |= ~has
+            fb[~has] = FALLBACK_CODES.index(Fallback.AREA)
+        # EVA: outside the station, its own rate model (not a fallback).
+        eva = mod == EVA_INDEX
+        if eva.any():
+            outside = np.where(np.isnan(ref), cfg.model_rate_usv_h, ref)
+            use = eva & np.isnan(rate)
+            rate[use] = (outside * cfg.eva_factor * body)[use]
+            fb[use] = 0
+            stale &= ~eva
         need = np.isnan(rate)
         area = np.where(known, module_rate[safe, np.arange(n)], np.nan) * body
         use = need & ~np.isnan(area)
@@ -297,6 +457,7 @@ class Integrator:
         scaled = np.where(known, ref * sf[safe], np.nan) * body
         use = need & ~np.isnan(scaled)
         rate[use] = scaled[use]
+        fb[use] = FALLBACK_CODES.index(Fallback.SCALED)
         need &= ~use
         # Nothing fresh to scale: the baseline model, flagged stale. With the
         # location unknown take the worst module, so the guess errs high.
@@ -305,8 +466,10 @@ class Integrator:
         )
         baseline = np.where(known, cfg.model_rate_usv_h * sf[safe], worst) * body
         rate[need] = baseline[need]
+        fb[need & known] = FALLBACK_CODES.index(Fallback.BASELINE)
+        fb[need & ~known] = FALLBACK_CODES.index(Fallback.WORST)
         stale |= need
-        return rate, src, stale, mod
+        return rate, src, stale, mod, fb
 
     # ------------------------------------------------------------ budgets
 
@@ -327,10 +490,21 @@ class Integrator:
         history = crew.history
         assert history is not None
         start = float(history.t[0])
-        lo = np.maximum(evals - cfg.projection_window_days * SECONDS_PER_DAY, start)
-        span_d = np.maximum((evals - lo) / SECONDS_PER_DAY, 1e-12)
-        trailing = (cum - history.at(lo)) / span_d
-        career = setup.member.prior_career_msv + crew.seed.career + cum
+        # Trailing rate over the projection window from the ledger's earlier
+        # sessions and this one, over the time they cover; NaN ("insufficient
+        # data") below projection_min_days of data.
+        back = evals - cfg.projection_window_days * SECONDS_PER_DAY
+        lo = np.maximum(back, start)
+        covered_s = (evals - lo) + crew.seed.covered(back, evals)
+        in_window = (cum - history.at(lo)) + (crew.seed.at(evals) - crew.seed.at(back))
+        covered_d = covered_s / SECONDS_PER_DAY
+        enough = covered_d >= max(cfg.projection_min_days, 1e-9)
+        trailing = np.where(enough, in_window / np.maximum(covered_d, 1e-12), np.nan)
+        # Prior career is effective dose E already; what the console integrated
+        # is area H, converted into each limit's own quantity (per_h).
+        per_h = np.array([lim.per_h for lim in setup.limits])[:, None]
+        e_per_h = float(per_h[0, 0]) if setup.limits[0].window_days is None else 1.0
+        career = setup.member.prior_career_msv + e_per_h * (crew.seed.career + cum)
         windows_list = setup.windows
         windows = {30.0, 365.0} | {w for w in windows_list if w is not None}
         # Earlier sessions (seed_history) add the part of their dose in the window.
@@ -342,23 +516,30 @@ class Integrator:
             - crew.seed.at(evals - w * SECONDS_PER_DAY)
             for w in windows
         }
-        dose = np.vstack([career if w is None else rolling[w] for w in windows_list])
+        dose = np.vstack(
+            [
+                career if w is None else rolling[w] * lim.per_h
+                for w, lim in zip(windows_list, setup.limits, strict=True)
+            ]
+        )
         value = np.array([lim.value for lim in setup.limits])[:, None]
         is_career = np.array([w is None for w in windows_list])
         window_days = np.array([w or 0.0 for w in windows_list])
-        positive = trailing > 0
+        positive = trailing > 0  # NaN (insufficient data) is not
+        trailing_q = trailing[None, :] * per_h  # in each limit's quantity, per day
         # A career dose only grows. At a steady rate a rolling sum tends to
         # rate × window, so below the limit it is never reached; otherwise
         # count as if no dose left the window (early, so conservative).
         reaches = np.where(
             is_career[:, None],
             positive[None, :],
-            trailing[None, :] * window_days[:, None] >= value,
+            trailing_q * window_days[:, None] >= value,
         )
-        per_day = np.where(positive, trailing, 1.0)[None, :]
+        per_day = np.where(positive[None, :], trailing_q, 1.0)
         days = np.where(
             dose >= value, 0.0, np.where(reaches, (value - dose) / per_day, np.inf)
         )
+        days = np.where(enough[None, :] | (dose >= value), days, np.nan)
         fraction = dose / value
         crew.limit_now = list(
             zip(
@@ -368,8 +549,9 @@ class Integrator:
                 strict=True,
             )
         )
-        best_days = days.min(axis=0)
+        best_days = np.fmin.reduce(days, axis=0)
         crew.now = {
+            "covered_d": float(covered_d[-1]),
             "trailing": float(trailing[-1]),
             "d30": float(rolling[30.0][-1]),
             "d1y": float(rolling[365.0][-1]),

@@ -58,11 +58,14 @@ class Fallback(StrEnum):
     """
 
     NONE = "none"  # fresh data: no fallback
-    HELD = "held"  # the last sample held over its monitor's learned cadence
+    AREA = "module monitors"  # personal dosimeter not fresh: the module's monitors
     SCALED = "scaled"  # other modules' monitors, scaled by shielding
-    FLOOR = "floor"  # last known rate of the module, kept during an SPE or SAA
+    FLOOR = "last module rate"  # last measured rate of the module (SPE or SAA)
     BASELINE = "baseline"  # the quiet-time model rate
-    WORST = "worst"  # location unknown: the highest module rate
+    WORST = "worst module"  # location unknown: the highest module rate
+
+
+FALLBACK_CODES: Final = tuple(Fallback)
 
 
 class DoseEventKind(StrEnum):

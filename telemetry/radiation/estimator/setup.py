@@ -34,6 +34,8 @@ MAX_DOSE_RATE_USV_H: Final = 1e7
 #: >100 MeV): about 20x the largest SPE on record (~43,000 pfu >10 MeV, 1991).
 MAX_FLUX_PFU: Final = 1e6
 RAD_CHANNEL: Final = "dose_eq_rate"
+#: Module index of a crew member outside the station (the ``EVA`` location).
+EVA_INDEX: Final = -2
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +106,9 @@ class EstimatorSetup:
                 f"{dictionary.path}: crew family needs an enum 'module' channel"
             )
         self.module_lut = self._module_codes(crew_module.states)
-        self.eva_code = crew_module.states.get("EVA")
+        eva_code = crew_module.states.get("EVA")
+        if eva_code is not None and eva_code >= 0:
+            self.module_lut[eva_code] = EVA_INDEX
         module_stale = crew_module.stale_after_s
         module_hold = max(crew_module.hold_max_s, module_stale)
 
@@ -221,6 +225,7 @@ class EstimatorSetup:
 def _limits_for(
     member: CrewMember, career: CareerLimit, limits: DoseLimits
 ) -> list[Limit]:
+    conv = limits.conversion
     out = [
         Limit(
             "career",
@@ -230,6 +235,8 @@ def _limits_for(
             None,
             career.source,
             career.status,
+            conv.quantity("mSv"),
+            conv.per_h("mSv"),
         )
     ]
     for s in limits.evaluated_short_term():
@@ -243,6 +250,8 @@ def _limits_for(
                 s.window_days,
                 s.source,
                 s.status,
+                conv.quantity(s.unit, s.organ),
+                conv.per_h(s.unit, s.organ),
             )
         )
     return out

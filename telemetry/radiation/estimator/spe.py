@@ -6,7 +6,7 @@ estimator's SPE, shelter and SAA state and its events; zmq-subscriber thread.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 import numpy as np
 
@@ -23,6 +23,10 @@ if TYPE_CHECKING:
     from telemetry.radiation.estimator.alerts import Emit
     from telemetry.radiation.estimator.setup import EstimatorSetup
     from telemetry.radiation.estimator.state import EstimatorState
+
+
+#: GOES sample times kept waiting for the dose integration (~35 d at 5 min).
+MAX_PENDING_DECISIONS: Final = 10_000
 
 
 class SpaceWeather:
@@ -48,7 +52,13 @@ class SpaceWeather:
         state.dirty = True
         for tr in state.spe.drain_transitions():
             self.emit(self._spe_event(state, tr.kind, tr.time, tr.flux_pfu))
-        self._shelter_rows(state, times, p10, p100)
+        # Shelter advice is decided at each GOES sample time once the dose is
+        # integrated that far (ShelterAdvisor), on the event state then.
+        spe = state.spe.state()
+        on = (active > 0) | spe.energetic
+        state.shelter_pending.extend(zip(times.tolist(), on.tolist(), strict=True))
+        # Without dose data nothing is decided: keep a bounded queue.
+        del state.shelter_pending[:-MAX_PENDING_DECISIONS]
         has = ~np.isnan(levels)
         goes = self.setup.goes_id
         out: list[Batch] = []
@@ -95,67 +105,6 @@ class SpaceWeather:
             Severity.NOMINAL,
             "energetic SPE ended",
         )
-
-    def _shelter_rows(
-        self,
-        state: EstimatorState,
-        times: FloatArray,
-        p10: FloatArray,
-        p100: FloatArray,
-    ) -> None:
-        """Recommend sheltering after ``trigger_points`` samples meeting a criterion.
-
-        The advice is dated from the first of them, and cleared after
-        ``clear_points`` samples below ``clear_fraction`` × both thresholds,
-        so a flux hovering at a threshold does not toggle it.
-        """
-        cfg = self.setup.config.shelter
-        low10 = cfg.clear_fraction * cfg.p10_pfu
-        low100 = cfg.clear_fraction * cfg.p100_pfu
-        rows = zip(times.tolist(), p10.tolist(), p100.tolist(), strict=True)
-        for t, f10, f100 in rows:
-            reasons = []
-            if f10 >= cfg.p10_pfu:
-                reasons.append(f">10 MeV {f10:.4g} pfu >= {cfg.p10_pfu:g} pfu")
-            if f100 >= cfg.p100_pfu:
-                reasons.append(f">100 MeV {f100:.3g} pfu >= {cfg.p100_pfu:g} pfu")
-            if reasons:
-                state.shelter.clear = 0
-                state.shelter.run += 1
-                if state.shelter.run == 1:
-                    state.shelter.run_start = t
-                if not state.shelter.on and state.shelter.run >= cfg.trigger_points:
-                    state.shelter.on = True
-                    state.shelter.since = state.shelter.run_start
-                    state.shelter.reason = " and ".join(reasons)
-                    self.emit(
-                        DoseEvent(
-                            state.shelter.run_start,
-                            DoseEventKind.SHELTER,
-                            Severity.CRITICAL,
-                            f"shelter in {cfg.module} recommended: "
-                            + state.shelter.reason,
-                        )
-                    )
-                continue
-            state.shelter.run = 0
-            quiet = not f10 >= low10 and not f100 >= low100  # NaN: no reading
-            if not (state.shelter.on and quiet):
-                state.shelter.clear = 0
-                continue
-            state.shelter.clear += 1
-            if state.shelter.clear >= cfg.clear_points:
-                state.shelter.on = False
-                state.shelter.since = None
-                self.emit(
-                    DoseEvent(
-                        t,
-                        DoseEventKind.SHELTER_CLEARED,
-                        Severity.NOMINAL,
-                        f"shelter no longer recommended: {cfg.clear_points} "
-                        f"samples below {cfg.clear_fraction:g} x both criteria",
-                    )
-                )
 
     def orbit_rows(
         self, state: EstimatorState, times: FloatArray, lat: FloatArray, lon: FloatArray

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Final
 import numpy as np
 
 from telemetry.radiation.estimator.model import (
+    CrewShelter,
     DoseEvent,
     EstimateSource,
     Fallback,
@@ -50,6 +51,16 @@ class Seed:
     t: FloatArray = field(default_factory=_empty)
     c: FloatArray = field(default_factory=_empty)
     career: float = 0.0
+    # Seconds of sample time the bins cover, cumulative at the same knots.
+    cov: FloatArray = field(default_factory=_empty)
+
+    def covered(self, a: FloatArray, b: FloatArray) -> FloatArray:
+        """Seconds of earlier sessions between ``a`` and ``b``."""
+        if self.t.shape[0] == 0:
+            return np.zeros(np.shape(b))
+        hi = np.interp(b, self.t, self.cov, left=0.0)
+        lo = np.interp(a, self.t, self.cov, left=0.0)
+        return np.asarray(hi - lo, dtype=np.float64)
 
     def at(self, times: FloatArray) -> FloatArray:
         """Dose of earlier sessions accrued by ``times`` (mSv H)."""
@@ -72,8 +83,6 @@ class CrewState:
     fallback: Fallback = Fallback.NONE
     fallback_since: float = math.nan
     module_id: str | None = None
-    # Last measured (non-fallback) rate per module index, µSv/h: the floor
-    # while inputs are stale during an SPE or an SAA pass.
     eva: bool = False
     eva_msv: float = 0.0
     alert_level: list[int] = field(default_factory=list)
@@ -81,7 +90,13 @@ class CrewState:
     history: CumulativeHistory | None = None
     now: dict[str, float] = field(default_factory=dict)
     limit_now: list[tuple[float, float, float]] = field(default_factory=list)
+    # Per limit: fraction projected at mission end, and its upper 1σ edge.
+    projected: list[tuple[float, float]] = field(default_factory=list)
     shelter_action: ShelterAction = ShelterAction.NONE
+    shelter: CrewShelter | None = None
+    # Session dose H at the output grid over the last orbits (shelter advice).
+    fine_t: FloatArray = field(default_factory=_empty)
+    fine_c: FloatArray = field(default_factory=_empty)
 
     def __post_init__(self) -> None:
         if not self.alert_level:
@@ -129,6 +144,9 @@ class EstimatorState:
     # Earliest sample time late data changed, to re-integrate from (inf: none).
     revise_from: float = math.inf
     revise_keys: set[str] = field(default_factory=set)
+    # GOES sample times (with SPE-or-energetic) awaiting a shelter decision.
+    shelter_pending: list[tuple[float, bool]] = field(default_factory=list)
+    revised_at: float = -math.inf  # integration time of the last revision
     seed_note: str = ""
     seed_time: float = math.nan
     dirty: bool = True

@@ -243,31 +243,41 @@ class CumulativeHistory:
     most part of one bin's dose).
     """
 
-    __slots__ = ("c", "keep_s", "s", "t")
+    __slots__ = ("c", "e", "keep_s", "s", "t")
 
     def __init__(self, keep_s: float) -> None:
         self.keep_s = keep_s
         self.t = np.empty(0)
         self.c = np.empty(0)
         self.s = np.empty(0)
+        self.e = np.empty(0)  # EVA part of the dose, cumulative
 
-    def append(self, t: FloatArray, c: FloatArray, s: FloatArray | None = None) -> None:
+    def append(
+        self,
+        t: FloatArray,
+        c: FloatArray,
+        s: FloatArray | None = None,
+        e: FloatArray | None = None,
+    ) -> None:
         if t.shape[0] == 0:
             return
+        zeros = np.zeros(t.shape[0])
         self.t = np.concatenate((self.t, t))
         self.c = np.concatenate((self.c, c))
-        self.s = np.concatenate((self.s, s if s is not None else np.zeros(t.shape[0])))
+        self.s = np.concatenate((self.s, s if s is not None else zeros))
+        self.e = np.concatenate((self.e, e if e is not None else zeros))
         i = int(np.searchsorted(self.t, self.t[-1] - self.keep_s, side="right")) - 1
         if i > 0:
             self.t = self.t[i:]
             self.c = self.c[i:]
             self.s = self.s[i:]
+            self.e = self.e[i:]
 
-    def rollback(self, at: float) -> tuple[float, float, float] | None:
+    def rollback(self, at: float) -> tuple[float, float, float, float] | None:
         """Forget knots after the last one at or before ``at``; return it.
 
-        Returns ``(time, dose, sigma)`` of that knot, or None when ``at`` is
-        before the first knot (the integration must restart).
+        Returns ``(time, dose, sigma, eva dose)`` of that knot, or None when
+        ``at`` is before the first knot (the integration must restart).
         """
         i = int(np.searchsorted(self.t, at, side="right")) - 1
         if i < 0:
@@ -275,7 +285,8 @@ class CumulativeHistory:
         self.t = self.t[: i + 1]
         self.c = self.c[: i + 1]
         self.s = self.s[: i + 1]
-        return float(self.t[i]), float(self.c[i]), float(self.s[i])
+        self.e = self.e[: i + 1]
+        return float(self.t[i]), float(self.c[i]), float(self.s[i]), float(self.e[i])
 
     def at(self, times: FloatArray) -> FloatArray:
         # Before the first knot (the start) nothing had been accrued.
