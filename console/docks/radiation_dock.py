@@ -37,8 +37,10 @@ from telemetry.radiation.dose_text import (
     format_days,
     format_dose,
     format_msv,
+    format_percent,
     format_pfu,
 )
+from telemetry.radiation.estimator.model import Fallback, ShelterAction
 from widgets.banner import Banner
 from widgets.event_table import EventRow, EventTableModel
 from widgets.levels import Level, palette
@@ -418,10 +420,10 @@ class RadiationDock(Panel):
             "",
             "Crew",
             "Location · estimate",
-            "Rate",
-            "Session ±1σ",
-            "Career dose vs limit",
-            "Worst short-term limit (H as Gy-Eq stand-in)",
+            "Rate H",
+            "Session H ±1σ",
+            "Career effective dose E vs limit",
+            "Worst short-term organ limit (own unit)",
             "Days to limit",
         )
         for col, text in enumerate(heads):
@@ -694,10 +696,14 @@ class RadiationDock(Panel):
 
     def _apply_crew(self, row: CrewRow, crew: CrewDose, snap: DoseSnapshot) -> None:
         shelter = snap.shelter
+        advice = next((c for c in shelter.crew if c.crew_id == crew.crew_id), None)
         key = (
             crew.module,
             crew.source,
             crew.stale,
+            crew.fallback,
+            crew.eva_msv,
+            advice,
             crew.rate_usv_h,
             crew.session_msv,
             crew.budgets_time,
@@ -711,11 +717,22 @@ class RadiationDock(Panel):
         level = Level[crew.level.name]
         row.lamp.set_level(level if crew.source != "none" else Level.NO_DATA)
         row.module.setText(crew.module or "?")
-        outside = shelter.recommended and crew.module != shelter.module
-        row.move.setText(f"→ {shelter.module}" if outside else "")
+        relocate = advice is not None and advice.action == ShelterAction.RELOCATE
+        if relocate and crew.module != shelter.module:
+            row.move.setText(f"→ {shelter.module}")
+        elif advice is not None and advice.action != ShelterAction.NONE:
+            row.move.setText(f"→ {advice.action.value}")
+        else:
+            row.move.setText("")
         source = str(crew.source)
         text = _SOURCE_TEXT.get(source, source)
-        if crew.stale:
+        if crew.fallback != Fallback.NONE and crew.fallback != Fallback.SCALED:
+            # Which fallback runs, and since when (sample time).
+            since = utc_text(crew.fallback_since)
+            row.source.set_level(
+                Level.STALE, f"{text} · fallback: {crew.fallback.value} since {since}"
+            )
+        elif crew.stale:
             row.source.set_level(Level.STALE, f"{text} · STALE")
         else:
             row.source.set_level(
@@ -727,12 +744,13 @@ class RadiationDock(Panel):
         sigma = crew.uncertainty_rel * crew.session_msv
         row.session.setText(format_dose(crew.session_msv, sigma))
         rolling = crew.dose_30d_msv, crew.dose_1y_msv
+        eva = f" · EVA {format_dose(crew.eva_msv)} H" if crew.eva_msv > 0 else ""
         row.rolling.setText(
-            f"30 d {format_dose(rolling[0])} · 1 y {format_dose(rolling[1])}"
+            f"30 d {format_dose(rolling[0])} · 1 y {format_dose(rolling[1])} H{eva}"
         )
         career = next((s for s in crew.limits if s.window_days is None), None)
         career_level = Level[career.level.name] if career else Level.NOMINAL
-        row.career_bar.set_label(f"Career · {crew.agency} limit")
+        row.career_bar.set_label(f"Career E · {crew.agency} limit")
         row.career_bar.set_value(
             crew.career_msv,
             crew.career_limit_msv,
@@ -755,14 +773,21 @@ class RadiationDock(Panel):
         row.days.setText(format_days(crew.days_to_limit))
         nearest = next((s for s in crew.limits if s.id == crew.limiting), None)
         lines = [f"to {nearest.label if nearest else crew.limiting}"]
+        projection = crew.projection
         if crew.projected_mission_msv is not None:
             frac = crew.projected_mission_msv / crew.career_limit_msv
             lines.append(
-                f"end of mission {format_msv(crew.projected_mission_msv)} mSv "
-                f"({frac * 100:.0f} %)"
+                f"end of mission {format_msv(crew.projected_mission_msv)} mSv E "
+                f"({format_percent(frac)})"
             )
+        elif projection is not None and not projection.ok:
+            lines.append(projection.reason.split(":")[0])
         row.projection.setText(" · ".join(lines))
-        projected_over = (
+        projected_over = any(
+            s.projected_fraction >= 1.0
+            or (s.upper_fraction >= 1.0 and s.window_days is None)
+            for s in crew.limits
+        ) or (
             crew.projected_mission_msv is not None
             and crew.projected_mission_msv >= crew.career_limit_msv
         )
@@ -776,10 +801,22 @@ class RadiationDock(Panel):
             )
         tip = [f"{crew.name} ({crew.crew_id}, {crew.agency})"]
         tip.append(
-            f"prior {format_msv(crew.prior_msv)} mSv + session "
-            f"{format_dose(crew.session_msv)} = career "
-            f"{format_msv(crew.career_msv)} of {crew.career_limit_msv:g} mSv"
+            f"career E = prior {format_msv(crew.prior_msv)} mSv E + E of "
+            f"(earlier {format_dose(crew.earlier_msv)} + session "
+            f"{format_dose(crew.session_msv)} of area H) = "
+            f"{format_msv(crew.career_msv)} of {crew.career_limit_msv:g} mSv E"
         )
+        if projection is not None:
+            tip.append(
+                f"projection: {projection.reason}"
+                if not projection.ok
+                else f"projection from {projection.basis_days:.1f} d at "
+                f"{projection.rate_msv_d:.3f} mSv/d H: end of mission "
+                f"{format_msv(projection.career_e_msv)} mSv E (upper 1σ "
+                f"{format_msv(projection.career_e_upper_msv)} mSv E)"
+            )
+        if advice is not None and advice.action != ShelterAction.NONE:
+            tip.append(f"shelter advice: {advice.action.value}: {advice.reason}")
         tip.extend(_limit_line(s) for s in crew.limits)
         text = "\n".join(tip)
         if text != row.tooltip:
@@ -823,7 +860,7 @@ class RadiationDock(Panel):
                 f"{crew_id}:{st.id}",
                 (
                     f"{crew_id} · {st.label} · {st.limit:g} {st.unit}",
-                    f"{st.fraction * 100:.1f} %",
+                    format_percent(st.fraction),
                     format_dose(st.dose, unit=st.unit),
                     format_days(st.days_to_limit),
                 ),
@@ -859,6 +896,8 @@ class RadiationDock(Panel):
         invalid = snap.invalid_samples if snap is not None else 0
         if invalid:
             late += f" · {invalid} ignored (outside physical range)"
+        if snap is not None and snap.revisions:
+            late += f" · revised by late data {snap.revisions}x"
         if silent > self._rad_stale_s:
             self.input_lamp.set_level(
                 Level.STALE, f"{at} · dosimeters silent {silent:.0f} s{late}{ledger}"
@@ -938,7 +977,8 @@ class RadiationDock(Panel):
 
 def _limit_line(s: LimitStatus) -> str:
     return (
-        f"{s.label}: {format_dose(s.dose, unit=s.unit)} of {s.limit:g} {s.unit} "
-        f"({s.fraction * 100:.1f} %), {format_days(s.days_to_limit)} "
+        f"{s.label} ({s.quantity}): {format_dose(s.dose, unit=s.unit)} of "
+        f"{s.limit:g} {s.unit} ({format_percent(s.fraction)}), "
+        f"{format_days(s.days_to_limit)} "
         f"[{s.status}] {s.source}"
     )

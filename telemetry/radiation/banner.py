@@ -117,17 +117,24 @@ def radiation_banner(snap: DoseSnapshot) -> BannerText:
             BannerLevel.CRITICAL,
             "\n".join([first, " · ".join(facts)] if facts else [first]),
         )
+    # During an event, say what the advice rests on even when it is "none".
+    judged = (
+        "shelter advice: none (every projected event dose is below the " "thresholds)"
+        if shelter.crew
+        else "shelter advice: after one orbit of dose history (it rests on "
+        "each person's projected event dose)"
+    )
     if spe.active:
         return BannerText(
             f"SOLAR PARTICLE EVENT · S{spe.s_level}",
             s_banner_level(max(spe.s_level, 2)),
-            " · ".join(facts),
+            "\n".join([" · ".join(facts), judged]),
         )
     if spe.energetic:
         return BannerText(
             "ENERGETIC PROTONS · >100 MeV ≥ 1 pfu",
             BannerLevel.WARNING,
-            " · ".join(facts),
+            "\n".join([" · ".join(facts), judged]),
         )
     if spe.p10 == spe.p10:
         return BannerText(

@@ -237,7 +237,9 @@ class DoseReport:
             "units": {
                 "absorbed": "mGy (tissue)",
                 "dose_equivalent": "mSv (Q(L) of ICRP 60, x body factor)",
-                "short_term_limits": "mGy-Eq; compared with H as a stand-in",
+                "career": "mSv of effective dose E (area H converted)",
+                "short_term_limits": "each in its own unit (mGy-Eq, mGy), "
+                "converted from H (docs/dosimetry.md)",
             },
         }
 
@@ -813,13 +815,15 @@ def _crew_report(
     d = at(tap.d, q_end) - at(tap.d, q_start)
     sigma = at(tap.sigma, q_end) - at(tap.sigma, q_start)
     session_end = at(tap.h, q_end)
-    career = member.prior_career_msv + session_end
+    # Career is effective dose E: area H converted as the estimator does.
+    e_per_h = replay.estimator.limits.conversion.effective_per_h
+    career = member.prior_career_msv + e_per_h * session_end
     career_rule = replay.estimator.limits.career_limit(
         member.agency, member.sex, member.age_at_first_flight
     )
     limit = career_rule.limit_msv
     days = max(t1 - t0, 0.0) / SECONDS_PER_DAY
-    rate = h / days if days > 0 else math.nan
+    rate = e_per_h * h / days if days > 0 else math.nan
     remaining = limit - career
     if remaining <= 0:
         to_limit = 0.0
@@ -919,8 +923,12 @@ def _limits_at(
             rule.status,
         )
     ]
+    conversion = estimator.limits.conversion
     for s in estimator.limits.evaluated_short_term():
-        dose = _rolling(tap, t, session, s.window_days)
+        # Each organ limit in its own quantity (mGy-Eq, mGy), from area H.
+        dose = _rolling(tap, t, session, s.window_days) * conversion.per_h(
+            s.unit, s.organ
+        )
         out.append(
             LimitAtEnd(
                 s.id,
@@ -1683,10 +1691,12 @@ def _method_html(report: DoseReport) -> list[str]:
         "and <code>absorbed_rate</code>), evaluated at the middle of the step; when "
         f"no monitor is fresh, Q̄ = 618/319 = {BASELINE_QUALITY:.3f} (Area PADLES "
         "#1, Nagamatsu et al. 2013). Q̄ in the crew table is H/D over the period.</p>",
-        "<p><b>Short-term limits</b> are in mGy-Eq (RBE-weighted organ dose). They "
-        "are compared with the whole-body H in mSv as a conservative stand-in "
-        "(radiation.md §2.1, design choice [D]); a CNS heavy-ion limit cannot be "
-        "estimated from H and is not evaluated.</p>",
+        "<p><b>Quantities.</b> Career limits are in effective dose E: E = "
+        "0.80 × area H (MATROSHKA-R phantom, upper end of E/H 0.65-0.80). "
+        "Short-term limits are in mGy-Eq (RBE-weighted organ dose: H / Q̄ × "
+        "organ depth factor × RBE) or mGy (CNS), each compared in its own unit "
+        "(<code>dose_limits.toml [conversion]</code>, docs/dosimetry.md); a CNS "
+        "heavy-ion limit cannot be estimated from H and is not evaluated.</p>",
         "<p><b>Uncertainty</b> (1σ): relative components per estimate source, "
         "combined in quadrature; successive intervals add linearly (systematic). "
         "Components:</p><table><tr><th>Component</th><th>Relative 1σ</th>"

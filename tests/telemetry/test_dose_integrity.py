@@ -8,6 +8,7 @@ sample; every limit in its own quantity; age bands at each boundary.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import sqlite3
@@ -21,13 +22,16 @@ from polling import wait_for
 
 from telemetry.bus.publisher import free_tcp_endpoint
 from telemetry.core.dictionary import TelemetryDictionary
+from telemetry.core.severity import Severity
 from telemetry.core.wire import encode_frame
 from telemetry.live.session import LiveSession, SessionConfig, build_derivers
+from telemetry.radiation.banner import radiation_banner
 from telemetry.radiation.dose_text import format_percent
 from telemetry.radiation.estimator import (
     DoseEstimator,
     DoseEventKind,
     Fallback,
+    ShelterAction,
 )
 from telemetry.radiation.roster import (
     DEFAULT_LIMITS,
@@ -35,6 +39,7 @@ from telemetry.radiation.roster import (
     Roster,
     SpeConfig,
 )
+from telemetry.radiation.shelter_rules import ShelterRules, ShelterRulesError
 from telemetry.radiation.spaceweather import SpeDetector, SpeTransitionKind
 
 if TYPE_CHECKING:
@@ -411,3 +416,216 @@ def test_ages_below_the_table_have_no_limit(limits: DoseLimits) -> None:
 )
 def test_a_fraction_is_never_rounded_up_to_a_level(fraction: float, text: str) -> None:
     assert format_percent(fraction) == text
+
+
+# --------------------------------------------------- finding 5: shelter
+
+
+def _roster_with(limits: DoseLimits, **prior: float) -> Roster:
+    roster = Roster.load(limits=limits)
+    crew = tuple(
+        dataclasses.replace(m, prior_career_msv=prior.get(m.id, m.prior_career_msv))
+        for m in roster.crew
+    )
+    return dataclasses.replace(roster, crew=crew)
+
+
+def _spe_run(
+    dictionary: TelemetryDictionary,
+    roster: Roster,
+    limits: DoseLimits,
+    excess_usv_h: float,
+    hours: float = 3.0,
+) -> DoseEstimator:
+    """Everyone in JPM during an S2 event with ``excess`` above the quiet rate."""
+    est = DoseEstimator(dictionary, roster, limits)
+    t = T0 + np.arange(0.0, hours * HOUR + 1, 60.0)
+    g = T0 + np.arange(0.0, hours * HOUR + 1, 300.0)
+    quiet = roster.estimator.model_rate_usv_h
+    data: dict[str, tuple] = {
+        "goes.p10": (g, np.full(g.shape, 500.0)),
+        "goes.p100": (g, np.full(g.shape, 0.5)),
+        "padles-jpm-1.dose_eq_rate": (t, np.full(t.shape, quiet + excess_usv_h)),
+        "pd-c2.dose_eq_rate": (t, np.full(t.shape, quiet + excess_usv_h)),
+    }
+    for crew in ("c1", "c2", "c3", "c4"):
+        data[f"{crew}.module"] = (t, np.full(t.shape, float(JPM)))
+    run(est, live_order(data, 0.0))
+    return est
+
+
+@pytest.mark.parametrize(
+    ("excess", "action"),
+    [
+        (0.0, ShelterAction.NONE),  # S2 on GOES, no extra dose: no action
+        (5.0, ShelterAction.AVOID_LOW_SHIELDED),  # 0.096 mSv E over 24 h
+        (40.0, ShelterAction.SLEEP_SHIELDED),  # 0.77 mSv E
+        (300.0, ShelterAction.RELOCATE),  # 5.8 mSv E
+    ],
+)
+def test_graded_shelter_advice_from_the_projected_event_dose(
+    dictionary: TelemetryDictionary,
+    limits: DoseLimits,
+    excess: float,
+    action: ShelterAction,
+) -> None:
+    est = _spe_run(dictionary, Roster.load(limits=limits), limits, excess)
+    snap = est.snapshot()
+    c3 = next(c for c in snap.shelter.crew if c.crew_id == "c3")  # ESA, 95 mSv
+    assert c3.action == action
+    e_per_h = limits.conversion.effective_per_h
+    assert c3.event_msv == pytest.approx(e_per_h * excess * 24.0 / 1000.0, rel=1e-6)
+    assert snap.shelter.recommended == (action == ShelterAction.RELOCATE)
+    view = radiation_banner(snap)
+    if action == ShelterAction.NONE:
+        assert "c3" not in view.detail
+    else:
+        # The banner names the person, the action and the reason in words.
+        assert f"c3: {action.value}: projected event dose" in view.detail
+        assert "orbit-averaged" in view.detail and "margin" in view.detail
+
+
+def test_a_small_remaining_margin_raises_the_advice(
+    dictionary: TelemetryDictionary, limits: DoseLimits
+) -> None:
+    # 2 µSv/h extra: 0.038 mSv E, below every event-dose threshold; but c2
+    # has 10 mSv left of NASA's 600 (0.38 %): avoid low-shielded modules.
+    roster = _roster_with(limits, c2=590.0)
+    est = _spe_run(dictionary, roster, limits, 2.0)
+    by_id = {c.crew_id: c for c in est.snapshot().shelter.crew}
+    assert by_id["c3"].action == ShelterAction.NONE
+    assert by_id["c2"].action == ShelterAction.AVOID_LOW_SHIELDED
+    assert by_id["c2"].fraction >= 0.001
+    assert "career (NASA) margin" in by_id["c2"].reason
+
+
+def test_one_orbits_spike_does_not_decide_the_advice(
+    dictionary: TelemetryDictionary, limits: DoseLimits
+) -> None:
+    """A 2-minute 50x spike (one high-latitude pass) is averaged over orbits."""
+    est = DoseEstimator(dictionary, Roster.load(limits=limits), limits)
+    t = T0 + np.arange(0.0, 3 * HOUR + 1, 10.0)
+    rate = np.full(t.shape, 25.75)
+    rate[(t > T0 + 2.9 * HOUR) & (t <= T0 + 2.9 * HOUR + 120)] = 50 * 25.75
+    g = T0 + np.arange(0.0, 3 * HOUR + 1, 300.0)
+    data: dict[str, tuple] = {
+        "goes.p10": (g, np.full(g.shape, 500.0)),
+        "goes.p100": (g, np.full(g.shape, 0.5)),
+        "padles-jpm-1.dose_eq_rate": (t, rate),
+        "c3.module": (t, np.full(t.shape, float(JPM))),
+    }
+    run(est, live_order(data, 0.0))
+    c3 = next(c for c in est.snapshot().shelter.crew if c.crew_id == "c3")
+    # Instantaneous x hours would be ~1,250 µSv/h x 24 h = 24 mSv: relocate.
+    assert c3.action in (ShelterAction.AVOID_LOW_SHIELDED, ShelterAction.SLEEP_SHIELDED)
+
+
+def test_the_shipped_thresholds_are_data_with_sources() -> None:
+    rules = ShelterRules.load()
+    assert [r.action for r in rules.actions] == [
+        ShelterAction.AVOID_LOW_SHIELDED,
+        ShelterAction.SLEEP_SHIELDED,
+        ShelterAction.RELOCATE,
+    ]
+    assert all(r.source for r in rules.actions)
+    assert rules.orbit_average_s == pytest.approx(3 * 92.6 * 60, rel=1e-3)
+
+
+def test_bad_shelter_rules_fail_with_file_and_key(tmp_path: Path) -> None:
+    bad = tmp_path / "shelter.toml"
+    bad.write_text(
+        "[projection]\norbit_average_min = 90\nhorizon_h = -1\nmin_history_min = 9\n"
+        '[[actions]]\naction = "relocate to the shelter"\n'
+        "event_msv = 1\nmargin_fraction = 0.1\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ShelterRulesError, match=r"shelter.toml: projection.horizon_h"):
+        ShelterRules.load(bad)
+
+
+# ----------------------------------------------- finding 6: projections
+
+
+def test_projection_needs_enough_data_then_uses_the_ledger_days(
+    dictionary: TelemetryDictionary, limits: DoseLimits
+) -> None:
+    est = estimator(dictionary, limits)
+    run(est, live_order(streams(10.0, 2.0), 0.0))
+    c1 = est.snapshot().member("c1")
+    assert c1.projection is not None and not c1.projection.ok
+    assert c1.projection.reason.startswith("insufficient data: 0.08 d")
+    assert c1.projected_mission_msv is None
+    assert math.isnan(c1.days_to_limit)
+
+    # Seeded with 3 days of earlier sessions from the ledger at 0.6 mSv/d,
+    # the projection runs from those days, not from minutes of this one.
+    seeded = estimator(dictionary, limits)
+    day = 86400.0
+    bins = [
+        (T0 - 3 * day + h * HOUR, T0 - 3 * day + (h + 1) * HOUR, 0.6 / 24)
+        for h in range(72)
+    ]
+    seeded.seed_history({"c1": bins}, now=T0)
+    run(seeded, live_order(streams(10.0, 2.0), 0.0))
+    c1 = seeded.snapshot().member("c1")
+    assert c1.projection is not None and c1.projection.ok
+    assert c1.projection.basis_days == pytest.approx(3.0 + 2 / 24, rel=1e-3)
+    assert c1.projection.rate_msv_d == pytest.approx(0.6, rel=0.05)
+    assert c1.projection.career_e_upper_msv > c1.projection.career_e_msv
+
+
+def test_projected_crossing_of_a_limit_before_mission_end_alerts(
+    dictionary: TelemetryDictionary, limits: DoseLimits
+) -> None:
+    # c2 at 590 of 600 mSv E with ~170 days left at ~0.5 mSv/d E: projected
+    # far over the limit although today's dose is under 100 %.
+    roster = _roster_with(limits, c2=560.0)
+    est = DoseEstimator(dictionary, roster, limits)
+    day = 86400.0
+    bins = [
+        (T0 - 2 * day + h * HOUR, T0 - 2 * day + (h + 1) * HOUR, 0.025)
+        for h in range(48)
+    ]
+    est.seed_history({"c2": bins}, now=T0)
+    run(est, live_order(streams(10.0, 1.0), 0.0))
+    c2 = est.snapshot().member("c2")
+    career = next(s for s in c2.limits if s.id == "career")
+    assert career.fraction < 0.99
+    assert career.projected_fraction > 1.0
+    projected = [e for e in est.drain_events() if e.kind == DoseEventKind.PROJECTION]
+    c2_events = [e for e in projected if e.crew == "c2" and e.limit_id == "career"]
+    assert [round(e.fraction or 0, 1) >= 0.9 for e in c2_events] == [True]
+    assert "projected (upper 1σ edge) at mission end" in c2_events[0].message
+    assert c2_events[0].severity == Severity.CRITICAL
+
+
+# ------------------------------------------------------------------ EVA
+
+
+def test_eva_is_a_crew_state_with_its_own_rate_and_dose(
+    dictionary: TelemetryDictionary, limits: DoseLimits
+) -> None:
+    eva_code = dictionary.channel("crew", "module").states["EVA"]  # type: ignore[union-attr]
+    est = estimator(dictionary, limits)
+    data = streams(10.0, 2.0)
+    c, module = data["c3.module"]
+    outside = (c >= T0 + 1800) & (c < T0 + 3600)
+    data["c3.module"] = (c, np.where(outside, float(eva_code), module))
+    # A steady field, to read the rate model plainly: every monitor reads
+    # 25 µSv/h times its module's shielding factor.
+    for key, module in (
+        ("padles-jpm-1.dose_eq_rate", "JPM"),
+        ("tepc-uslab.dose_eq_rate", "USLAB"),
+        ("rem-sm.dose_eq_rate", "SM"),
+    ):
+        t, _v = data[key]
+        sf = dictionary.modules[module].shielding_factor
+        data[key] = (t, np.full(t.shape, 25.0 * sf))
+    run(est, live_order(data, 0.0))
+    c3 = est.snapshot().member("c3")
+    cfg = Roster.load(limits=limits).estimator
+    sf_ref = 25.0  # every monitor reads 25 µSv/h normalised by shielding
+    expected_eva = sf_ref * cfg.eva_factor * 1800.0 / 3.6e6
+    assert c3.eva_msv == pytest.approx(expected_eva, rel=1e-6)
+    assert c3.session_msv > c3.eva_msv > 0
+    assert not c3.eva

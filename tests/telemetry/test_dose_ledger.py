@@ -17,6 +17,7 @@ from telemetry.core.pipeline import Pipeline
 from telemetry.core.severity import Severity
 from telemetry.live.session import LiveSession, SessionConfig, build_derivers
 from telemetry.radiation.ledger import DoseLedger, LedgerError
+from telemetry.radiation.roster import DoseLimits
 from telemetry.replay.engine import ReplayEngine, SessionReader, replay_derivers
 from telemetry.sim.simulator import Simulator
 
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
 T0 = 1_757_000_000.0  # 2025-09-04, inside the roster's mission (from 2025-09-01)
 HOUR = 3600.0
 DAY = 86400.0
+#: Effective dose E per mSv of area H (dose_limits.toml [conversion]).
+E_PER_H = DoseLimits.load().conversion.effective_per_h
 
 
 class Clock:
@@ -309,8 +312,9 @@ def test_rows_of_crew_no_longer_in_the_roster_are_ignored(
     snap = live.snapshot()
     assert "roster changed since" in snap.history_note
     assert snap.member("c1").dose_30d_msv == pytest.approx(0.25)
+    # The ledger holds area H; the career is effective dose E.
     assert snap.member("c1").career_msv == pytest.approx(
-        snap.member("c1").prior_msv + 0.25
+        snap.member("c1").prior_msv + E_PER_H * 0.25
     )
     assert snap.member("c2").dose_30d_msv == 0.0
     live.session.stop()
@@ -332,7 +336,7 @@ def test_dose_before_the_mission_counts_in_the_windows_not_the_career(
     c1 = estimator.snapshot().member("c1")
     assert c1.dose_30d_msv == pytest.approx(0.75)
     assert c1.earlier_msv == pytest.approx(0.25)
-    assert c1.career_msv == pytest.approx(c1.prior_msv + 0.25)
+    assert c1.career_msv == pytest.approx(c1.prior_msv + E_PER_H * 0.25)
     # 40 days on, the pre-mission hour has left the 30-day window.
     estimator.seed_history(
         {"c1": [(before_mission, before_mission + HOUR, 0.5)]}, now=T0 + 40 * DAY
@@ -372,7 +376,7 @@ def test_reset_and_checkpoints_keep_the_seed(
     assert snap.history_note == "includes earlier"
     assert snap.member("c1").session_msv == 0.0
     assert snap.member("c1").career_msv == pytest.approx(
-        snap.member("c1").prior_msv + 0.5
+        snap.member("c1").prior_msv + E_PER_H * 0.5
     )
 
 
