@@ -595,9 +595,10 @@ class RadiationDock(Panel):
         column.addWidget(self.limits_view, 1)
         version = getattr(getattr(self._dose, "limits", None), "version", "?")
         note = _label(
-            "Short-term limits are organ doses in mGy-Eq; they are compared with "
-            f"whole-body H (mSv) as a conservative stand-in. Limits {version}, "
-            "alert marks at 50/75/90/100 %.",
+            "Each limit in its own quantity: career in effective dose E (mSv), "
+            "organs in mGy-Eq, CNS in mGy, converted from area H "
+            f"(docs/dosimetry.md). Limits {version}, alert marks at "
+            "50/75/90/100 %.",
             size=8.0,
             dim=True,
         )

@@ -823,12 +823,12 @@ def _crew_report(
     )
     limit = career_rule.limit_msv
     days = max(t1 - t0, 0.0) / SECONDS_PER_DAY
-    rate = e_per_h * h / days if days > 0 else math.nan
+    rate = h / days if days > 0 else math.nan
     remaining = limit - career
     if remaining <= 0:
         to_limit = 0.0
     elif rate > 0:
-        to_limit = remaining / rate
+        to_limit = remaining / (e_per_h * rate)  # E left / E per day
     else:
         to_limit = math.inf
     if q_end == math.inf:

@@ -136,7 +136,7 @@ def test_totals_equal_the_live_estimator_at_the_end_of_the_same_data(
         # Days to the career limit at the period's mean rate.
         rate = entry["dose_equivalent_msv"] / days
         assert entry["mean_rate_msv_d"] == pytest.approx(rate)
-        expected = (crew.career_limit_msv - entry["career_msv"]) / rate
+        expected = (crew.career_limit_msv - entry["career_msv"]) / (e_per_h * rate)
         assert entry["days_to_career_limit"] == pytest.approx(expected)
         assert len(entry["limits"]) == len(crew.limits)
     assert data["dictionary_version"] == recording.dictionary.version
