@@ -33,6 +33,7 @@ from telemetry.radiation.estimator import (
     Fallback,
     ShelterAction,
 )
+from telemetry.radiation.estimator.streams import SampleStream
 from telemetry.radiation.roster import (
     DEFAULT_LIMITS,
     DoseLimits,
@@ -629,3 +630,23 @@ def test_eva_is_a_crew_state_with_its_own_rate_and_dose(
     assert c3.eva_msv == pytest.approx(expected_eva, rel=1e-6)
     assert c3.session_msv > c3.eva_msv > 0
     assert not c3.eva
+
+
+def test_hold_times_do_not_depend_on_arrival_order_or_batching() -> None:
+    rng = np.random.default_rng(2)
+    t = T0 + np.cumsum(rng.uniform(5.0, 90.0, 400))
+    one_by_one = SampleStream("a", 30.0, 300.0)
+    for x in t:
+        one_by_one.append(np.array([x]), np.ones(1), -math.inf)
+    shuffled = SampleStream("b", 30.0, 300.0)
+    chunks = np.array_split(np.arange(t.shape[0]), 37)
+    rng.shuffle(chunks)  # type: ignore[arg-type]
+    for idx in chunks:
+        shuffled.append(t[idx], np.ones(idx.shape[0]), -math.inf)
+    whole = SampleStream("c", 30.0, 300.0)
+    whole.append(t, np.ones(t.shape[0]), -math.inf)
+    np.testing.assert_array_equal(shuffled.t, whole.t)
+    np.testing.assert_array_equal(one_by_one.holds(), whole.holds())
+    np.testing.assert_array_equal(shuffled.holds(), whole.holds())
+    # Within stale_after_s and hold_max_s, about twice the local cadence.
+    assert whole.holds().min() >= 30.0 and whole.holds().max() <= 300.0

@@ -145,7 +145,7 @@ class Integrator:
         for crew in state.crew:
             assert crew.history is not None
             back = crew.history.rollback(since)
-            if back is None or start < float(crew.history.t[0]):
+            if back is None:  # the late data precede the start
                 restart = True
                 break
             knot, crew.session, crew.sigma, crew.eva_msv = back

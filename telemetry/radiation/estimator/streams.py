@@ -5,6 +5,7 @@ All owned by the zmq-subscriber thread (inside the estimator's state).
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import TYPE_CHECKING, Final
 
@@ -72,6 +73,22 @@ class SampleStream:
         +inf when nothing was inserted.
         """
         valid = np.isfinite(values)  # NaN: not sampled, which is not late
+        n_in = times.shape[0]
+        if (
+            n_in
+            and bool(valid.all())
+            and float(times[0]) > max(self.known, floor)
+            and (n_in == 1 or bool(np.all(np.diff(times) > 0)))
+            and math.isfinite(float(times[-1]))
+        ):
+            # The live case: newer than everything, in order. No search.
+            start = self.t.shape[0]
+            if not self.seen:
+                self.first = float(times[0])
+            self.t = np.concatenate((self.t, times))
+            self.v = np.concatenate((self.v, values))
+            self._refresh_holds(start)
+            return float(times[0])
         ok = valid & np.isfinite(times)
         keep = ok & (times > floor)
         if not keep.any():
@@ -108,9 +125,29 @@ class SampleStream:
         return self._holds
 
     def _refresh_holds(self, start: int) -> None:
-        """Recompute hold times from sample ``start`` (those after it changed)."""
-        lo = max(0, start - CADENCE_WINDOW - 1)
+        """Recompute hold times from sample ``start`` (those after it changed).
+
+        A sample's window is the intervals before it and the one after it:
+        inserting at ``start`` changes the holds from ``start - 1`` on.
+        """
+        lo = max(0, start - 1)
         kept = self._holds[:lo]
+        n = self.t.shape[0]
+        if n - lo <= 4:
+            # The live case, one or two new samples: plain Python is cheaper
+            # than building sliding windows.
+            t = self.t[max(0, lo - CADENCE_WINDOW) :].tolist()
+            off = min(lo, CADENCE_WINDOW)
+            steps = [b - a for a, b in itertools.pairwise(t)]
+            tail: list[float] = []
+            for i in range(off, len(t)):
+                window = sorted(steps[max(0, i - CADENCE_WINDOW + 1) : i + 1])
+                m = len(window)
+                cadence = (window[(m - 1) // 2] + window[m // 2]) / 2.0 if m else 0.0
+                hold = HOLD_CADENCE_FACTOR * cadence
+                tail.append(min(max(hold, self.stale_s), self.hold_max_s))
+            self._holds = np.concatenate((kept, np.array(tail)))
+            return
         # Intervals around sample i: up to CADENCE_WINDOW before it, and the
         # one following it once known (NaN pads the ends).
         w = CADENCE_WINDOW
