@@ -2,7 +2,10 @@
 
 Per-crew doses and limits come from the dose estimator's snapshot; the plots
 read the rad, GOES, orbit and crew-location buffers. A refresh redraws only
-what changed since the last one.
+what changed since the last one. The banner's words and level are decided by
+``telemetry.radiation.banner`` (Qt-free); this module draws. Near 1,000 lines
+as one concept, the radiation panel: its crew table, three plots and limit
+table share one snapshot and one refresh.
 """
 
 from __future__ import annotations
@@ -899,6 +902,9 @@ class RadiationDock(Panel):
             late += f" · {invalid} ignored (outside physical range)"
         if snap is not None and snap.revisions:
             late += f" · revised by late data {snap.revisions}x"
+        if snap is not None and math.isfinite(snap.provisional_since):
+            # An input has not reported since then: late data may revise.
+            late += f" · provisional since {utc_text(snap.provisional_since)}"
         if silent > self._rad_stale_s:
             self.input_lamp.set_level(
                 Level.STALE, f"{at} · dosimeters silent {silent:.0f} s{late}{ledger}"

@@ -2,6 +2,10 @@
 
 ``resources/crew_roster.toml`` and ``resources/dose_limits.toml`` become frozen
 dataclasses; every error names the file, the line and the entry.
+
+Over 800 lines as one concept, the radiation configuration: the two files
+share the TOML reader that points errors at lines, and a roster is only valid
+against the limits (each member's agency, sex and age must resolve).
 """
 
 from __future__ import annotations

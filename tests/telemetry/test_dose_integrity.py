@@ -222,6 +222,8 @@ def test_stale_inputs_never_fall_below_the_last_module_rate_in_an_spe(
     assert c1.rate_usv_h == pytest.approx(400.0)  # not the 25.75 baseline
     # The last sample is held 30 s (stale_after_s > 2 x its 10-s cadence).
     assert c1.fallback_since == pytest.approx(T0 + HOUR + 30.0)
+    # JPM's monitor has not reported since: the estimate is provisional.
+    assert est.snapshot().provisional_since == pytest.approx(T0 + HOUR)
 
 
 # ------------------------------------------------------- finding 3

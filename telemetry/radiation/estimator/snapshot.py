@@ -68,8 +68,27 @@ class SnapshotBuilder:
             version=version,
             invalid_samples=sum(state.invalid.values()),
             history_note=state.seed_note,
+            provisional_since=self._provisional_since(state),
             revisions=state.revisions,
         )
+
+    def _provisional_since(self, state: EstimatorState) -> float:
+        """Earliest last sample of an input that has not reported up to now.
+
+        From there on the estimate holds or falls back for that input, and
+        late data from it would still revise the dose (within the revise
+        window); NaN when every input has reported up to the integration time.
+        """
+        until = state.until
+        if math.isnan(until):
+            return math.nan
+        window = self.setup.config.revise_window_s
+        behind = [
+            s.known
+            for s in state.streams.values()
+            if s.seen and s.known < until and until - s.known < window
+        ]
+        return min(behind) if behind else math.nan
 
     def _crew_dose(
         self, state: EstimatorState, setup: CrewSetup, crew: CrewState
