@@ -111,9 +111,9 @@ class CrewDoseSummary:
     """Dose a crew member accrued in the range (derived channels); immutable."""
 
     crew: str
-    accrued_msv: float | None  # dose_career(end) - dose_career(start)
-    session_msv: float | None  # dose_session at the end of the range
-    career_msv: float | None  # dose_career at the end of the range
+    accrued_msv: float | None  # dose_career(end) - dose_career(start): E
+    session_msv: float | None  # dose_session at the end of the range: area H
+    career_msv: float | None  # dose_career at the end of the range: E
 
 
 @dataclass
@@ -379,8 +379,9 @@ def render_handover(data: HandoverData) -> str:
     out.append("<h2>Crew dose accrued</h2>")
     if data.has_dose:
         out.append(
-            "<table><tr><th>Crew</th><th>Accrued in period</th>"
-            "<th>Session dose at end</th><th>Career dose at end</th></tr>"
+            "<table><tr><th>Crew</th><th>Accrued in period (E)</th>"
+            "<th>Session dose at end (area H)</th><th>Career dose at end (E)</th>"
+            "</tr>"
         )
         for d in data.dose:
             accrued = (
