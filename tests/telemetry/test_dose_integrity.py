@@ -652,3 +652,63 @@ def test_hold_times_do_not_depend_on_arrival_order_or_batching() -> None:
     np.testing.assert_array_equal(shuffled.holds(), whole.holds())
     # Within stale_after_s and hold_max_s, about twice the local cadence.
     assert whole.holds().min() >= 30.0 and whole.holds().max() <= 300.0
+
+
+def _live_dose_over_zeromq(
+    dictionary: TelemetryDictionary, start: float, cadence_s: float, rows: int
+) -> float:
+    """c1's session dose after ten minutes of a stepped field sent over ZeroMQ."""
+    endpoint = free_tcp_endpoint()
+    derivers = build_derivers(dictionary)
+    est = derivers[0]
+    assert isinstance(est, DoseEstimator)
+    session = LiveSession(dictionary, SessionConfig([endpoint], None), derivers)
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.XPUB)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.bind(endpoint)
+    session.start()
+    try:
+        assert sock.poll(10_000, zmq.POLLIN), "no subscription"
+        sock.recv()
+        t = start + np.arange(0.0, 600.0 + 0.5, cadence_s)
+        # 30 µSv/h, doubled from minute 5 (a step both cadences sample).
+        rate = np.where(t < start + 300.0, 30.0, 60.0)
+        c = start + np.arange(0.0, 600.0 + 0.5, 10.0)
+        seq = 0
+        frames: list[tuple[float, list[bytes]]] = []
+        for lo in range(0, t.shape[0], rows):
+            part = slice(lo, lo + rows)
+            frame = encode_frame(
+                "rad", "padles-jpm-1", seq, t[part], {"dose_eq_rate": rate[part]}
+            )
+            frames.append((float(t[part][-1]), frame))
+            seq += 1
+        for i in range(c.shape[0]):
+            frame = encode_frame("crew", "c1", seq, c[i : i + 1], {"module": ["JPM"]})
+            frames.append((float(c[i]), frame))
+            seq += 1
+        frames.sort(key=lambda f: f[0])
+        for _t, frame in frames:
+            sock.send_multipart(frame)
+
+        def integrated() -> bool:
+            return est.snapshot().time >= start + 600.0
+
+        wait_for(integrated, 20.0, "the dose integrated to the last sample")
+    finally:
+        session.stop()
+        sock.close(linger=0)
+        ctx.term()
+    return est.snapshot().member("c1").session_msv
+
+
+def test_the_same_field_over_zeromq_at_two_cadences_gives_the_same_dose(
+    dictionary: TelemetryDictionary,
+) -> None:
+    start = math.floor(time.time()) - 700.0
+    every_10_s = _live_dose_over_zeromq(dictionary, start, 10.0, 1)
+    once_a_minute_in_5_min_batches = _live_dose_over_zeromq(dictionary, start, 60.0, 5)
+    expected = (30.0 * 300.0 + 60.0 * 300.0) / 3.6e6
+    assert every_10_s == pytest.approx(expected, rel=2e-3)
+    assert once_a_minute_in_5_min_batches == pytest.approx(every_10_s, rel=2e-3)
