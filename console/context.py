@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from telemetry.core.alarms import AlarmBook
     from telemetry.core.channels import ChannelStore
     from telemetry.core.dictionary import TelemetryDictionary
-    from telemetry.radiation.estimator import DoseEstimator
+    from telemetry.radiation.estimator.view import DoseView
 
 
 class ArchiveHealth(Protocol):
@@ -61,7 +61,7 @@ class ConsoleContext:
     mode: str = "live"  # "live", "replay" or "training"
     archive_path: Path | None = None
     history: HistoryService | None = None
-    dose: DoseEstimator | None = None  # read through its snapshot() lock
+    dose: DoseView | None = None  # read through its snapshot() lock
     archive: ArchiveHealth | None = None  # a live session's writer
     replay: ReplayDriver | None = None  # replay and training modes
     training_log: Path | None = None  # training mode: the trainee's action log

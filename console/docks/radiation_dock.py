@@ -2,7 +2,10 @@
 
 Per-crew doses and limits come from the dose estimator's snapshot; the plots
 read the rad, GOES, orbit and crew-location buffers. A refresh redraws only
-what changed since the last one.
+what changed since the last one. The banner's words and level are decided by
+``telemetry.radiation.banner`` (Qt-free); this module draws. Near 1,000 lines
+as one concept, the radiation panel: its crew table, three plots and limit
+table share one snapshot and one refresh.
 """
 
 from __future__ import annotations
@@ -32,8 +35,15 @@ from PySide6.QtWidgets import (
 )
 
 from console.docks.panel import Panel, VersionWatch, utc_text
-from telemetry.core.units import format_days, format_dose, format_msv, format_pfu
-from telemetry.radiation.spaceweather import s_label, s_scale
+from telemetry.core.units import (
+    format_days,
+    format_dose,
+    format_msv,
+    format_percent,
+    format_pfu,
+)
+from telemetry.radiation.banner import WAITING, radiation_banner
+from telemetry.radiation.estimator.model import Fallback, ShelterAction
 from widgets.banner import Banner
 from widgets.event_table import EventRow, EventTableModel
 from widgets.levels import Level, palette
@@ -349,7 +359,9 @@ class RadiationDock(Panel):
         column.setSpacing(4)
 
         self.banner = Banner(body)
-        self.banner.set_message("NO DOSE ESTIMATE", Level.NO_DATA, "waiting for data")
+        self.banner.set_message(
+            WAITING.title, Level[WAITING.level.name], WAITING.detail
+        )
         column.addWidget(self.banner)
 
         status = QHBoxLayout()
@@ -411,10 +423,10 @@ class RadiationDock(Panel):
             "",
             "Crew",
             "Location · estimate",
-            "Rate",
-            "Session ±1σ",
-            "Career dose vs limit",
-            "Worst short-term limit (H as Gy-Eq stand-in)",
+            "Rate H",
+            "Session H ±1σ",
+            "Career effective dose E vs limit",
+            "Worst short-term organ limit (own unit)",
             "Days to limit",
         )
         for col, text in enumerate(heads):
@@ -586,9 +598,10 @@ class RadiationDock(Panel):
         column.addWidget(self.limits_view, 1)
         version = self._dose.limits.version if self._dose is not None else "?"
         note = _label(
-            "Short-term limits are organ doses in mGy-Eq; they are compared with "
-            f"whole-body H (mSv) as a conservative stand-in. Limits {version}, "
-            "alert marks at 50/75/90/100 %.",
+            "Each limit in its own quantity: career in effective dose E (mSv), "
+            "organs in mGy-Eq, CNS in mGy, converted from area H "
+            f"(docs/dosimetry.md). Limits {version}, alert marks at "
+            "50/75/90/100 %.",
             size=8.0,
             dim=True,
         )
@@ -687,10 +700,14 @@ class RadiationDock(Panel):
 
     def _apply_crew(self, row: CrewRow, crew: CrewDose, snap: DoseSnapshot) -> None:
         shelter = snap.shelter
+        advice = next((c for c in shelter.crew if c.crew_id == crew.crew_id), None)
         key = (
             crew.module,
             crew.source,
             crew.stale,
+            crew.fallback,
+            crew.eva_msv,
+            advice,
             crew.rate_usv_h,
             crew.session_msv,
             crew.budgets_time,
@@ -704,11 +721,22 @@ class RadiationDock(Panel):
         level = Level[crew.level.name]
         row.lamp.set_level(level if crew.source != "none" else Level.NO_DATA)
         row.module.setText(crew.module or "?")
-        outside = shelter.recommended and crew.module != shelter.module
-        row.move.setText(f"→ {shelter.module}" if outside else "")
+        relocate = advice is not None and advice.action == ShelterAction.RELOCATE
+        if relocate and crew.module != shelter.module:
+            row.move.setText(f"→ {shelter.module}")
+        elif advice is not None and advice.action != ShelterAction.NONE:
+            row.move.setText(f"→ {advice.action.value}")
+        else:
+            row.move.setText("")
         source = str(crew.source)
         text = _SOURCE_TEXT.get(source, source)
-        if crew.stale:
+        if crew.fallback != Fallback.NONE and crew.fallback != Fallback.SCALED:
+            # Which fallback runs, and since when (sample time).
+            since = utc_text(crew.fallback_since)
+            row.source.set_level(
+                Level.STALE, f"{text} · fallback: {crew.fallback.value} since {since}"
+            )
+        elif crew.stale:
             row.source.set_level(Level.STALE, f"{text} · STALE")
         else:
             row.source.set_level(
@@ -720,12 +748,13 @@ class RadiationDock(Panel):
         sigma = crew.uncertainty_rel * crew.session_msv
         row.session.setText(format_dose(crew.session_msv, sigma))
         rolling = crew.dose_30d_msv, crew.dose_1y_msv
+        eva = f" · EVA {format_dose(crew.eva_msv)} H" if crew.eva_msv > 0 else ""
         row.rolling.setText(
-            f"30 d {format_dose(rolling[0])} · 1 y {format_dose(rolling[1])}"
+            f"30 d {format_dose(rolling[0])} · 1 y {format_dose(rolling[1])} H{eva}"
         )
         career = next((s for s in crew.limits if s.window_days is None), None)
         career_level = Level[career.level.name] if career else Level.NOMINAL
-        row.career_bar.set_label(f"Career · {crew.agency} limit")
+        row.career_bar.set_label(f"Career E · {crew.agency} limit")
         row.career_bar.set_value(
             crew.career_msv,
             crew.career_limit_msv,
@@ -748,14 +777,21 @@ class RadiationDock(Panel):
         row.days.setText(format_days(crew.days_to_limit))
         nearest = next((s for s in crew.limits if s.id == crew.limiting), None)
         lines = [f"to {nearest.label if nearest else crew.limiting}"]
+        projection = crew.projection
         if crew.projected_mission_msv is not None:
             frac = crew.projected_mission_msv / crew.career_limit_msv
             lines.append(
-                f"end of mission {format_msv(crew.projected_mission_msv)} mSv "
-                f"({frac * 100:.0f} %)"
+                f"end of mission {format_msv(crew.projected_mission_msv)} mSv E "
+                f"({format_percent(frac)})"
             )
+        elif projection is not None and not projection.ok:
+            lines.append(projection.reason.split(":")[0])
         row.projection.setText(" · ".join(lines))
-        projected_over = (
+        projected_over = any(
+            s.projected_fraction >= 1.0
+            or (s.upper_fraction >= 1.0 and s.window_days is None)
+            for s in crew.limits
+        ) or (
             crew.projected_mission_msv is not None
             and crew.projected_mission_msv >= crew.career_limit_msv
         )
@@ -769,10 +805,22 @@ class RadiationDock(Panel):
             )
         tip = [f"{crew.name} ({crew.crew_id}, {crew.agency})"]
         tip.append(
-            f"prior {format_msv(crew.prior_msv)} mSv + session "
-            f"{format_dose(crew.session_msv)} = career "
-            f"{format_msv(crew.career_msv)} of {crew.career_limit_msv:g} mSv"
+            f"career E = prior {format_msv(crew.prior_msv)} mSv E + E of "
+            f"(earlier {format_dose(crew.earlier_msv)} + session "
+            f"{format_dose(crew.session_msv)} of area H) = "
+            f"{format_msv(crew.career_msv)} of {crew.career_limit_msv:g} mSv E"
         )
+        if projection is not None:
+            tip.append(
+                f"projection: {projection.reason}"
+                if not projection.ok
+                else f"projection from {projection.basis_days:.1f} d at "
+                f"{projection.rate_msv_d:.3f} mSv/d H: end of mission "
+                f"{format_msv(projection.career_e_msv)} mSv E (upper 1σ "
+                f"{format_msv(projection.career_e_upper_msv)} mSv E)"
+            )
+        if advice is not None and advice.action != ShelterAction.NONE:
+            tip.append(f"shelter advice: {advice.action.value}: {advice.reason}")
         tip.extend(_limit_line(s) for s in crew.limits)
         text = "\n".join(tip)
         if text != row.tooltip:
@@ -781,65 +829,9 @@ class RadiationDock(Panel):
                 widget.setToolTip(text)
 
     def _apply_banner(self, snap: DoseSnapshot) -> None:
-        spe = snap.spe
-        shelter = snap.shelter
-        event = spe.event
-        facts: list[str] = []
-        if event is not None:
-            facts.append(
-                f"SPE onset {utc_text(event.onset)} · peak {event.peak_p10:.4g} pfu "
-                f"({s_label(s_scale(event.peak_p10))}) "
-                f"at {utc_text(event.peak_p10_time)}"
-            )
-        if spe.energetic and spe.energetic_onset is not None:
-            facts.append(f"energetic since {utc_text(spe.energetic_onset)}")
-        if shelter.recommended:
-            # First what to do: who is still outside and what moving saves.
-            where = {c.crew_id: c.module or "?" for c in snap.crew}
-            outside = [
-                f"{cid} in {where.get(cid, '?')} ({format_dose(v)})"
-                for cid, v in shelter.per_crew
-                if v > 0
-            ]
-            action = (
-                f"Outside {shelter.module}: " + ", ".join(outside)
-                if outside
-                else f"All crew in {shelter.module}"
-            )
-            since = utc_text(shelter.since) if shelter.since is not None else "—"
-            first = (
-                f"{action} · est. dose avoided in {shelter.horizon_h:g} h: "
-                f"{format_dose(shelter.dose_avoided_msv)} · "
-                f"since {since}: {shelter.reason}"
-            )
-            what = f"SPE S{spe.s_level}" if spe.active else "ENERGETIC PROTONS"
-            self.banner.set_message(
-                f"SHELTER IN {shelter.module} RECOMMENDED · {what}",
-                Level.CRITICAL,
-                "\n".join([first, " · ".join(facts)] if facts else [first]),
-            )
-        elif spe.active:
-            self.banner.set_message(
-                f"SOLAR PARTICLE EVENT · S{spe.s_level}",
-                s_level(max(spe.s_level, 2)),
-                " · ".join(facts),
-            )
-        elif spe.energetic:
-            self.banner.set_message(
-                "ENERGETIC PROTONS · >100 MeV ≥ 1 pfu", Level.WARNING, " · ".join(facts)
-            )
-        elif spe.p10 == spe.p10:
-            self.banner.set_message(
-                f"NO SPE · S{spe.s_level}",
-                Level.NO_DATA,
-                f"GOES >10 MeV {format_pfu(spe.p10)} pfu, "
-                f">100 MeV {format_pfu(spe.p100)} pfu · "
-                "no shelter advice",
-            )
-        else:
-            self.banner.set_message(
-                "NO SPACE-WEATHER DATA", Level.STALE, "no GOES proton flux received"
-            )
+        """Draw the banner the Qt-free presenter decided (wording and level)."""
+        view = radiation_banner(snap)
+        self.banner.set_message(view.title, Level[view.level.name], view.detail)
 
     def _apply_shelter_spans(self, snap: DoseSnapshot) -> None:
         """Shade shelter advice on the crew-location plot (who went, and when).
@@ -872,7 +864,7 @@ class RadiationDock(Panel):
                 f"{crew_id}:{st.id}",
                 (
                     f"{crew_id} · {st.label} · {st.limit:g} {st.unit}",
-                    f"{st.fraction * 100:.1f} %",
+                    format_percent(st.fraction),
                     format_dose(st.dose, unit=st.unit),
                     format_days(st.days_to_limit),
                 ),
@@ -908,6 +900,11 @@ class RadiationDock(Panel):
         invalid = snap.invalid_samples if snap is not None else 0
         if invalid:
             late += f" · {invalid} ignored (outside physical range)"
+        if snap is not None and snap.revisions:
+            late += f" · revised by late data {snap.revisions}x"
+        if snap is not None and math.isfinite(snap.provisional_since):
+            # An input has not reported since then: late data may revise.
+            late += f" · provisional since {utc_text(snap.provisional_since)}"
         if silent > self._rad_stale_s:
             self.input_lamp.set_level(
                 Level.STALE, f"{at} · dosimeters silent {silent:.0f} s{late}{ledger}"
@@ -987,7 +984,8 @@ class RadiationDock(Panel):
 
 def _limit_line(s: LimitStatus) -> str:
     return (
-        f"{s.label}: {format_dose(s.dose, unit=s.unit)} of {s.limit:g} {s.unit} "
-        f"({s.fraction * 100:.1f} %), {format_days(s.days_to_limit)} "
+        f"{s.label} ({s.quantity}): {format_dose(s.dose, unit=s.unit)} of "
+        f"{s.limit:g} {s.unit} ({format_percent(s.fraction)}), "
+        f"{format_days(s.days_to_limit)} "
         f"[{s.status}] {s.source}"
     )

@@ -83,6 +83,9 @@ class ChannelSpec:
     description: str = ""
     rate_hz: float = 1.0
     stale_after_s: float = 5.0
+    # Longest a consumer that integrates by sample time (the dose estimator)
+    # may hold a sample over its learned cadence; never below stale_after_s.
+    hold_max_s: float = 5.0
     display_range: tuple[float, float] | None = None
     fmt: str = "{:.2f}"
     states: dict[str, int] = field(default_factory=dict)
@@ -397,6 +400,11 @@ class _Parser:
         # Yamcs marks a parameter expired after ~1.9 periods; we allow a bit
         # more so one late message does not flicker the display.
         stale = self.positive(ch, "stale_after_s", entry, default_stale or 2.5 / rate)
+        hold = self.number(ch, "hold_max_s", entry, stale)
+        if hold < stale:
+            raise self.fail(
+                f"{entry}.hold_max_s", f"must be >= stale_after_s ({stale}), got {hold}"
+            )
         states_raw = self.table(ch.get("states", {}), f"{entry}.states")
         states: dict[str, int] = {}
         for state, code in states_raw.items():
@@ -437,6 +445,7 @@ class _Parser:
             description=str(ch.get("description", "")),
             rate_hz=rate,
             stale_after_s=stale,
+            hold_max_s=hold,
             display_range=self.pair(display, f"{entry}.range")
             if display is not None
             else None,

@@ -8,6 +8,7 @@ two ways. Pure functions of their arguments; any thread may call them.
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime
 from typing import Final
 
 from telemetry.core.text import utc_text
@@ -23,6 +24,7 @@ __all__ = [
     "format_percent",
     "format_pfu",
     "format_sig",
+    "gmt_text",
     "utc_text",
 ]
 
@@ -36,6 +38,8 @@ def format_sig(value: float, digits: int = 3) -> str:
         return "—"
     if value == 0:
         return "0"
+    if abs(value) >= 1e6:  # bounded width: a corrupt 1e308 must not fill a screen
+        return f"{value:.{digits - 1}e}"
     decimals = max(0, digits - 1 - math.floor(math.log10(abs(value))))
     return f"{value:.{decimals}f}"
 
@@ -126,3 +130,19 @@ def format_hms(seconds: float) -> str:
         return ""
     s = int(round(seconds))
     return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+def gmt_text(t: float, *, date: bool = False) -> str:
+    """Format UTC seconds as ``329/08:12:03`` (GMT day of year, the ISS convention).
+
+    ``date`` adds the calendar date for times that may be days old; the panels'
+    ``utc_text`` prints the same.
+    """
+    if not math.isfinite(t):
+        return "—"
+    try:
+        stamp = datetime.fromtimestamp(t, UTC)
+    except (OverflowError, ValueError, OSError):
+        return "—"
+    text = stamp.strftime("%j/%H:%M:%S")
+    return f"{stamp:%Y-%m-%d} {text}" if date else text

@@ -321,7 +321,8 @@ class LiveSession:
                 )
             return
         try:
-            ledger.record(first, until, bins)
+            # Bins late data may still revise are rewritten until settled.
+            ledger.record(first, until, bins, until - dose.config.revise_window_s)
         except LedgerError as exc:
             self.note(now, "dose ledger", str(exc), int(Severity.WARNING))
             ledger.close()

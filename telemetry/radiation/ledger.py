@@ -146,6 +146,8 @@ class DoseLedger:
         self.opened = opened
         self._session_id: int | None = None
         self._open_from = -math.inf  # bins before this are complete and written
+        # Bins refused because negative or not finite (never written).
+        self.refused = 0
         self._db: sqlite3.Connection | None = None
         self._lock_fd: int | None = None
         self.writable = False
@@ -433,12 +435,15 @@ class DoseLedger:
         first: float,
         until: float,
         bins: Mapping[str, Mapping[float, float]],
+        settled: float | None = None,
     ) -> int:
         """Write this session's dose per crew and bin, integrated over [first, until].
 
         ``bins`` holds the dose accrued in each bin by this session (sample
-        time). Bins before the one ``until`` falls in are then complete: they
-        are not written again. Returns the rows written (0 when read-only).
+        time). Bins before the one ``settled`` (default ``until``) falls in
+        are then complete: they are not written again; later ones are
+        rewritten by the next call (late data may still revise them).
+        Returns the rows written (0 when read-only).
 
         Raises
         ------
@@ -448,12 +453,17 @@ class DoseLedger:
         if not self.writable or self._db is None or not until >= first:
             return 0
         open_from = self._open_from
+        # The ledger keeps real crew dose: a bin that is negative or not a
+        # number (a sign error upstream) is refused, never written.
         rows = [
             (crew_id, start, msv)
             for crew_id, per_bin in bins.items()
             for start, msv in per_bin.items()
             if start >= open_from
         ]
+        good = [r for r in rows if math.isfinite(r[2]) and r[2] >= 0.0]
+        self.refused += len(rows) - len(good)
+        rows = good
         try:
             with self._db as db:
                 if self._session_id is None:
@@ -484,7 +494,8 @@ class DoseLedger:
                 )
         except sqlite3.Error as exc:
             raise LedgerError(f"{self.path}: dose ledger write failed ({exc})") from exc
-        self._open_from = math.floor(until / self.bin_s) * self.bin_s
+        done = until if settled is None else min(until, settled)
+        self._open_from = max(open_from, math.floor(done / self.bin_s) * self.bin_s)
         return len(rows)
 
     def close(self) -> None:

@@ -2,6 +2,10 @@
 
 ``resources/crew_roster.toml`` and ``resources/dose_limits.toml`` become frozen
 dataclasses; every error names the file, the line and the entry.
+
+Over 800 lines as one concept, the radiation configuration: the two files
+share the TOML reader that points errors at lines, and a roster is only valid
+against the limits (each member's agency, sex and age must resolve).
 """
 
 from __future__ import annotations
@@ -48,7 +52,13 @@ class CareerLimit:
 
 @dataclass(frozen=True, slots=True)
 class AgeRow:
-    """One row of an age/sex career table (ages in whole years, inclusive)."""
+    """One row of an age/sex career table (ages in whole years at first flight).
+
+    ``age_min``..``age_max`` inclusive, as published ("27-30"); a row
+    published as "> 46" has ``age_min`` 47 and ``above`` true (46 is not in
+    it). An age between two rows takes the row below it (see
+    :meth:`AgencyCareer.lookup`).
+    """
 
     age_min: int
     age_max: int | None
@@ -59,9 +69,19 @@ class AgeRow:
     source: str
     date: str
     note: str = ""
+    above: bool = False
 
     def covers(self, age: int) -> bool:
         return age >= self.age_min and (self.age_max is None or age <= self.age_max)
+
+    @property
+    def band(self) -> str:
+        """The band as published: '27-30', '> 46'."""
+        if self.above:
+            return f"> {self.age_min - 1}"
+        if self.age_max is None:
+            return f">= {self.age_min}"
+        return f"{self.age_min}-{self.age_max}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,11 +100,18 @@ class AgencyCareer:
     def lookup(self, sex: Sex, age: int) -> CareerLimit:
         """Return the limit for ``sex`` and ``age`` at first flight.
 
+        Boundary rule: a band covers its published ends ("27-30" holds 27
+        and 30; "> 46" holds 47 and older, not 46). An age that falls between
+        two published bands (46, between "41-45" and "> 46") takes the band
+        below it, whose limit is the lower, more protective one; the returned
+        limit's note says so.
+
         Raises
         ------
         KeyError
-            When the agency's table has no row for ``age``; an age outside the
-            table is not extrapolated, because a limit is a safety datum.
+            When the age is below the first row or above a bounded last row; an
+            age outside the table is not extrapolated, because a limit is a
+            safety datum.
         """
         if self.limit_msv is not None:
             return CareerLimit(
@@ -105,10 +132,21 @@ class AgencyCareer:
                 return CareerLimit(
                     self.agency, value, row.source, row.date, status, row.note
                 )
-        spans = ", ".join(
-            f"{r.age_min}-{r.age_max}" if r.age_max is not None else f">={r.age_min}"
-            for r in self.rows
-        )
+        below = [r for r in self.rows if r.age_max is not None and r.age_max < age]
+        above = [r for r in self.rows if r.age_min > age]
+        if below and above:
+            row = below[-1]
+            value, status = (
+                (row.female_msv, row.female_status)
+                if sex == "F"
+                else (row.male_msv, row.male_status)
+            )
+            note = (
+                f"age {age} falls between the published bands {row.band} and "
+                f"{above[0].band}: the lower band ({row.band}) applies"
+            )
+            return CareerLimit(self.agency, value, row.source, row.date, status, note)
+        spans = ", ".join(r.band for r in self.rows)
         raise KeyError(
             f"{self.agency} has no career limit for age {age} (rows: {spans})"
         )
@@ -138,6 +176,45 @@ class AlertLevel:
     severity: Severity
 
 
+@dataclass(frozen=True, slots=True)
+class DoseConversion:
+    """How area dose equivalent H at a crew member becomes each limit's quantity.
+
+    - effective dose E = ``effective_per_h`` × H (career limits, mSv);
+    - organ absorbed dose D_T = H / ``quality_factor`` × ``organ_depth[T]``
+      (mGy; the CNS limit);
+    - RBE-weighted organ dose = D_T × ``rbe`` (mGy-Eq; BFO, lens, skin,
+      circulatory limits).
+
+    The defaults are the identity (every quantity taken as H, the old
+    conservative stand-in); ``dose_limits.toml`` ``[conversion]`` gives the
+    published values with their sources (docs/dosimetry.md).
+    """
+
+    effective_per_h: float = 1.0
+    quality_factor: float = 1.0
+    rbe: float = 1.0
+    organ_depth: dict[str, float] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
+
+    def per_h(self, unit: str, organ: str | None = None) -> float:
+        """Return the factor from H (mSv) to a limit's ``unit`` (per mSv of H)."""
+        if unit.endswith("Sv"):
+            return self.effective_per_h
+        depth = self.organ_depth.get(organ or "", 1.0)
+        absorbed = depth / self.quality_factor
+        return absorbed * self.rbe if unit.endswith("Gy-Eq") else absorbed
+
+    @staticmethod
+    def quantity(unit: str, organ: str | None = None) -> str:
+        """Name of the quantity a limit in ``unit`` is compared in."""
+        if unit.endswith("Sv"):
+            return "effective dose E"
+        if unit.endswith("Gy-Eq"):
+            return f"RBE-weighted {organ or 'organ'} dose"
+        return f"{organ or 'organ'} absorbed dose"
+
+
 @dataclass(frozen=True)
 class DoseLimits:
     """Career, short-term and alert levels from ``dose_limits.toml``.
@@ -151,6 +228,7 @@ class DoseLimits:
     short_term: tuple[ShortTermLimit, ...]
     alert_levels: tuple[AlertLevel, ...]
     alert_source: str = ""
+    conversion: DoseConversion = field(default_factory=DoseConversion)
 
     @classmethod
     def load(cls, path: Path | str = DEFAULT_LIMITS) -> DoseLimits:
@@ -269,6 +347,15 @@ class EstimatorConfig:
     output_interval_s: float = 10.0
     rolling_bin_s: float = 3600.0
     projection_window_days: float = 7.0
+    # Late data up to this far behind the integration time revises the dose
+    # (a dump after loss of signal); older samples are counted late, dropped.
+    revise_window_s: float = 21600.0
+    # Projections need at least this many days of ledger and session dose.
+    projection_min_days: float = 1.0
+    # EVA dose rate / shielding-normalised (Kibo PM equivalent) interior rate:
+    # Kibo Exposed Facility vs PM 231 / 82 mGy/yr = 2.8 (Tanpopo, Kodaira et
+    # al. 2021, Astrobiology 21:1473; radiation.md 2.5). A suit adds little.
+    eva_factor: float = 2.8
     spe: SpeConfig = field(default_factory=SpeConfig)
     shelter: ShelterConfig = field(default_factory=ShelterConfig)
     uncertainty: UncertaintyConfig = field(default_factory=UncertaintyConfig)
@@ -601,6 +688,40 @@ def _parse_limits(doc: _Document) -> DoseLimits:
         tuple(short_term),
         tuple(levels),
         alert_source,
+        _parse_conversion(doc, data.get("conversion", {})),
+    )
+
+
+def _parse_conversion(doc: _Document, raw: Any) -> DoseConversion:
+    entry: Entry = ("conversion",)
+    table = doc.table(raw, entry)
+    doc.only_keys(
+        table,
+        {"effective_per_h", "quality_factor", "rbe", "organ_depth", "sources"},
+        entry,
+    )
+    d = DoseConversion()
+    depth_raw = doc.table(table.get("organ_depth", {}), (*entry, "organ_depth"))
+    depth = {
+        organ: doc.number(depth_raw, organ, (*entry, "organ_depth"), positive=True)
+        for organ in depth_raw
+    }
+    sources_raw = doc.table(table.get("sources", {}), (*entry, "sources"))
+    sources = {k: str(v) for k, v in sources_raw.items()}
+    factor = doc.number(
+        table, "effective_per_h", entry, d.effective_per_h, positive=True
+    )
+    if factor > 1.0:
+        raise doc.fail(
+            (*entry, "effective_per_h"),
+            f"must be <= 1 (E inside the body is below area H), got {factor:g}",
+        )
+    return DoseConversion(
+        factor,
+        doc.number(table, "quality_factor", entry, d.quality_factor, positive=True),
+        doc.number(table, "rbe", entry, d.rbe, positive=True),
+        depth,
+        sources,
     )
 
 
@@ -611,10 +732,17 @@ def _parse_age_rows(doc: _Document, raw: Any, entry: Entry) -> tuple[AgeRow, ...
         doc.only_keys(
             row,
             {"age_min", "age_max", "male_msv", "male_status", "female_msv"}
-            | {"female_status", "source", "date", "note"},
+            | {"female_status", "source", "date", "note", "age_above"},
             where,
         )
-        age_min = doc.integer(row, "age_min", where, minimum=0)
+        if ("age_min" in row) == ("age_above" in row):
+            raise doc.fail(where, "needs exactly one of age_min or age_above")
+        above = "age_above" in row
+        age_min = (
+            doc.integer(row, "age_above", where, minimum=0) + 1
+            if above
+            else doc.integer(row, "age_min", where, minimum=0)
+        )
         age_max = (
             doc.integer(row, "age_max", where, minimum=age_min)
             if "age_max" in row
@@ -636,6 +764,7 @@ def _parse_age_rows(doc: _Document, raw: Any, entry: Entry) -> tuple[AgeRow, ...
                 doc.string(row, "source", where),
                 doc.string(row, "date", where),
                 str(row.get("note", "")),
+                above,
             )
         )
     if not rows:
@@ -729,7 +858,8 @@ def _parse_estimator(doc: _Document, raw: Any) -> EstimatorConfig:
     doc.only_keys(
         est,
         {"body_shielding_factor", "model_rate_usv_h", "lateness_s", "output_interval_s"}
-        | {"rolling_bin_s", "projection_window_days", "spe", "shelter", "uncertainty"},
+        | {"rolling_bin_s", "projection_window_days", "spe", "shelter", "uncertainty"}
+        | {"revise_window_s", "projection_min_days", "eva_factor"},
         entry,
     )
 
@@ -759,6 +889,13 @@ def _parse_estimator(doc: _Document, raw: Any) -> EstimatorConfig:
         projection_window_days=num(
             "projection_window_days", defaults.projection_window_days
         ),
+        revise_window_s=num(
+            "revise_window_s", defaults.revise_window_s, positive=False
+        ),
+        projection_min_days=num(
+            "projection_min_days", defaults.projection_min_days, positive=False
+        ),
+        eva_factor=num("eva_factor", defaults.eva_factor),
         spe=_parse_spe(doc, est.get("spe", {})),
         shelter=_parse_shelter(doc, est.get("shelter", {})),
         uncertainty=_parse_uncertainty(doc, est.get("uncertainty", {})),

@@ -387,6 +387,11 @@ class SpeDetector:
             self._energetic_below += 1
             if self._energetic_below >= cfg.end_points:
                 self._energetic = False
+                # The run that declared it is over: a later declaration needs
+                # a new run of energetic_points samples, dated from its own start.
+                self._energetic_run = 0
+                self._energetic_start = math.nan
+                self._energetic_below = 0
                 self._transitions.append(
                     SpeTransition(SpeTransitionKind.ENERGETIC_END, t, f100)
                 )

@@ -586,7 +586,9 @@ def _crew_report(
     d = at(tap.d, q_end) - at(tap.d, q_start)
     sigma = at(tap.sigma, q_end) - at(tap.sigma, q_start)
     session_end = at(tap.h, q_end)
-    career = member.prior_career_msv + session_end
+    # Career is effective dose E: area H converted as the estimator does.
+    e_per_h = replay.estimator.limits.conversion.effective_per_h
+    career = member.prior_career_msv + e_per_h * session_end
     career_rule = replay.estimator.limits.career_limit(
         member.agency, member.sex, member.age_at_first_flight
     )
@@ -597,7 +599,7 @@ def _crew_report(
     if remaining <= 0:
         to_limit = 0.0
     elif rate > 0:
-        to_limit = remaining / rate
+        to_limit = remaining / (e_per_h * rate)  # E left / E per day
     else:
         to_limit = math.inf
     if q_end == math.inf:

@@ -231,7 +231,9 @@ class DoseReport:
             "units": {
                 "absorbed": "mGy (tissue)",
                 "dose_equivalent": "mSv (Q(L) of ICRP 60, x body factor)",
-                "short_term_limits": "mGy-Eq; compared with H as a stand-in",
+                "career": "mSv of effective dose E (area H converted)",
+                "short_term_limits": "each in its own unit (mGy-Eq, mGy), "
+                "converted from H (docs/dosimetry.md)",
             },
         }
 
@@ -336,7 +338,10 @@ def limits_at(
         )
     ]
     for s in limits.evaluated_short_term():
-        dose = rolling_dose(knots[0], knots[1], t, session, s.window_days)
+        # Each organ limit in its own quantity (mGy-Eq, mGy), from area H.
+        dose = rolling_dose(
+            knots[0], knots[1], t, session, s.window_days
+        ) * limits.conversion.per_h(s.unit, s.organ)
         out.append(
             LimitAtEnd(
                 s.id,

@@ -87,9 +87,9 @@ class CrewDoseSummary:
     """Dose a crew member accrued in the range (derived channels); immutable."""
 
     crew: str
-    accrued_msv: float | None  # dose_career(end) - dose_career(start)
-    session_msv: float | None  # dose_session at the end of the range
-    career_msv: float | None  # dose_career at the end of the range
+    accrued_msv: float | None  # dose_career(end) - dose_career(start): E: E
+    session_msv: float | None  # dose_session at the end of the range: area H
+    career_msv: float | None  # dose_career at the end of the range: E
 
 
 @dataclass

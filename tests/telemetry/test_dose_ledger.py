@@ -17,6 +17,7 @@ from telemetry.core.pipeline import Pipeline
 from telemetry.core.severity import Severity
 from telemetry.live.session import LiveSession, SessionConfig, build_derivers
 from telemetry.radiation.ledger import DoseLedger, LedgerError
+from telemetry.radiation.roster import DoseLimits
 from telemetry.replay.engine import ReplayEngine, replay_derivers
 from telemetry.replay.session_reader import SessionReader
 from telemetry.sim.simulator import Simulator
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
 T0 = 1_757_000_000.0  # 2025-09-04, inside the roster's mission (from 2025-09-01)
 HOUR = 3600.0
 DAY = 86400.0
+#: Effective dose E per mSv of area H (dose_limits.toml [conversion]).
+E_PER_H = DoseLimits.load().conversion.effective_per_h
 
 
 class Clock:
@@ -149,7 +152,10 @@ def test_a_restarted_console_keeps_the_dose_of_the_session_before(
         assert 0 < crew.session_msv < both
         assert crew.dose_30d_msv == pytest.approx(both, rel=1e-9)
         assert crew.dose_1y_msv == pytest.approx(both, rel=1e-9)
-        assert crew.career_msv == pytest.approx(before.career_msv + crew.session_msv)
+        e_per_h = second.estimator.limits.conversion.effective_per_h
+        assert crew.career_msv == pytest.approx(
+            before.career_msv + e_per_h * crew.session_msv
+        )
         assert crew.career_fraction == crew.career_msv / crew.career_limit_msv
 
     # The ledger holds both sessions; the hour both touched has both parts.
@@ -307,8 +313,9 @@ def test_rows_of_crew_no_longer_in_the_roster_are_ignored(
     snap = live.snapshot()
     assert "roster changed since" in snap.history_note
     assert snap.member("c1").dose_30d_msv == pytest.approx(0.25)
+    # The ledger holds area H; the career is effective dose E.
     assert snap.member("c1").career_msv == pytest.approx(
-        snap.member("c1").prior_msv + 0.25
+        snap.member("c1").prior_msv + E_PER_H * 0.25
     )
     assert snap.member("c2").dose_30d_msv == 0.0
     live.session.stop()
@@ -330,7 +337,7 @@ def test_dose_before_the_mission_counts_in_the_windows_not_the_career(
     c1 = estimator.snapshot().member("c1")
     assert c1.dose_30d_msv == pytest.approx(0.75)
     assert c1.earlier_msv == pytest.approx(0.25)
-    assert c1.career_msv == pytest.approx(c1.prior_msv + 0.25)
+    assert c1.career_msv == pytest.approx(c1.prior_msv + E_PER_H * 0.25)
     # 40 days on, the pre-mission hour has left the 30-day window.
     estimator.seed_history(
         {"c1": [(before_mission, before_mission + HOUR, 0.5)]}, now=T0 + 40 * DAY
@@ -370,7 +377,7 @@ def test_reset_and_checkpoints_keep_the_seed(
     assert snap.history_note == "includes earlier"
     assert snap.member("c1").session_msv == 0.0
     assert snap.member("c1").career_msv == pytest.approx(
-        snap.member("c1").prior_msv + 0.5
+        snap.member("c1").prior_msv + E_PER_H * 0.5
     )
 
 

@@ -22,7 +22,7 @@ from telemetry.core.dictionary import TelemetryDictionary
 from telemetry.core.pipeline import Pipeline
 from telemetry.live.session import build_derivers
 from telemetry.radiation.physics import SECONDS_PER_DAY
-from telemetry.radiation.roster import DEFAULT_ROSTER
+from telemetry.radiation.roster import DEFAULT_ROSTER, DoseLimits
 from telemetry.reports.dose_report import (
     BASELINE_QUALITY,
     CREW_FIELDS,
@@ -123,9 +123,10 @@ def test_totals_equal_the_live_estimator_at_the_end_of_the_same_data(
         assert crew.session_msv > 0
         assert entry["dose_equivalent_msv"] == pytest.approx(crew.session_msv, rel=1e-9)
         assert entry["career_msv"] == pytest.approx(crew.career_msv, rel=1e-12)
-        # Career includes the prior dose from the roster.
+        # Career (effective dose E) includes the prior dose from the roster.
+        e_per_h = DoseLimits.load().conversion.effective_per_h
         assert entry["career_msv"] == pytest.approx(
-            entry["prior_msv"] + entry["dose_equivalent_msv"], rel=1e-12
+            entry["prior_msv"] + e_per_h * entry["dose_equivalent_msv"], rel=1e-12
         )
         assert entry["prior_msv"] == crew.prior_msv > 0
         assert entry["career_limit_msv"] == crew.career_limit_msv
@@ -136,7 +137,7 @@ def test_totals_equal_the_live_estimator_at_the_end_of_the_same_data(
         # Days to the career limit at the period's mean rate.
         rate = entry["dose_equivalent_msv"] / days
         assert entry["mean_rate_msv_d"] == pytest.approx(rate)
-        expected = (crew.career_limit_msv - entry["career_msv"]) / rate
+        expected = (crew.career_limit_msv - entry["career_msv"]) / (e_per_h * rate)
         assert entry["days_to_career_limit"] == pytest.approx(expected)
         assert len(entry["limits"]) == len(crew.limits)
     assert data["dictionary_version"] == recording.dictionary.version
@@ -186,8 +187,9 @@ def test_a_sub_period_is_the_difference_of_the_live_session_dose(
         assert entry["dose_equivalent_msv"] == pytest.approx(expected, rel=1e-9)
         # Career and rolling doses include what came before the period.
         session_end = float(np.interp(end, t, y))
+        e_per_h = DoseLimits.load().conversion.effective_per_h
         assert entry["career_msv"] == pytest.approx(
-            entry["prior_msv"] + session_end, rel=1e-12
+            entry["prior_msv"] + e_per_h * session_end, rel=1e-12
         )
         assert entry["dose_30d_msv"] == pytest.approx(session_end, rel=1e-6)
         # Provenance covers exactly the period.

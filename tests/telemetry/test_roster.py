@@ -96,7 +96,7 @@ def test_limit_values_and_statuses(limits: DoseLimits) -> None:
     for agency in ("ESA", "CSA", "Roscosmos"):
         assert limits.agency(agency).limit_msv == 1000.0
     jaxa_rows = limits.agency("JAXA").rows
-    assert [r.age_min for r in jaxa_rows] == [27, 31, 36, 41, 46]
+    assert [r.band for r in jaxa_rows] == ["27-30", "31-35", "36-40", "41-45", "> 46"]
     assert jaxa_rows[0].female_status == "V"  # 500 mSv, NASEM Table 3-1
     assert jaxa_rows[-1].male_status == "V"  # 1000 mSv
     assert jaxa_rows[1].male_status == "R"  # rows still to verify are marked
