@@ -54,6 +54,12 @@ MAX_TIME_AHEAD_S = 300.0
 DEFAULT_TICK_S = 1.0
 #: ``WireError.reason`` of a message refused for ``max_time_ahead_s``.
 TIME_AHEAD = "time ahead"
+#: Sample times before this (2000-01-01) are an unset clock, not telemetry: no
+#: crew lived on the ISS before. One such sample would stretch a session, its
+#: reports and its replay over decades.
+EARLIEST_SAMPLE_TIME = 946_684_800.0
+#: ``WireError.reason`` of a message refused for ``earliest_time``.
+TIME_BEFORE_2000 = "time before 2000"
 
 Batch = tuple[str, np.ndarray, np.ndarray]
 _LINK_SEVERITY = {
@@ -143,6 +149,7 @@ class Pipeline:
         *,
         max_time_ahead_s: float | None = None,
         max_interval_s: float = MAX_LEARNED_INTERVAL_S,
+        earliest_time: float | None = None,
     ) -> None:
         """Build the data path; nothing runs until ``ingest``.
 
@@ -159,12 +166,17 @@ class Pipeline:
             ``LiveSession`` passes ``MAX_TIME_AHEAD_S``.
         max_interval_s
             Longest message cadence the link watchdog learns per source.
+        earliest_time
+            Refuse a message with a sample time before this (reason
+            ``"time before 2000"``): live sessions and imports pass
+            ``EARLIEST_SAMPLE_TIME``; replays read what was accepted.
         """
         if max_time_ahead_s is not None and not max_time_ahead_s >= 0:
             raise ValueError(f"max_time_ahead_s must be >= 0, got {max_time_ahead_s}")
         if not max_interval_s > 0:
             raise ValueError(f"max_interval_s must be > 0, got {max_interval_s}")
         self.max_time_ahead_s = max_time_ahead_s
+        self.earliest_time = earliest_time
         self.max_interval_s = max_interval_s
         self.dictionary = dictionary
         self.store = store
@@ -207,6 +219,7 @@ class Pipeline:
             frame = decode_frame(parts)
             stats = self._stats(frame.source, frame.family)
             self._check_time_ahead(frame, stats, received)
+            self._check_earliest(frame)
             # Fuzzing fix: checked before decoding, because the decoder keeps
             # the state codes it invents for an undeclared channel; checked
             # after, a refused channel still grew that table without end.
@@ -303,6 +316,18 @@ class Pipeline:
             f"and history, not to the live readouts ({stats.late} so far)",
             int(Severity.NOMINAL),
         )
+
+    def _check_earliest(self, frame: Frame) -> None:
+        earliest = self.earliest_time
+        if earliest is None or not frame.rows:
+            return
+        i = int(np.argmin(frame.times))
+        if float(frame.times[i]) < earliest:
+            raise WireError(
+                TIME_BEFORE_2000,
+                f"t[{i}] = {float(frame.times[i]):.3f} is before "
+                f"{earliest:.0f} (2000-01-01): the publisher's clock is not set",
+            )
 
     def _check_time_ahead(
         self, frame: Frame, stats: SourceStats, received: float

@@ -27,7 +27,7 @@ from rosbags.rosbag2 import Reader as Reader2
 from telemetry.archive.writer import ArchiveWriter
 from telemetry.core.alarms import AlarmBook
 from telemetry.core.channels import ChannelStore
-from telemetry.core.pipeline import DEFAULT_TICK_S, Pipeline
+from telemetry.core.pipeline import DEFAULT_TICK_S, EARLIEST_SAMPLE_TIME, Pipeline
 from telemetry.core.wire import encode_frame
 from telemetry.ib2.dock import decode_dock
 from telemetry.ib2.downlink import ChannelBound, DownlinkDecoder, columns_of
@@ -47,6 +47,8 @@ if TYPE_CHECKING:
 
 #: Seconds of bag time per published message.
 BATCH_S: Final = 1.0
+#: Sample seconds after which a gap has outrun every link timeout.
+TICK_GAP_S: Final = 600.0
 #: JAXA's ground bridge's record of one datagram (int-ball2-downlink.md 4).
 GROUND_TELEMETRY: Final = "communication_software/msg/Telemetry"
 _DOCK_ROW: Final = 2  # Message.DOCK_ROW_BINARY_DATA
@@ -156,7 +158,14 @@ def import_bag(
             queue_bytes=1 << 40,  # in process: never drop, the import waits
         )
         alarms = AlarmBook(on_action=writer.put_action, operator=operator)
-        pipeline = Pipeline(dictionary, ChannelStore(), alarms, writer, derivers)
+        pipeline = Pipeline(
+            dictionary,
+            ChannelStore(),
+            alarms,
+            writer,
+            derivers,
+            earliest_time=EARLIEST_SAMPLE_TIME,
+        )
         families = {source: "robot", dock_source: "dock"}
         for sid in families:
             if sid in dictionary.sources:
@@ -257,9 +266,15 @@ class _Run:
             last = times[-1]
             if self.next_tick == -math.inf:
                 self.next_tick = times[0]
+            gap_from = self.next_tick
             while self.next_tick < last:
                 self.pipeline.tick(self.next_tick)
                 self.next_tick += DEFAULT_TICK_S
+                if self.next_tick - gap_from > TICK_GAP_S:
+                    # Every link timeout has run out: no tick changes anything
+                    # until data is back. (A stamp of 0 would otherwise tick
+                    # from 1970, once a second, for decades.)
+                    self.next_tick = max(self.next_tick, last - DEFAULT_TICK_S)
             self.seq[source] += 1
             self.stats.frames += 1
             self.stats.rows += len(times)

@@ -25,7 +25,7 @@ from telemetry.bus.subscriber import (
 from telemetry.core.alarms import AlarmBook
 from telemetry.core.channels import DEFAULT_CAPACITY, ChannelStore
 from telemetry.core.limits import LimitTransition
-from telemetry.core.pipeline import MAX_TIME_AHEAD_S, Pipeline
+from telemetry.core.pipeline import EARLIEST_SAMPLE_TIME, MAX_TIME_AHEAD_S, Pipeline
 from telemetry.core.severity import Severity
 from telemetry.core.text import utc_text
 from telemetry.live.dose_bins import DoseBinWriter
@@ -208,6 +208,7 @@ class LiveSession:
             self.archive,
             derivers,
             max_time_ahead_s=config.max_time_ahead_s,
+            earliest_time=EARLIEST_SAMPLE_TIME,
         )
         self.archive_watch = (
             ArchiveWatch(self.archive, self.alarms, self.note)

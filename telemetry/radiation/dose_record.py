@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import itertools
 import math
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final
@@ -34,6 +35,16 @@ FISCAL_YEAR_START_MONTH: Final = 4
 #: A readout spans at most this long (a dosimeter flown for several increments
 #: is read out per increment): a longer one is a typing error.
 MAX_PERIOD_DAYS: Final = 400.0
+#: The earliest period a readout may start: before 2000 no crew lived on the
+#: ISS, so an earlier date is a typing error (or an unset clock).
+EARLIEST_START: Final = 946_684_800.0  # 2000-01-01T00:00:00Z
+#: Mean dose rate a readout may show, mSv per day: ~100x the ISS average
+#: (0.3-0.8 mSv/d) and above any SPE day measured behind ISS shielding. A
+#: higher figure is a unit or typing error (µSv written as mSv), and adopting
+#: it would put the crew member over every limit in the ledger.
+MAX_RATE_MSV_PER_DAY: Final = 50.0
+#: One readout above every career limit is an error, not a dose of record.
+MAX_READOUT_MSV: Final = 1000.0
 
 Bins = dict[str, list[tuple[float, float, float]]]
 """Crew id -> ``(start, end, msv)`` per ledger bin, sorted (``LedgerHistory``)."""
@@ -209,6 +220,15 @@ def _reading(
                 f"{where}: {column} {cells[column]!r} is not an ISO 8601 date or time"
             ) from None
     start, end = times
+    if start < EARLIEST_START:
+        raise DoseRecordError(
+            f"{where}: start {cells['start']} is before 2000: no crew was aboard"
+        )
+    if end > time.time() + 86_400.0:
+        raise DoseRecordError(
+            f"{where}: end {cells['end']} is in the future: a dose of record "
+            "is read out after its period"
+        )
     if not end > start:
         raise DoseRecordError(f"{where}: end {cells['end']} is not after start")
     if end - start > MAX_PERIOD_DAYS * 86400.0:
@@ -225,12 +245,23 @@ def _reading(
             f"{where}: dose_msv {cells['dose_msv']!r} is not a dose "
             "(a number of mSv, 0 or more)"
         )
+    days = (end - start) / 86400.0
+    if dose > MAX_READOUT_MSV or dose > MAX_RATE_MSV_PER_DAY * max(days, 1.0):
+        raise DoseRecordError(
+            f"{where}: dose_msv {dose:.6g} over {days:.3g} days is not plausible "
+            f"(at most {MAX_READOUT_MSV:g} mSv a readout and "
+            f"{MAX_RATE_MSV_PER_DAY:g} mSv a day): µSv written as mSv?"
+        )
     quantity = cells.get("quantity") or "H"
     if quantity not in QUANTITIES:
         raise DoseRecordError(
             f"{where}: quantity {quantity!r}; use H (dose equivalent) or E (effective)"
         )
     dosimeter = cells.get("dosimeter") or "passive"
+    if not dosimeter.isprintable():
+        raise DoseRecordError(
+            f"{where}: dosimeter {dosimeter!r} has control characters"
+        )
     return PassiveReading(crew_id, start, end, dose, quantity, dosimeter, line)
 
 

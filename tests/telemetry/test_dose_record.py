@@ -141,6 +141,13 @@ def test_not_adopted_the_readout_stays_beside_the_estimate(
         ("c2,2026-03-27,2026-04-06,-1,H,x", ":3: dose_msv '-1' is not a dose"),
         ("c2,2026-03-27,2026-04-06,nan,H,x", ":3: dose_msv 'nan' is not a dose"),
         ("c2,2026-03-27,2026-04-06,1.0,Gy,x", ":3: quantity 'Gy'"),
+        # A dose of record that would put the crew member over every limit.
+        ("c2,2026-03-27,2026-04-06,1e308,H,x", ":3: dose_msv 1e+308 over 10 days"),
+        ("c2,2026-03-01,2026-03-31,5000,H,x", ":3: dose_msv 5000 over 30 days"),
+        ("c2,2026-03-27,2026-03-28,60,H,x", "not plausible"),
+        ("c2,1970-01-01,1970-02-01,1.0,H,x", ":3: start 1970-01-01 is before 2000"),
+        ("c2,2226-03-27,2226-04-06,6.0,H,x", ":3: end 2226-04-06 is in the future"),
+        ("c2,2026-03-27,2026-04-06,6.0,H,\x1b[31mP1", "control characters"),
         ("c1,2026-04-01,2026-04-03,1.0,H,x", ":3: c1's readout overlaps line 2"),
     ],
 )

@@ -285,3 +285,26 @@ def test_a_bag_of_the_ground_bridges_topics_decodes_as_the_bridge_does(
     assert _latest(pipeline, "ib2-dock.telemetry_counter") == 4.0
     events = [e for e in pipeline.store.events() if e.kind == "last_cmd"]
     assert [e.time for e in events] == [T0 + 3.25]
+
+
+def test_a_message_stamped_1970_is_refused_and_does_not_stall_the_import(
+    tmp_path: Path, dictionary: TelemetryDictionary
+) -> None:
+    """A robot whose clock was not set stamps 0: the import refuses that
+    message (counted) instead of ticking the watchdog once a second from 1970."""
+    store = ib2_typestore()
+    bag = tmp_path / "unset_clock.bag"
+    with Writer1(bag) as writer:
+        typename, _ = _messages(store, 0)["/task_manager/mode"]
+        conn = writer.add_connection("/task_manager/mode", typename, typestore=store)
+        for k, stamp in enumerate([0, *range(T0, T0 + 5)]):
+            _, msg = _messages(store, k)["/task_manager/mode"]
+            writer.write(conn, stamp * 10**9, store.serialize_ros1(msg, typename))
+    archive = tmp_path / "unset_clock.sqlite"
+    stats = import_bag(bag, archive, dictionary)
+    assert stats.messages == 6
+    with ArchiveReader(archive) as reader:
+        info = reader.info()
+    assert info["sources"]["ib2"]["rejected"] >= 1
+    t0, t1 = info["start"], info["end"]
+    assert t0 >= T0 - 1 and t1 <= T0 + 10, (t0, t1)

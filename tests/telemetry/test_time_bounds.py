@@ -15,7 +15,12 @@ import pytest
 from telemetry.archive.reader import ArchiveReader
 from telemetry.core.channels import ChannelStore
 from telemetry.core.dictionary import TelemetryDictionary
-from telemetry.core.pipeline import MAX_TIME_AHEAD_S, TIME_AHEAD, Pipeline
+from telemetry.core.pipeline import (
+    MAX_TIME_AHEAD_S,
+    TIME_AHEAD,
+    TIME_BEFORE_2000,
+    Pipeline,
+)
 from telemetry.core.wire import encode_frame
 from telemetry.live.session import LiveSession, SessionConfig, build_derivers
 from telemetry.sim.simulator import Simulator
@@ -213,3 +218,20 @@ def test_rows_out_of_order_are_judged_by_their_newest(
     session.stop()
     (event,) = [e for e in session.store.events_since(0) if e.kind == "rejected"]
     assert "t[0] = " in event.detail
+
+
+def test_a_live_session_refuses_a_clock_that_was_never_set(
+    tiny_dictionary: TelemetryDictionary,
+) -> None:
+    """A sample stamped 1970 (an unset clock) would stretch the session, its
+    reports and its replay over decades: refused, counted, the rest kept."""
+    clock = Clock(NOW)
+    session = live(tiny_dictionary, clock)
+    unset = encode_frame("robot", "ib2-a", 1, [0.0, NOW], {"battery_pct": [9.0, 9.0]})
+    assert not receive(session, unset)
+    assert session.store.rejected_by_reason == {TIME_BEFORE_2000: 1}
+    assert receive(
+        session, encode_frame("robot", "ib2-a", 2, [NOW], {"battery_pct": [50.0]})
+    )
+    buf = session.store.buffer("ib2-a.battery_pct")
+    assert buf is not None and buf.latest() == (NOW, 50.0)
