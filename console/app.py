@@ -345,7 +345,12 @@ def run_gui(args: argparse.Namespace) -> int:
             )
     app.aboutToQuit.connect(console.shutdown)
     quit_on_signals(app)
-    console.start()
+    try:
+        console.start()
+    except RuntimeError as exc:  # a replay that cannot open: its file, one line
+        console.shutdown()
+        sys.stderr.write(f"kibo-console: error: {exc}\n")
+        return 2
     if console.replay is not None:
         if start_at is not None:
             console.replay.seek(start_at)

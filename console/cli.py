@@ -79,7 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--archive", type=Path, help="archive file (default: a new file per session)"
     )
     parser.add_argument(
-        "--layout", default="flight", help="role layout: flight, radiation, trainer"
+        "--layout",
+        default="flight",
+        choices=("flight", "radiation", "trainer"),
+        help="role layout: flight, radiation, trainer",
     )
     parser.add_argument(
         "--operator", default="", help="operator name written with every action"

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from console.archive_commands import finite_seconds
 from telemetry.core.dictionary import TelemetryDictionary
 
 if TYPE_CHECKING:
@@ -47,7 +48,9 @@ def add_ib2_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     )
     bridge.add_argument("--source", default="ib2", help="robot source id on the bus")
     bridge.add_argument("--dock-source", default="ib2-dock", help="dock source id")
-    bridge.add_argument("--duration", type=float, default=None, help="seconds to run")
+    bridge.add_argument(
+        "--duration", type=finite_seconds, default=None, help="seconds to run"
+    )
 
     imp = sub.add_parser(
         "import", help="import a ROS 1 bag or ROS 2 bag directory as a session archive"

@@ -206,7 +206,11 @@ class ReplayDriver:
             )
             self.engine = ReplayEngine(self._reader, self.pipeline, faults=injector)
             self._reload_marks(self.engine)
-        except Exception as exc:
+        except (ValueError, OSError) as exc:  # a bad file: its one line says why
+            self.error = f"cannot open replay {self.session_path}: {exc}"
+            self._ready.set()
+            return
+        except Exception as exc:  # a bug: keep the traceback in the log
             log.exception("cannot open replay %s", self.session_path)
             self.error = f"cannot open replay {self.session_path}: {exc}"
             self._ready.set()

@@ -114,6 +114,20 @@ def test_bad_replay_options_exit_2_with_the_reason(
     assert message in result.stderr
 
 
+def test_a_broken_fault_scenario_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    session = tmp_path / "nominal-ops.session.sqlite"
+    shutil.copyfile(REPLAY_DATA / session.name, session)
+    faults = tmp_path / "typo.toml"
+    faults.write_text('[[fault]]\nkind = "stuk"\nchannel = "jpm.ppco2"\n')
+    result = run(
+        "--replay", str(session), "--faults", str(faults), "--quit-after", "5",
+        env=gui_env(tmp_path),
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert f"{faults}:2: [fault #1] kind 'stuk'" in result.stderr
+
+
 def test_replay_options_need_a_replay(tmp_path: Path) -> None:
     result = run("--replay-speed", "2", env=gui_env(tmp_path))
     assert result.returncode == 2
