@@ -35,6 +35,7 @@ from console.docks.panel import Panel, VersionWatch, utc_text
 from telemetry.radiation.spaceweather import s_label, s_scale
 from widgets.banner import Banner
 from widgets.event_table import EventRow, EventTableModel
+from widgets.fit_label import FitLabel
 from widgets.levels import Level, palette
 from widgets.limit_bar import LimitBar
 from widgets.status_lamp import Lamp, StatusLamp
@@ -299,8 +300,9 @@ def _label(
     color: str | None = None,
 ) -> QLabel:
     # Plain text always: crew names and roster fields are data, not markup.
-    label = QLabel(text)
-    label.setTextFormat(Qt.TextFormat.PlainText)
+    # A FitLabel shrinks or elides (whole text in the tooltip) in a narrow
+    # column instead of cutting digits off a dose.
+    label = FitLabel(text)
     font = label.font()
     if size is not None:
         font.setPointSizeF(size)
