@@ -168,6 +168,10 @@ class _Header(QWidget):
             self._next = now + HEADER_UPDATE_S
             self._alarm_version = version
             self._window.update_alarm_state(now)
+            if self._window.exceeds_screen():
+                # Content that grew the window past the screen has shrunk
+                # again (or the screen changed): fit back.
+                self._window.fit_to_screen()
         if self.replay_bar is not None:
             self.replay_bar.refresh(now)
 
@@ -692,9 +696,16 @@ class MainWindow(QMainWindow):
                 [d["alarms"], d["plots"]], [int(w * 0.55), int(w * 0.45)], horizontal
             )
         else:
+            # The robot readouts want their natural width (a smaller window
+            # takes it from the charts, which stay legible narrower).
+            robots_w = min(
+                max(int(w * 0.37), self.robots.widget().sizeHint().width()),
+                int(w * 0.45),
+            )
+            eclss_w = int(w * 0.18)
             self.resizeDocks(
                 [d["robots"], d["plots"], d["eclss"]],
-                [int(w * 0.37), int(w * 0.45), int(w * 0.18)],
+                [robots_w, w - robots_w - eclss_w, eclss_w],
                 horizontal,
             )
             top = min(int(docks_h * 0.70), docks_h - alarms_h - 8)
@@ -748,6 +759,9 @@ class MainWindow(QMainWindow):
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         self.fit_to_screen()
+        # The window manager adds its frame after the first show: fit again
+        # once the frame is known, or the status bar hangs below the screen.
+        QTimer.singleShot(300, self._refit)
         if self._pending_sizes:
             self._pending_sizes = False
             self._apply_sizes()

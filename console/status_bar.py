@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QStatusBar, QWidget
 
+from widgets.fit_label import FitLabel
 from widgets.levels import Level, palette
 from widgets.status_lamp import StatusLamp
 
@@ -81,10 +82,12 @@ class ConsoleStatusBar(QStatusBar):
         self._links_row = QHBoxLayout(self._links_box)
         self._links_row.setContentsMargins(0, 0, 0, 0)
         self._links_row.setSpacing(0)
-        self.traffic = QLabel("", self)
+        # FitLabels: a long wait message or notice elides (whole text in the
+        # tooltip) instead of widening the window past the screen.
+        self.traffic = FitLabel("", self)
         # Messages (export written, ...) go here: QStatusBar.showMessage
         # would hide the link lamps while it shows.
-        self.notice = QLabel("", self)
+        self.notice = FitLabel("", self)
         self._notice_timer = QTimer(self)
         self._notice_timer.setSingleShot(True)
         self._notice_timer.timeout.connect(lambda: self.notice.setText(""))

@@ -398,6 +398,7 @@ class AlarmTable(QWidget):
         """Set initial column widths in pixels (the last column stretches)."""
         for col, width in enumerate(widths):
             self._view.setColumnWidth(col, width)
+        self.fit_columns()
 
     def fit_columns(self) -> None:
         """Size columns to their content: widen what would cut, narrow what is empty.

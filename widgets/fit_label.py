@@ -30,11 +30,17 @@ class FitLabel(QLabel):
     ``shown_text()``/``shown_font()`` say what is drawn now (tests check them
     against ``contentsRect()``); ``is_cut()`` tells whether the text was
     elided, in which case the tooltip starts with the whole text.
+    ``whole=True`` (values) asks the layout for room for the whole text at
+    the smallest size, so it is elided only when its whole parent is too
+    narrow; otherwise (names, headings) a few characters and "…" suffice.
     Owned by the GUI thread.
     """
 
-    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
+    def __init__(
+        self, text: str = "", parent: QWidget | None = None, *, whole: bool = False
+    ) -> None:
         super().__init__(text, parent)
+        self._whole = whole
         self.setTextFormat(Qt.TextFormat.PlainText)
         self._fit: tuple[int, str, QFont] | None = None  # (width, text, font)
         self._shown = text
@@ -98,7 +104,8 @@ class FitLabel(QLabel):
         font = QFont(self.font())
         if font.pointSizeF() > 0:
             font.setPointSizeF(font.pointSizeF() * MIN_SCALE)
-        short = QFontMetrics(font).horizontalAdvance(self.text()[:MIN_CHARS] + "…")
+        text = self.text() if self._whole else self.text()[:MIN_CHARS] + "…"
+        short = QFontMetrics(font).horizontalAdvance(text) + 1
         margins = self.contentsMargins()
         width = short + margins.left() + margins.right() + 2 * self.margin()
         return QSize(min(hint.width(), width), hint.height())

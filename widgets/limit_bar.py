@@ -119,7 +119,7 @@ class LimitBar(QWidget):
         self._label.setObjectName("barLabel")
         # Right-aligned text in a narrow cell would lose its start ("001489 /
         # 250"): a FitLabel shrinks, then elides with the whole text in its tooltip.
-        self._text = FitLabel("—", self)
+        self._text = FitLabel("—", self, whole=True)
         self._text.setObjectName("barText")
         self._text.setAlignment(
             Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter

@@ -37,6 +37,8 @@ ZoneKind = Literal["keep_out", "end_bay", "hatch"] | str
 ROBOT_RADIUS_M = 0.1
 _ARROW_M = 0.35
 _ALARM_RING_M = 0.28
+# Where a robot's label may go (TextItem anchors): above, below, right, left.
+ROBOT_LABEL_ANCHORS = ((0.5, 1.25), (0.5, -0.25), (-0.25, 0.5), (1.25, 0.5))
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,6 +209,9 @@ class ModuleMap(pg.GraphicsLayoutWidget):  # type: ignore[misc]
             plot.getAxis("left").setWidth(46)
             self._plots[view] = plot
         self._plots["side"].setXLink(self._plots["top"])
+        # The side view below labels the shared X axis: the top view's
+        # label would only take height from the module.
+        self._plots["top"].getAxis("bottom").showLabel(False)
         self._extent: dict[View, QRectF] = {}
         self._auto_fit = True
         for plot in self._plots.values():
@@ -214,6 +219,8 @@ class ModuleMap(pg.GraphicsLayoutWidget):  # type: ignore[misc]
             vb.sigResized.connect(self._on_resized)
             vb.sigRangeChangedManually.connect(self._on_user_view)
         self._geometry_items: list[tuple[View, Any]] = []
+        # Zone and dock names, in the order they give way to each other.
+        self._static_labels: list[tuple[View, Any]] = []
         self._robots: dict[str, _Robot] = {}
         self._markers: dict[View, Any] = {}
         self._marker_labels: list[tuple[View, Any]] = []
@@ -257,6 +264,7 @@ class ModuleMap(pg.GraphicsLayoutWidget):  # type: ignore[misc]
         for view, item in self._geometry_items:
             self._plots[view].removeItem(item)
         self._geometry_items = []
+        self._static_labels = []
         for view in self._plots:
             shell = _BoxItem(module.rect(view))
             shell.setBrush(pal.color("map_module"))
@@ -286,6 +294,7 @@ class ModuleMap(pg.GraphicsLayoutWidget):  # type: ignore[misc]
                 )
                 text.setPos(x, v)
                 self._add(view, text)
+                self._static_labels.insert(0, (view, text))
             extent = module.rect(view)
             for zone in zones:
                 extent = extent.united(zone.box.rect(view))
@@ -326,10 +335,77 @@ class ModuleMap(pg.GraphicsLayoutWidget):  # type: ignore[misc]
                 padding=0,
             )
         self._auto_fit = True
+        self.declutter()
 
     def _on_resized(self, *_args: object) -> None:
         if self._auto_fit:
             self.fit()
+        else:
+            self.declutter()
+
+    # ---- labels that avoid each other ------------------------------------------
+
+    def _label_rect(self, view: View, item: Any) -> QRectF:
+        """Return a TextItem's rectangle in scene pixels (it is drawn unscaled)."""
+        vb = self._plots[view].getViewBox()
+        anchor = vb.mapViewToScene(item.pos())
+        size = item.textItem.boundingRect()
+        ax, ay = item.anchor.x(), item.anchor.y()
+        return QRectF(
+            anchor.x() - ax * size.width(),
+            anchor.y() - ay * size.height(),
+            size.width(),
+            size.height(),
+        )
+
+    def declutter(self) -> None:
+        """Hide the labels that would sit on a label of higher rank.
+
+        Robots first (a label moves below, right or left of its body when
+        the space above is taken), then the dock, then zones. A hidden zone
+        name comes back when the map is large enough; no label is drawn on
+        another.
+        """
+        for view in self._plots:
+            taken: list[QRectF] = []
+            vb = self._plots[view].getViewBox()
+            inside = vb.sceneBoundingRect()
+            for robot in self._robots.values():
+                glyph = robot.glyphs[0 if view == "top" else 1]
+                label = glyph.label
+                if not label.textItem.toPlainText():
+                    continue
+                # Above, below, right, left: the first place inside the view
+                # and free; else the first free one; else above.
+                fits: list[tuple[bool, int, QRectF]] = []
+                for i, anchor in enumerate(ROBOT_LABEL_ANCHORS):
+                    label.setAnchor(anchor)
+                    rect = self._label_rect(view, label)
+                    if not any(rect.intersects(r) for r in taken):
+                        fits.append((not inside.contains(rect), i, rect))
+                best = min(fits, key=lambda f: (f[0], f[1]), default=None)
+                label.setAnchor(ROBOT_LABEL_ANCHORS[best[1] if best else 0])
+                rect = best[2] if best else self._label_rect(view, label)
+                taken.append(rect)
+            for label_view, item in self._static_labels:
+                if label_view != view:
+                    continue
+                rect = self._label_rect(view, item)
+                free = not any(rect.intersects(r) for r in taken)
+                item.setVisible(free)
+                if free:
+                    taken.append(rect)
+
+    def visible_label_rects(self, view: View) -> list[tuple[str, QRectF]]:
+        """Return (text, scene rectangle) of every label shown in ``view``."""
+        items = [
+            g.label
+            for r in self._robots.values()
+            for g in r.glyphs
+            if g.view == view and g.label.textItem.toPlainText()
+        ]
+        items += [i for v, i in self._static_labels if v == view and i.isVisible()]
+        return [(i.textItem.toPlainText(), self._label_rect(view, i)) for i in items]
 
     def _on_user_view(self, *_args: object) -> None:
         self._auto_fit = False
@@ -362,6 +438,7 @@ class ModuleMap(pg.GraphicsLayoutWidget):  # type: ignore[misc]
         text.setPos(rect.center())
         text.setZValue(-4)
         self._add(view, text)
+        self._static_labels.append((view, text))
 
     # ---- robots --------------------------------------------------------------------
 
@@ -396,6 +473,7 @@ class ModuleMap(pg.GraphicsLayoutWidget):  # type: ignore[misc]
                 glyph.label.setText(text)
         robot.position = (x, y, z)
         robot.heading = heading_rad
+        self.declutter()
         if level is not robot.level:
             robot.level = level
             self._style_robot(robot)

@@ -133,7 +133,7 @@ class ValueReadout(QFrame):
         self._tag.setAlignment(
             Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
         )
-        self._value = FitLabel("—", self)
+        self._value = FitLabel("—", self, whole=True)
         self._value.setObjectName("readoutValue")
         self._unit = QLabel(unit, self)
         self._unit.setObjectName("readoutUnit")

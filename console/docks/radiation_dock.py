@@ -298,11 +298,12 @@ def _label(
     bold: bool = False,
     dim: bool = False,
     color: str | None = None,
+    whole: bool = False,
 ) -> QLabel:
     # Plain text always: crew names and roster fields are data, not markup.
     # A FitLabel shrinks or elides (whole text in the tooltip) in a narrow
     # column instead of cutting digits off a dose.
-    label = FitLabel(text)
+    label = FitLabel(text, whole=whole)
     font = label.font()
     if size is not None:
         font.setPointSizeF(size)
@@ -477,15 +478,15 @@ class RadiationDock(Panel):
                 lamp=Lamp(frame, diameter=14),
                 name=_label(member.name, size=11.5, bold=True),
                 detail=_label(member.crew_id, size=8.5, dim=True),
-                module=_label("—", size=12.0, bold=True),
+                module=_label("—", size=12.0, bold=True, whole=True),
                 move=_label("", size=8.5),
                 source=StatusLamp("—", frame),
-                rate=_label("—", size=12.0),
-                session=_label("—", size=10.5),
+                rate=_label("—", size=12.0, whole=True),
+                session=_label("—", size=10.5, whole=True),
                 rolling=_label("", size=8.5, dim=True),
                 career_bar=LimitBar("Career", "mSv", frame, fmt="{:.4g}"),
                 short_bar=LimitBar("—", "", frame, fmt="{:.4g}"),
-                days=_label("—", size=12.0, bold=True),
+                days=_label("—", size=12.0, bold=True, whole=True),
                 projection=_label("", size=8.5, dim=True),
             )
             row.move.setStyleSheet(
