@@ -107,7 +107,7 @@ class _Header(QWidget):
         self.setObjectName("header")
         self._window = window
         self.menu_bar = QMenuBar(self)
-        self.banner = Banner(self)
+        self.banner = Banner(self, wrap=False)
         self.alarm_lamp = StatusLamp("no alarms", self)
         self.alarm_lamp.setToolTip(
             "Worst unacknowledged alarm · click for the alarm list"
@@ -168,6 +168,7 @@ class _Header(QWidget):
             self._next = now + HEADER_UPDATE_S
             self._alarm_version = version
             self._window.update_alarm_state(now)
+            self._window.remember_proportions()
             if self._window.exceeds_screen():
                 # Content that grew the window past the screen has shrunk
                 # again (or the screen changed): fit back.
@@ -235,7 +236,13 @@ class MainWindow(QMainWindow):
             )
         }
         self.alarms.action_done.connect(self.events.add_operator_event)
-        self.alarms.table.view().setMinimumHeight(ALARM_ROWS_MIN * 22 + 30)
+        view = self.alarms.table.view()
+        view.setMinimumHeight(
+            ALARM_ROWS_MIN * view.verticalHeader().defaultSectionSize()
+            + view.horizontalHeader().sizeHint().height()
+            + view.horizontalScrollBar().sizeHint().height()
+            + 2 * view.frameWidth()
+        )
 
         self.header = _Header(self)
         self.setMenuWidget(self.header)
@@ -250,6 +257,11 @@ class MainWindow(QMainWindow):
         self.setStatusBar(self.status)
         # Asked before a live console quits (tests replace it).
         self.confirm_quit = self._ask_quit
+        # Each docked panel's share of the window (width, height), kept while
+        # the window keeps its size, restored after it changes size.
+        self._proportions: dict[str, tuple[float, float]] = {}
+        self._proportions_size = QSize()
+        self._restore_pending = False
         self._quit_confirmed = False
         self._fit_pending = False
         self.annunciator = Annunciator(context.alarms, player=player, parent=self)
@@ -671,6 +683,7 @@ class MainWindow(QMainWindow):
         for name, dock in d.items():
             dock.setVisible(name in shown)
         self.plots.apply_role(role)
+        self._proportions = {}
         self._pending_sizes = True
         self._apply_sizes()
 
@@ -766,8 +779,47 @@ class MainWindow(QMainWindow):
             self._pending_sizes = False
             self._apply_sizes()
 
+    def remember_proportions(self) -> None:
+        """Note each docked panel's share of the window (while its size holds)."""
+        if self._restore_pending or self.size() != self._proportions_size:
+            self._proportions_size = self.size()
+            return  # wait for a steady size: the layout may still move
+        w, h = max(self.width(), 1), max(self.height(), 1)
+        self._proportions = {
+            name: (dock.width() / w, dock.height() / h)
+            for name, dock in self.docks.items()
+            if dock.isVisible() and not dock.isFloating()
+        }
+
+    def _restore_proportions(self) -> None:
+        """Give every docked panel its earlier share of the new window size.
+
+        QMainWindow gives all of a change in size to one panel: shrinking
+        then enlarging again would leave the layout distorted until Reset.
+        """
+        self._restore_pending = False
+        shares = {
+            n: p
+            for n, p in self._proportions.items()
+            if self.docks[n].isVisible() and not self.docks[n].isFloating()
+        }
+        if not shares:
+            return
+        docks = [self.docks[n] for n in shares]
+        w, h = self.width(), self.height()
+        self.resizeDocks(
+            docks, [int(p[0] * w) for p in shares.values()], Qt.Orientation.Horizontal
+        )
+        self.resizeDocks(
+            docks, [int(p[1] * h) for p in shares.values()], Qt.Orientation.Vertical
+        )
+        self._proportions_size = self.size()
+
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
+        if self._proportions and not self._restore_pending:
+            self._restore_pending = True
+            QTimer.singleShot(0, self._restore_proportions)
         # A dock that asks for more room (e.g. the channel browser opening)
         # makes Qt grow the window: bring it back onto the screen.
         if self.isVisible() and not self._fit_pending and self.exceeds_screen():

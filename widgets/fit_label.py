@@ -24,6 +24,12 @@ MIN_SCALE = 0.6
 MIN_CHARS = 3
 
 
+def text_width(font: QFont, lines: list[str]) -> int:
+    """Return the width in pixels of the widest of ``lines`` in ``font``."""
+    metrics = QFontMetrics(font)
+    return max((metrics.horizontalAdvance(line) for line in lines), default=0)
+
+
 class FitLabel(QLabel):
     """A QLabel for one line of plain text that is shown whole or marked cut.
 
@@ -55,18 +61,22 @@ class FitLabel(QLabel):
             return self._shown, cached[2]
         font = QFont(self.font())
         shown = text
-        if QFontMetrics(font).horizontalAdvance(text) > width:
+        lines = text.split("\n")
+        if text_width(font, lines) > width:
             base = font.pointSizeF() if font.pointSizeF() > 0 else 10.0
             size = base
             floor = base * MIN_SCALE
             while size > floor:
                 size = max(floor, size - 0.5)
                 font.setPointSizeF(size)
-                if QFontMetrics(font).horizontalAdvance(text) <= width:
+                if text_width(font, lines) <= width:
                     break
             metrics = QFontMetrics(font)
-            if metrics.horizontalAdvance(text) > width:
-                shown = metrics.elidedText(text, Qt.TextElideMode.ElideRight, width)
+            if text_width(font, lines) > width:
+                shown = "\n".join(
+                    metrics.elidedText(line, Qt.TextElideMode.ElideRight, width)
+                    for line in lines
+                )
         self._fit = (width, text, font)
         self._shown = shown
         return shown, font
@@ -104,8 +114,10 @@ class FitLabel(QLabel):
         font = QFont(self.font())
         if font.pointSizeF() > 0:
             font.setPointSizeF(font.pointSizeF() * MIN_SCALE)
-        text = self.text() if self._whole else self.text()[:MIN_CHARS] + "…"
-        short = QFontMetrics(font).horizontalAdvance(text) + 1
+        lines = self.text().split("\n")
+        if not self._whole:
+            lines = [line[:MIN_CHARS] + "…" for line in lines]
+        short = text_width(font, lines) + 1
         margins = self.contentsMargins()
         width = short + margins.left() + margins.right() + 2 * self.margin()
         return QSize(min(hint.width(), width), hint.height())

@@ -37,6 +37,8 @@ ZoneKind = Literal["keep_out", "end_bay", "hatch"] | str
 ROBOT_RADIUS_M = 0.1
 _ARROW_M = 0.35
 _ALARM_RING_M = 0.28
+# Smallest height of each view's plot area, in pixels.
+MIN_VIEW_PX = 36
 # Where a robot's label may go (TextItem anchors): above, below, right, left.
 ROBOT_LABEL_ANCHORS = ((0.5, 1.25), (0.5, -0.25), (-0.25, 0.5), (1.25, 0.5))
 
@@ -190,23 +192,26 @@ class ModuleMap(pg.GraphicsLayoutWidget):  # type: ignore[misc]
         self.ci.setSpacing(2)
         self._plots: dict[View, Any] = {}
         layout: tuple[tuple[View, str, str], ...] = (
-            ("top", "Top view (X–Y)", "Y"),
-            ("side", "Side view (X–Z)", "Z"),
+            ("top", "top view", "Y"),
+            ("side", "side view", "Z"),
         )
         for row, (view, title, vlabel) in enumerate(layout):
             plot = self.addPlot(row=row, col=0)
             plot.setMenuEnabled(False)
             plot.hideButtons()
-            plot.setTitle(title, color=pal.theme["text_dim"], size="8pt")
+            # The view's name goes in its axis label: a title row would take
+            # 20 px from a map that must fit a 1280x720 flight layout.
             plot.setAspectLocked(True)
             plot.showGrid(x=True, y=True, alpha=0.2)
-            for name, text in (("left", f"{vlabel} [m]"), ("bottom", "X [m]")):
+            for name, text in (("left", f"{title} {vlabel} [m]"), ("bottom", "X [m]")):
                 axis = plot.getAxis(name)
                 axis.setPen(pg.mkPen(pal.theme["grid"]))
                 axis.setTextPen(pg.mkPen(pal.theme["text_dim"]))
                 axis.setLabel(text, color=pal.theme["text_dim"])
                 axis.enableAutoSIPrefix(False)
             plot.getAxis("left").setWidth(46)
+            # Never squeezed to nothing (a zero-height view breaks its labels).
+            plot.getViewBox().setMinimumHeight(MIN_VIEW_PX)
             self._plots[view] = plot
         self._plots["side"].setXLink(self._plots["top"])
         # The side view below labels the shared X axis: the top view's
@@ -369,6 +374,8 @@ class ModuleMap(pg.GraphicsLayoutWidget):  # type: ignore[misc]
         for view in self._plots:
             taken: list[QRectF] = []
             vb = self._plots[view].getViewBox()
+            if vb.width() < 2 or vb.height() < 2:
+                continue  # not laid out yet: no pixel positions to compare
             inside = vb.sceneBoundingRect()
             for robot in self._robots.values():
                 glyph = robot.glyphs[0 if view == "top" else 1]

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QScrollArea,
     QSizePolicy,
     QSplitter,
     QTableView,
@@ -53,6 +54,8 @@ if TYPE_CHECKING:
     FloatArray = NDArray[np.float64]
 
 WINDOWS: Final = (
+    ("10 min", 600.0),
+    ("30 min", 1800.0),
     ("1 h", 3600.0),
     ("3 h", 10800.0),
     ("6 h", 21600.0),
@@ -60,6 +63,11 @@ WINDOWS: Final = (
     ("24 h", 86400.0),
 )
 DEFAULT_WINDOW_S: Final = 21600.0
+# Smallest heights of the plots: a chart's plot area under its title, and the
+# crew-location chart's axis plus one lane per crew member.
+CHART_MIN_HEIGHT: Final = 130
+LANES_MIN_HEIGHT: Final = 40
+LANE_MIN_HEIGHT: Final = 18
 # Buffers are read a little wider than the window so a small zoom-out has data.
 READ_MARGIN: Final = 1.5
 # NOAA S-scale lines on the >10 MeV flux. (An energetic-SPE line at 1 pfu would
@@ -443,7 +451,18 @@ class RadiationDock(Panel):
         split.setSizes([960, 440])
         split.setChildrenCollapsible(False)
         column.addWidget(split, 1)
-        self.setWidget(body)
+        # On a small screen the panel scrolls rather than squeezing its
+        # charts to a few pixels (or pushing the window past the screen).
+        scroll = QScrollArea(self)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(body)
+        # As wide as the crew table needs: its doses are never cut sideways.
+        scroll.setMinimumWidth(
+            body.minimumSizeHint().width()
+            + scroll.verticalScrollBar().sizeHint().width()
+        )
+        self.setWidget(scroll)
 
     def _build_crew(self, members: Sequence[CrewDose]) -> QWidget:
         frame = QFrame(self)
@@ -606,6 +625,13 @@ class RadiationDock(Panel):
         if self.context.mode != "live":
             for chart in (self.goes_chart, self.rate_chart, self.location_chart):
                 chart.set_follow_label(self.context.mode.upper())
+        # Plot areas stay readable under their titles and legends (issue 15:
+        # 30 px of GOES plot, 5 px crew lanes at 1600x1000).
+        self.goes_chart.setMinimumHeight(CHART_MIN_HEIGHT)
+        self.rate_chart.setMinimumHeight(CHART_MIN_HEIGHT)
+        self.location_chart.setMinimumHeight(
+            LANES_MIN_HEIGHT + LANE_MIN_HEIGHT * max(len(self._crew_ids), 1)
+        )
         column.addWidget(self._legend())
         column.addWidget(self.goes_chart, 4)
         column.addWidget(self.rate_chart, 5)
