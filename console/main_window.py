@@ -429,7 +429,8 @@ class MainWindow(QMainWindow):
             file, "Export layout image (PNG)…", self.export_layout_png, "Ctrl+Shift+S"
         )
         file.addSeparator()
-        self._action(file, "Quit", self.request_quit, QKeySequence.StandardKey.Quit)
+        # Ctrl+Q spelled out: StandardKey.Quit is empty on some platforms.
+        self._action(file, "Quit", self.request_quit, "Ctrl+Q")
 
         view = bar.addMenu("&View")
         roles = view.addMenu("Role layout")
