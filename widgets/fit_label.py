@@ -18,8 +18,11 @@ from PySide6.QtWidgets import QLabel, QToolTip, QWidget
 if TYPE_CHECKING:
     from PySide6.QtGui import QHelpEvent, QPaintEvent
 
-#: Smallest font, as a fraction of the styled one, before the text is elided.
+#: Smallest font, as a fraction of the styled one, before a value is elided;
+#: names and notes (``whole=False``) shrink less and elide sooner, as a
+#: smaller font would be hard to read.
 MIN_SCALE = 0.6
+NAME_MIN_SCALE = 0.85
 #: Characters a FitLabel keeps visible at its minimum width (plus "…").
 MIN_CHARS = 3
 
@@ -65,7 +68,7 @@ class FitLabel(QLabel):
         if text_width(font, lines) > width:
             base = font.pointSizeF() if font.pointSizeF() > 0 else 10.0
             size = base
-            floor = base * MIN_SCALE
+            floor = base * (MIN_SCALE if self._whole else NAME_MIN_SCALE)
             while size > floor:
                 size = max(floor, size - 0.5)
                 font.setPointSizeF(size)
@@ -113,7 +116,8 @@ class FitLabel(QLabel):
             return hint
         font = QFont(self.font())
         if font.pointSizeF() > 0:
-            font.setPointSizeF(font.pointSizeF() * MIN_SCALE)
+            scale = MIN_SCALE if self._whole else NAME_MIN_SCALE
+            font.setPointSizeF(font.pointSizeF() * scale)
         lines = self.text().split("\n")
         if not self._whole:
             lines = [line[:MIN_CHARS] + "…" for line in lines]

@@ -199,11 +199,12 @@ class ModuleMap(pg.GraphicsLayoutWidget):  # type: ignore[misc]
             plot = self.addPlot(row=row, col=0)
             plot.setMenuEnabled(False)
             plot.hideButtons()
-            # The view's name goes in its axis label: a title row would take
-            # 20 px from a map that must fit a 1280x720 flight layout.
+            # No title row: it took 20 px from a map that must fit a 1280x720
+            # flight layout; Y (top view) and Z (side view) name the views.
+            plot.setToolTip(title)
             plot.setAspectLocked(True)
             plot.showGrid(x=True, y=True, alpha=0.2)
-            for name, text in (("left", f"{title} {vlabel} [m]"), ("bottom", "X [m]")):
+            for name, text in (("left", f"{vlabel} [m]"), ("bottom", "X [m]")):
                 axis = plot.getAxis(name)
                 axis.setPen(pg.mkPen(pal.theme["grid"]))
                 axis.setTextPen(pg.mkPen(pal.theme["text_dim"]))

@@ -57,7 +57,10 @@ class EventDock(Panel):
         header = view.horizontalHeader()
         header.setStretchLastSection(True)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for col, width in enumerate((100, 110, 150)):
+        # The time column fits a whole day/time (a fixed 100 px cut it to
+        # "061/09:0…" at the default font); the level mark takes ~24 px.
+        time_w = view.fontMetrics().horizontalAdvance("000/00:00:00") + 30
+        for col, width in enumerate((time_w, 110, 150)):
             view.setColumnWidth(col, width)
         self.view = view
         self.search = QLineEdit(self)
