@@ -45,6 +45,8 @@ from widgets.shelve_dialog import SHELVE_MINUTES, ShelveDialog
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
+    from PySide6.QtGui import QResizeEvent
+
 #: Item data roles: the row id, the level's value string (``Level(value)``), the state.
 ROW_ID_ROLE = Qt.ItemDataRole.UserRole + 1
 LEVEL_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -59,6 +61,8 @@ DEFAULT_FILTERS: tuple[tuple[str, frozenset[str] | None], ...] = (
     ("All", None),
 )
 DEFAULT_SHELVE_MINUTES = SHELVE_MINUTES
+#: The narrowest an elastic column gets before the view scrolls sideways.
+ELASTIC_MIN_PX = 160
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 _ROOT = QModelIndex()
@@ -300,6 +304,7 @@ class AlarmTable(QWidget):
         self._filters = dict(filters)
         self._shelve_minutes = tuple(shelve_minutes)
         self._ackable = ackable_states
+        self._elastic: int | None = None
         self._model = EventTableModel(columns, self)
         self._proxy = QSortFilterProxyModel(self)
         self._proxy.setSourceModel(self._model)
@@ -400,16 +405,34 @@ class AlarmTable(QWidget):
             self._view.setColumnWidth(col, width)
         self.fit_columns()
 
+    def set_elastic_column(self, col: int | None) -> None:
+        """Name the column (e.g. a long description) that gives way when narrow."""
+        self._elastic = col
+        self.fit_columns()
+
     def fit_columns(self) -> None:
         """Size columns to their content: widen what would cut, narrow what is empty.
 
         A time cut to "341/09:0…" while an empty column keeps its width is
-        what this prevents; columns the operator widened stay as wide.
+        what this prevents; columns the operator widened stay as wide. When
+        the view is too narrow for all, the elastic column (if any) gives up
+        its width first, so the last column (the state) stays in view.
         """
         view, header = self._view, self._view.horizontalHeader()
         last = self._proxy.columnCount() - 1
+        needs = [
+            max(view.sizeHintForColumn(col), header.sectionSizeHint(col))
+            for col in range(last + 1)
+        ]
+        elastic = self._elastic
         for col in range(last):  # the last column stretches
-            need = max(view.sizeHintForColumn(col), header.sectionSizeHint(col))
+            need = needs[col]
+            if col == elastic:
+                others = sum(needs) - need
+                room = view.viewport().width() - others
+                need = max(min(need, room), ELASTIC_MIN_PX)
+                view.setColumnWidth(col, need)
+                continue
             width = view.columnWidth(col)
             empty = not any(
                 r.cells[col] for r in self._model.rows() if col < len(r.cells)
@@ -417,8 +440,16 @@ class AlarmTable(QWidget):
             if width < need or (empty and width > need):
                 view.setColumnWidth(col, need)
 
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if self._elastic is not None:
+            self.fit_columns()
+
     def cut_cells(self) -> list[tuple[str, str]]:
-        """Return (row id, column title) of every visible cell whose text is cut."""
+        """Return (row id, column title) of every visible cell whose text is cut.
+
+        The elastic column is left out: it is the one allowed to elide.
+        """
         view, proxy = self._view, self._proxy
         metrics = view.fontMetrics()
         cut = []
@@ -430,7 +461,8 @@ class AlarmTable(QWidget):
                     continue
                 # Text width plus the cell's margins and the level mark in column 0.
                 need = metrics.horizontalAdvance(text) + (24 if c == 0 else 8)
-                if need > view.columnWidth(c) and c < proxy.columnCount() - 1:
+                last = c == proxy.columnCount() - 1
+                if need > view.columnWidth(c) and not last and c != self._elastic:
                     cut.append((str(index.data(ROW_ID_ROLE)), self._model.columns()[c]))
         return cut
 

@@ -60,6 +60,9 @@ class AlarmDock(Panel):
         super().__init__(context, "Alarms", "alarms", parent)
         self.table = AlarmTable(COLUMNS, self)
         self.table.set_column_widths(WIDTHS)
+        # A long description is elided rather than pushing the state (acked
+        # by whom, shelved why) out of view.
+        self.table.set_elastic_column(COLUMNS.index("Description"))
         self.table.ack_requested.connect(self.acknowledge)
         self.table.shelve_requested.connect(self.shelve)
         self.table.row_activated.connect(self._on_activated)
