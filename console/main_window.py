@@ -704,7 +704,10 @@ class MainWindow(QMainWindow):
         d = self.docks
         horizontal, vertical = Qt.Orientation.Horizontal, Qt.Orientation.Vertical
         if self.role == "radiation":
-            top = min(int(docks_h * 0.64), docks_h - alarms_h - 8)
+            # As much as the panel needs to show its charts without scrolling
+            # (if the alarm list keeps its three rows), at least 64 %.
+            want = self.radiation.content_height() + 40
+            top = min(max(int(docks_h * 0.64), want), docks_h - alarms_h - 8)
             self.resizeDocks([d["radiation"]], [top], vertical)
             self.resizeDocks(
                 [d["alarms"], d["plots"]], [int(w * 0.55), int(w * 0.45)], horizontal

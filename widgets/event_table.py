@@ -429,7 +429,8 @@ class AlarmTable(QWidget):
             need = needs[col]
             if col == elastic:
                 others = sum(needs) - need
-                room = view.viewport().width() - others
+                # A few pixels of slack: the header's own margins.
+                room = view.viewport().width() - others - 8
                 need = max(min(need, room), ELASTIC_MIN_PX)
                 view.setColumnWidth(col, need)
                 continue

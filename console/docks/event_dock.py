@@ -135,6 +135,11 @@ class EventDock(Panel):
             rows = [r for r in rows if r.level.rank >= Level.WATCH.rank]
         self.model.set_rows(rows)
         self.count.setText(f"{self.model.rowCount()} events")
+        # Times are never cut ("061/09:0…"): the time column follows its
+        # text in the style sheet's font, known only once rows are drawn.
+        need = self.view.sizeHintForColumn(0)
+        if need > self.view.columnWidth(0):
+            self.view.setColumnWidth(0, need)
 
     def rows(self) -> list[EventRow]:
         return self.model.rows()

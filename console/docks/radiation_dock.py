@@ -457,6 +457,7 @@ class RadiationDock(Panel):
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setWidget(body)
+        self._body = body
         # As wide as the crew table needs: its doses are never cut sideways.
         scroll.setMinimumWidth(
             body.minimumSizeHint().width()
@@ -704,6 +705,10 @@ class RadiationDock(Panel):
             self.window_box.setCurrentIndex(choices.index(float(seconds)))
 
     # ------------------------------------------------------------ accessors
+
+    def content_height(self) -> int:
+        """Return the height the panel needs to show everything unscrolled."""
+        return int(self._body.minimumSizeHint().height())
 
     def crew_ids(self) -> list[str]:
         return list(self._crew_rows)
