@@ -127,13 +127,30 @@ class ConsoleStatusBar(QStatusBar):
             return f"replay of {path.name}"
         return "no endpoint"
 
-    def _waiting_level(self, waited: float) -> Level:
-        """Return the level of a source never heard from, ``waited`` s after start."""
-        if self.context.mode != "live" or waited < FIRST_DATA_GRACE_S:
+    def _grace_s(self, source: str) -> float:
+        """Return how long a source may be silent at start before it is amber.
+
+        A source that sends every 10 s is not late after 5 s: the wait is at
+        least the staleness time of its slowest channel.
+        """
+        dictionary = self.context.dictionary
+        spec = dictionary.sources.get(source)
+        channels = dictionary.families.get(spec.family, {}) if spec else {}
+        slowest = max((c.stale_after_s for c in channels.values()), default=0.0)
+        return max(FIRST_DATA_GRACE_S, slowest)
+
+    def _waiting_level(self, waited: float, source: str | None = None) -> Level:
+        """Return the level of a source never heard from, ``waited`` s after start.
+
+        Amber (the warning colour) once past its grace, red when nothing at
+        all has arrived from any source for ``NO_DATA_ALARM_S``.
+        """
+        grace = FIRST_DATA_GRACE_S if source is None else self._grace_s(source)
+        if self.context.mode != "live" or waited < grace:
             return Level.NO_DATA
         if waited >= NO_DATA_ALARM_S and not self.context.store.sources:
             return Level.CRITICAL
-        return Level.WATCH
+        return Level.WARNING
 
     def _lamp(self, source: str, family: str) -> StatusLamp:
         """Return the lamp of a source, in its family's group (made on first sight).
@@ -185,7 +202,7 @@ class ConsoleStatusBar(QStatusBar):
         address = self.addresses()
         for source in self.links:
             if source not in store.sources:
-                self.links[source].set_level(self._waiting_level(waited), "")
+                self.links[source].set_level(self._waiting_level(waited, source), "")
                 self.links[source].setToolTip(
                     f"{source}: no message received yet ({waited:.0f} s since "
                     f"the console started)\n{address}"

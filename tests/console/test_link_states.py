@@ -59,7 +59,9 @@ def test_waiting_turns_amber_then_red_naming_source_wait_and_address(
 
     clock.t += FIRST_DATA_GRACE_S + 1
     bar.update_from(feed.clock())
-    assert lamp.level() is Level.WATCH
+    assert lamp.level() is Level.WARNING  # amber
+    # A dosimeter that sends every 10 s (stale after 30 s) is not late yet.
+    assert bar.links["tepc-uslab"].level() is Level.NO_DATA
     tip = lamp.toolTip()
     assert tip.startswith("ib2-a: no message received yet (6 s since")
     assert f"connected to {endpoint}" in tip
@@ -79,7 +81,7 @@ def test_waiting_turns_amber_then_red_naming_source_wait_and_address(
     assert bar.traffic.text().endswith("msg/s")
     assert bar.archive.text() == "archive ok · backlog 0"
     # Sources still silent once others talk stay amber, not red.
-    assert bar.links["ib2-a"].level() is Level.WATCH
+    assert bar.links["ib2-a"].level() is Level.WARNING
 
 
 def test_header_never_says_no_alarms_before_data(
