@@ -169,9 +169,9 @@ class _Header(QWidget):
             self._alarm_version = version
             self._window.update_alarm_state(now)
             self._window.remember_proportions()
-            if self._window.exceeds_screen():
-                # Content that grew the window past the screen has shrunk
-                # again (or the screen changed): fit back.
+            if self._window.exceeds_desktop():
+                # Content that grew the window past the screens has shrunk
+                # again (or a screen went away): fit back.
                 self._window.fit_to_screen()
         if self.replay_bar is not None:
             self.replay_bar.refresh(now)
@@ -772,6 +772,20 @@ class MainWindow(QMainWindow):
         if screen is None:
             return False
         return not screen.availableGeometry().contains(self.frameGeometry())
+
+    def exceeds_desktop(self) -> bool:
+        """Tell whether the window reaches beyond every screen's free area.
+
+        Spanning two monitors on purpose is allowed; hanging off the desktop
+        (a screen unplugged, content that grew) is not.
+        """
+        screens = QGuiApplication.screens()
+        if not screens:
+            return False
+        desktop = QRect()
+        for screen in screens:
+            desktop = desktop.united(screen.availableGeometry())
+        return not desktop.contains(self.frameGeometry())
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
