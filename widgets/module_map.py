@@ -217,7 +217,11 @@ class ModuleMap(pg.GraphicsLayoutWidget):  # type: ignore[misc]
         self._plots["side"].setXLink(self._plots["top"])
         # The side view below labels the shared X axis: the top view's
         # label would only take height from the module.
-        self._plots["top"].getAxis("bottom").showLabel(False)
+        top_x = self._plots["top"].getAxis("bottom")
+        top_x.showLabel(False)
+        # Its tick values repeat the side view's: the grid stays, the numbers
+        # go, and the module gets their 15 px.
+        top_x.setStyle(showValues=False)
         self._extent: dict[View, QRectF] = {}
         self._auto_fit = True
         for plot in self._plots.values():
