@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QCoreApplication, QEvent, Qt, QTimer
 from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import QApplication
 
+from console.app import build_console
+from console.config import ConsoleConfig
 from console.main_window import MainWindow
+from console.replay_bar import NoteDialog
 from widgets.levels import Level
 
 if TYPE_CHECKING:
@@ -18,6 +24,8 @@ if TYPE_CHECKING:
     from pytestqt.qtbot import QtBot
 
 pytestmark = pytest.mark.usefixtures("console_env", "themed")
+
+REPLAY_DATA = Path(__file__).resolve().parents[2] / "replay_data"
 
 
 @pytest.fixture
@@ -157,3 +165,36 @@ def test_export_dialog_opens_in_the_data_directory(
     window.export_plot_csv()
     assert seen and seen[0].startswith(str(console_env))
     assert "/exports/plots-" in seen[0]
+
+
+def test_training_note_is_about_the_selected_alarm(
+    qtbot: QtBot, tmp_path: Path
+) -> None:
+    """The note dialog starts on the alarm selected in the list, not the worst."""
+    session = tmp_path / "co2-rise.session.sqlite"
+    shutil.copyfile(REPLAY_DATA / session.name, session)
+    config = ConsoleConfig(replay=session, training=True, layout="trainer")
+    config.buffer_capacity = 5000
+    con = build_console(config, training_log=tmp_path / "log.sqlite")
+    try:
+        con.start()
+        driver, bar = con.replay, con.window.header.replay_bar
+        assert driver is not None and bar is not None
+        driver.seek(driver.start_time + 200.0)  # CO2 CRITICAL, career WARNING
+        qtbot.waitUntil(lambda: len(driver.alarms.snapshot()) >= 2, timeout=10_000)
+        con.window.alarms.refresh(driver.clock())
+        con.window.alarms.table.select_ids(["c2.career_fraction"])
+        seen: list[str] = []
+
+        def look() -> None:
+            dialog = QApplication.activeModalWidget()
+            assert isinstance(dialog, NoteDialog)
+            seen.append(dialog.target())
+            dialog.reject()
+
+        QTimer.singleShot(0, look)
+        bar.ask_note()
+        assert seen == ["c2.career_fraction"]
+    finally:
+        con.shutdown()
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
