@@ -117,6 +117,7 @@ class Console:
             history=self.history,
             dose=next((d for d in derivers if isinstance(d, DoseEstimator)), None),
             archive=self.session.archive,
+            subscriber=self.session.subscriber,
         )
 
     def _build_replay(self, config: ConsoleConfig, path: Path) -> None:

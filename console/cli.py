@@ -45,6 +45,9 @@ from telemetry.core.dictionary import (
 if TYPE_CHECKING:
     from types import FrameType
 
+    from console.publish_report import PublishReport
+    from telemetry.bus.curve import PublisherCurve
+
 
 def parse_time(text: str) -> float:
     """Parse ISO-8601 (UTC assumed without a zone) into epoch seconds."""
@@ -464,8 +467,6 @@ def _publisher_endpoint(args: argparse.Namespace) -> tuple[str, bool]:
 
 
 def _sim(args: argparse.Namespace) -> int:
-    from telemetry.sim.publishing import run_secure_simulator, run_simulator
-
     if args.ib2_udp is not None:
         return run_ib2_sim(args)
 
@@ -473,6 +474,30 @@ def _sim(args: argparse.Namespace) -> int:
     _stop_on_signals(stop)
     dictionary = TelemetryDictionary.load(DEFAULT_DICTIONARY)
     endpoint, connect = _publisher_endpoint(args)
+    report = _report("sim", f"scenario {args.scenario}", connect)
+    try:
+        _run_sim(args, dictionary, endpoint, connect, stop, report)
+    finally:
+        report.stop()
+    return 0
+
+
+def _report(command: str, what: str, connect: bool) -> PublishReport:
+    from console.publish_report import PublishReport
+
+    return PublishReport(command, what, connect=connect)
+
+
+def _run_sim(
+    args: argparse.Namespace,
+    dictionary: TelemetryDictionary,
+    endpoint: str,
+    connect: bool,
+    stop: threading.Event,
+    report: PublishReport,
+) -> None:
+    from telemetry.sim.publishing import run_secure_simulator, run_simulator
+
     if args.curve_secret is not None:
         # CURVE server with a ZAP allow-list (CURVE alone would admit any
         # client that knows our public key), or client of a listening console.
@@ -490,8 +515,9 @@ def _sim(args: argparse.Namespace) -> int:
             stop_event=stop,
             encoding=args.encoding,
             faults=args.faults,
+            on_bound=report.bound,
         )
-        return 0
+        return
     run_simulator(
         dictionary,
         bind=endpoint,
@@ -503,8 +529,8 @@ def _sim(args: argparse.Namespace) -> int:
         stop_event=stop,
         encoding=args.encoding,
         faults=args.faults,
+        on_bound=report.bound,
     )
-    return 0
 
 
 def _record(args: argparse.Namespace) -> int:
@@ -583,7 +609,6 @@ def _dose_report(args: argparse.Namespace) -> int:
 
 def _replay(args: argparse.Namespace) -> int:
     from telemetry.bus.curve import load_publisher_curve
-    from telemetry.replay.republish import republish
 
     check_period(args.start, args.end)
     endpoint, connect = _publisher_endpoint(args)
@@ -594,7 +619,26 @@ def _replay(args: argparse.Namespace) -> int:
     )
     stop = threading.Event()
     _stop_on_signals(stop)
-    sent = republish(
+    report = _report("replay", f"recording {args.archive}", connect)
+    try:
+        sent = _republish(args, endpoint, connect, curve, stop, report)
+    finally:
+        report.stop()
+    print(f"replayed {sent} messages from {args.archive}", file=sys.stderr)
+    return 0
+
+
+def _republish(
+    args: argparse.Namespace,
+    endpoint: str,
+    connect: bool,
+    curve: PublisherCurve | None,
+    stop: threading.Event,
+    report: PublishReport,
+) -> int:
+    from telemetry.replay.republish import republish
+
+    return republish(
         args.archive,
         endpoint,
         connect=connect,
@@ -605,9 +649,8 @@ def _replay(args: argparse.Namespace) -> int:
         faults=args.faults,
         stop_event=stop,
         wait_subscriber=args.wait_subscriber,
+        on_bound=report.bound,
     )
-    print(f"replayed {sent} messages from {args.archive}", file=sys.stderr)
-    return 0
 
 
 def _handover(args: argparse.Namespace) -> int:

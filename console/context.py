@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
     from console.history import HistoryService
     from console.replay_driver import ReplayDriver
+    from telemetry.bus.subscriber import ZmqSubscriber
     from telemetry.core.alarms import AlarmBook
     from telemetry.core.channels import ChannelStore
     from telemetry.core.dictionary import TelemetryDictionary
@@ -63,6 +64,7 @@ class ConsoleContext:
     history: HistoryService | None = None
     dose: DoseView | None = None  # read through its snapshot() lock
     archive: ArchiveHealth | None = None  # a live session's writer
+    subscriber: ZmqSubscriber | None = None  # a live session's sockets
     replay: ReplayDriver | None = None  # replay and training modes
     training_log: Path | None = None  # training mode: the trainee's action log
 

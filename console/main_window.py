@@ -13,14 +13,32 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QByteArray, QEvent, QObject, QSettings, Qt
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence, QShowEvent
+from PySide6.QtCore import (
+    QByteArray,
+    QEvent,
+    QObject,
+    QRect,
+    QSettings,
+    QSize,
+    Qt,
+    QTimer,
+)
+from PySide6.QtGui import (
+    QAction,
+    QActionGroup,
+    QCloseEvent,
+    QGuiApplication,
+    QKeySequence,
+    QResizeEvent,
+    QShowEvent,
+)
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QLabel,
     QMainWindow,
     QMenuBar,
+    QMessageBox,
     QVBoxLayout,
     QWidget,
 )
@@ -33,6 +51,7 @@ from console.docks.event_dock import EventDock
 from console.docks.plot_dock import PlotDock
 from console.docks.radiation_dock import RadiationDock
 from console.docks.robot_dock import RobotDock
+from console.help_dialog import REPLAY_KEYS, HelpDialog
 from console.replay_bar import ReplayBar
 from console.status_bar import ConsoleStatusBar
 from telemetry.core.severity import Severity
@@ -67,6 +86,10 @@ MODE_BANNERS = {
     "training": ("TRAINING · not live data", Level.STALE),
 }
 HEADER_UPDATE_S = 0.25
+# The alarm list never shows fewer rows than this (issue 15: one row at 1280x720).
+ALARM_ROWS_MIN = 3
+# The window's size when nothing was saved, if the screen has room for it.
+DEFAULT_SIZE = QSize(1600, 1000)
 
 
 def layout_path(role: str) -> Path:
@@ -85,7 +108,7 @@ class _Header(QWidget):
         self.setObjectName("header")
         self._window = window
         self.menu_bar = QMenuBar(self)
-        self.banner = Banner(self)
+        self.banner = Banner(self, wrap=False)
         self.alarm_lamp = StatusLamp("no alarms", self)
         self.alarm_lamp.setToolTip(
             "Worst unacknowledged alarm · click for the alarm list"
@@ -120,6 +143,7 @@ class _Header(QWidget):
             self.replay_bar = ReplayBar(driver, self)
             column.addWidget(self.replay_bar)
         self._next = -math.inf
+        self._alarm_version = -1
         self._clock_second = -1
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
@@ -134,9 +158,22 @@ class _Header(QWidget):
             self._clock_second = second
             stamp = datetime.fromtimestamp(now, UTC)
             self.clock.setText(f"{stamp:%Y-%m-%d}  {stamp:%j/%H:%M:%S} UTC")
-        if now >= self._next or now < self._next - 2 * HEADER_UPDATE_S:
+        # A paused replay's clock stands still: an acknowledgement (a new
+        # book version) must still show at once, not at the next frame.
+        version = self._window.context.alarms.version
+        if (
+            now >= self._next
+            or now < self._next - 2 * HEADER_UPDATE_S
+            or version != self._alarm_version
+        ):
             self._next = now + HEADER_UPDATE_S
+            self._alarm_version = version
             self._window.update_alarm_state(now)
+            self._window.remember_proportions()
+            if self._window.exceeds_desktop():
+                # Content that grew the window past the screens has shrunk
+                # again (or a screen went away): fit back.
+                self._window.fit_to_screen()
         if self.replay_bar is not None:
             self.replay_bar.refresh(now)
 
@@ -202,22 +239,40 @@ class MainWindow(QMainWindow):
             )
         }
         self.alarms.action_done.connect(self.events.add_operator_event)
+        view = self.alarms.table.view()
+        view.setMinimumHeight(
+            ALARM_ROWS_MIN * view.verticalHeader().defaultSectionSize()
+            + view.horizontalHeader().sizeHint().height()
+            + view.horizontalScrollBar().sizeHint().height()
+            + 2 * view.frameWidth()
+        )
 
         self.header = _Header(self)
         self.setMenuWidget(self.header)
         if self.header.replay_bar is not None:
             # A trainee's notes belong beside their acks in the event list.
             self.header.replay_bar.action_done.connect(self.events.add_operator_event)
+            # A note is about the alarm selected in the list, if any.
+            self.header.replay_bar.selected_alarms = self.alarms.table.selected_ids
         self.dock_banners: dict[str, Banner] = {}
         self._mark_docks_with_mode()
         self.status = ConsoleStatusBar(context, self)
         self.setStatusBar(self.status)
+        # Asked before a live console quits (tests replace it).
+        self.confirm_quit = self._ask_quit
+        # Each docked panel's share of the window (width, height), kept while
+        # the window keeps its size, restored after it changes size.
+        self._proportions: dict[str, tuple[float, float]] = {}
+        self._proportions_size = QSize()
+        self._restore_pending = False
+        self._quit_confirmed = False
+        self._fit_pending = False
         self.annunciator = Annunciator(context.alarms, player=player, parent=self)
         self.annunciator.state_changed.connect(self.header.audio.setText)
         self.header.audio.setText(self.annunciator.status_text())
         self._build_menus()
         self._show_mode()
-        self.resize(1600, 1000)
+        self.resize(self._default_size())
         self._load_role(self.role)
 
     # ---- the contract with Console ---------------------------------------
@@ -328,12 +383,15 @@ class MainWindow(QMainWindow):
         worst = max((a.peak for a in unacked), default=Severity.NOMINAL)
         if not unacked:
             active = sum(1 for a in book.snapshot() if a.active)
-            text = (
-                f"{active} active alarms, all acknowledged" if active else "no alarms"
-            )
-            self.header.alarm_lamp.set_level(
-                Level.NOMINAL if not active else Level.NO_DATA, text
-            )
+            if active:
+                level, text = Level.NO_DATA, f"{active} active alarms, all acknowledged"
+            elif not self.context.store.sources:
+                # Nothing received: no alarm means nothing was checked, not
+                # that all is well. Never green before the first message.
+                level, text = Level.NO_DATA, "no data yet · no limits checked"
+            else:
+                level, text = Level.NOMINAL, "no alarms"
+            self.header.alarm_lamp.set_level(level, text)
         else:
             level = Level[worst.name] if worst > Severity.NOMINAL else Level.WATCH
             self.header.alarm_lamp.set_level(
@@ -374,27 +432,54 @@ class MainWindow(QMainWindow):
             file, "Export layout image (PNG)…", self.export_layout_png, "Ctrl+Shift+S"
         )
         file.addSeparator()
-        self._action(file, "Quit", self.close, QKeySequence.StandardKey.Quit)
+        # Ctrl+Q spelled out: StandardKey.Quit is empty on some platforms.
+        self._action(file, "Quit", self.request_quit, "Ctrl+Q")
 
         view = bar.addMenu("&View")
         roles = view.addMenu("Role layout")
         group = QActionGroup(self)
         group.setExclusive(True)
         self.role_actions: dict[str, QAction] = {}
-        for role in ROLES:
-            action = roles.addAction(ROLE_TITLES[role])
+        for number, role in enumerate(ROLES, start=1):
+            action = QAction(ROLE_TITLES[role], self)
             action.setCheckable(True)
-            action.setChecked(role == self.role)
+            action.setShortcut(QKeySequence(f"Ctrl+{number}"))
             action.triggered.connect(lambda _=False, r=role: self.set_role(r))
             group.addAction(action)
+            roles.addAction(action)
+            self.addAction(action)
             self.role_actions[role] = action
+        self._mark_role()
         view.addSeparator()
         for dock in self.docks.values():
             view.addAction(dock.toggleViewAction())
         view.addSeparator()
+        self._action(
+            view, "Fit the window to the screen", lambda: self.fit_to_screen(), "F11"
+        )
         self._action(view, "Reset layout to the role's default", self.reset_layout)
 
         alarms = bar.addMenu("&Alarms")
+        self._action(
+            alarms,
+            "Acknowledge selected alarms",
+            lambda: self.alarms.table.request_ack(),
+            "Ctrl+K",
+        )
+        self._action(
+            alarms,
+            "Acknowledge selected with note…",
+            self.alarms.ack_with_dialog,
+            "Ctrl+Shift+K",
+        )
+        self._action(
+            alarms, "Shelve selected alarms…", self.alarms.shelve_dialog, "Ctrl+H"
+        )
+        self._action(
+            alarms, "Acknowledge all visible alarms", self.alarms.acknowledge_visible
+        )
+        self._action(alarms, "Show alarm list", self.show_alarms, "F2")
+        alarms.addSeparator()
         for minutes in SILENCE_CHOICES_MIN:
             self._action(
                 alarms,
@@ -403,11 +488,56 @@ class MainWindow(QMainWindow):
                 "Ctrl+M" if minutes == SILENCE_CHOICES_MIN[0] else None,
             )
         self._action(alarms, "Unsilence", lambda _=False: self.unsilence())
-        alarms.addSeparator()
-        self._action(
-            alarms, "Acknowledge all visible alarms", self.alarms.acknowledge_visible
-        )
-        self._action(alarms, "Show alarm list", self.show_alarms, "F2")
+
+        replay_bar = self.header.replay_bar
+        if replay_bar is not None:
+            # The transport's keys are QShortcuts of the bar (they yield the
+            # arrows to a focused list); the menu names them and fires them.
+            replay = bar.addMenu("&Replay")
+            for name, text in REPLAY_KEYS:
+                shortcut = replay_bar.shortcuts.get(name)
+                if shortcut is None:
+                    continue
+                keys = shortcut.key().toString(QKeySequence.SequenceFormat.NativeText)
+                action = replay.addAction(f"{text}\t{keys}")
+                action.triggered.connect(lambda _=False, s=shortcut: s.activated.emit())
+            if replay_bar.note is not None:
+                replay.addSeparator()
+                note = replay.addAction("Note for the debrief…")
+                note.triggered.connect(lambda _=False: replay_bar.ask_note())
+
+        help_menu = bar.addMenu("&Help")
+        self._action(help_menu, "Keyboard shortcuts", self.show_help, "F1")
+
+    def _mark_role(self) -> None:
+        """Check the current role in View > Role layout and say it in the text."""
+        for role, action in self.role_actions.items():
+            current = role == self.role
+            action.setChecked(current)
+            title = ROLE_TITLES[role]
+            action.setText(f"{title}  (current)" if current else title)
+
+    def shortcut_rows(self) -> list[tuple[str, str]]:
+        """Return (keys, what they do) for every shortcut of this window."""
+        rows: list[tuple[str, str]] = []
+        native = QKeySequence.SequenceFormat.NativeText
+        for action in self.actions():
+            key = action.shortcut()
+            if not key.isEmpty():
+                text = action.text().replace("&", "").split("\t")[0]
+                rows.append((key.toString(native), text.removesuffix("  (current)")))
+        rows.append(("Enter (in the ack comment)", "Acknowledge selected with it"))
+        rows.append(("Double-click an alarm", "Plot its channel"))
+        replay_bar = self.header.replay_bar
+        if replay_bar is not None:
+            for name, text in REPLAY_KEYS:
+                shortcut = replay_bar.shortcuts.get(name)
+                if shortcut is not None:
+                    rows.append((shortcut.key().toString(native), f"Replay: {text}"))
+        return rows
+
+    def show_help(self) -> None:
+        HelpDialog(self.shortcut_rows(), self).exec()
 
     def _action(
         self,
@@ -429,26 +559,34 @@ class MainWindow(QMainWindow):
         path, _ = QFileDialog.getSaveFileName(
             self,
             "Export visible plot data",
-            str(Path.home() / f"plots-{stamp}.csv"),
+            str(self._export_dir() / f"plots-{stamp}.csv"),
             "CSV (*.csv)",
         )
         if path:
             rows = self.plots.export_csv(Path(path))
-            self.status.showMessage(f"wrote {rows} samples to {path}", 8000)
+            self.status.say(f"wrote {rows} samples to {path}")
 
     def export_layout_png(self) -> None:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         path, _ = QFileDialog.getSaveFileName(
             self,
             "Export layout image",
-            str(Path.home() / f"console-{stamp}.png"),
+            str(self._export_dir() / f"console-{stamp}.png"),
             "PNG (*.png)",
         )
         if path:
             ok = self.save_screenshot(path)
-            self.status.showMessage(
-                f"saved {path}" if ok else f"could not write {path}", 8000
-            )
+            self.status.say(f"saved {path}" if ok else f"could not write {path}")
+
+    @staticmethod
+    def _export_dir() -> Path:
+        """Where export dialogs open: ``<data dir>/exports`` (made on demand)."""
+        folder = data_dir() / "exports"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            return data_dir()
+        return folder
 
     # ---- role layouts ----------------------------------------------------
 
@@ -458,7 +596,7 @@ class MainWindow(QMainWindow):
             return
         self.save_layout()
         self.role = role
-        self.role_actions[role].setChecked(True)
+        self._mark_role()
         self._load_role(role)
         self._show_mode()
 
@@ -549,12 +687,18 @@ class MainWindow(QMainWindow):
         for name, dock in d.items():
             dock.setVisible(name in shown)
         self.plots.apply_role(role)
+        self._proportions = {}
         self._pending_sizes = True
         self._apply_sizes()
 
     def _apply_sizes(self) -> None:
         """Proportions of the default layout (needs the window's real size)."""
         w, h = max(self.width(), 800), max(self.height(), 600)
+        # The bottom row (alarm list) always gets room for its minimum (three
+        # rows); the docks above share the rest.
+        chrome = self.header.sizeHint().height() + self.status.sizeHint().height()
+        docks_h = max(h - chrome, 400)
+        alarms_h = self.alarms.minimumSizeHint().height()
         bar = self.header.replay_bar
         if bar is not None:
             # The replay bar's height comes out of the docks, not out of the
@@ -563,24 +707,178 @@ class MainWindow(QMainWindow):
         d = self.docks
         horizontal, vertical = Qt.Orientation.Horizontal, Qt.Orientation.Vertical
         if self.role == "radiation":
-            self.resizeDocks([d["radiation"]], [int(h * 0.62)], vertical)
+            # As much as the panel needs to show its charts without scrolling
+            # (if the alarm list keeps its three rows), at least 64 %.
+            want = self.radiation.content_height() + 40
+            top = min(max(int(docks_h * 0.64), want), docks_h - alarms_h - 8)
+            self.resizeDocks([d["radiation"]], [top], vertical)
             self.resizeDocks(
                 [d["alarms"], d["plots"]], [int(w * 0.55), int(w * 0.45)], horizontal
             )
         else:
+            # The robot readouts want their natural width (a smaller window
+            # takes it from the charts, which stay legible narrower).
+            robots_w = min(
+                max(int(w * 0.37), self.robots.widget().sizeHint().width()),
+                int(w * 0.45),
+            )
+            eclss_w = int(w * 0.18)
             self.resizeDocks(
                 [d["robots"], d["plots"], d["eclss"]],
-                [int(w * 0.37), int(w * 0.45), int(w * 0.18)],
+                [robots_w, w - robots_w - eclss_w, eclss_w],
                 horizontal,
             )
-            self.resizeDocks([d["robots"]], [int(h * 0.68)], vertical)
+            top = min(int(docks_h * 0.70), docks_h - alarms_h - 8)
+            self.resizeDocks([d["robots"]], [top], vertical)
+
+    # ---- the window on its screen -----------------------------------------
+
+    def _default_size(self) -> QSize:
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        if screen is None:
+            return DEFAULT_SIZE
+        return DEFAULT_SIZE.boundedTo(screen.availableGeometry().size())
+
+    def fit_to_screen(self, available: QRect | None = None) -> None:
+        """Shrink and move the window (frame included) into ``available``.
+
+        ``available`` defaults to the free area of the screen the window is
+        on. A window larger than its screen hides its status bar and the
+        alarm list's last rows off-screen, so this runs at every show and
+        whenever the window grew past the screen.
+        """
+        if available is None:
+            screen = self.screen() or QGuiApplication.primaryScreen()
+            if screen is None:
+                return
+            available = screen.availableGeometry()
+        frame = self.frameGeometry()
+        extra_w = max(frame.width() - self.width(), 0)
+        extra_h = max(frame.height() - self.height(), 0)
+        if self.isMaximized() or self.isFullScreen():
+            return
+        room = QSize(available.width() - extra_w, available.height() - extra_h)
+        size = self.size().boundedTo(room)
+        if size != self.size():
+            self.resize(size)
+        frame = self.frameGeometry()
+        x = min(max(frame.x(), available.left()), available.right() + 1 - frame.width())
+        y = min(
+            max(frame.y(), available.top()), available.bottom() + 1 - frame.height()
+        )
+        if (x, y) != (frame.x(), frame.y()):
+            self.move(max(x, available.left()), max(y, available.top()))
+
+    def exceeds_screen(self) -> bool:
+        """Tell whether the window's frame reaches beyond its screen's free area."""
+        screen = self.screen()
+        if screen is None:
+            return False
+        return not screen.availableGeometry().contains(self.frameGeometry())
+
+    def exceeds_desktop(self) -> bool:
+        """Tell whether the window reaches beyond every screen's free area.
+
+        Spanning two monitors on purpose is allowed; hanging off the desktop
+        (a screen unplugged, content that grew) is not.
+        """
+        screens = QGuiApplication.screens()
+        if not screens:
+            return False
+        desktop = QRect()
+        for screen in screens:
+            desktop = desktop.united(screen.availableGeometry())
+        return not desktop.contains(self.frameGeometry())
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
+        self.fit_to_screen()
+        # The window manager adds its frame after the first show: fit again
+        # once the frame is known, or the status bar hangs below the screen.
+        QTimer.singleShot(300, self._refit)
         if self._pending_sizes:
             self._pending_sizes = False
             self._apply_sizes()
 
+    def remember_proportions(self) -> None:
+        """Note each docked panel's share of the window (while its size holds)."""
+        if self._restore_pending or self.size() != self._proportions_size:
+            self._proportions_size = self.size()
+            return  # wait for a steady size: the layout may still move
+        w, h = max(self.width(), 1), max(self.height(), 1)
+        self._proportions = {
+            name: (dock.width() / w, dock.height() / h)
+            for name, dock in self.docks.items()
+            if dock.isVisible() and not dock.isFloating()
+        }
+
+    def _restore_proportions(self) -> None:
+        """Give every docked panel its earlier share of the new window size.
+
+        QMainWindow gives all of a change in size to one panel: shrinking
+        then enlarging again would leave the layout distorted until Reset.
+        """
+        self._restore_pending = False
+        shares = {
+            n: p
+            for n, p in self._proportions.items()
+            if self.docks[n].isVisible() and not self.docks[n].isFloating()
+        }
+        if not shares:
+            return
+        docks = [self.docks[n] for n in shares]
+        w, h = self.width(), self.height()
+        self.resizeDocks(
+            docks, [int(p[0] * w) for p in shares.values()], Qt.Orientation.Horizontal
+        )
+        self.resizeDocks(
+            docks, [int(p[1] * h) for p in shares.values()], Qt.Orientation.Vertical
+        )
+        self._proportions_size = self.size()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if self._proportions and not self._restore_pending:
+            self._restore_pending = True
+            QTimer.singleShot(0, self._restore_proportions)
+        # A dock that asks for more room (e.g. the channel browser opening)
+        # makes Qt grow the window: bring it back onto the screen.
+        if self.isVisible() and not self._fit_pending and self.exceeds_screen():
+            self._fit_pending = True
+            QTimer.singleShot(0, self._refit)
+
+    def _refit(self) -> None:
+        self._fit_pending = False
+        self.fit_to_screen()
+
+    def _ask_quit(self) -> bool:
+        answer = QMessageBox.question(
+            self,
+            "Quit the live console?",
+            "Quitting stops receiving and recording telemetry and the audible "
+            "alarms.\n\nQuit the live console?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
+    def _must_ask(self) -> bool:
+        return self.context.mode == "live" and not self._shut
+
+    def request_quit(self) -> None:
+        """File > Quit (Ctrl+Q): a live console asks first; replays just close."""
+        if self._must_ask() and not self.confirm_quit():
+            return
+        self._quit_confirmed = True
+        self.close()
+
     def closeEvent(self, event: QCloseEvent) -> None:
+        # A live console stops recording when it quits: the window manager's
+        # close button asks too (a spontaneous event). Closing from code
+        # (shutdown, --quit-after, tests) does not ask.
+        ask = event.spontaneous() and not self._quit_confirmed and self._must_ask()
+        if ask and not self.confirm_quit():
+            event.ignore()
+            return
         self.save_layout()
         super().closeEvent(event)

@@ -315,6 +315,9 @@ class ReplayBar(QWidget):
         self._shown: tuple[Any, ...] = ()
         self.shortcuts: dict[str, QShortcut] = {}
         self._install_shortcuts()
+        # The alarms selected in the alarm list (the window wires it): a note
+        # starts out about the first of them.
+        self.selected_alarms: Callable[[], list[str]] = list
 
     # ---- building ----------------------------------------------------------
 
@@ -596,11 +599,16 @@ class ReplayBar(QWidget):
 
     def ask_note(self) -> None:
         t = self.cursor_time()
+        targets = self.note_targets()
+        selected = [k for k in self.selected_alarms() if k not in targets]
         dialog = NoteDialog(
             f"T{format_offset(t - self.start)} ({utc_text(t)} UTC)",
-            self.note_targets(),
+            [*selected, *targets],
             self,
         )
+        chosen = next(iter(self.selected_alarms()), None)
+        if chosen is not None:
+            dialog.about.setCurrentText(chosen)
         if dialog.exec() == QDialog.DialogCode.Accepted:
             self.add_note(dialog.target(), dialog.note(), t)
 

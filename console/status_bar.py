@@ -1,7 +1,10 @@
 """The status bar: per-source link health, archive health, the display's frame rate.
 
 Everything here is a counter read from the store, the archive writer and the
-refresh loop, redrawn at most twice a second.
+refresh loop, redrawn at most twice a second. Before the first message it
+says so: "waiting for first data from <address>", lamps turning amber after
+``FIRST_DATA_GRACE_S`` and red after ``NO_DATA_ALARM_S`` of silence, each
+lamp's tooltip naming its source, the wait and the address listened to.
 """
 
 from __future__ import annotations
@@ -11,8 +14,10 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QStatusBar, QWidget
 
+from widgets.fit_label import FitLabel
 from widgets.levels import Level, palette
 from widgets.plain_text import plain, tip
 from widgets.status_lamp import StatusLamp
@@ -29,6 +34,12 @@ UPDATE_S = 0.5
 # flagged (WATCH) so a burst of losses is seen even after the link recovers.
 RECENT_TROUBLE_S = 60.0
 LINK_LEVELS = {"up": Level.NOMINAL, "stale": Level.STALE, "down": Level.CRITICAL}
+# A live source silent this long after the console started is amber; with
+# nothing at all from any source after NO_DATA_ALARM_S, every lamp is red.
+FIRST_DATA_GRACE_S = 5.0
+NO_DATA_ALARM_S = 30.0
+# How long a message from ``say`` stays beside the lamps.
+NOTICE_MS = 8000
 
 
 @dataclass
@@ -72,11 +83,21 @@ class ConsoleStatusBar(QStatusBar):
         self._links_row = QHBoxLayout(self._links_box)
         self._links_row.setContentsMargins(0, 0, 0, 0)
         self._links_row.setSpacing(0)
-        self.traffic = plain(QLabel("", self))
+        # FitLabels: a long wait message or notice elides (whole text in the
+        # tooltip) instead of widening the window past the screen.
+        self.traffic = FitLabel("", self)
+        # Messages (export written, ...) go here: QStatusBar.showMessage
+        # would hide the link lamps while it shows.
+        self.notice = FitLabel("", self)
+        self._notice_timer = QTimer(self)
+        self._notice_timer.setSingleShot(True)
+        self._notice_timer.timeout.connect(lambda: self.notice.setText(""))
+        self._born = monotonic()
         self.archive = StatusLamp("archive", self)
         self.frame_rate = StatusLamp("refresh", self)
         self.addWidget(self._links_box)
-        self.addWidget(self.traffic, 1)
+        self.addWidget(self.traffic)
+        self.addWidget(self.notice, 1)
         self.addPermanentWidget(_separator(self))
         self.addPermanentWidget(self.archive)
         self.addPermanentWidget(_separator(self))
@@ -87,6 +108,50 @@ class ConsoleStatusBar(QStatusBar):
 
     def set_refresh_loop(self, loop: RefreshLoop) -> None:
         self._loop = loop
+
+    def say(self, text: str, ms: int = NOTICE_MS) -> None:
+        """Show a short message beside the lamps for ``ms`` (lamps stay visible)."""
+        self.notice.setText(text)
+        self.notice.setToolTip(text)
+        self._notice_timer.start(ms)
+
+    def addresses(self) -> str:
+        """Say where data comes from: endpoints connected to or listened on."""
+        sub = self.context.subscriber
+        if sub is not None:
+            parts = [f"connected to {e}" for e in sub.config.connect_endpoints]
+            listening = list(sub.listening_on) or list(sub.config.listen_endpoints)
+            parts += [f"listening on {e}" for e in listening]
+            return ", ".join(parts) or "no endpoint"
+        path = self.context.archive_path
+        if self.context.mode != "live" and path is not None:
+            return f"replay of {path.name}"
+        return "no endpoint"
+
+    def _grace_s(self, source: str) -> float:
+        """Return how long a source may be silent at start before it is amber.
+
+        A source that sends every 10 s is not late after 5 s: the wait is at
+        least the staleness time of its slowest channel.
+        """
+        dictionary = self.context.dictionary
+        spec = dictionary.sources.get(source)
+        channels = dictionary.families.get(spec.family, {}) if spec else {}
+        slowest = max((c.stale_after_s for c in channels.values()), default=0.0)
+        return max(FIRST_DATA_GRACE_S, slowest)
+
+    def _waiting_level(self, waited: float, source: str | None = None) -> Level:
+        """Return the level of a source never heard from, ``waited`` s after start.
+
+        Amber (the warning colour) once past its grace, red when nothing at
+        all has arrived from any source for ``NO_DATA_ALARM_S``.
+        """
+        grace = FIRST_DATA_GRACE_S if source is None else self._grace_s(source)
+        if self.context.mode != "live" or waited < grace:
+            return Level.NO_DATA
+        if waited >= NO_DATA_ALARM_S and not self.context.store.sources:
+            return Level.CRITICAL
+        return Level.WARNING
 
     def _lamp(self, source: str, family: str) -> StatusLamp:
         """Return the lamp of a source, in its family's group (made on first sight).
@@ -141,15 +206,33 @@ class ConsoleStatusBar(QStatusBar):
             gaps += stats.gaps
             missed += stats.missed
         rejected = store.rejected_total
+        waited = t - self._born
+        address = self.addresses()
         for source in self.links:
             if source not in store.sources:
-                self.links[source].set_level(Level.NO_DATA, "")
-                self.links[source].setToolTip(tip(f"{source}: no message received yet"))
+                self.links[source].set_level(self._waiting_level(waited, source), "")
+                self.links[source].setToolTip(
+                    tip(
+                        f"{source}: no message received yet ({waited:.0f} s "
+                        f"since the console started)\n{address}"
+                    )
+                )
         reasons = ", ".join(
             f"{k} {v}" for k, v in sorted(store.rejected_by_reason.items())
         )
         # Calm when all is well: counts appear only once they are non-zero.
         parts = [f"{total_rate:.0f} msg/s"]
+        if not store.sources:
+            # Nothing has arrived: say so plainly, in the colour of the wait.
+            level = self._waiting_level(waited)
+            if self.context.mode == "live":
+                parts = [f"waiting for first data from {address} · {waited:.0f} s"]
+            else:
+                parts = [f"no data at the cursor yet ({address})"]
+            colour = level.color.name() if level.is_abnormal else None
+            self.traffic.setStyleSheet(f"color: {colour};" if colour else "")
+        elif self.traffic.styleSheet():
+            self.traffic.setStyleSheet("")
         if gaps:
             parts.append(f"{gaps} gaps ({missed} missed)")
         if rejected:
@@ -176,7 +259,7 @@ class ConsoleStatusBar(QStatusBar):
                 )
             )
         )
-        self._update_archive()
+        self._update_archive(received=bool(store.sources))
         self._update_frames(t)
 
     def _update_link(
@@ -211,9 +294,10 @@ class ConsoleStatusBar(QStatusBar):
                     else "no message yet"
                 )
             )
+            + f"\n{self.addresses()}"
         )
 
-    def _update_archive(self) -> None:
+    def _update_archive(self, *, received: bool = True) -> None:
         archive = self.context.archive
         if archive is None:
             path = self.context.archive_path
@@ -233,6 +317,10 @@ class ConsoleStatusBar(QStatusBar):
             level, text = Level.CRITICAL, f"archive DROPPED {dropped}"
         elif errors:
             level, text = Level.WARNING, f"archive {errors} errors"
+        elif not received:
+            # An empty archive is not a healthy recording: never green before
+            # the first message.
+            level, text = Level.NO_DATA, "archive · nothing received yet"
         else:
             level, text = Level.NOMINAL, "archive ok"
         text += f" · backlog {backlog}"

@@ -17,6 +17,9 @@ settings.register_profile("kibo", deadline=None)
 settings.load_profile("kibo")
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Two screens for the offscreen platform, 2560x1440 (primary) and 1280x720
+# beside it, so layout tests put windows on real screens of both sizes.
+OFFSCREEN_SCREENS = os.path.join(os.path.dirname(__file__), "offscreen_screens.json")
 # Never the operator's data: archives, layouts and the dose ledger of every
 # console and recorder a test starts (subprocesses too) go to a scratch dir.
 _SCRATCH_DATA_DIR = tempfile.mkdtemp(prefix="kibo-tests-")
@@ -111,3 +114,11 @@ def no_dangling_threads() -> Iterator[None]:
         t.join(timeout=5.0)
     leftover = [t for t in leftover if t.is_alive()]
     assert not leftover, f"test left threads running: {[t.name for t in leftover]}"
+
+
+@pytest.fixture(scope="session")
+def qapp_args() -> list[str]:
+    """Arguments of the tests' QApplication: the two offscreen screens."""
+    if os.environ.get("QT_QPA_PLATFORM", "").startswith("offscreen"):
+        return ["pytest", "-platform", f"offscreen:configfile={OFFSCREEN_SCREENS}"]
+    return ["pytest"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSizePolicy, QWidget
 
+from widgets.fit_label import FitLabel
 from widgets.levels import Level, style_level
 from widgets.plain_text import plain
 
@@ -17,17 +18,22 @@ class Banner(QFrame):
     data and an SPE shelter call cannot be missed. Owned by the GUI thread.
     """
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, *, wrap: bool = True) -> None:
         super().__init__(parent)
         self._level = Level.NO_DATA
-        self._text = plain(QLabel("", self))
+        # Scaled down rather than cut when the strip is narrow: "SHELTER IN
+        # SM RECOMMENDED" must be read whole.
+        self._text = FitLabel("", self, whole=True)
         self._text.setObjectName("bannerText")
-        self._detail = plain(QLabel("", self))
+        # ``wrap=False`` keeps the strip one line high (the window header on
+        # a small screen): the detail is elided, whole in its tooltip.
+        self._detail: QLabel = plain(QLabel("", self)) if wrap else FitLabel("", self)
         self._detail.setObjectName("bannerDetail")
-        self._detail.setWordWrap(True)
-        self._detail.setTextInteractionFlags(
-            Qt.TextInteractionFlag.TextSelectableByMouse
-        )
+        self._detail.setWordWrap(wrap)
+        if wrap:
+            self._detail.setTextInteractionFlags(
+                Qt.TextInteractionFlag.TextSelectableByMouse
+            )
         row = QHBoxLayout(self)
         row.setContentsMargins(12, 5, 12, 5)
         row.setSpacing(16)

@@ -24,7 +24,7 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QAction, QColor, QFont, QGuiApplication, QPainter, QPixmap
+from PySide6.QtGui import QColor, QFont, QGuiApplication, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -35,16 +35,18 @@ from PySide6.QtWidgets import (
     QMenu,
     QPushButton,
     QTableView,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from widgets.levels import Level, palette
 from widgets.plain_text import plain
+from widgets.shelve_dialog import SHELVE_MINUTES, ShelveDialog
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
+
+    from PySide6.QtGui import QResizeEvent
 
 #: Item data roles: the row id, the level's value string (``Level(value)``), the state.
 ROW_ID_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -59,7 +61,9 @@ DEFAULT_FILTERS: tuple[tuple[str, frozenset[str] | None], ...] = (
     ("Shelved", frozenset({"shelved"})),
     ("All", None),
 )
-DEFAULT_SHELVE_MINUTES = (5, 15, 60)
+DEFAULT_SHELVE_MINUTES = SHELVE_MINUTES
+#: The narrowest an elastic column gets before the view scrolls sideways.
+ELASTIC_MIN_PX = 160
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 _ROOT = QModelIndex()
@@ -277,14 +281,15 @@ class EventTableModel(QAbstractTableModel):
 class AlarmTable(QWidget):
     """Alarm list: state filter, selection, acknowledge and shelve actions.
 
-    Emits ``ack_requested(ids, comment)`` and ``shelve_requested(ids, minutes)``;
+    Emits ``ack_requested(ids, comment)`` and
+    ``shelve_requested(ids, minutes, reason)``;
     it changes nothing itself: the console applies the action, records who and
     when, and sends the updated rows back through `set_rows`.
     Owned by the GUI thread.
     """
 
     ack_requested = Signal(list, str)
-    shelve_requested = Signal(list, int)
+    shelve_requested = Signal(list, int, str)
     row_activated = Signal(str)
 
     def __init__(
@@ -300,6 +305,7 @@ class AlarmTable(QWidget):
         self._filters = dict(filters)
         self._shelve_minutes = tuple(shelve_minutes)
         self._ackable = ackable_states
+        self._elastic: int | None = None
         self._model = EventTableModel(columns, self)
         self._proxy = QSortFilterProxyModel(self)
         self._proxy.setSourceModel(self._model)
@@ -330,17 +336,20 @@ class AlarmTable(QWidget):
         self._ack_all = QPushButton("Ack all visible", self)
         self._ack_all.setToolTip("Acknowledge every unacknowledged alarm in the list")
         self._ack_all.clicked.connect(self.request_ack_visible)
-        self._shelve = QToolButton(self)
-        self._shelve.setText("Shelve ▾")
-        self._shelve.setToolTip("Hide the selected alarms for a while")
-        self._shelve.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
-        shelve_menu = QMenu(self._shelve)
-        for action in self._shelve_actions(shelve_menu):
-            shelve_menu.addAction(action)
-        self._shelve.setMenu(shelve_menu)
+        self._shelve = QPushButton("Shelve…", self)
+        self._shelve.setToolTip(
+            "Hide and silence the selected alarms for a chosen time, with a reason"
+        )
+        self._shelve.clicked.connect(lambda: self.ask_shelve())
         self._comment = QLineEdit(self)
-        self._comment.setPlaceholderText("Ack comment (optional)")
+        self._comment.setPlaceholderText(
+            "Ack comment · Enter acknowledges the selection"
+        )
+        self._comment.setToolTip(
+            "Optional comment for the log; Enter acknowledges the selected alarms"
+        )
         self._comment.setClearButtonEnabled(True)
+        self._comment.returnPressed.connect(lambda: self.request_ack())
         self._filter = QComboBox(self)
         self._filter.addItems(list(self._filters))
         self._filter.setToolTip("Show alarms in these states")
@@ -385,13 +394,79 @@ class AlarmTable(QWidget):
 
     def set_rows(self, rows: Iterable[RowInput]) -> None:
         """Replace the rows (see `EventTableModel.set_rows`); selection survives."""
+        before = self._model.rows()
         self._model.set_rows(rows)
+        if self._model.rows() != before:
+            self.fit_columns()
         self._update_controls()
 
     def set_column_widths(self, widths: Sequence[int]) -> None:
         """Set initial column widths in pixels (the last column stretches)."""
         for col, width in enumerate(widths):
             self._view.setColumnWidth(col, width)
+        self.fit_columns()
+
+    def set_elastic_column(self, col: int | None) -> None:
+        """Name the column (e.g. a long description) that gives way when narrow."""
+        self._elastic = col
+        self.fit_columns()
+
+    def fit_columns(self) -> None:
+        """Size columns to their content: widen what would cut, narrow what is empty.
+
+        A time cut to "341/09:0…" while an empty column keeps its width is
+        what this prevents; columns the operator widened stay as wide. When
+        the view is too narrow for all, the elastic column (if any) gives up
+        its width first, so the last column (the state) stays in view.
+        """
+        view, header = self._view, self._view.horizontalHeader()
+        last = self._proxy.columnCount() - 1
+        needs = [
+            max(view.sizeHintForColumn(col), header.sectionSizeHint(col))
+            for col in range(last + 1)
+        ]
+        elastic = self._elastic
+        for col in range(last):  # the last column stretches
+            need = needs[col]
+            if col == elastic:
+                others = sum(needs) - need
+                # A few pixels of slack: the header's own margins.
+                room = view.viewport().width() - others - 8
+                need = max(min(need, room), ELASTIC_MIN_PX)
+                view.setColumnWidth(col, need)
+                continue
+            width = view.columnWidth(col)
+            empty = not any(
+                r.cells[col] for r in self._model.rows() if col < len(r.cells)
+            )
+            if width < need or (empty and width > need):
+                view.setColumnWidth(col, need)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if self._elastic is not None:
+            self.fit_columns()
+
+    def cut_cells(self) -> list[tuple[str, str]]:
+        """Return (row id, column title) of every visible cell whose text is cut.
+
+        The elastic column is left out: it is the one allowed to elide.
+        """
+        view, proxy = self._view, self._proxy
+        metrics = view.fontMetrics()
+        cut = []
+        for r in range(proxy.rowCount()):
+            for c in range(proxy.columnCount()):
+                index = proxy.index(r, c)
+                text = str(index.data() or "")
+                if not text:
+                    continue
+                # Text width plus the cell's margins and the level mark in column 0.
+                need = metrics.horizontalAdvance(text) + (24 if c == 0 else 8)
+                last = c == proxy.columnCount() - 1
+                if need > view.columnWidth(c) and not last and c != self._elastic:
+                    cut.append((str(index.data(ROW_ID_ROLE)), self._model.columns()[c]))
+        return cut
 
     # ---- filter ----------------------------------------------------------------
 
@@ -475,11 +550,23 @@ class AlarmTable(QWidget):
             [r.id for r in self._visible_rows() if r.state in self._ackable]
         )
 
-    def request_shelve(self, minutes: int, ids: Sequence[str] | None = None) -> None:
+    def request_shelve(
+        self, minutes: int, ids: Sequence[str] | None = None, reason: str = ""
+    ) -> None:
         """Emit ``shelve_requested`` for `ids` (default: the selection)."""
         targets = list(ids) if ids is not None else self.selected_ids()
         if targets:
-            self.shelve_requested.emit(targets, int(minutes))
+            self.shelve_requested.emit(targets, int(minutes), reason.strip())
+
+    def ask_shelve(self) -> ShelveDialog | None:
+        """Ask how long and why, then shelve the selection (None: nothing selected)."""
+        targets = self.selected_ids()
+        if not targets:
+            return None
+        dialog = ShelveDialog(targets, self, minutes=self._shelve_minutes)
+        if dialog.exec() == ShelveDialog.DialogCode.Accepted:
+            self.request_shelve(dialog.minutes(), targets, dialog.reason_text())
+        return dialog
 
     def context_menu(self) -> QMenu:
         """Build the right-click menu for the current selection."""
@@ -488,10 +575,9 @@ class AlarmTable(QWidget):
         ack = menu.addAction("Acknowledge selected")
         ack.setEnabled(has_selection)
         ack.triggered.connect(lambda: self.request_ack())
-        shelve = menu.addMenu("Shelve selected")
+        shelve = menu.addAction("Shelve selected…")
         shelve.setEnabled(has_selection)
-        for action in self._shelve_actions(shelve):
-            shelve.addAction(action)
+        shelve.triggered.connect(lambda: self.ask_shelve())
         menu.addSeparator()
         copy = menu.addAction("Copy rows")
         copy.setEnabled(has_selection)
@@ -508,14 +594,6 @@ class AlarmTable(QWidget):
         clipboard = QGuiApplication.clipboard()
         if clipboard is not None:
             clipboard.setText("\n".join(lines))
-
-    def _shelve_actions(self, parent: QMenu) -> list[QAction]:
-        actions = []
-        for minutes in self._shelve_minutes:
-            action = QAction(f"Shelve {minutes} min", parent)
-            action.triggered.connect(lambda _=False, m=minutes: self.request_shelve(m))
-            actions.append(action)
-        return actions
 
     def _show_context_menu(self, pos: QPoint) -> None:
         menu = self.context_menu()

@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QFont, QPainter, QPen
-from PySide6.QtWidgets import QGridLayout, QLabel, QSizePolicy, QWidget
+from PySide6.QtWidgets import QGridLayout, QSizePolicy, QWidget
 
+from widgets.fit_label import FitLabel
 from widgets.levels import Level, palette, style_level
-from widgets.plain_text import plain
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -115,9 +115,11 @@ class LimitBar(QWidget):
         self._fmt = fmt
         self._value = math.nan
         self._limit = math.nan
-        self._label = plain(QLabel(label, self))
+        self._label = FitLabel(label, self)
         self._label.setObjectName("barLabel")
-        self._text = plain(QLabel("—", self))
+        # Right-aligned text in a narrow cell would lose its start ("001489 /
+        # 250"): a FitLabel shrinks, then elides with the whole text in its tooltip.
+        self._text = FitLabel("—", self, whole=True)
         self._text.setObjectName("barText")
         self._text.setAlignment(
             Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
@@ -204,3 +206,7 @@ class LimitBar(QWidget):
     def level(self) -> Level:
         """Return the level shown now."""
         return self._bar.level
+
+    def text_labels(self) -> tuple[FitLabel, FitLabel]:
+        """Return the name and value labels (tests check that they fit)."""
+        return self._label, self._text

@@ -37,6 +37,10 @@ ZoneKind = Literal["keep_out", "end_bay", "hatch"] | str
 ROBOT_RADIUS_M = 0.1
 _ARROW_M = 0.35
 _ALARM_RING_M = 0.28
+# Smallest height of each view's plot area, in pixels.
+MIN_VIEW_PX = 36
+# Where a robot's label may go (TextItem anchors): above, below, right, left.
+ROBOT_LABEL_ANCHORS = ((0.5, 1.25), (0.5, -0.25), (-0.25, 0.5), (1.25, 0.5))
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,14 +192,16 @@ class ModuleMap(pg.GraphicsLayoutWidget):  # type: ignore[misc]
         self.ci.setSpacing(2)
         self._plots: dict[View, Any] = {}
         layout: tuple[tuple[View, str, str], ...] = (
-            ("top", "Top view (X–Y)", "Y"),
-            ("side", "Side view (X–Z)", "Z"),
+            ("top", "top view", "Y"),
+            ("side", "side view", "Z"),
         )
         for row, (view, title, vlabel) in enumerate(layout):
             plot = self.addPlot(row=row, col=0)
             plot.setMenuEnabled(False)
             plot.hideButtons()
-            plot.setTitle(title, color=pal.theme["text_dim"], size="8pt")
+            # No title row: it took 20 px from a map that must fit a 1280x720
+            # flight layout; Y (top view) and Z (side view) name the views.
+            plot.setToolTip(title)
             plot.setAspectLocked(True)
             plot.showGrid(x=True, y=True, alpha=0.2)
             for name, text in (("left", f"{vlabel} [m]"), ("bottom", "X [m]")):
@@ -205,8 +211,17 @@ class ModuleMap(pg.GraphicsLayoutWidget):  # type: ignore[misc]
                 axis.setLabel(text, color=pal.theme["text_dim"])
                 axis.enableAutoSIPrefix(False)
             plot.getAxis("left").setWidth(46)
+            # Never squeezed to nothing (a zero-height view breaks its labels).
+            plot.getViewBox().setMinimumHeight(MIN_VIEW_PX)
             self._plots[view] = plot
         self._plots["side"].setXLink(self._plots["top"])
+        # The side view below labels the shared X axis: the top view's
+        # label would only take height from the module.
+        top_x = self._plots["top"].getAxis("bottom")
+        top_x.showLabel(False)
+        # Its tick values repeat the side view's: the grid stays, the numbers
+        # go, and the module gets their 15 px.
+        top_x.setStyle(showValues=False)
         self._extent: dict[View, QRectF] = {}
         self._auto_fit = True
         for plot in self._plots.values():
@@ -214,6 +229,8 @@ class ModuleMap(pg.GraphicsLayoutWidget):  # type: ignore[misc]
             vb.sigResized.connect(self._on_resized)
             vb.sigRangeChangedManually.connect(self._on_user_view)
         self._geometry_items: list[tuple[View, Any]] = []
+        # Zone and dock names, in the order they give way to each other.
+        self._static_labels: list[tuple[View, Any]] = []
         self._robots: dict[str, _Robot] = {}
         self._markers: dict[View, Any] = {}
         self._marker_labels: list[tuple[View, Any]] = []
@@ -257,6 +274,7 @@ class ModuleMap(pg.GraphicsLayoutWidget):  # type: ignore[misc]
         for view, item in self._geometry_items:
             self._plots[view].removeItem(item)
         self._geometry_items = []
+        self._static_labels = []
         for view in self._plots:
             shell = _BoxItem(module.rect(view))
             shell.setBrush(pal.color("map_module"))
@@ -286,6 +304,7 @@ class ModuleMap(pg.GraphicsLayoutWidget):  # type: ignore[misc]
                 )
                 text.setPos(x, v)
                 self._add(view, text)
+                self._static_labels.insert(0, (view, text))
             extent = module.rect(view)
             for zone in zones:
                 extent = extent.united(zone.box.rect(view))
@@ -326,10 +345,79 @@ class ModuleMap(pg.GraphicsLayoutWidget):  # type: ignore[misc]
                 padding=0,
             )
         self._auto_fit = True
+        self.declutter()
 
     def _on_resized(self, *_args: object) -> None:
         if self._auto_fit:
             self.fit()
+        else:
+            self.declutter()
+
+    # ---- labels that avoid each other ------------------------------------------
+
+    def _label_rect(self, view: View, item: Any) -> QRectF:
+        """Return a TextItem's rectangle in scene pixels (it is drawn unscaled)."""
+        vb = self._plots[view].getViewBox()
+        anchor = vb.mapViewToScene(item.pos())
+        size = item.textItem.boundingRect()
+        ax, ay = item.anchor.x(), item.anchor.y()
+        return QRectF(
+            anchor.x() - ax * size.width(),
+            anchor.y() - ay * size.height(),
+            size.width(),
+            size.height(),
+        )
+
+    def declutter(self) -> None:
+        """Hide the labels that would sit on a label of higher rank.
+
+        Robots first (a label moves below, right or left of its body when
+        the space above is taken), then the dock, then zones. A hidden zone
+        name comes back when the map is large enough; no label is drawn on
+        another.
+        """
+        for view in self._plots:
+            taken: list[QRectF] = []
+            vb = self._plots[view].getViewBox()
+            if vb.width() < 2 or vb.height() < 2:
+                continue  # not laid out yet: no pixel positions to compare
+            inside = vb.sceneBoundingRect()
+            for robot in self._robots.values():
+                glyph = robot.glyphs[0 if view == "top" else 1]
+                label = glyph.label
+                if not label.textItem.toPlainText():
+                    continue
+                # Above, below, right, left: the first place inside the view
+                # and free; else the first free one; else above.
+                fits: list[tuple[bool, int, QRectF]] = []
+                for i, anchor in enumerate(ROBOT_LABEL_ANCHORS):
+                    label.setAnchor(anchor)
+                    rect = self._label_rect(view, label)
+                    if not any(rect.intersects(r) for r in taken):
+                        fits.append((not inside.contains(rect), i, rect))
+                best = min(fits, key=lambda f: (f[0], f[1]), default=None)
+                label.setAnchor(ROBOT_LABEL_ANCHORS[best[1] if best else 0])
+                rect = best[2] if best else self._label_rect(view, label)
+                taken.append(rect)
+            for label_view, item in self._static_labels:
+                if label_view != view:
+                    continue
+                rect = self._label_rect(view, item)
+                free = not any(rect.intersects(r) for r in taken)
+                item.setVisible(free)
+                if free:
+                    taken.append(rect)
+
+    def visible_label_rects(self, view: View) -> list[tuple[str, QRectF]]:
+        """Return (text, scene rectangle) of every label shown in ``view``."""
+        items = [
+            g.label
+            for r in self._robots.values()
+            for g in r.glyphs
+            if g.view == view and g.label.textItem.toPlainText()
+        ]
+        items += [i for v, i in self._static_labels if v == view and i.isVisible()]
+        return [(i.textItem.toPlainText(), self._label_rect(view, i)) for i in items]
 
     def _on_user_view(self, *_args: object) -> None:
         self._auto_fit = False
@@ -362,6 +450,7 @@ class ModuleMap(pg.GraphicsLayoutWidget):  # type: ignore[misc]
         text.setPos(rect.center())
         text.setZValue(-4)
         self._add(view, text)
+        self._static_labels.append((view, text))
 
     # ---- robots --------------------------------------------------------------------
 
@@ -396,6 +485,7 @@ class ModuleMap(pg.GraphicsLayoutWidget):  # type: ignore[misc]
                 glyph.label.setText(text)
         robot.position = (x, y, z)
         robot.heading = heading_rad
+        self.declutter()
         if level is not robot.level:
             robot.level = level
             self._style_robot(robot)

@@ -6,10 +6,10 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QPainter, QPen
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QSizePolicy, QWidget
 
+from widgets.fit_label import FitLabel
 from widgets.levels import Level, palette, style_level
-from widgets.plain_text import plain
 
 if TYPE_CHECKING:
     from PySide6.QtGui import QPaintEvent
@@ -75,7 +75,8 @@ class StatusLamp(QWidget):
     ) -> None:
         super().__init__(parent)
         self._lamp = Lamp(self)
-        self._text = plain(QLabel(text, self))
+        # Elided (whole text in the tooltip) rather than cut when squeezed.
+        self._text = FitLabel(text, self)
         self._text.setObjectName("lampText")
         row = QHBoxLayout(self)
         row.setContentsMargins(2, 2, 2, 2)

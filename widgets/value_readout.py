@@ -10,6 +10,7 @@ from PySide6.QtCore import QPointF, QSize, Qt
 from PySide6.QtGui import QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QSizePolicy, QWidget
 
+from widgets.fit_label import FitLabel
 from widgets.levels import Level, palette, style_level
 from widgets.plain_text import plain
 from widgets.strip_chart import peak_decimate
@@ -124,18 +125,17 @@ class ValueReadout(QFrame):
         super().__init__(parent)
         self._fmt = fmt
         self._level = Level.NO_DATA
-        self._label = plain(QLabel(label, self))
+        # FitLabels: a narrow tile shrinks or elides its text (the whole
+        # text then in the tooltip) instead of cutting digits off.
+        self._label = FitLabel(label, self)
         self._label.setObjectName("readoutLabel")
         self._tag = plain(QLabel("", self))
         self._tag.setObjectName("readoutTag")
         self._tag.setAlignment(
             Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
         )
-        self._value = plain(QLabel("—", self))
+        self._value = FitLabel("—", self, whole=True)
         self._value.setObjectName("readoutValue")
-        self._value.setTextInteractionFlags(
-            Qt.TextInteractionFlag.TextSelectableByMouse
-        )
         self._unit = plain(QLabel(unit, self))
         self._unit.setObjectName("readoutUnit")
         self._unit.setAlignment(
@@ -210,6 +210,10 @@ class ValueReadout(QFrame):
     def tag(self) -> str:
         """Return the level tag shown now ('' when nominal)."""
         return self._tag.text()
+
+    def value_label(self) -> FitLabel:
+        """Return the label that draws the value (tests check that it fits)."""
+        return self._value
 
     def trend(self) -> Sparkline:
         """Return the trend line widget."""

@@ -40,10 +40,12 @@ COLUMNS = (
     "First (UTC)",
     "Last (UTC)",
     "Count",
-    "State",
     "Shelved until",
+    "State",
 )
-WIDTHS = (150, 150, 220, 150, 100, 116, 116, 56, 190, 110)
+# Starting widths; AlarmTable.fit_columns widens a column whose text would be
+# cut and narrows an empty one. State, last, takes what is left.
+WIDTHS = (150, 150, 220, 150, 100, 116, 116, 56, 60, 190)
 
 
 class AlarmDock(Panel):
@@ -60,6 +62,9 @@ class AlarmDock(Panel):
         super().__init__(context, "Alarms", "alarms", parent)
         self.table = AlarmTable(COLUMNS, self)
         self.table.set_column_widths(WIDTHS)
+        # A long description is elided rather than pushing the state (acked
+        # by whom, shelved why) out of view.
+        self.table.set_elastic_column(COLUMNS.index("Description"))
         self.table.ack_requested.connect(self.acknowledge)
         self.table.shelve_requested.connect(self.shelve)
         self.table.row_activated.connect(self._on_activated)
@@ -70,7 +75,7 @@ class AlarmDock(Panel):
         ack_note.setToolTip(
             "Acknowledge the selected alarms with a comment for the log"
         )
-        ack_note.clicked.connect(self._ack_with_dialog)
+        ack_note.clicked.connect(self.ack_with_dialog)
         self.summary = plain(QLabel("", self))
         self.summary.setStyleSheet(f"color: {palette().theme['text_dim']};")
         bar = QHBoxLayout()
@@ -162,13 +167,28 @@ class AlarmDock(Panel):
             state = "acked"
         else:
             state = "unacked"
-        state_text = {
-            "shelved": "shelved",
-            "acked": f"acknowledged{f' by {alarm.ack_by}' if alarm.ack_by else ''}",
-            "unacked": "UNACKNOWLEDGED" if alarm.active else "returned, unacknowledged",
-        }[state]
-        if alarm.ack_comment and state == "acked":
-            state_text += f": {alarm.ack_comment}"
+        acked = f"acknowledged{f' by {alarm.ack_by}' if alarm.ack_by else ''}"
+        if alarm.acked and alarm.ack_comment:
+            acked += f": {alarm.ack_comment}"
+        if state == "shelved":
+            # Who, when and why stay in view; an acknowledgement and its
+            # comment are kept, not dropped, while the alarm is shelved.
+            by = f" by {alarm.shelved_by}" if alarm.shelved_by else ""
+            at = (
+                f" at {utc_text(alarm.shelved_at)}"
+                if alarm.shelved_at is not None
+                else ""
+            )
+            why = f": {alarm.shelve_reason}" if alarm.shelve_reason else ""
+            state_text = f"shelved{by}{at}{why}"
+            if alarm.acked:
+                state_text += f" · {acked}"
+        elif state == "acked":
+            state_text = acked
+        else:
+            state_text = (
+                "UNACKNOWLEDGED" if alarm.active else "returned, unacknowledged"
+            )
         if key in self._load.chattering:
             state_text += " · chattering"
         severity = shown.name if alarm.active else f"{shown.name} (rtn)"
@@ -184,8 +204,8 @@ class AlarmDock(Panel):
             utc_text(alarm.first_time),
             utc_text(alarm.last_time),
             str(alarm.count),
-            state_text,
             utc_text(alarm.shelved_until) if shelved and alarm.shelved_until else "",
+            state_text,
         )
         return EventRow(key, cells, level, state, emphasized=state == "unacked")
 
@@ -216,8 +236,13 @@ class AlarmDock(Panel):
     def shelve(self, keys: list[str], minutes: int, comment: str = "") -> None:
         now = self.context.clock()
         self.context.alarms.shelve(list(keys), now, float(minutes), comment)
-        self.action_done.emit(f"shelved {', '.join(keys)} for {minutes} min")
+        why = f": {comment}" if comment else ""
+        self.action_done.emit(f"shelved {', '.join(keys)} for {minutes} min{why}")
         self.refresh(now)
+
+    def shelve_dialog(self) -> None:
+        """Ask for a duration and a reason, then shelve the selected alarms."""
+        self.table.ask_shelve()
 
     def unshelve(self, keys: list[str]) -> None:
         if not keys:
@@ -227,15 +252,21 @@ class AlarmDock(Panel):
         self.action_done.emit(f"unshelved {', '.join(keys)}")
         self.refresh(now)
 
-    def _ack_with_dialog(self) -> None:
+    def ack_with_dialog(self) -> None:
+        """Acknowledge the selected alarms with a note typed in a dialog."""
         keys = self.table.selected_ids()
         if not keys:
             return
-        text, ok = QInputDialog.getText(
-            self, "Acknowledge with note", f"Note for {', '.join(keys)}:"
-        )
-        if ok:
-            self.acknowledge(keys, text.strip())
+        dialog = QInputDialog(self)
+        dialog.setWindowTitle("Acknowledge with note")
+        dialog.setLabelText(f"Note for {', '.join(keys)}:")
+        dialog.setTextValue(self.table.comment())
+        # Wide enough for its title: a window manager cuts a long title to
+        # the dialog's width ("Ackno…h note").
+        dialog.resize(max(dialog.sizeHint().width(), 460), dialog.sizeHint().height())
+        if dialog.exec() == QInputDialog.DialogCode.Accepted:
+            self.table.set_comment("")
+            self.acknowledge(keys, dialog.textValue().strip())
 
     def _on_activated(self, key: str) -> None:
         # Double-click: a quick way to put the alarmed channel on a chart.

@@ -58,7 +58,10 @@ class EventDock(Panel):
         header = view.horizontalHeader()
         header.setStretchLastSection(True)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for col, width in enumerate((100, 110, 150)):
+        # The time column fits a whole day/time (a fixed 100 px cut it to
+        # "061/09:0…" at the default font); the level mark takes ~24 px.
+        time_w = view.fontMetrics().horizontalAdvance("000/00:00:00") + 30
+        for col, width in enumerate((time_w, 110, 150)):
             view.setColumnWidth(col, width)
         self.view = view
         self.search = QLineEdit(self)
@@ -133,6 +136,11 @@ class EventDock(Panel):
             rows = [r for r in rows if r.level.rank >= Level.WATCH.rank]
         self.model.set_rows(rows)
         self.count.setText(f"{self.model.rowCount()} events")
+        # Times are never cut ("061/09:0…"): the time column follows its
+        # text in the style sheet's font, known only once rows are drawn.
+        need = self.view.sizeHintForColumn(0)
+        if need > self.view.columnWidth(0):
+            self.view.setColumnWidth(0, need)
 
     def rows(self) -> list[EventRow]:
         return self.model.rows()

@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMenu,
     QPushButton,
+    QScrollArea,
     QSplitter,
     QTableView,
     QToolButton,
@@ -45,8 +46,9 @@ from PySide6.QtWidgets import (
 
 from console.docks.panel import Panel, VersionWatch, describe, limit_bands
 from telemetry.archive.export import csv_text, iso_utc
+from widgets.fit_label import FitLabel
 from widgets.levels import Level, palette
-from widgets.plain_text import plain, tip
+from widgets.plain_text import tip
 from widgets.strip_chart import StripChart
 
 if TYPE_CHECKING:
@@ -74,6 +76,9 @@ ROLE_WINDOWS = {"flight": 300.0, "radiation": 10800.0, "trainer": 900.0}
 ROLE_SAA = {"flight": False, "radiation": True, "trainer": False}
 ROLE_BROWSER = {"flight": False, "radiation": False, "trainer": False}
 MAX_CHARTS = 12
+# A chart never gets shorter than this (title, axis and a readable plot
+# area); more charts than fit scroll instead of squashing.
+CHART_MIN_HEIGHT = 120
 # Live charts get a little more than the window so a small zoom-out or pan
 # already has data to show before the archive answers.
 LIVE_MARGIN = 1.5
@@ -185,6 +190,7 @@ class _ChartSlot:
         self.chart.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.frame = QFrame()
         self.frame.setObjectName("chartFrame")
+        self.frame.setMinimumHeight(CHART_MIN_HEIGHT)
         self.frame.setProperty("selected", False)
         layout = QVBoxLayout(self.frame)
         layout.setContentsMargins(1, 1, 1, 1)
@@ -350,7 +356,8 @@ class PlotDock(Panel):
         export = QPushButton("Export CSV…", box)
         export.setToolTip("Write the samples in the visible time range of every chart")
         export.clicked.connect(self.export_requested)
-        self.status = plain(QLabel("", box))
+        # A long message must not widen the dock (and the window past the screen).
+        self.status = FitLabel("", box)
         self.status.setStyleSheet(f"color: {palette().theme['text_dim']};")
         bar.addWidget(self.browser_button)
         bar.addWidget(QLabel("Window", box))
@@ -362,7 +369,12 @@ class PlotDock(Panel):
         self._stack.setChildrenCollapsible(False)
         self._stack.setHandleWidth(3)
         column.addLayout(bar)
-        column.addWidget(self._stack, 1)
+        scroll = QScrollArea(box)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(self._stack)
+        column.addWidget(scroll, 1)
         return box
 
     def _show_browser(self, on: bool) -> None:

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QScrollArea,
     QSizePolicy,
     QSplitter,
     QTableView,
@@ -46,6 +47,7 @@ from telemetry.radiation.banner import WAITING, radiation_banner
 from telemetry.radiation.estimator.model import Fallback, ShelterAction
 from widgets.banner import Banner
 from widgets.event_table import EventRow, EventTableModel
+from widgets.fit_label import FitLabel
 from widgets.levels import Level, palette
 from widgets.limit_bar import LimitBar
 from widgets.status_lamp import Lamp, StatusLamp
@@ -63,6 +65,8 @@ if TYPE_CHECKING:
     FloatArray = NDArray[np.float64]
 
 WINDOWS: Final = (
+    ("10 min", 600.0),
+    ("30 min", 1800.0),
     ("1 h", 3600.0),
     ("3 h", 10800.0),
     ("6 h", 21600.0),
@@ -70,6 +74,11 @@ WINDOWS: Final = (
     ("24 h", 86400.0),
 )
 DEFAULT_WINDOW_S: Final = 21600.0
+# Smallest heights of the plots: a chart's plot area under its title, and the
+# crew-location chart's axis plus one lane per crew member.
+CHART_MIN_HEIGHT: Final = 130
+LANES_MIN_HEIGHT: Final = 40
+LANE_MIN_HEIGHT: Final = 18
 # Buffers are read a little wider than the window so a small zoom-out has data.
 READ_MARGIN: Final = 1.5
 # NOAA S-scale lines on the >10 MeV flux. (An energetic-SPE line at 1 pfu would
@@ -260,10 +269,12 @@ def _label(
     bold: bool = False,
     dim: bool = False,
     color: str | None = None,
+    whole: bool = False,
 ) -> QLabel:
     # Plain text always: crew names and roster fields are data, not markup.
-    label = QLabel(text)
-    label.setTextFormat(Qt.TextFormat.PlainText)
+    # A FitLabel shrinks or elides (whole text in the tooltip) in a narrow
+    # column instead of cutting digits off a dose.
+    label = FitLabel(text, whole=whole)
     font = label.font()
     if size is not None:
         font.setPointSizeF(size)
@@ -405,7 +416,19 @@ class RadiationDock(Panel):
         split.setSizes([960, 440])
         split.setChildrenCollapsible(False)
         column.addWidget(split, 1)
-        self.setWidget(body)
+        # On a small screen the panel scrolls rather than squeezing its
+        # charts to a few pixels (or pushing the window past the screen).
+        scroll = QScrollArea(self)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(body)
+        self._body = body
+        # As wide as the crew table needs: its doses are never cut sideways.
+        scroll.setMinimumWidth(
+            body.minimumSizeHint().width()
+            + scroll.verticalScrollBar().sizeHint().width()
+        )
+        self.setWidget(scroll)
 
     def _build_crew(self, members: Sequence[CrewDose]) -> QWidget:
         frame = QFrame(self)
@@ -440,15 +463,15 @@ class RadiationDock(Panel):
                 lamp=Lamp(frame, diameter=14),
                 name=_label(member.name, size=11.5, bold=True),
                 detail=_label(member.crew_id, size=8.5, dim=True),
-                module=_label("—", size=12.0, bold=True),
+                module=_label("—", size=12.0, bold=True, whole=True),
                 move=_label("", size=8.5),
                 source=StatusLamp("—", frame),
-                rate=_label("—", size=12.0),
-                session=_label("—", size=10.5),
+                rate=_label("—", size=12.0, whole=True),
+                session=_label("—", size=10.5, whole=True),
                 rolling=_label("", size=8.5, dim=True),
                 career_bar=LimitBar("Career", "mSv", frame, fmt="{:.4g}"),
                 short_bar=LimitBar("—", "", frame, fmt="{:.4g}"),
-                days=_label("—", size=12.0, bold=True),
+                days=_label("—", size=12.0, bold=True, whole=True),
                 projection=_label("", size=8.5, dim=True),
             )
             row.move.setStyleSheet(
@@ -568,6 +591,13 @@ class RadiationDock(Panel):
         if self.context.mode != "live":
             for chart in (self.goes_chart, self.rate_chart, self.location_chart):
                 chart.set_follow_label(self.context.mode.upper())
+        # Plot areas stay readable under their titles and legends (issue 15:
+        # 30 px of GOES plot, 5 px crew lanes at 1600x1000).
+        self.goes_chart.setMinimumHeight(CHART_MIN_HEIGHT)
+        self.rate_chart.setMinimumHeight(CHART_MIN_HEIGHT)
+        self.location_chart.setMinimumHeight(
+            LANES_MIN_HEIGHT + LANE_MIN_HEIGHT * max(len(self._crew_ids), 1)
+        )
         column.addWidget(self._legend())
         column.addWidget(self.goes_chart, 4)
         column.addWidget(self.rate_chart, 5)
@@ -641,6 +671,10 @@ class RadiationDock(Panel):
             self.window_box.setCurrentIndex(choices.index(float(seconds)))
 
     # ------------------------------------------------------------ accessors
+
+    def content_height(self) -> int:
+        """Return the height the panel needs to show everything unscrolled."""
+        return int(self._body.minimumSizeHint().height())
 
     def crew_ids(self) -> list[str]:
         return list(self._crew_rows)

@@ -99,7 +99,9 @@ class RobotDock(Panel):
             ],
             dictionary.dock,
         )
-        self.map.setMinimumHeight(220)
+        # Low enough for the flight layout on a 1280x720 screen (replay bar
+        # included); the map keeps its aspect and declutters its labels.
+        self.map.setMinimumHeight(140)
         self._sources = [s.id for s in dictionary.sources_of("robot")]
         table = QWidget(self)
         grid = QGridLayout(table)

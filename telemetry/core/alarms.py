@@ -49,6 +49,10 @@ class Alarm:
     ack_by: str = ""
     ack_comment: str = ""
     shelved_until: float | None = None
+    # Who shelved it, when and why (shown in the list while it is shelved).
+    shelved_by: str = ""
+    shelved_at: float | None = None
+    shelve_reason: str = ""
 
     @property
     def active(self) -> bool:
@@ -56,6 +60,12 @@ class Alarm:
 
     def shelved(self, now: float) -> bool:
         return self.shelved_until is not None and now < self.shelved_until
+
+    def unshelved(self) -> Alarm:
+        """Return this alarm back in the list (who shelved it and why forgotten)."""
+        return replace(
+            self, shelved_until=None, shelved_by="", shelved_at=None, shelve_reason=""
+        )
 
     @property
     def state(self) -> str:
@@ -184,7 +194,13 @@ class AlarmBook:
                 alarm = self._alarms.get(key)
                 if alarm is None:
                     continue
-                self._alarms[key] = replace(alarm, shelved_until=now + minutes * 60.0)
+                self._alarms[key] = replace(
+                    alarm,
+                    shelved_until=now + minutes * 60.0,
+                    shelved_by=self.operator,
+                    shelved_at=now,
+                    shelve_reason=comment.strip(),
+                )
                 self._record(now, "shelve", key, f"{minutes:g} min. {comment}".strip())
             self.version += 1
 
@@ -193,7 +209,7 @@ class AlarmBook:
             for key in keys:
                 alarm = self._alarms.get(key)
                 if alarm is not None and alarm.shelved_until is not None:
-                    self._alarms[key] = replace(alarm, shelved_until=None)
+                    self._alarms[key] = alarm.unshelved()
                     self._record(now, "unshelve", key, "")
             self.version += 1
 
@@ -206,7 +222,7 @@ class AlarmBook:
                 if a.shelved_until is not None and now >= a.shelved_until
             ]
             for key in expired:
-                self._alarms[key] = replace(self._alarms[key], shelved_until=None)
+                self._alarms[key] = self._alarms[key].unshelved()
                 self._record(now, "unshelve", key, "shelving expired")
             if expired:
                 self.version += 1

@@ -94,7 +94,13 @@ def test_header_counts_unacknowledged_alarms(
 ) -> None:
     window = make_window()
     tick(window, feed)
+    # Nothing received: no limit was checked, so nothing may look healthy.
+    assert window.header.alarm_lamp.text() == "no data yet · no limits checked"
+    assert window.header.alarm_lamp.level() is Level.NO_DATA
+    feed.cabin(T0, 1)
+    window.update_alarm_state(feed.clock())
     assert window.header.alarm_lamp.text() == "no alarms"
+    assert window.header.alarm_lamp.level() is Level.NOMINAL
     feed.robot("ib2-a", T0, 1, nav_status="NAV_OFF")
     window.update_alarm_state(feed.clock())
     assert window.header.alarm_lamp.text() == "1 unacknowledged · CRITICAL"

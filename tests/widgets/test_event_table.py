@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, QTimer
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QAbstractButton
+from PySide6.QtWidgets import QAbstractButton, QApplication, QLineEdit
 
 from widgets.event_table import (
     LEVEL_ROLE,
@@ -13,6 +13,7 @@ from widgets.event_table import (
     EventTableModel,
 )
 from widgets.levels import Level
+from widgets.shelve_dialog import ShelveDialog
 
 COLUMNS = ["Time", "Source", "Message"]
 
@@ -191,15 +192,43 @@ def test_selection_survives_refresh(table):
     assert table.selected_ids() == ["2"]
 
 
-def test_shelve_menu_emits_ids_and_minutes(table, qtbot):
+def answer_shelve(minutes: int, reason: str) -> list[ShelveDialog]:
+    """Fill the next shelve dialog when it opens (modal) and press Shelve."""
+    seen: list[ShelveDialog] = []
+
+    def fill() -> None:
+        dialog = QApplication.activeModalWidget()
+        assert isinstance(dialog, ShelveDialog)
+        seen.append(dialog)
+        assert not dialog.ok.isEnabled()  # no reason, no shelving
+        dialog.duration.setCurrentIndex(dialog.duration.findData(minutes))
+        dialog.reason.setText(reason)
+        dialog.ok.click()
+
+    QTimer.singleShot(0, fill)
+    return seen
+
+
+def test_shelve_asks_duration_and_reason(table, qtbot):
     table.select_ids(["2"])
-    shelve = button(table, "Shelve ▾")
+    shelve = button(table, "Shelve…")
     assert shelve.isEnabled()
-    actions = {a.text(): a for a in shelve.menu().actions()}
-    assert list(actions) == ["Shelve 5 min", "Shelve 15 min", "Shelve 60 min"]
+    seen = answer_shelve(120, "  CDRA swap, briefed  ")
     with qtbot.waitSignal(table.shelve_requested) as sig:
-        actions["Shelve 15 min"].trigger()
-    assert sig.args == [["2"], 15]
+        shelve.click()
+    assert sig.args == [["2"], 120, "CDRA swap, briefed"]
+    offered = [seen[0].duration.itemText(i) for i in range(seen[0].duration.count())]
+    assert offered == ["5 min", "15 min", "30 min", "1 h", "2 h", "4 h", "8 h"]
+    assert seen[0].windowTitle() == "Shelve alarms"
+
+
+def test_enter_in_the_comment_acknowledges_the_selection(table, qtbot):
+    table.select_ids(["1"])
+    table.set_comment("crew informed")
+    with qtbot.waitSignal(table.ack_requested) as sig:
+        qtbot.keyClick(table.findChild(QLineEdit), Qt.Key.Key_Return)
+    assert sig.args == [["1"], "crew informed"]
+    assert table.comment() == ""
 
 
 def test_context_menu_acts_on_selection(table, qtbot):
@@ -213,10 +242,10 @@ def test_context_menu_acts_on_selection(table, qtbot):
     with qtbot.waitSignal(table.ack_requested) as sig:
         acts["Acknowledge selected"].trigger()
     assert sig.args == [["1"], ""]
-    shelve = acts["Shelve selected"].menu()
+    answer_shelve(60, "known")
     with qtbot.waitSignal(table.shelve_requested) as sig:
-        shelve.actions()[-1].trigger()
-    assert sig.args == [["1"], 60]
+        acts["Shelve selected…"].trigger()
+    assert sig.args == [["1"], 60, "known"]
     acts["Copy rows"].trigger()
     clip = QGuiApplication.clipboard().text()
     assert clip.splitlines() == ["Time\tSource\tMessage", "12:00:1\tjpm\talarm 1"]
