@@ -18,7 +18,7 @@ from telemetry.core.severity import Severity
 if TYPE_CHECKING:
     from pathlib import Path
 
-# The names every part of the console relies on (docs/dev-brief.md).
+# The names every part of the console relies on (resources/telemetry_dictionary.toml).
 BRIEF_CHANNELS = {
     "robot": {
         "pos_x", "pos_y", "pos_z", "quat_x", "quat_y", "quat_z", "quat_w",
