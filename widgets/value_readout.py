@@ -11,7 +11,7 @@ from PySide6.QtGui import QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QSizePolicy, QWidget
 
 from widgets.levels import Level, palette, style_level
-from widgets.strip_chart import peak_decimate
+from widgets.decimation import peak_decimate
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike, NDArray

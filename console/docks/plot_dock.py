@@ -20,11 +20,10 @@ from PySide6.QtCore import (
     QModelIndex,
     QObject,
     QPersistentModelIndex,
-    QPoint,
     QSortFilterProxyModel,
     Qt,
 )
-from PySide6.QtGui import QStandardItem, QStandardItemModel
+from PySide6.QtGui import QAction, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -180,7 +179,6 @@ class _ChartSlot:
         self.id = next(self._ids)
         self.chart = StripChart(window_s=window_s)
         self.chart.setAcceptDrops(True)
-        self.chart.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.frame = QFrame()
         self.frame.setObjectName("chartFrame")
         self.frame.setProperty("selected", False)
@@ -409,9 +407,7 @@ class PlotDock(Panel):
         chart.view_range_changed.connect(
             lambda t0, t1, s=slot: self._load_range(s, t0, t1)
         )
-        chart.customContextMenuRequested.connect(
-            lambda pos, s=slot: self._chart_menu(s, pos)
-        )
+        chart.menu_requested.connect(lambda menu, s=slot: self._chart_menu(s, menu))
         chart.viewport().setAcceptDrops(True)
         chart.viewport().installEventFilter(self)
         self._slots.append(slot)
@@ -739,21 +735,21 @@ class PlotDock(Panel):
                 return True
         return False
 
-    def _chart_menu(self, slot: _ChartSlot, pos: QPoint) -> None:
+    def _chart_menu(self, slot: _ChartSlot, menu: QMenu) -> None:
+        """Add the dock's entries to a chart's own menu (Y range, log axis)."""
         self._select(slot)
-        menu = QMenu(self)
+        first = menu.actions()[0] if menu.actions() else None
         for key in slot.keys:
-            action = menu.addAction(f"Remove {key}")
+            action = QAction(f"Remove {key}", menu)
             action.triggered.connect(
                 lambda _=False, k=key: self.remove_channel(k, slot.chart)
             )
-        menu.addSeparator()
-        add = menu.addAction("Add selected channels here")
+            menu.insertAction(first, action)
+        add = QAction("Add selected channels here", menu)
         add.triggered.connect(lambda: self.add_selected_channels())
-        log = menu.addAction("Logarithmic Y axis")
-        log.setCheckable(True)
-        log.setChecked(slot.chart.is_log_y())
-        log.toggled.connect(slot.chart.set_log_y)
+        menu.insertAction(first, add)
+        menu.insertSeparator(first)
+        menu.addSeparator()
         saa = menu.addAction("Shade SAA passes (all charts)")
         saa.setCheckable(True)
         saa.setChecked(self._shade_saa)
@@ -764,7 +760,6 @@ class PlotDock(Panel):
         new.triggered.connect(lambda: self.add_chart())
         remove = menu.addAction("Remove this chart")
         remove.triggered.connect(lambda: self.remove_chart(slot.chart))
-        menu.popup(slot.chart.mapToGlobal(pos))
 
     # ---- roles and saved layouts -----------------------------------------
 
