@@ -199,6 +199,8 @@ class MainWindow(QMainWindow):
             )
         }
         self.alarms.action_done.connect(self.events.add_operator_event)
+        for dock in self.docks.values():
+            dock.plot_requested.connect(self.plot_channels)
 
         self.header = _Header(self)
         self.setMenuWidget(self.header)
@@ -354,8 +356,15 @@ class MainWindow(QMainWindow):
         self.events.add_operator_event("audible alarms unsilenced", now)
 
     def plot_channel(self, key: str) -> None:
-        """Put a channel on a new chart and bring the plots forward."""
-        self.plots.add_chart([key])
+        """Show a channel's plot and bring the plots forward."""
+        self.plot_channels([key])
+
+    def plot_channels(self, keys: list[str]) -> None:
+        """Show channels (a readout's, an alarm's) on a chart, plots in front.
+
+        A chart already showing them is highlighted rather than repeated.
+        """
+        self.plots.show_channels(keys)
         self.plots.show()
         self.plots.raise_()
 

@@ -10,8 +10,8 @@ from PySide6.QtCore import QPointF, QSize, Qt
 from PySide6.QtGui import QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QSizePolicy, QWidget
 
-from widgets.levels import Level, palette, style_level
 from widgets.decimation import peak_decimate
+from widgets.levels import Level, palette, style_level
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike, NDArray

@@ -237,7 +237,5 @@ class AlarmDock(Panel):
 
     def _on_activated(self, key: str) -> None:
         # Double-click: a quick way to put the alarmed channel on a chart.
-        window = self.window()
-        plot = getattr(window, "plot_channel", None)
-        if callable(plot) and not key.startswith("link:"):
-            plot(key)
+        if not key.startswith("link:"):
+            self.plot_requested.emit([key])

@@ -136,10 +136,16 @@ def test_dropping_channels_on_a_chart_adds_them(dock: PlotDock, feed: Feed) -> N
         )  # fmt: skip
         QApplication.sendEvent(viewport, event)
         assert event.isAccepted()
-    assert dock.chart_keys()[1] == ["jpm.ppo2", "jpm.p_total", "jpm.rh"]
+    # Same unit (mmHg) joins the chart; relative humidity (%) is never
+    # silently put on the mmHg axis: it gets a chart of its own, and the
+    # status line says so.
+    assert dock.chart_keys()[1] == ["jpm.ppo2", "jpm.p_total"]
+    assert dock.chart_keys()[-1] == ["jpm.rh"]
+    assert "jpm.rh (%)" in dock.status.text()
     feed.cabin(T0, 3)
     dock.refresh(feed.clock())
-    assert set(chart.series_names()) == {"jpm.ppo2", "jpm.p_total", "jpm.rh"}
+    assert set(chart.series_names()) == {"jpm.ppo2", "jpm.p_total"}
+    assert chart.unit() == "mmHg"
 
 
 def test_enum_chart_labels_its_states(dock: PlotDock, feed: Feed) -> None:
