@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMenuBar,
+    QMessageBox,
     QVBoxLayout,
     QWidget,
 )
@@ -469,7 +470,24 @@ class MainWindow(QMainWindow):
         self._show_mode()
 
     def reset_layout(self) -> None:
-        """Forget the saved layout of the current role and show its defaults."""
+        """Forget the saved layout of the current role and show its defaults.
+
+        Asks first when the plots show channels the defaults do not: a reset
+        would drop them.
+        """
+        added = list(dict.fromkeys(self.plots.added_channels(self.role)))
+        if added:
+            shown = ", ".join(added[:6]) + (" …" if len(added) > 6 else "")
+            answer = QMessageBox.question(
+                self,
+                "Reset layout",
+                f"Resetting the {ROLE_TITLES[self.role]} layout removes the "
+                f"channels you added to the plots: {shown}.\n\nReset anyway?",
+                QMessageBox.StandardButton.Reset | QMessageBox.StandardButton.Cancel,
+                QMessageBox.StandardButton.Cancel,
+            )
+            if answer != QMessageBox.StandardButton.Reset:
+                return
         path = layout_path(self.role)
         path.unlink(missing_ok=True)
         self._apply_default(self.role)

@@ -38,12 +38,15 @@ class CursorReading(NamedTuple):
 
 
 def cursor_time_text(t: float) -> str:
-    """Return the cursor's time as the console writes UTC times, to 0.1 s."""
+    """Return the cursor's time the way the console writes UTC, to 0.1 s.
+
+    The GMT day of year after the date: ``2026-12-07 341/10:41:03.2 UTC``.
+    """
     if not math.isfinite(t):
         return ""
     stamp = datetime.fromtimestamp(t, UTC)
     tenth = stamp.microsecond // 100_000
-    return f"{stamp:%Y-%m-%d %H:%M:%S}.{tenth} UTC"
+    return f"{stamp:%Y-%m-%d %j/%H:%M:%S}.{tenth} UTC"
 
 
 class ChartCursor:

@@ -311,3 +311,46 @@ def test_live_refreshes_add_new_samples_and_a_cleared_store_replaces_them(
     vt, vy = chart.visible_data()["jpm.ppco2"]
     np.testing.assert_array_equal(vt, T0 - 1000.0 + np.arange(349.0, 650.0))
     assert set(vy.tolist()) == {3.0}
+
+
+def test_typed_time_ranges_set_the_live_window_or_pause_on_a_range(
+    dock: PlotDock, feed: Feed
+) -> None:
+    feed.cabin(T0, 600)
+    now = feed.clock()
+    dock.refresh(now)
+    assert dock.apply_time_text("last 7m")
+    assert dock.is_live() and dock.window_s() == 420.0
+    assert dock.window_box.currentText() == "7 min"  # the typed width is listed
+    assert all(c.window() == 420.0 for c in dock.charts())
+
+    assert dock.apply_time_text("-8m to -3m")
+    assert not dock.is_live()
+    for chart in dock.charts():  # linked: every chart shows the typed range
+        assert chart.time_range() == pytest.approx((now - 480.0, now - 180.0))
+    assert "paused on" in dock.status.text()
+
+    before = dock.charts()[0].time_range()
+    assert not dock.apply_time_text("10:30 to 10:00")
+    assert "end must come after the start" in dock.status.text()
+    assert dock.charts()[0].time_range() == before  # a typo changes nothing
+
+
+def test_titles_name_what_is_shown_not_the_unit(dock: PlotDock) -> None:
+    titles = [c.getPlotItem().titleLabel.text for c in dock.charts()]
+    assert titles[0] == "CO2 partial pressure: jpm"
+    assert titles[2] == "Battery charge: ib2-a, ib2-b"
+    assert titles[3].startswith("jpm: Cabin air temperature · Dew point")
+    assert all(title != "%" for title in titles)
+
+
+def test_cursor_values_use_the_dictionary_format_and_unit(
+    dock: PlotDock, feed: Feed
+) -> None:
+    feed.cabin(T0, 30, ppo2=[150.0 + i for i in range(30)])
+    dock.refresh(feed.clock())
+    chart = dock.charts()[1]
+    chart.show_cursor(T0 + 12.5)
+    (reading,) = chart.cursor_readings()
+    assert (reading.name, reading.time) == ("jpm.ppo2", T0 + 12.0)
+    assert reading.text == "162.0 mmHg"
