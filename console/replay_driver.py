@@ -251,16 +251,36 @@ class ReplayDriver:
                 if self.bookmarks.remove(args[0]):
                     self._reload_marks(engine)
             else:
+                before = engine.cursor
                 getattr(engine, name)(*args)
+                if self.log is not None:
+                    self._log_control(engine, name, before)
         except (BookmarkError, ValueError, OSError) as exc:
             self._say(str(exc))
         except Exception as exc:
             self._say(f"{name} failed: {type(exc).__name__}: {exc}")
 
+    def _log_control(self, engine: ReplayEngine, name: str, before: float) -> None:
+        """Put a trainee's speed change, seek or step in the training log.
+
+        The debrief shows them beside the response times: a response "on
+        time" at 10x, or after skipping past the onset, is not the same.
+        """
+        log = self.log
+        if log is None:
+            return
+        if name == "set_speed":
+            log.put_control(before, "speed", engine.speed)
+        elif name in ("seek", "step"):
+            log.put_control(before, name, engine.cursor)
+        elif name in ("play", "pause"):
+            log.put_control(before, name, None)
+
     def _reload_marks(self, engine: ReplayEngine) -> None:
         self._sidecar_seen = self.bookmarks.version()
         try:
-            marks = engine.timeline_marks()
+            # A trainee never sees the training lead's trainer-only notes.
+            marks = engine.timeline_marks(trainee=self.training)
         except BookmarkError as exc:
             marks = engine.timeline_marks(sidecar=False)
             self._say(str(exc))

@@ -351,18 +351,23 @@ def read_timeline_marks(
 
 
 def sidecar_marks(
-    session: str | Path, t0: float = -math.inf, t1: float = math.inf
+    session: str | Path,
+    t0: float = -math.inf,
+    t1: float = math.inf,
+    *,
+    trainee: bool = False,
 ) -> list[TimelineMark]:
     """Return the bookmarks of a session's sidecar in ``[t0, t1]`` as marks.
 
     Read afresh on every call (a stat and one small query): other consoles
-    replaying the same session may have added some.
+    replaying the same session may have added some. With ``trainee``, only
+    the bookmarks a trainee may see (trainer-only notes give answers away).
     """
     return [
         TimelineMark(
             bm.time, "bookmark", f"{bm.author}: {bm.text}" if bm.author else bm.text
         )
-        for bm in BookmarkFile(session).read()
+        for bm in BookmarkFile(session).read(trainee=trainee)
         if t0 <= bm.time <= t1
     ]
 
@@ -663,11 +668,14 @@ class ReplayEngine:
             self.seek(here)
         return time.perf_counter() - began
 
-    def timeline_marks(self, *, sidecar: bool = True) -> list[TimelineMark]:
+    def timeline_marks(
+        self, *, sidecar: bool = True, trainee: bool = False
+    ) -> list[TimelineMark]:
         """Return the archive marks (``read_timeline_marks``) and the fault windows.
 
         With ``sidecar``, the bookmarks of the session's sidecar too, read
-        again on each call (the rest is read once).
+        again on each call (the rest is read once); with ``trainee`` only
+        those a trainee may see.
         """
         if self._marks is None:
             marks = read_timeline_marks(self.reader.path, sidecar=False)
@@ -683,7 +691,9 @@ class ReplayEngine:
             self._marks = marks
         if not sidecar:
             return list(self._marks)
-        marks = self._marks + sidecar_marks(self.reader.path, self.start, self.end)
+        marks = self._marks + sidecar_marks(
+            self.reader.path, self.start, self.end, trainee=trainee
+        )
         marks.sort(key=lambda m: (m.time, m.kind))
         return marks
 
