@@ -75,7 +75,7 @@ class ChartCursor:
         self.label.setStyleSheet(
             f"QLabel#chartCursor {{ background: {pal.theme['panel']};"
             f" color: {pal.theme['text']}; border: 1px solid {pal.theme['border']};"
-            " padding: 2px 4px; }"
+            " padding: 1px 4px; font-size: 8pt; }"
         )
         self.label.hide()
         self.time: float | None = None

@@ -211,6 +211,8 @@ class StripChart(pg.PlotWidget):  # type: ignore[misc]
 
         self._cursor = ChartCursor(self, item)
         self._format_value: Callable[[str, float], str] | None = None
+        # Where the mouse is over this chart's plot (scene coordinates).
+        self._pointer: QPointF | None = None
         self.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.customContextMenuRequested.connect(self._on_menu)
@@ -596,17 +598,22 @@ class StripChart(pg.PlotWidget):  # type: ignore[misc]
             return
         scene = self._vb.mapViewToScene(QPointF(t, 0.0))
         x = self.mapFromScene(scene).x()
-        top = self.mapFromScene(self._vb.sceneBoundingRect().topLeft()).y()
-        self._cursor.show(t, self.readings_at(t), x, top + 4)
+        # From the chart's top edge (over the title): a short chart in a
+        # crowded layout still has room for every line.
+        self._cursor.show(t, self.readings_at(t), x, 2)
 
     def _on_mouse_moved(self, pos: QPointF) -> None:
         if self._vb.sceneBoundingRect().contains(pos):
+            self._pointer = QPointF(pos)
             self.show_cursor(float(self._vb.mapSceneToView(pos).x()))
-        elif self._cursor.is_shown():
-            self.show_cursor(None)
+        else:
+            self._pointer = None
+            if self._cursor.is_shown():
+                self.show_cursor(None)
 
     def leaveEvent(self, ev: QEvent) -> None:
         super().leaveEvent(ev)
+        self._pointer = None
         if self._cursor.is_shown():
             self.show_cursor(None)
 
@@ -745,7 +752,11 @@ class StripChart(pg.PlotWidget):  # type: ignore[misc]
                 series.redraw(t0, t1, columns, self._log_y)
         self._dirty.clear()
         self._range_y()
-        if self._cursor.time is not None:  # the values under it may have changed
+        if self._pointer is not None and self._live:
+            # Live, the data slide under a still pointer: the cursor stays
+            # under the pointer and reads the time that is there now.
+            self.show_cursor(float(self._vb.mapSceneToView(self._pointer).x()))
+        elif self._cursor.time is not None:  # the values under it may change
             self._place_cursor(self._cursor.time)
         # pyqtgraph applies a range change to the view's transform lazily, at
         # the start of the next paint, and that change schedules a second paint

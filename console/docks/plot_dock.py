@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMenu,
     QPushButton,
+    QSizePolicy,
     QSplitter,
     QTableView,
     QToolButton,
@@ -216,6 +217,23 @@ class _ChannelFilter(QSortFilterProxyModel):
         return all(word in text for word in self._words)
 
 
+class _StatusLabel(QLabel):
+    """The plots' one-line status: cut at the dock's width, whole in its tooltip.
+
+    A long message must never widen the dock (and the window) past the
+    screen. Owned by the GUI thread.
+    """
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("", parent)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.setMinimumWidth(40)
+
+    def setText(self, text: str) -> None:
+        super().setText(text)
+        self.setToolTip(text)
+
+
 class _ChartSlot:
     """One chart of the stack and the channels on it; owned by the GUI thread."""
 
@@ -383,7 +401,7 @@ class PlotDock(Panel):
         self.window_box.setToolTip("Width of the live window")
         self.window_box.currentIndexChanged.connect(self._on_window_box)
         self.time_edit = QLineEdit(box)
-        self.time_edit.setPlaceholderText("Time: 15m, 10:00 to 10:30, -2h to -1h")
+        self.time_edit.setPlaceholderText("Time range (e.g. 15m)")
         self.time_edit.setToolTip(
             "Type a live window or a time range (UTC, session clock), then Enter:\n"
             + TIME_HELP
@@ -401,7 +419,7 @@ class PlotDock(Panel):
         export = QPushButton("Export CSV…", box)
         export.setToolTip("Write the samples in the visible time range of every chart")
         export.clicked.connect(self._export_dialog)
-        self.status = QLabel("", box)
+        self.status = _StatusLabel(box)
         self.status.setStyleSheet(f"color: {palette().theme['text_dim']};")
         bar.addWidget(self.browser_button)
         bar.addWidget(QLabel("Window", box))
@@ -651,7 +669,9 @@ class PlotDock(Panel):
             color=palette().theme["text_dim"],
             size="9pt",
         )
-        chart.setToolTip(title)
+        # The whole title where it had to be cut (a tooltip otherwise only
+        # covers the hover cursor's values).
+        chart.setToolTip(title if len(title) > TITLE_CHARS else "")
         if slot.keys:
             chart.set_unit(ctx.unit(slot.keys[0]))
         chart.set_value_format(self._cursor_text)

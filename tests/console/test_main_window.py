@@ -170,7 +170,10 @@ def test_status_bar_shows_links_archive_and_frame_rate(
 
 
 def test_roles_switch_and_remember_their_layouts(
-    make_window: Callable[..., MainWindow], feed: Feed, console_env: Path
+    make_window: Callable[..., MainWindow],
+    feed: Feed,
+    console_env: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     window = make_window("flight")
     assert window.robots.isVisible()
@@ -188,6 +191,10 @@ def test_roles_switch_and_remember_their_layouts(
     assert window.robots.isVisible()
     assert window.plots.chart_keys()[-1] == ["jpm.rh"]
     assert window.role_actions["flight"].isChecked()
+    # Reset asks first (jpm.rh was added); the operator confirms.
+    monkeypatch.setattr(
+        QMessageBox, "question", lambda *_a: QMessageBox.StandardButton.Reset
+    )
     window.reset_layout()
     assert not layout_path("flight").exists()
     assert ["jpm.rh"] not in window.plots.chart_keys()
