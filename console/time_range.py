@@ -56,13 +56,23 @@ def _duration(text: str) -> float | None:
     return sum(float(n) * _UNITS[u] for n, u in _PART.findall(compact))
 
 
-def _time_of_day(hours: int, minutes: int, seconds: float, now: float) -> float:
+def _time_of_day(
+    hours: int, minutes: int, seconds: float, now: float, start: float | None
+) -> float:
+    """Return a time of day as UTC seconds.
+
+    For a range's start, the latest one not after `now`; for its end, the
+    first one after `start` (a shift that spans midnight: ``22:00 to 02:00``).
+    """
     if hours > 23 or minutes > 59 or seconds >= 60:
         raise TimeRangeError(f"{hours:02d}:{minutes:02d} is not a time of day")
-    day = datetime.fromtimestamp(now, UTC).replace(
+    ref = now if start is None else start
+    day = datetime.fromtimestamp(ref, UTC).replace(
         hour=0, minute=0, second=0, microsecond=0
     )
     t = (day + timedelta(hours=hours, minutes=minutes, seconds=seconds)).timestamp()
+    if start is not None:
+        return t + 86400.0 if t <= start else t
     # "23:30" typed just after midnight means yesterday's, not tonight's.
     return t - 86400.0 if t > now + 60.0 else t
 
@@ -83,7 +93,7 @@ def _point(text: str, now: float, start: float | None) -> float:
             raise TimeRangeError(f"{word!r}: a +offset is only for the end of a range")
         return start + span
     if m := _CLOCK.match(word):
-        return _time_of_day(int(m[1]), int(m[2]), float(m[3] or 0), now)
+        return _time_of_day(int(m[1]), int(m[2]), float(m[3] or 0), now, start)
     if m := _DOY.match(word):
         year = datetime.fromtimestamp(now, UTC).year
         day = int(m[1])

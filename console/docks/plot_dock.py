@@ -770,6 +770,8 @@ class PlotDock(Panel):
         i = self.window_box.findData(self._window_s)
         if i < 0:  # a typed width: listed while it is the one shown
             self.window_box.blockSignals(True)
+            while self.window_box.count() > len(WINDOWS):  # the last typed one
+                self.window_box.removeItem(len(WINDOWS))
             self.window_box.addItem(_duration_text(self._window_s), self._window_s)
             self.window_box.blockSignals(False)
             i = self.window_box.count() - 1

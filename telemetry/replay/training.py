@@ -365,6 +365,8 @@ class TrainingRecord:
     actions: tuple[TraineeAction, ...]
     transitions: tuple[AlarmTransition, ...]
     controls: tuple[ReplayControl, ...] = ()
+    # False for a log written before replay controls were (version 1).
+    controls_recorded: bool = True
 
 
 def read_training_log(path: str | Path, session: int | None = None) -> TrainingRecord:
@@ -432,6 +434,7 @@ def read_training_log(path: str | Path, session: int | None = None) -> TrainingR
         actions=actions,
         transitions=transitions,
         controls=controls,
+        controls_recorded=bool(has_controls),
     )
 
 
@@ -839,6 +842,8 @@ def render_debrief(
         out.append(f"<tr><th>{_esc(status)}</th><td class='num'>{n}</td></tr>")
     mean_text = f"{mean:.0f} s" if math.isfinite(mean) else "n/a"
     driven = replay_during(record.controls, -math.inf, math.inf) or "at 1×, no skips"
+    if not record.controls_recorded:
+        driven = "not recorded (a training log from an older console)"
     out += [
         f"<tr><th>Mean response time</th><td class='num'>{_esc(mean_text)}</td></tr>",
         f"<tr><th>Unexpected actions</th><td class='num'>{len(unexpected)}</td></tr>",
@@ -922,6 +927,8 @@ def render_debrief(
                 f"<td>{_esc(_utc(c.wall))}</td><td>{_esc(text)}</td></tr>"
             )
         out.append("</table>")
+    elif not record.controls_recorded:
+        out.append(f"<p class='muted'>{_esc(driven.capitalize())}.</p>")
     else:
         out.append("<p class='muted'>Played at 1× from the start; no skips.</p>")
     out.append("<h2>Alarms raised</h2>")

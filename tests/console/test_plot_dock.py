@@ -331,7 +331,7 @@ def test_typed_time_ranges_set_the_live_window_or_pause_on_a_range(
     assert "paused on" in dock.status.text()
 
     before = dock.charts()[0].time_range()
-    assert not dock.apply_time_text("10:30 to 10:00")
+    assert not dock.apply_time_text("-1m to -5m")
     assert "end must come after the start" in dock.status.text()
     assert dock.charts()[0].time_range() == before  # a typo changes nothing
 

@@ -38,8 +38,14 @@ def test_ranges_relative_absolute_and_day_of_year() -> None:
     # Ending at "now" keeps following the live data, like a window.
     live = parse_time_range("10:15 to now", NOW)
     assert live.live and live.window_s == 30 * 60
-    # A time of day later than now is yesterday's.
+    # A start later than now is yesterday's; an end is the first after the
+    # start (a night shift spans midnight).
     assert parse_time_range("23:00 to 23:30", NOW).t0 == at(23, 0, day=6)
+    night = parse_time_range("22:00 to 02:00", NOW)
+    assert (night.t0, night.t1) == (at(22, 0, day=6), at(2, 0))
+    # An end later than now is still today's (the plot shows up to now).
+    ahead = parse_time_range("10:30 to 11:00", NOW)
+    assert (ahead.t0, ahead.t1) == (at(10, 30), at(11, 0))
 
 
 @pytest.mark.parametrize(
@@ -47,7 +53,7 @@ def test_ranges_relative_absolute_and_day_of_year() -> None:
     [
         ("", "empty"),
         ("soon", "cannot read"),
-        ("10:30 to 10:00", "end must come after the start"),
+        ("-1h to -2h", "end must come after the start"),
         ("25:00 to 26:00", "not a time of day"),
         ("+5m to now", "only for the end"),
         ("-5x to now", "offset like -15m"),

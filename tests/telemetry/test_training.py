@@ -336,3 +336,23 @@ def test_replay_speed_and_skips_are_logged_and_shown_in_the_debrief(
     assert "<h2>Replay controls</h2>" in page
     assert "seek: skipped ahead 2:20" in page and "speed 10×" in page
     assert "<th>Replay driven</th><td>at 10×; skipped 2:20</td>" in page
+
+
+def test_a_log_from_before_replay_controls_says_they_were_not_recorded(
+    tmp_path: Path, session: Path
+) -> None:
+    open_log(tmp_path, session).close()
+    path = tmp_path / "training.sqlite"
+    with sqlite3.connect(path) as conn:  # as a version 1 console wrote it
+        conn.execute("DROP TABLE replay_controls")
+        conn.execute("PRAGMA user_version=1")
+    conn.close()
+    record = read_training_log(path)
+    assert not record.controls_recorded and record.controls == ()
+    scenario = tmp_path / "scenario.toml"
+    scenario.write_text(
+        '[[expect]]\nalarm = "x.y"\naction = "ack"\nmax_response_s = 30\n'
+    )
+    page = write_debrief_report(path, scenario)
+    assert "not recorded (a training log from an older console)" in page
+    assert "Played at 1×" not in page
