@@ -354,3 +354,25 @@ def test_cursor_values_use_the_dictionary_format_and_unit(
     (reading,) = chart.cursor_readings()
     assert (reading.name, reading.time) == ("jpm.ppo2", T0 + 12.0)
     assert reading.text == "162.0 mmHg"
+
+
+def test_a_charts_menu_has_its_y_controls_and_the_docks_entries(
+    dock: PlotDock,
+) -> None:
+    chart = dock.charts()[1]
+    menu = chart.build_menu()
+    chart.menu_requested.emit(menu)  # what a right-click does before showing it
+    texts = [a.text() for a in menu.actions() if not a.isSeparator()]
+    assert texts[:2] == ["Remove jpm.ppo2", "Add selected channels here"]
+    for entry in (
+        "Autoscale Y to the data",
+        "Lock Y range as shown",
+        "Set Y range…",
+        "Logarithmic Y axis",
+        "Remove this chart",
+    ):
+        assert entry in texts
+    next(a for a in menu.actions() if a.text() == "Lock Y range as shown").trigger()
+    assert not chart.is_auto_y()
+    dock.add_channel("jpm.p_total", chart)  # adding a channel keeps the user's lock
+    assert not chart.is_auto_y()
