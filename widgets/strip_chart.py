@@ -6,6 +6,9 @@ Y range (auto, locked or typed) and its context menu. What it is built from:
 series), `widgets.chart_axes` (axes and grid: all of pyqtgraph's private API),
 `widgets.chart_marks` (limit bands, reference lines, spans) and
 `widgets.chart_cursor` (the hover cursor with every series' value).
+About 800 lines, one concept: the state a chart keeps between frames (live
+or paused, linked X, Y mode, what is dirty) and the one-paint-per-update
+scheduling that `kibo-console bench gui` measures, which must stay together.
 """
 
 from __future__ import annotations

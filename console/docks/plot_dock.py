@@ -3,6 +3,10 @@
 Charts share one time axis. Live, they slide with the session clock over the
 ring buffers; once the operator pans or zooms they pause and the visible range
 is filled from the archive (off the GUI thread) merged with the live buffer.
+One Y axis per unit: a channel of another unit goes on a chart of its own.
+About 1,000 lines, one concept (the plot panel's wiring of charts to the
+store, the archive and the operator); candidates to move out if it grows:
+the channel browser's model and filter, and `chart_title`.
 """
 
 from __future__ import annotations
