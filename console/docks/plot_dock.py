@@ -557,20 +557,19 @@ class PlotDock(Panel):
         if others:
             groups = len({self.axis_of(k) for k in others})
             made = self._add_by_axis(others)
+            # Most telling first: the status line is cut where the dock is narrow.
+            here = self.axis_name(kind)
             moved = ", ".join(
-                f"{k} ({self.axis_name(self.axis_of(k))})" for k in others
+                f"{k} ({self.axis_name(self.axis_of(k))} ≠ {here})" for k in others
             )
             if made < groups:
                 self.status.setText(
-                    f"not added: {moved} needs a chart of its own and there "
-                    f"are already {MAX_CHARTS}"
+                    f"not added, {MAX_CHARTS} charts already: {moved} needs "
+                    "a chart of its own"
                 )
             else:
-                where = "charts of their own" if made > 1 else "a chart of its own"
-                self.status.setText(
-                    f"{moved} went on {where}: that chart's axis is "
-                    f"{self.axis_name(kind)}"
-                )
+                where = "own charts" if made > 1 else "own chart"
+                self.status.setText(f"{where} for {moved}")
 
     def _add_by_axis(self, keys: Sequence[str]) -> int:
         """Add one chart per axis kind among ``keys``; return how many."""

@@ -141,7 +141,7 @@ def test_dropping_channels_on_a_chart_adds_them(dock: PlotDock, feed: Feed) -> N
     # status line says so.
     assert dock.chart_keys()[1] == ["jpm.ppo2", "jpm.p_total"]
     assert dock.chart_keys()[-1] == ["jpm.rh"]
-    assert "jpm.rh (%)" in dock.status.text()
+    assert dock.status.text() == "own chart for jpm.rh (% ≠ mmHg)"
     feed.cabin(T0, 3)
     dock.refresh(feed.clock())
     assert set(chart.series_names()) == {"jpm.ppo2", "jpm.p_total"}
