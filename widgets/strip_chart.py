@@ -558,7 +558,7 @@ class StripChart(pg.PlotWidget):  # type: ignore[misc]
     # ---- hover cursor -----------------------------------------------------------
 
     def set_value_format(self, fmt: Callable[[str, float], str] | None) -> None:
-        """Format cursor values as ``fmt(series name, value)`` (None: %g unit)."""
+        """Format cursor values as ``fmt(name, value)`` (None: 4 digits, unit)."""
         self._format_value = fmt
 
     def readings_at(self, t: float) -> list[CursorReading]:
@@ -574,7 +574,7 @@ class StripChart(pg.PlotWidget):  # type: ignore[misc]
             if self._format_value is not None:
                 text = self._format_value(name, v)
             else:
-                text = f"{v:.6g} {s.unit}".strip()
+                text = f"{v:.4g} {s.unit}".strip()  # 4 digits: a reading, not a dump
             out.append(CursorReading(name, ts, v, text, s.color))
         return out
 
