@@ -155,9 +155,14 @@ class ReplayDriver:
     def set_loop(self, t0: float | None, t1: float | None = None) -> None:
         self._post("set_loop", t0, t1)
 
-    def add_bookmark(self, t: float, author: str, text: str) -> None:
-        """Store a bookmark in the session's sidecar (on the replay thread)."""
-        self._post("add_bookmark", t, author, text)
+    def add_bookmark(
+        self, t: float, author: str, text: str, audience: str = "all"
+    ) -> None:
+        """Store a bookmark in the session's sidecar (on the replay thread).
+
+        ``audience``: "all", or "trainer" to hide it from training runs.
+        """
+        self._post("add_bookmark", t, author, text, audience)
 
     def remove_bookmark(self, bookmark_id: int) -> None:
         self._post("remove_bookmark", bookmark_id)
@@ -243,8 +248,13 @@ class ReplayDriver:
             if name == "call":
                 args[0]()
             elif name == "add_bookmark":
-                t, author, text = args
-                self.bookmarks.add(min(max(t, engine.start), engine.end), author, text)
+                t, author, text, audience = args
+                self.bookmarks.add(
+                    min(max(t, engine.start), engine.end),
+                    author,
+                    text,
+                    audience=audience,
+                )
                 self._reload_marks(engine)
                 self._say(f"bookmark saved in {self.bookmarks.path.name}")
             elif name == "remove_bookmark":

@@ -418,8 +418,11 @@ def test_a_trainee_never_sees_the_training_leads_trainer_only_bookmarks(
         return [i.label for i in b.timeline.marks() if i.flag]
 
     trainer = open_console(ConsoleConfig(replay=path, operator="Lead"))
-    _driver, bar = parts(trainer)
+    driver, bar = parts(trainer)
     qtbot.waitUntil(lambda: len(flags(bar)) == 4)
+    # The trainer's replay stores trainer-only bookmarks too.
+    driver.add_bookmark(driver.cursor, "Lead", "expect the LiOH call", "trainer")
+    qtbot.waitUntil(lambda: len(flags(bar)) == 5)
     trainer.shutdown()
     trainee = open_console(
         ConsoleConfig(replay=path, training=True, operator="Trainee A"),
