@@ -5,6 +5,7 @@ Owned by the GUI thread (see `Curve`).
 
 from __future__ import annotations
 
+import html
 import math
 from typing import TYPE_CHECKING
 
@@ -50,7 +51,10 @@ class Curve:
         self.name = name
         self.unit = unit
         self.color = pg.mkColor(color)
-        self.item = pg.PlotCurveItem(name=name, pen=pg.mkPen(self.color, width=1))
+        # The legend is HTML: a channel name from the wire is escaped.
+        self.item = pg.PlotCurveItem(
+            name=html.escape(name), pen=pg.mkPen(self.color, width=1)
+        )
         self.gap_s = gap_s
         self.cache = PeakCache()
         self.t: FloatArray = _EMPTY

@@ -13,6 +13,7 @@ scheduling that `kibo-console bench gui` measures, which must stay together.
 
 from __future__ import annotations
 
+import html
 import math
 import re
 import weakref
@@ -183,7 +184,8 @@ class StripChart(pg.PlotWidget):  # type: ignore[misc]
         if unit:
             left.setLabel(unit, color=pal.theme["text_dim"])
         if title:
-            item.setTitle(title, color=pal.theme["text_dim"], size="9pt")
+            # pyqtgraph titles are HTML: shown literally.
+            item.setTitle(html.escape(title), color=pal.theme["text_dim"], size="9pt")
         self._legend = item.addLegend(
             offset=(6, 4),
             brush=QColor(pal.theme["panel"]),

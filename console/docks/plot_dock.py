@@ -12,6 +12,7 @@ the channel browser's model and filter, and `chart_title`.
 from __future__ import annotations
 
 import contextlib
+import html
 import itertools
 import math
 from pathlib import Path
@@ -158,6 +159,11 @@ def _duration_text(seconds: float) -> str:
     return " ".join(p for p in parts if p)
 
 
+def _plain_tip(text: str) -> str:
+    """Return a tooltip Qt shows literally (escaped, in a paragraph)."""
+    return f"<p style='white-space:pre'>{html.escape(text)}</p>" if text else ""
+
+
 def _elide(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
@@ -230,12 +236,14 @@ class _StatusLabel(QLabel):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("", parent)
+        # Typed input and channel keys appear in it: never read as markup.
+        self.setTextFormat(Qt.TextFormat.PlainText)
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.setMinimumWidth(40)
 
     def setText(self, text: str) -> None:
         super().setText(text)
-        self.setToolTip(text)
+        self.setToolTip(_plain_tip(text))
 
 
 class _ChartSlot:
@@ -667,14 +675,15 @@ class PlotDock(Panel):
         chart = slot.chart
         specs = [ctx.dictionary.channel_for_key(k) for k in slot.keys]
         title = chart_title(ctx.dictionary, slot.keys)
+        # pyqtgraph titles are HTML; channel keys can come from the wire.
         chart.setTitle(
-            _elide(title, TITLE_CHARS) or None,
+            html.escape(_elide(title, TITLE_CHARS)) or None,
             color=palette().theme["text_dim"],
             size="9pt",
         )
         # The whole title where it had to be cut (a tooltip otherwise only
         # covers the hover cursor's values).
-        chart.setToolTip(title if len(title) > TITLE_CHARS else "")
+        chart.setToolTip(_plain_tip(title) if len(title) > TITLE_CHARS else "")
         if slot.keys:
             chart.set_unit(ctx.unit(slot.keys[0]))
         chart.set_value_format(self._cursor_text)

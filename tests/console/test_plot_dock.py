@@ -376,3 +376,14 @@ def test_a_charts_menu_has_its_y_controls_and_the_docks_entries(
     assert not chart.is_auto_y()
     dock.add_channel("jpm.p_total", chart)  # adding a channel keeps the user's lock
     assert not chart.is_auto_y()
+
+
+def test_a_hostile_channel_name_is_shown_not_interpreted(dock: PlotDock) -> None:
+    chart = dock.add_chart(["<b>x</b>.y"])
+    assert chart is not None
+    assert (
+        chart.getPlotItem().titleLabel.text
+        == "&lt;b&gt;x&lt;/b&gt;.y: &lt;b&gt;x&lt;/b&gt;"
+    )
+    chart.set_series("<i>z</i>", [T0], [1.0])
+    assert chart.getPlotItem().listDataItems()[-1].name() == "&lt;i&gt;z&lt;/i&gt;"
