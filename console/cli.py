@@ -271,6 +271,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bookmark.add_argument("--text", help="the bookmark's note")
     bookmark.add_argument("--author", default="", help="who wrote it")
+    bookmark.add_argument(
+        "--trainer-only",
+        action="store_true",
+        help="hide the new bookmark from trainees (a --training replay never "
+        "shows it)",
+    )
     bookmark.add_argument("--remove", type=int, metavar="ID", help="delete by id")
 
     keys = sub.add_parser("keys", help="generate a CurveZMQ key pair")
@@ -707,7 +713,8 @@ def _bookmark(args: argparse.Namespace) -> int:
             raise ValueError(
                 f"{args.time} is outside the session " f"({_iso(start)} to {_iso(end)})"
             )
-        added = marks.add(t, args.author, args.text)
+        audience = "trainer" if args.trainer_only else "all"
+        added = marks.add(t, args.author, args.text, audience=audience)
         print(f"added bookmark {added.id} to {marks.path}", file=sys.stderr)
         return 0
     for bm in marks.read():
@@ -715,6 +722,7 @@ def _bookmark(args: argparse.Namespace) -> int:
         print(
             f"{bm.id:4d}  {_iso(bm.time)}  T+{int(offset // 60)}:"
             f"{offset % 60:04.1f}  {bm.author or '-'}: {bm.text}"
+            + ("  [trainer only]" if not bm.trainee_visible else "")
         )
     return 0
 

@@ -223,7 +223,6 @@ class MainWindow(QMainWindow):
         self.eclss = EclssDock(context, self)
         self.plots = PlotDock(context, self, role=self.role)
         self.alarms = AlarmDock(context, self)
-        self.alarms.plot_requested.connect(self.plot_channel)
         self.plots.export_requested.connect(self.export_plot_csv)
         self.events = EventDock(context, self)
         self.radiation = RadiationDock(context, self)
@@ -246,6 +245,8 @@ class MainWindow(QMainWindow):
             + view.horizontalScrollBar().sizeHint().height()
             + 2 * view.frameWidth()
         )
+        for dock in self.docks.values():
+            dock.plot_requested.connect(self.plot_channels)
 
         self.header = _Header(self)
         self.setMenuWidget(self.header)
@@ -415,8 +416,15 @@ class MainWindow(QMainWindow):
         self.events.add_operator_event("audible alarms unsilenced", now)
 
     def plot_channel(self, key: str) -> None:
-        """Put a channel on a new chart and bring the plots forward."""
-        self.plots.add_chart([key])
+        """Show a channel's plot and bring the plots forward."""
+        self.plot_channels([key])
+
+    def plot_channels(self, keys: list[str]) -> None:
+        """Show channels (a readout's, an alarm's) on a chart, plots in front.
+
+        A chart already showing them is highlighted rather than repeated.
+        """
+        self.plots.show_channels(keys)
         self.plots.show()
         self.plots.raise_()
 
@@ -601,7 +609,24 @@ class MainWindow(QMainWindow):
         self._show_mode()
 
     def reset_layout(self) -> None:
-        """Forget the saved layout of the current role and show its defaults."""
+        """Forget the saved layout of the current role and show its defaults.
+
+        Asks first when the plots show channels the defaults do not: a reset
+        would drop them.
+        """
+        added = list(dict.fromkeys(self.plots.added_channels(self.role)))
+        if added:
+            shown = ", ".join(added[:6]) + (" …" if len(added) > 6 else "")
+            answer = QMessageBox.question(
+                self,
+                "Reset layout",
+                f"Resetting the {ROLE_TITLES[self.role]} layout removes the "
+                f"channels you added to the plots: {shown}.\n\nReset anyway?",
+                QMessageBox.StandardButton.Reset | QMessageBox.StandardButton.Cancel,
+                QMessageBox.StandardButton.Cancel,
+            )
+            if answer != QMessageBox.StandardButton.Reset:
+                return
         path = layout_path(self.role)
         path.unlink(missing_ok=True)
         self._apply_default(self.role)

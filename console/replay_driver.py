@@ -140,29 +140,50 @@ class ReplayDriver:
     def _post(self, name: str, command: ReplayCommand) -> None:
         self._commands.put((name, command))
 
+    def _control(self, name: str, act: ReplayCommand) -> None:
+        """Post a playback control; a training run logs what it did (debrief)."""
+
+        def run(engine: ReplayEngine) -> None:
+            before = engine.cursor
+            act(engine)
+            if self.log is not None:
+                self._log_control(engine, name, before)
+
+        self._post(name, run)
+
     def play(self) -> None:
-        self._post("play", lambda engine: engine.play())
+        self._control("play", lambda engine: engine.play())
 
     def pause(self) -> None:
-        self._post("pause", lambda engine: engine.pause())
+        self._control("pause", lambda engine: engine.pause())
 
     def step(self, seconds: float | None = None, frames: int | None = None) -> None:
-        self._post("step", lambda engine: engine.step(seconds, frames))
+        self._control("step", lambda engine: engine.step(seconds, frames))
 
     def seek(self, t: float) -> None:
-        self._post("seek", lambda engine: engine.seek(t))
+        self._control("seek", lambda engine: engine.seek(t))
 
     def set_speed(self, speed: float) -> None:
-        self._post("set_speed", lambda engine: engine.set_speed(speed))
+        self._control("set_speed", lambda engine: engine.set_speed(speed))
 
     def set_loop(self, t0: float | None, t1: float | None = None) -> None:
-        self._post("set_loop", lambda engine: engine.set_loop(t0, t1))
+        self._control("set_loop", lambda engine: engine.set_loop(t0, t1))
 
-    def add_bookmark(self, t: float, author: str, text: str) -> None:
-        """Store a bookmark in the session's sidecar (on the replay thread)."""
+    def add_bookmark(
+        self, t: float, author: str, text: str, audience: str = "all"
+    ) -> None:
+        """Store a bookmark in the session's sidecar (on the replay thread).
+
+        ``audience``: "all", or "trainer" to hide it from training runs.
+        """
 
         def add(engine: ReplayEngine) -> None:
-            self.bookmarks.add(min(max(t, engine.start), engine.end), author, text)
+            self.bookmarks.add(
+                min(max(t, engine.start), engine.end),
+                author,
+                text,
+                audience=audience,
+            )
             self._reload_marks(engine)
             self._say(f"bookmark saved in {self.bookmarks.path.name}")
 
@@ -265,10 +286,27 @@ class ReplayDriver:
             log.exception("replay command %s failed", name)
             self._say(f"{name} failed: {type(exc).__name__}: {exc}")
 
+    def _log_control(self, engine: ReplayEngine, name: str, before: float) -> None:
+        """Put a trainee's speed change, seek or step in the training log.
+
+        The debrief shows them beside the response times: a response "on
+        time" at 10x, or after skipping past the onset, is not the same.
+        """
+        log = self.log
+        if log is None:
+            return
+        if name == "set_speed":
+            log.put_control(before, "speed", engine.speed)
+        elif name in ("seek", "step"):
+            log.put_control(before, name, engine.cursor)
+        elif name in ("play", "pause"):
+            log.put_control(before, name, None)
+
     def _reload_marks(self, engine: ReplayEngine) -> None:
         self._sidecar_seen = self.bookmarks.version()
         try:
-            marks = engine.timeline_marks()
+            # A trainee never sees the training lead's trainer-only notes.
+            marks = engine.timeline_marks(trainee=self.training)
         except BookmarkError as exc:
             marks = engine.timeline_marks(sidecar=False)
             self._say(str(exc))

@@ -1,792 +1,83 @@
-"""Time-series strip chart: named series against UTC time, limit bands, spans.
+"""Time-series strip chart: named series against UTC time, one unit per Y axis.
 
-Owns the min/max-per-pixel decimation (`peak_decimate`) that every drawn curve
-goes through, the follow-live/paused state and the X links between charts.
+The chart owns the follow-live/paused state, the X links between charts, the
+Y range (auto, locked or typed) and its context menu. What it is built from:
+`widgets.decimation` (Qt-free min/max decimation), `widgets.chart_curve` (one
+series), `widgets.chart_axes` (axes and grid: all of pyqtgraph's private API),
+`widgets.chart_marks` (limit bands, reference lines, spans) and
+`widgets.chart_cursor` (the hover cursor with every series' value).
+About 800 lines, one concept: the state a chart keeps between frames (live
+or paused, linked X, Y mode, what is dirty) and the one-paint-per-update
+scheduling that `kibo-console bench gui` measures, which must stay together.
 """
 
 from __future__ import annotations
 
 import math
+import re
 import weakref
-from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg
 import shiboken6
-from PySide6.QtCore import (
-    QCoreApplication,
-    QEvent,
-    QLineF,
-    QPointF,
-    QRectF,
-    Qt,
-    QTimer,
-    Signal,
-)
-from PySide6.QtGui import (
-    QBrush,
-    QColor,
-    QFont,
-    QFontMetrics,
-    QPainter,
-    QPen,
-    QPicture,
-    QPixmap,
-    QTransform,
-)
-from PySide6.QtWidgets import QGraphicsItem, QToolButton, QWidget
+from PySide6.QtCore import QCoreApplication, QEvent, QPoint, QPointF, Qt, QTimer, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QGraphicsItem, QInputDialog, QMenu, QToolButton, QWidget
 
+from widgets.chart_axes import GridItem, TimeAxis, ValueAxis
+from widgets.chart_cursor import ChartCursor, CursorReading
+from widgets.chart_curve import Curve
+from widgets.chart_marks import ChartMarks, ReferenceLine, Span
+from widgets.decimation import AUTO_GAP_FACTOR, PeakCache, auto_gap, peak_decimate
 from widgets.levels import Level, palette
 from widgets.plain_text import markup
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping, Sequence
+    from collections.abc import Callable, Iterable, Mapping
 
     from numpy.typing import ArrayLike, NDArray
     from PySide6.QtGui import QResizeEvent, QShowEvent
-    from PySide6.QtWidgets import QStyleOptionGraphicsItem
 
     FloatArray = NDArray[np.float64]
 
-#: Series closer together than this many median sample intervals are joined.
-AUTO_GAP_FACTOR = 3.0
+__all__ = [
+    "AUTO_GAP_FACTOR",
+    "PeakCache",
+    "ReferenceLine",
+    "Span",
+    "StripChart",
+    "UnitMismatchError",
+    "auto_gap",
+    "parse_y_range",
+    "peak_decimate",
+]
+
 _RANGE_SETTLE_MS = 150
 _LEFT_AXIS_WIDTH = 54
 _EMPTY = np.empty(0, dtype=np.float64)
 _FLUSH_EVENT = QEvent.Type(QEvent.registerEventType())
+_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 
 
-class _Bins(NamedTuple):
-    """Non-empty time bins, oldest first: index, first/last sample time, max, min.
+def parse_y_range(text: str, *, log: bool = False) -> tuple[float, float]:
+    """Read a typed Y range: two numbers, e.g. ``150 to 170`` or ``1e-2, 1e3``.
 
-    Immutable (nobody writes into the arrays); usable from any thread.
+    Raises ValueError saying what was wrong (one line).
     """
-
-    k: NDArray[np.int64]
-    t_first: FloatArray
-    t_last: FloatArray
-    high: FloatArray
-    low: FloatArray
-
-
-_NO_BINS = _Bins(np.empty(0, dtype=np.int64), _EMPTY, _EMPTY, _EMPTY, _EMPTY)
-
-
-def _bin_width(t0: float, t1: float, columns: int) -> float:
-    # Rounded up to 20 significant bits: t1 - t0 of a sliding window wobbles in
-    # its last bits from frame to frame, and the bin edges (multiples of this
-    # width) must not, or no completed bin could be reused. Rounding up keeps
-    # the bins no narrower than a pixel column.
-    mantissa, exponent = math.frexp((t1 - t0) / columns)
-    return math.ldexp(math.ceil(mantissa * 2**20) / 2**20, exponent)
-
-
-def _edge_at_or_before(x: float, width: float) -> int:
-    """Return the largest k with ``k * width <= x`` (exactly, in float64)."""
-    k = math.floor(x / width)
-    while k * width > x:
-        k -= 1
-    while (k + 1) * width <= x:
-        k += 1
-    return k
-
-
-def _bins(
-    t: FloatArray, y: FloatArray, lo: int, hi: int, k_lo: int, k_hi: int, width: float
-) -> _Bins:
-    """Bin samples ``lo:hi`` at the edges ``k * width`` for ``k_lo < k <= k_hi``.
-
-    The samples must lie in bins ``k_lo..k_hi``; empty bins are left out.
-    """
-    if hi <= lo:
-        return _NO_BINS
-    seg = t[lo:hi]
-    edges = np.arange(k_lo + 1, k_hi + 1, dtype=np.float64) * width
-    starts = np.concatenate(([0], np.searchsorted(seg, edges, "left")))
-    ends = np.append(starts[1:], seg.size)
-    filled = starts < ends
-    starts, ends = starts[filled], ends[filled]
-    ys = y[lo:hi]
-    return _Bins(
-        np.arange(k_lo, k_hi + 1, dtype=np.int64)[filled],
-        seg[starts],
-        seg[ends - 1],
-        np.fmax.reduceat(ys, starts),
-        np.fmin.reduceat(ys, starts),
-    )
-
-
-def _take(bins: _Bins, k_lo: int, k_hi: int) -> _Bins:
-    """Return the bins with index ``k_lo <= k < k_hi``."""
-    i, j = np.searchsorted(bins.k, (k_lo, k_hi))
-    return _Bins(
-        bins.k[i:j], bins.t_first[i:j], bins.t_last[i:j], bins.high[i:j], bins.low[i:j]
-    )
-
-
-def _join(parts: Sequence[_Bins]) -> _Bins:
-    parts = [p for p in parts if p.k.size]
-    if len(parts) == 1:
-        return parts[0]
-    if not parts:
-        return _NO_BINS
-    return _Bins(
-        np.concatenate([p.k for p in parts]),
-        np.concatenate([p.t_first for p in parts]),
-        np.concatenate([p.t_last for p in parts]),
-        np.concatenate([p.high for p in parts]),
-        np.concatenate([p.low for p in parts]),
-    )
-
-
-def _one_sample_bin(t: FloatArray, y: FloatArray, i: int, k: int) -> _Bins:
-    return _Bins(np.array([k]), t[i : i + 1], t[i : i + 1], y[i : i + 1], y[i : i + 1])
-
-
-class PeakCache:
-    """Completed bins of one series, so `peak_decimate` only bins what is new.
-
-    Valid while the samples only grow at the end, in time order, and lose
-    samples at the front: call `clear` when they are replaced and `disable`
-    when an append breaks the time order. Bins are aligned to multiples of
-    the bin width, so while a live window slides, a bin with a later sample
-    after it never changes again.
-
-    Owned by the thread that decimates (the GUI thread for a StripChart).
-    """
-
-    def __init__(self) -> None:
-        self.clear()
-
-    def clear(self) -> None:
-        """Forget every bin (the samples were replaced); reuse resumes."""
-        self.enabled = True
-        self._width = math.nan
-        self._bins = _NO_BINS
-        # Every non-empty bin k with _k_from <= k < _k_done is in _bins.
-        self._k_from = 0
-        self._k_done = 0
-
-    def cached_bins(self) -> int:
-        """Return how many completed bins are kept for reuse."""
-        return int(self._bins.k.size)
-
-    def disable(self) -> None:
-        """Forget every bin and reuse none until `clear` (samples out of order)."""
-        self.clear()
-        self.enabled = False
-
-    def bins(
-        self, t: FloatArray, y: FloatArray, a: int, b: int, k0: int, k1: int, w: float
-    ) -> _Bins:
-        """`_bins` of samples ``a:b`` (bins ``k0..k1``), reusing completed bins."""
-        if w != self._width:
-            self.clear()
-            self._width = w
-        # Bins that start before the oldest sample held may have lost samples
-        # at the front; bin k0 is cut by the view's left edge.
-        k_valid = _edge_at_or_before(float(t[0]), w)
-        if k_valid * w < t[0]:
-            k_valid += 1
-        k_s = max(k0 + 1, self._k_from, k_valid)
-        k_e = min(self._k_done, k1)
-        if k_s < k_e:
-            p_s = int(np.searchsorted(t, k_s * w, "left"))
-            p_e = int(np.searchsorted(t, k_e * w, "left"))
-            out = _join(
-                (
-                    _bins(t, y, a, p_s, k0, k_s - 1, w),
-                    _take(self._bins, k_s, k_e),
-                    _bins(t, y, p_e, b, k_e, k1, w),
-                )
-            )
-        else:
-            out = _bins(t, y, a, b, k0, k1, w)
-        # A bin is complete once a later sample exists (appends come after
-        # it) and the view's right edge does not cut it.
-        self._k_from = k0 + 1
-        self._k_done = max(min(k1, _edge_at_or_before(float(t[-1]), w)), self._k_from)
-        self._bins = _take(out, self._k_from, self._k_done)
-        return out
-
-
-def peak_decimate(
-    t: FloatArray,
-    y: FloatArray,
-    t0: float,
-    t1: float,
-    columns: int,
-    gap_s: float | None = None,
-    cache: PeakCache | None = None,
-) -> tuple[FloatArray, FloatArray]:
-    """Reduce sorted samples to what `columns` pixel columns over [t0, t1] can show.
-
-    Keeps the samples in view plus one beyond each edge. If more than two per
-    column remain, the samples in view are cut into time bins about one
-    column wide, at multiples of the bin width (not relative to `t0`), and
-    each bin becomes its (max, min) pair, so a single-sample spike anywhere
-    (including the newest sample) is always drawn; each beyond-edge sample
-    keeps a bin of its own so the line leaves the view in the right direction
-    without widening the edge columns. NaN values in `y` are skipped inside a
-    bin; an all-NaN bin draws as a break. Where consecutive samples are more
-    than `gap_s` apart, a NaN point is inserted so that a ``connect="finite"``
-    curve shows the gap.
-
-    With a `cache` (see `PeakCache` for when it stays valid), bins completed
-    at an earlier call are reused; the result is the same as without.
-
-    Returns new arrays (x, y); the inputs are never modified.
-    """
-    n = t.size
-    if n == 0:
-        return _EMPTY, _EMPTY
-    a = int(np.searchsorted(t, t0, "left"))
-    b = int(np.searchsorted(t, t1, "right"))
-    i0 = max(a - 1, 0)
-    i1 = min(b + 1, n)
-    columns = max(int(columns), 1)
-    w = _bin_width(t0, t1, columns) if t1 > t0 else math.nan
-    # Bin indices must stay exact in float64 (a zoom far below a microsecond
-    # cannot hold more than 2 samples per column anyway).
-    if i1 - i0 <= 2 * columns or not max(abs(t0), abs(t1)) / w < 2**50:
-        ts = t[i0:i1]
-        ys = y[i0:i1]
-        if gap_s is not None and ts.size > 1:
-            cut = np.flatnonzero(np.diff(ts) > gap_s) + 1
-            if cut.size:
-                mid = 0.5 * (ts[cut - 1] + ts[cut])
-                return np.insert(ts, cut, mid), np.insert(ys, cut, np.nan)
-        return ts.copy(), ys.copy()
-
-    k0 = _edge_at_or_before(t0, w)
-    k1 = _edge_at_or_before(t1, w)
-    if cache is not None and not (
-        cache.enabled and math.isfinite(t[0]) and math.isfinite(t[-1])
-    ):
-        cache = None
-    inside = (
-        _bins(t, y, a, b, k0, k1, w)
-        if cache is None
-        else cache.bins(t, y, a, b, k0, k1, w)
-    )
-    bins = _join(
-        (
-            _one_sample_bin(t, y, i0, k0 - 1) if i0 < a else _NO_BINS,
-            inside,
-            _one_sample_bin(t, y, b, k1 + 1) if b < i1 else _NO_BINS,
-        )
-    )
-    xs = np.repeat(bins.t_first, 2)
-    out = np.empty(xs.size, dtype=np.float64)
-    out[0::2] = bins.high
-    out[1::2] = bins.low
-    if gap_s is not None and xs.size > 2:
-        j = np.flatnonzero(bins.t_first[1:] - bins.t_last[:-1] > gap_s) + 1
-        if j.size:
-            mid = 0.5 * (bins.t_last[j - 1] + bins.t_first[j])
-            xs = np.insert(xs, 2 * j, mid)
-            out = np.insert(out, 2 * j, np.nan)
-    return xs, out
-
-
-def auto_gap(t: FloatArray) -> float | None:
-    """Return a gap threshold from the median spacing of the newest 1000 samples."""
-    if t.size < 3:
-        return None
-    step = float(np.median(np.diff(t[-1001:])))
-    return AUTO_GAP_FACTOR * step if step > 0 else None
-
-
-def _log10(y: FloatArray) -> FloatArray:
-    out = np.full(y.shape, np.nan)
-    np.log10(y, out=out, where=y > 0)
-    return out
-
-
-class ReferenceLine(NamedTuple):
-    """A labelled horizontal line, e.g. an S-scale flux threshold.
-
-    Immutable; usable from any thread.
-    """
-
-    value: float
-    label: str
-    level: Level | None = None
-
-
-class Span(NamedTuple):
-    """A shaded time interval, e.g. an SAA pass (WATCH) or loss of signal (STALE).
-
-    Immutable; usable from any thread.
-    """
-
-    t0: float
-    t1: float
-    level: Level
-
-
-class _Series:
-    """Samples, decimation cache and curve of one named series.
-
-    Holds the arrays `set_series` was given until `append_series` adds to
-    them; from then on the samples live in storage of its own, with room to
-    grow at the end. Owned by the GUI thread.
-    """
-
-    __slots__ = ("_lo", "_own", "cache", "curve", "gap_s", "t", "y", "y_bounds")
-
-    def __init__(self, curve: Any, gap_s: float | None) -> None:
-        self.curve = curve
-        self.gap_s = gap_s
-        self.cache = PeakCache()
-        self.t: FloatArray = _EMPTY
-        self.y: FloatArray = _EMPTY
-        # Finite (min, max) of the points drawn, for the Y auto-range.
-        self.y_bounds: tuple[float, float] | None = None
-        self._own: tuple[FloatArray, FloatArray] | None = None
-        self._lo = 0
-
-    def replace(self, t: FloatArray, y: FloatArray) -> None:
-        self.t, self.y = t, y
-        self._own = None
-        self.cache.clear()
-
-    def append(self, t: FloatArray, y: FloatArray, keep_from: float | None) -> None:
-        k = t.size
-        if k:
-            n = self.t.size
-            # NaN times compare False: out of order too.
-            if not (
-                (n == 0 or t[0] >= self.t[-1]) and (k == 1 or np.all(t[1:] >= t[:-1]))
-            ):
-                self.cache.disable()
-            own = self._own
-            hi = self._lo + n
-            if own is None or hi + k > own[0].size:
-                # Move to the front of (or into new) storage with room for as
-                # many again: each sample is copied O(1) times on average.
-                cap = max(2 * (n + k), 1024)
-                if own is None or n + k > own[0].size // 2:
-                    own = (np.empty(cap), np.empty(cap))
-                own[0][:n] = self.t
-                own[1][:n] = self.y
-                self._own, self._lo, hi = own, 0, n
-            own[0][hi : hi + k] = t
-            own[1][hi : hi + k] = y
-            self.t = own[0][self._lo : hi + k]
-            self.y = own[1][self._lo : hi + k]
-        if keep_from is not None and self.t.size:
-            drop = int(np.searchsorted(self.t, keep_from, "left"))
-            if drop:
-                if self._own is None:
-                    self.t, self.y = self.t[drop:], self.y[drop:]
-                else:
-                    self._lo += drop
-                    self.t = self.t[drop:]
-                    self.y = self.y[drop:]
-
-
-class _RegionItem(pg.UIGraphicsItem):  # type: ignore[misc]
-    """Fills intervals along one axis across the whole view (bands, spans).
-
-    Owned by the GUI thread.
-    """
-
-    def __init__(self, vertical: bool) -> None:
-        super().__init__()
-        self._vertical = vertical
-        self._intervals: list[tuple[float, float, QBrush]] = []
-
-    def set_intervals(self, intervals: Sequence[tuple[float, float, QBrush]]) -> None:
-        self._intervals = list(intervals)
-        self.update()
-
-    def intervals(self) -> list[tuple[float, float, QBrush]]:
-        return list(self._intervals)
-
-    def paint(
-        self,
-        p: QPainter,
-        opt: QStyleOptionGraphicsItem | None = None,
-        widget: QWidget | None = None,
-    ) -> None:
-        view = self.viewRect()
-        if view is None or not self._intervals:
-            return
-        # Fill in device coordinates so hatch patterns are not stretched by
-        # the view's (very anisotropic) scale.
-        to_device = p.transform()
-        p.save()
-        try:
-            p.resetTransform()
-            p.setPen(Qt.PenStyle.NoPen)
-            p.setBrushOrigin(QPointF(0.0, 0.0))
-            for lo, hi, brush in self._intervals:
-                if self._vertical:
-                    a, b = max(lo, view.left()), min(hi, view.right())
-                    rect = QRectF(a, view.top(), b - a, view.height())
-                else:
-                    a, b = max(lo, view.top()), min(hi, view.bottom())
-                    rect = QRectF(view.left(), a, view.width(), b - a)
-                if b > a:
-                    p.fillRect(to_device.mapRect(rect), brush)
-        finally:
-            p.restore()
-
-
-class _GridItem(pg.UIGraphicsItem):  # type: ignore[misc]
-    """Opaque grid lines at the axes' major and first minor ticks.
-
-    Owned by the GUI thread.
-    """
-
-    def __init__(self, plot: Any) -> None:
-        super().__init__()
-        self._plot = plot
-        pal = palette()
-        major = pal.color("grid")
-        bg = pal.color("plot_bg")
-        minor = QColor(
-            (major.red() + bg.red()) // 2,
-            (major.green() + bg.green()) // 2,
-            (major.blue() + bg.blue()) // 2,
-        )
-        self._pens = (QPen(major, 1.0), QPen(minor, 1.0))
-
-    def paint(
-        self,
-        p: QPainter,
-        opt: QStyleOptionGraphicsItem | None = None,
-        widget: QWidget | None = None,
-    ) -> None:
-        view = self.viewRect()
-        if view is None or view.width() <= 0 or view.height() <= 0:
-            return
-        to_device = p.transform()
-        device = to_device.mapRect(view)
-        # The axes' own ticks: computed once per frame for lines and labels.
-        x_levels = self._plot.getAxis("bottom").drawn_ticks()
-        y_levels = self._plot.getAxis("left").drawn_ticks()
-        p.save()
-        try:
-            p.resetTransform()
-            for level in (1, 0):  # major lines over minor ones
-                lines = []
-                if level < len(x_levels):
-                    for v in x_levels[level][1]:
-                        x = round(to_device.map(QPointF(v, view.top())).x()) + 0.5
-                        lines.append(QLineF(x, device.top(), x, device.bottom()))
-                if level < len(y_levels):
-                    for v in y_levels[level][1]:
-                        y = round(to_device.map(QPointF(view.left(), v)).y()) + 0.5
-                        lines.append(QLineF(device.left(), y, device.right(), y))
-                if lines:
-                    p.setPen(self._pens[level])
-                    p.drawLines(lines)
-        finally:
-            p.restore()
-
-
-TickLevels = list[tuple[Any, list[float]]]
-
-
-def _axis_length(axis: Any) -> float | None:
-    """Return the length in device pixels pyqtgraph's AxisItem ticks over.
-
-    The same arithmetic as ``AxisItem.generateDrawSpecs`` (axis span, 1 px
-    beyond each end), so that the grid asks for ticks with the very arguments
-    the axis will use and both share one computation.
-    """
-    bounds = axis.mapRectFromParent(axis.geometry())
-    if axis.orientation == "left":
-        span = (
-            bounds.topRight() + pg.Point(-1.0, -1.0),
-            bounds.bottomRight() + pg.Point(-1.0, 1.0),
-        )
-    else:
-        span = (
-            bounds.topLeft() + pg.Point(-1.0, 1.0),
-            bounds.topRight() + pg.Point(1.0, 1.0),
-        )
-    points = [axis.mapToDevice(p) for p in span]
-    if None in points:
-        return None
-    return float(pg.Point(points[1] - points[0]).length())
-
-
-def _bounded[K, V](cache: dict[K, V], limit: int) -> dict[K, V]:
-    """Return `cache`, emptied first if it holds `limit` entries."""
-    if len(cache) >= limit:
-        cache.clear()
-    return cache
-
-
-def _pen_key(pen: QPen) -> tuple[Any, ...]:
-    return (pen.color().rgba(), pen.widthF(), pen.style(), pen.isCosmetic())
-
-
-class _SharedAxisDrawing:
-    """One recorded drawing of a time axis and its rasterised copies.
-
-    Owned by the GUI thread.
-    """
-
-    __slots__ = ("images", "picture", "text_size")
-
-    def __init__(self, picture: QPicture, text_size: float | None) -> None:
-        self.picture = picture
-        self.text_size = text_size
-        # Keyed by the device rectangle's size and sub-pixel offset.
-        self.images: dict[tuple[float, ...], QPixmap] = {}
-
-
-class _TimeAxis(pg.DateAxisItem):  # type: ignore[misc]
-    """UTC date axis that can compute ticks before its first paint.
-
-    pyqtgraph measures the tick font only when painting; the grid asks for
-    ticks earlier. A live window moves the axis at every frame, and linked
-    charts of one width show the very same axis: the ticks, the recorded
-    drawing and its rasterised image are shared by every time axis with
-    identical inputs, so N such charts lay out and rasterise their time axis
-    once per frame, not N times (the image replaces Qt's per-item device
-    cache, pixel for pixel). Owned by the GUI thread.
-    """
-
-    # Keyed by every input of the result (see tickValues, _picture_key; the
-    # zoom levels are pyqtgraph's defaults on every _TimeAxis); small, as all
-    # live charts share one key per frame.
-    _shared_ticks: ClassVar[dict[tuple[Any, ...], tuple[TickLevels, Any, float]]] = {}
-    _shared_drawings: ClassVar[dict[tuple[Any, ...], _SharedAxisDrawing]] = {}
-    _SHARED_MAX = 32
-    # Set by pyqtgraph's DateAxisItem / AxisItem.
-    zoomLevel: Any
-    minSpacing: float
-    picture: QPicture | None
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fontMetrics = QFontMetrics(self.font())
-        self._zoom_for: dict[tuple[Any, ...], tuple[Any, float]] = {}
-        self._labels: dict[tuple[float, float, Any], str] = {}
-        self._text_size: float | None = None
-        self._drawing: _SharedAxisDrawing | None = None
-        self._metrics: QFontMetrics | None = None
-        self._metrics_key = (0, 0)
-
-    def _font_key(self) -> tuple[int, int]:
-        # pyqtgraph replaces fontMetrics at every layout; measure each once.
-        metrics = self.fontMetrics
-        if self._metrics is not metrics:
-            self._metrics = metrics
-            self._metrics_key = (metrics.height(), metrics.horizontalAdvance("0"))
-        return self._metrics_key
-
-    def drawn_ticks(self) -> TickLevels:
-        """Return the tick levels the axis draws for its current range."""
-        length = _axis_length(self)
-        if not length:
-            return []
-        return self.tickValues(self.range[0], self.range[1], length)
-
-    def tickValues(self, minVal: float, maxVal: float, size: float) -> TickLevels:
-        key = (minVal, maxVal, size, self.utcOffset, *self._font_key())
-        found = self._shared_ticks.get(key)
-        if found is None:
-            levels = super().tickValues(minVal, maxVal, size)
-            found = (levels, self.zoomLevel, self.minSpacing)
-            _bounded(self._shared_ticks, self._SHARED_MAX)[key] = found
-        # tickStrings reads the zoom level of the ticks it labels.
-        self.zoomLevel, self.minSpacing = found[1], found[2]
-        return found[0]
-
-    def setZoomLevelForDensity(self, density: float) -> None:
-        # pyqtgraph measures 7 example texts with the font for every call.
-        key = (density, *self._font_key())
-        found = self._zoom_for.get(key)
-        if found is None:
-            super().setZoomLevelForDensity(density)
-            found = _bounded(self._zoom_for, 256)[key] = (
-                self.zoomLevel,
-                self.minSpacing,
-            )
-        self.zoomLevel, self.minSpacing = found
-        self.zoomLevel.utcOffset = self.utcOffset
-
-    def tickStrings(
-        self, values: list[float], scale: float, spacing: float
-    ) -> list[str]:
-        # Labels scroll by unchanged: format each tick once (the format is
-        # the zoom level's for that spacing).
-        labels = _bounded(self._labels, 4096)
-        zoom = self.zoomLevel
-        missing = [v for v in values if (v, spacing, zoom) not in labels]
-        if missing:
-            texts = super().tickStrings(missing, scale, spacing)
-            for v, text in zip(missing, texts, strict=True):
-                labels[(v, spacing, zoom)] = text
-        return [labels[(v, spacing, zoom)] for v in values]
-
-    def _picture_key(self) -> tuple[Any, ...]:
-        """Every input of pyqtgraph's drawing of this axis (AxisItem.paint)."""
-        geometry = self.geometry()
-        device = self.deviceTransform_() or QTransform()
-        style = tuple(
-            (name, value.key() if isinstance(value, QFont) else repr(value))
-            for name, value in sorted(self.style.items())
-        )
-        return (
-            self.orientation,
-            self.range[0],
-            self.range[1],
-            geometry.width(),
-            geometry.height(),
-            device.m11(),
-            device.m12(),
-            device.m21(),
-            device.m22(),
-            _pen_key(self.pen()),
-            _pen_key(self.tickPen()),
-            _pen_key(self.textPen()),
-            style,
-            *self._font_key(),
-            self.utcOffset,
-            self.scale,
-            self.autoSIPrefixScale,
-            self.logMode,
-            self.grid,
-            repr(self._tickLevels),
-            repr(self._tickSpacing),
-            self._tickDensity,
-        )
-
-    def _updateMaxTextSize(self, x: float) -> None:
-        self._text_size = x
-        super()._updateMaxTextSize(x)
-
-    def _lay_out(self) -> _SharedAxisDrawing:
-        """Record the axis as pyqtgraph's AxisItem.paint does (or share)."""
-        key = self._picture_key()
-        drawing = self._shared_drawings.get(key)
-        if drawing is None:
-            self._text_size = None
-            picture = QPicture()
-            painter = QPainter(picture)
-            try:
-                if self.style["tickFont"]:
-                    painter.setFont(self.style["tickFont"])
-                specs = self.generateDrawSpecs(painter)
-                if specs is not None:
-                    self.drawPicture(painter, *specs)
-            finally:
-                painter.end()
-            drawing = _SharedAxisDrawing(picture, self._text_size)
-            # Bound on insert, never on lookup: emptying the cache between
-            # two linked charts' lookups would unshare their drawing.
-            _bounded(self._shared_drawings, self._SHARED_MAX)[key] = drawing
-        elif drawing.text_size is not None:
-            # What laying out would have told the axis about its labels (it
-            # resets self.picture, so before setting it below).
-            self._updateMaxTextSize(drawing.text_size)
-        self.picture = drawing.picture
-        return drawing
-
-    def paint(
-        self,
-        p: QPainter,
-        opt: QStyleOptionGraphicsItem | None = None,
-        widget: QWidget | None = None,
-    ) -> None:
-        if self.picture is None or self._drawing is None:
-            self._drawing = self._lay_out()
-        to_device = p.transform()
-        if to_device.type().value > QTransform.TransformationType.TxTranslate.value:
-            self._drawing.picture.play(p)  # scaled (high DPI, export): as is
-            return
-        # Rasterise once per sub-pixel offset, with the 1 px margin Qt's
-        # device cache keeps (the axis line ends 1 px beyond the item).
-        exact = to_device.mapRect(self.boundingRect())
-        rect = exact.toAlignedRect().adjusted(-1, -1, 1, 1)
-        key = (rect.width(), rect.height(), exact.x() - rect.x(), exact.y() - rect.y())
-        image = self._drawing.images.get(key)
-        if image is None:
-            image = QPixmap(rect.size())
-            image.fill(Qt.GlobalColor.transparent)
-            painter = QPainter(image)
-            try:
-                painter.setRenderHints(p.renderHints())
-                painter.setTransform(
-                    to_device * QTransform.fromTranslate(-rect.x(), -rect.y())
-                )
-                self._drawing.picture.play(painter)
-            finally:
-                painter.end()
-            _bounded(self._drawing.images, 8)[key] = image
-        p.save()
-        try:
-            p.resetTransform()
-            p.drawPixmap(rect.topLeft(), image)
-        finally:
-            p.restore()
-
-
-class _ValueAxis(pg.AxisItem):  # type: ignore[misc]
-    """Left axis whose log mode labels decades and a few readable minor ticks.
-
-    pyqtgraph labels every 2..9 minor tick below three decades, which overlap
-    near the top of each decade. The last ticks are remembered for the grid.
-    Owned by the GUI thread.
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._last_ticks: tuple[tuple[Any, ...], TickLevels] | None = None
-
-    def drawn_ticks(self) -> TickLevels:
-        """Return the tick levels the axis computes for its current range."""
-        length = _axis_length(self)
-        if not length:
-            return []
-        return self.tickValues(self.range[0], self.range[1], length)
-
-    def tickValues(self, minVal: float, maxVal: float, size: float) -> TickLevels:
-        key = (
-            minVal,
-            maxVal,
-            size,
-            self.logMode,
-            self.scale,
-            repr(self._tickSpacing),
-            self._tickDensity,
-        )
-        if self._last_ticks is None or self._last_ticks[0] != key:
-            self._last_ticks = (key, super().tickValues(minVal, maxVal, size))
-        return self._last_ticks[1]
-
-    def logTickValues(
-        self,
-        minVal: float,
-        maxVal: float,
-        size: float,
-        stdTicks: list[tuple[float, list[float]]],
-    ) -> list[tuple[float | None, list[float]]]:
-        span = maxVal - minVal
-        if not (math.isfinite(span) and span > 0):
-            return []
-        lo, hi = math.floor(minVal), math.ceil(maxVal)
-        room = max(int(size / 22), 2)
-        step = max(1, math.ceil(span / room))
-        decades = [float(v) for v in range(lo, hi + 1) if minVal <= v <= maxVal]
-        decades = [v for v in decades if int(v) % step == 0]
-        if span > 3:
-            return [(float(step), decades)]
-        factors = (2, 5) if span > 1 else (2, 3, 5) if span > 0.4 else range(2, 10)
-        minor = [
-            v + math.log10(f)
-            for v in range(lo, hi)
-            for f in factors
-            if minVal < v + math.log10(f) < maxVal
-        ]
-        return [(1.0, decades), (None, minor)]
+    numbers = _NUMBER.findall(text)
+    if len(numbers) != 2:
+        raise ValueError(f"expected two numbers (low to high), got {text.strip()!r}")
+    low, high = sorted(float(n) for n in numbers)
+    if not high > low:
+        raise ValueError(f"low and high must differ, got {low:g} twice")
+    if log and low <= 0:
+        raise ValueError(f"a logarithmic axis needs values above 0, got {low:g}")
+    return low, high
+
+
+class UnitMismatchError(ValueError):
+    """A series whose unit is not the chart's Y axis unit; any thread."""
 
 
 class _LinkGroup:
@@ -822,6 +113,10 @@ class StripChart(pg.PlotWidget):  # type: ignore[misc]
 
     paused_changed = Signal(bool)
     view_range_changed = Signal(float, float)
+    #: True: Y follows the data again; False: Y locked to a fixed range.
+    y_mode_changed = Signal(bool)
+    #: A right-click's menu, before it shows: the owner may add entries.
+    menu_requested = Signal(QMenu)
 
     def __init__(
         self,
@@ -832,26 +127,24 @@ class StripChart(pg.PlotWidget):  # type: ignore[misc]
         window_s: float = 300.0,
     ) -> None:
         pal = palette()
-        axis = _TimeAxis(orientation="bottom", utcOffset=0)
+        axis = TimeAxis(orientation="bottom", utcOffset=0)
         super().__init__(
             parent,
             background=pal.theme["plot_bg"],
-            axisItems={"bottom": axis, "left": _ValueAxis(orientation="left")},
+            axisItems={"bottom": axis, "left": ValueAxis(orientation="left")},
         )
         # The scene's background brush (opaque plot_bg) covers every pixel:
         # without this Qt also fills the viewport with its palette first, at
         # every paint (~60 us per chart, measured).
         self.viewport().setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
-        self._series: dict[str, _Series] = {}
+        self._series: dict[str, Curve] = {}
         self._dirty: set[str] = set()
         self._window_s = float(window_s)
         self._now: float | None = None
         self._live = True
         self._log_y = False
-        self._bands: dict[Level, tuple[float | None, float | None]] = {}
-        self._refs: list[ReferenceLine] = []
-        self._ref_items: list[Any] = []
-        self._band_items: list[Any] = []
+        self._unit = unit
+        self._follow_label = "LIVE"
         self._group = _LinkGroup()
         self._group.members.add(self)
 
@@ -864,10 +157,11 @@ class StripChart(pg.PlotWidget):  # type: ignore[misc]
         # every item's bounds again at each paint.
         self._vb.disableAutoRange()
         self._auto_y = True
+        self._y_fixed: tuple[float, float] | None = None
         self._y_asked: tuple[float, float] | None = None
         # pyqtgraph's own grid (semi-transparent axis tick lines) was 3/4 of
         # the paint time of a chart here; _GridItem draws the same lines opaque.
-        self._grid = _GridItem(item)
+        self._grid = GridItem(item)
         self._grid.setZValue(-30)
         item.addItem(self._grid, ignoreBounds=True)
         for name in ("left", "bottom"):
@@ -890,6 +184,7 @@ class StripChart(pg.PlotWidget):  # type: ignore[misc]
         if unit:
             left.setLabel(unit, color=pal.theme["text_dim"])
         if title:
+            # pyqtgraph titles are HTML: shown literally.
             item.setTitle(markup(title), color=pal.theme["text_dim"], size="9pt")
         self._legend = item.addLegend(
             offset=(6, 4),
@@ -901,11 +196,7 @@ class StripChart(pg.PlotWidget):  # type: ignore[misc]
         )
         self._legend.setVisible(False)
 
-        self._bands_fill = _RegionItem(vertical=False)
-        self._spans_fill = _RegionItem(vertical=True)
-        for z, region in ((-20, self._spans_fill), (-15, self._bands_fill)):
-            region.setZValue(z)
-            item.addItem(region, ignoreBounds=True)
+        self._marks = ChartMarks(item, self._map_y)
 
         self._flush_posted = False
         self._settle = QTimer(self)
@@ -923,6 +214,14 @@ class StripChart(pg.PlotWidget):  # type: ignore[misc]
         self._live_button.clicked.connect(self._on_live_clicked)
         self._update_live_button()
 
+        self._cursor = ChartCursor(self, item)
+        self._format_value: Callable[[str, float], str] | None = None
+        # Where the mouse is over this chart's plot (scene coordinates).
+        self._pointer: QPointF | None = None
+        self.scene().sigMouseMoved.connect(self._on_mouse_moved)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.customContextMenuRequested.connect(self._on_menu)
+
     # ---- series -------------------------------------------------------------
 
     def set_series(
@@ -933,15 +232,18 @@ class StripChart(pg.PlotWidget):  # type: ignore[misc]
         *,
         color: str | QColor | None = None,
         gap_s: float | None = None,
+        unit: str | None = None,
     ) -> None:
         """Show samples (t ascending, UTC epoch seconds) as series `name`.
 
         Replaces what the series held. `gap_s`: samples further apart than this
         are not joined; by default `AUTO_GAP_FACTOR` times the median sample
-        spacing. For a live feed prefer `append_series`.
+        spacing. `unit`: the series' unit, which must be the Y axis's (see
+        `accepts_unit`; None: the axis's). For a live feed prefer
+        `append_series`.
         """
         ta, ya = self._arrays(name, t, y)
-        self._series_for(name, color, gap_s).replace(ta, ya)
+        self._series_for(name, color, gap_s, unit).replace(ta, ya)
         self._changed(name)
 
     def append_series(
@@ -953,6 +255,7 @@ class StripChart(pg.PlotWidget):  # type: ignore[misc]
         keep_from: float | None = None,
         color: str | QColor | None = None,
         gap_s: float | None = None,
+        unit: str | None = None,
     ) -> None:
         """Add samples that follow those of series `name` in time (created if absent).
 
@@ -962,10 +265,10 @@ class StripChart(pg.PlotWidget):  # type: ignore[misc]
         (UTC epoch seconds) are then dropped from the front. A block that does
         not follow in time is drawn as `set_series` would draw the same
         samples, but every refresh then decimates them all, until the next
-        `set_series`.
+        `set_series`. `unit` as for `set_series`.
         """
         ta, ya = self._arrays(name, t, y)
-        self._series_for(name, color, gap_s).append(ta, ya, keep_from)
+        self._series_for(name, color, gap_s, unit).append(ta, ya, keep_from)
         self._changed(name)
 
     @staticmethod
@@ -976,26 +279,59 @@ class StripChart(pg.PlotWidget):  # type: ignore[misc]
             raise ValueError(f"series {name!r}: t and y must be 1-D of equal length")
         return ta, ya
 
+    def unit(self) -> str:
+        """Return the unit of the Y axis ("" when unitless or not yet set)."""
+        return self._unit
+
+    def accepts_unit(self, unit: str) -> bool:
+        """Tell whether a series in `unit` may join this chart's Y axis.
+
+        One axis, one unit: a chart without series takes the unit of its
+        first one; after that only series in the same unit join it.
+        """
+        return unit == self._unit or not self._series
+
     def _series_for(
-        self, name: str, color: str | QColor | None, gap_s: float | None
-    ) -> _Series:
+        self,
+        name: str,
+        color: str | QColor | None,
+        gap_s: float | None,
+        unit: str | None,
+    ) -> Curve:
         series = self._series.get(name)
         if series is None:
+            if unit is not None and unit != self._unit:
+                if self._series:
+                    raise UnitMismatchError(
+                        f"series {name!r} is in {unit or 'no unit'} but this "
+                        f"chart's Y axis is in {self._unit or 'no unit'}: "
+                        "a series of another unit needs a chart of its own"
+                    )
+                self.set_unit(unit)
             pen_color = color if color is not None else self._next_color()
-            # The legend is HTML: a channel name from the wire is escaped.
-            curve = pg.PlotCurveItem(
-                name=markup(name), pen=pg.mkPen(pen_color, width=1)
-            )
-            self.getPlotItem().addItem(curve)
-            series = _Series(curve, gap_s)
+            series = Curve(name, pen_color, gap_s, self._unit)
+            self.getPlotItem().addItem(series.item)
             self._series[name] = series
             self._legend.setVisible(len(self._series) > 1)
         else:
             if gap_s is not None:
                 series.gap_s = gap_s
             if color is not None:
-                series.curve.setPen(pg.mkPen(color, width=1))
+                series.set_color(color)
         return series
+
+    def set_unit(self, unit: str) -> None:
+        """Name the Y axis's unit (only while the chart has no series of another)."""
+        if any(s.unit != unit for s in self._series.values()):
+            raise UnitMismatchError(
+                f"cannot label the Y axis {unit or 'unitless'}: the chart shows "
+                f"series in {self._unit or 'no unit'}"
+            )
+        self._unit = unit
+        left = self.getPlotItem().getAxis("left")
+        left.setLabel(unit or None, color=palette().theme["text_dim"])
+        if not unit:
+            left.showLabel(False)
 
     def _changed(self, name: str) -> None:
         if self._live and self._now is None:
@@ -1007,7 +343,7 @@ class StripChart(pg.PlotWidget):  # type: ignore[misc]
         """Remove series `name` (no error if absent)."""
         series = self._series.pop(name, None)
         if series is not None:
-            self.getPlotItem().removeItem(series.curve)
+            self.getPlotItem().removeItem(series.item)
             self._dirty.discard(name)
             self._legend.setVisible(len(self._series) > 1)
             self._range_y()
@@ -1024,7 +360,7 @@ class StripChart(pg.PlotWidget):  # type: ignore[misc]
     def displayed_data(self, name: str) -> tuple[FloatArray, FloatArray]:
         """Return the points drawn for `name`: decimated, NaN gaps, log10 if log-y."""
         self.flush()
-        x, y = self._series[name].curve.getData()
+        x, y = self._series[name].item.getData()
         if x is None:
             return _EMPTY, _EMPTY
         return np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
@@ -1121,7 +457,11 @@ class StripChart(pg.PlotWidget):  # type: ignore[misc]
             return
         self._log_y = on
         self.getPlotItem().getAxis("left").setLogMode(False, on)
-        self._rebuild_lines()
+        self._marks.rebuild()
+        fixed = self._y_fixed
+        if fixed is not None and self._map_y(fixed[0]) is None:
+            fixed = None  # a linear range through zero has no log equivalent
+        self.set_y_range(*(fixed or (None, None)))
         self._mark_all_dirty()
 
     def is_log_y(self) -> bool:
@@ -1132,14 +472,155 @@ class StripChart(pg.PlotWidget):  # type: ignore[misc]
         """Fix the Y range in data units, or auto-range to the data with None."""
         if low is None or high is None:
             self._auto_y = True
+            self._y_fixed = None
             self._y_asked = None
             self._range_y()
+            self.y_mode_changed.emit(True)
             return
+        if not (math.isfinite(low) and math.isfinite(high) and high > low):
+            raise ValueError(f"Y range needs low < high, got {low:g} to {high:g}")
         lo, hi = self._map_y(low), self._map_y(high)
         if lo is None or hi is None:
             raise ValueError("log axis range must be positive")
         self._auto_y = False
+        self._y_fixed = (float(low), float(high))
         self._vb.setYRange(lo, hi, padding=0)
+        self.y_mode_changed.emit(False)
+
+    def y_range(self) -> tuple[float, float]:
+        """Return the Y range shown, in data units (10**v on a log axis)."""
+        lo, hi = self._vb.viewRange()[1]
+        if self._log_y:
+            return 10.0 ** float(lo), 10.0 ** float(hi)
+        return float(lo), float(hi)
+
+    def is_auto_y(self) -> bool:
+        """Tell whether Y follows the data (False: locked to a fixed range)."""
+        return self._auto_y
+
+    def lock_y(self) -> None:
+        """Keep the Y range shown now, whatever the data do next."""
+        self.flush()
+        self.set_y_range(*self.y_range())
+
+    # ---- the chart's menu -------------------------------------------------------
+
+    def build_menu(self, parent: QWidget | None = None) -> QMenu:
+        """Return the chart's own menu: Y autoscale, lock, typed range, log axis.
+
+        A right-click shows it after ``menu_requested(menu)``, so that the
+        owner can add its own entries first.
+        """
+        menu = QMenu(parent)
+        auto = menu.addAction("Autoscale Y to the data")
+        auto.setCheckable(True)
+        auto.setChecked(self._auto_y)
+        auto.setToolTip("Off: the Y range stays where it is now")
+        auto.toggled.connect(
+            lambda on: self.set_y_range(None, None) if on else self.lock_y()
+        )
+        lock = menu.addAction("Lock Y range as shown")
+        lock.setEnabled(self._auto_y)
+        lock.triggered.connect(lambda: self.lock_y())
+        typed = menu.addAction("Set Y range…")
+        typed.triggered.connect(lambda: self.ask_y_range())
+        log = menu.addAction("Logarithmic Y axis")
+        log.setCheckable(True)
+        log.setChecked(self._log_y)
+        log.toggled.connect(self.set_log_y)
+        return menu
+
+    def ask_y_range(self) -> None:
+        """Ask for a Y range ("150 to 170"); a bad entry is said and asked again."""
+        lo, hi = self.y_range()
+        text = f"{lo:.6g} to {hi:.6g}"
+        unit = f" ({self._unit})" if self._unit else ""
+        error = ""
+        while True:
+            text, ok = QInputDialog.getText(
+                self,
+                "Y range",
+                f"{error}Lowest and highest value{unit}, e.g. {lo:.4g} to {hi:.4g}:",
+                text=text,
+            )
+            if not ok:
+                return
+            try:
+                self.set_y_range(*parse_y_range(text, log=self._log_y))
+                return
+            except ValueError as exc:
+                error = f"{exc}.\n"
+
+    def _on_menu(self, pos: QPoint) -> None:
+        menu = self.build_menu(self)
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.menu_requested.emit(menu)
+        menu.popup(self.mapToGlobal(pos))
+
+    # ---- hover cursor -----------------------------------------------------------
+
+    def set_value_format(self, fmt: Callable[[str, float], str] | None) -> None:
+        """Format cursor values as ``fmt(name, value)`` (None: 4 digits, unit)."""
+        self._format_value = fmt
+
+    def readings_at(self, t: float) -> list[CursorReading]:
+        """Return every series' newest raw sample at or before time `t`."""
+        out = []
+        for name, s in self._series.items():
+            gap = s.gap_s if s.gap_s is not None else auto_gap(s.t)
+            found = s.sample_at(t, gap if gap is not None else math.inf)
+            if found is None or not math.isfinite(found[1]):
+                out.append(CursorReading(name, None, None, "no data", s.color))
+                continue
+            ts, v = found
+            if self._format_value is not None:
+                text = self._format_value(name, v)
+            else:
+                text = f"{v:.4g} {s.unit}".strip()  # 4 digits: a reading, not a dump
+            out.append(CursorReading(name, ts, v, text, s.color))
+        return out
+
+    def show_cursor(self, t: float | None) -> None:
+        """Show the cursor at time `t` here and on linked charts (None: hide)."""
+        for chart in self._group.alive():
+            chart._place_cursor(t)
+
+    def cursor_time(self) -> float | None:
+        """Return the time the cursor shows (None: hidden)."""
+        return self._cursor.time
+
+    def cursor_readings(self) -> list[CursorReading]:
+        """Return what the cursor box shows, one reading per series."""
+        return list(self._cursor.readings)
+
+    def cursor_text(self) -> str:
+        """Return the cursor box's text (rich text)."""
+        return self._cursor.label.text() if self._cursor.is_shown() else ""
+
+    def _place_cursor(self, t: float | None) -> None:
+        if t is None or not math.isfinite(t):
+            self._cursor.hide()
+            return
+        scene = self._vb.mapViewToScene(QPointF(t, 0.0))
+        x = self.mapFromScene(scene).x()
+        # From the chart's top edge (over the title): a short chart in a
+        # crowded layout still has room for every line.
+        self._cursor.show(t, self.readings_at(t), x, 2)
+
+    def _on_mouse_moved(self, pos: QPointF) -> None:
+        if self._vb.sceneBoundingRect().contains(pos):
+            self._pointer = QPointF(pos)
+            self.show_cursor(float(self._vb.mapSceneToView(pos).x()))
+        else:
+            self._pointer = None
+            if self._cursor.is_shown():
+                self.show_cursor(None)
+
+    def leaveEvent(self, ev: QEvent) -> None:
+        super().leaveEvent(ev)
+        self._pointer = None
+        if self._cursor.is_shown():
+            self.show_cursor(None)
 
     # ---- limit bands, reference lines, spans -------------------------------
 
@@ -1152,39 +633,28 @@ class StripChart(pg.PlotWidget):  # type: ignore[misc]
         limit up to the next more severe one is tinted faintly. None: no limit
         on that side. An empty mapping removes the bands.
         """
-        self._bands = {lvl: lim for lvl, lim in bands.items() if lim != (None, None)}
-        self._rebuild_lines()
+        self._marks.set_bands(bands)
 
     def set_reference_lines(
         self, lines: Iterable[ReferenceLine | tuple[float, str]]
     ) -> None:
         """Draw labelled horizontal lines, e.g. ``[(10.0, "S1"), (100.0, "S2")]``."""
-        self._refs = [
+        self._marks.set_reference_lines(
             line if isinstance(line, ReferenceLine) else ReferenceLine(*line)
             for line in lines
-        ]
-        self._rebuild_lines()
+        )
 
     def set_spans(self, spans: Iterable[Span | tuple[float, float, Level]]) -> None:
         """Shade time intervals (t0, t1, level) across the plot; [] clears."""
-        intervals = []
-        for t0, t1, level in spans:
-            alpha = 90 if level is Level.STALE else 30
-            intervals.append((float(t0), float(t1), level.brush(alpha)))
-        self._spans_fill.set_intervals(intervals)
+        self._marks.set_spans(spans)
 
     def band_lines(self) -> list[tuple[float, Level]]:
         """Return the limit lines drawn now as (value in data units, level)."""
-        return [
-            (value, level)
-            for level, limits in self._bands.items()
-            for value in limits
-            if value is not None and self._map_y(value) is not None
-        ]
+        return self._marks.band_lines()
 
     def span_count(self) -> int:
         """Return the number of shaded time spans."""
-        return len(self._spans_fill.intervals())
+        return self._marks.span_count()
 
     # ---- internals -----------------------------------------------------------
 
@@ -1195,69 +665,6 @@ class StripChart(pg.PlotWidget):  # type: ignore[misc]
         if not self._log_y:
             return value
         return math.log10(value) if value > 0 else None
-
-    def _rebuild_lines(self) -> None:
-        item = self.getPlotItem()
-        for line in self._band_items + self._ref_items:
-            item.removeItem(line)
-        self._band_items, self._ref_items = [], []
-
-        ordered = sorted(self._bands.items(), key=lambda kv: kv[0].rank)
-        fills: list[tuple[float, float, QBrush]] = []
-        for i, (level, (low, high)) in enumerate(ordered):
-            worse = ordered[i + 1 :]
-            for value, sign in ((low, -1), (high, 1)):
-                pos = None if value is None else self._map_y(value)
-                if pos is None:
-                    continue
-                pen = pg.mkPen(level.color, width=1, style=Qt.PenStyle.DashLine)
-                line = pg.InfiniteLine(
-                    pos=pos,
-                    angle=0,
-                    pen=pen,
-                    label=f"{value:g}",
-                    labelOpts={
-                        "position": 0.0,
-                        "color": level.color,
-                        "anchors": [(0, 0), (0, 1)],
-                    },
-                )
-                line.setZValue(-5)
-                item.addItem(line, ignoreBounds=True)
-                self._band_items.append(line)
-                # Tint from this limit to the next more severe one on this side.
-                nxt = [
-                    m
-                    for lvl, lims in worse
-                    if (v := lims[0 if sign < 0 else 1]) is not None
-                    and (m := self._map_y(v)) is not None
-                ]
-                far = (min(nxt) if sign > 0 else max(nxt)) if nxt else sign * math.inf
-                lo, hi = (pos, far) if sign > 0 else (far, pos)
-                fills.append((lo, hi, level.brush(60 if level is Level.STALE else 16)))
-        self._bands_fill.set_intervals(fills)
-
-        dim = palette().color("text_dim")
-        for ref in self._refs:
-            pos = self._map_y(ref.value)
-            if pos is None:
-                continue
-            color = ref.level.color if ref.level is not None else dim
-            line = pg.InfiniteLine(
-                pos=pos,
-                angle=0,
-                pen=pg.mkPen(color, width=1, style=Qt.PenStyle.DotLine),
-                label=ref.label.replace("{", "{{").replace("}", "}}"),
-                # anchors: label on the side of the line facing the view centre
-                labelOpts={
-                    "position": 1.0,
-                    "color": color,
-                    "anchors": [(1, 0), (1, 1)],
-                },
-            )
-            line.setZValue(-4)
-            item.addItem(line, ignoreBounds=True)
-            self._ref_items.append(line)
 
     def _follow(self) -> None:
         right = self._now
@@ -1345,20 +752,17 @@ class StripChart(pg.PlotWidget):  # type: ignore[misc]
         t0, t1 = self.time_range()
         columns = self._columns()
         for name in self._dirty:
-            s = self._series.get(name)
-            if s is None:
-                continue
-            gap = s.gap_s if s.gap_s is not None else auto_gap(s.t)
-            x, y = peak_decimate(s.t, s.y, t0, t1, columns, gap, s.cache)
-            if self._log_y:
-                y = _log10(y)
-            finite = y[np.isfinite(y)]
-            s.y_bounds = (
-                (float(finite.min()), float(finite.max())) if finite.size else None
-            )
-            s.curve.setData(x=x, y=y, connect="finite")
+            series = self._series.get(name)
+            if series is not None:
+                series.redraw(t0, t1, columns, self._log_y)
         self._dirty.clear()
         self._range_y()
+        if self._pointer is not None and self._live:
+            # Live, the data slide under a still pointer: the cursor stays
+            # under the pointer and reads the time that is there now.
+            self.show_cursor(float(self._vb.mapSceneToView(self._pointer).x()))
+        elif self._cursor.time is not None:  # the values under it may change
+            self._place_cursor(self._cursor.time)
         # pyqtgraph applies a range change to the view's transform lazily, at
         # the start of the next paint, and that change schedules a second paint
         # of the plot; applying it now makes one paint show all.
@@ -1386,7 +790,7 @@ class StripChart(pg.PlotWidget):  # type: ignore[misc]
 
     def _update_live_button(self) -> None:
         button = self._live_button
-        label = getattr(self, "_follow_label", "LIVE")
+        label = self._follow_label
         if self._live:
             button.setText(f"● {label}")
             button.setToolTip("Following live data. Drag or scroll the plot to pause.")

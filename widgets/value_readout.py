@@ -10,10 +10,10 @@ from PySide6.QtCore import QPointF, QSize, Qt
 from PySide6.QtGui import QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QSizePolicy, QWidget
 
+from widgets.decimation import peak_decimate
 from widgets.fit_label import FitLabel
 from widgets.levels import Level, palette, style_level
 from widgets.plain_text import plain
-from widgets.strip_chart import peak_decimate
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike, NDArray

@@ -52,11 +52,11 @@ class AlarmDock(Panel):
     """AlarmTable wired to the AlarmBook; owned by the GUI thread.
 
     ``action_done(text)`` reports each operator action (for the event log and
-    the trainee record); ``plot_requested(key)`` asks for a channel's chart.
+    the trainee record); a double-click asks for the alarm's chart (the
+    panel's ``plot_requested``).
     """
 
     action_done = Signal(str)
-    plot_requested = Signal(str)
 
     def __init__(self, context: ConsoleContext, parent: QWidget | None = None) -> None:
         super().__init__(context, "Alarms", "alarms", parent)
@@ -271,4 +271,4 @@ class AlarmDock(Panel):
     def _on_activated(self, key: str) -> None:
         # Double-click: a quick way to put the alarmed channel on a chart.
         if not key.startswith("link:"):
-            self.plot_requested.emit(key)
+            self.plot_requested.emit([key])

@@ -60,6 +60,7 @@ class EclssDock(Panel):
                 readout = ValueReadout(f"{prefix}{label}", spec.unit, trend=True)
                 readout.setToolTip(tip(describe(context, key)))
                 readout.setAccessibleName(f"{prefix}{label}")
+                self.plot_link.watch(readout, [key])
                 self._grid.add_tile(readout)
                 self._readouts[key] = readout
         scroll = QScrollArea(self)

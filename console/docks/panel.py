@@ -10,8 +10,10 @@ import math
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QDockWidget, QGridLayout, QWidget
 
+from widgets.double_click import DoubleClickRelay
 from widgets.levels import Level
 
 if TYPE_CHECKING:
@@ -141,7 +143,11 @@ class Panel(QDockWidget):
     The object name is what ``QMainWindow.saveState`` stores, so it must stay
     stable across versions. ``settings``/``restore_settings`` carry whatever
     the panel wants saved with a role layout (e.g. the plot configuration).
+    A readout given to ``plot_link.watch`` asks for its plot on a
+    double-click (``plot_requested(keys)``; the window opens it).
     """
+
+    plot_requested = Signal(list)
 
     def __init__(
         self,
@@ -153,6 +159,8 @@ class Panel(QDockWidget):
         super().__init__(title, parent)
         self.setObjectName(object_name)
         self.context = context
+        self.plot_link = DoubleClickRelay(self)
+        self.plot_link.activated.connect(self.plot_requested)
         self.setFeatures(
             QDockWidget.DockWidgetFeature.DockWidgetMovable
             | QDockWidget.DockWidgetFeature.DockWidgetFloatable

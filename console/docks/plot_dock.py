@@ -3,11 +3,16 @@
 Charts share one time axis. Live, they slide with the session clock over the
 ring buffers; once the operator pans or zooms they pause and the visible range
 is filled from the archive (off the GUI thread) merged with the live buffer.
+One Y axis per unit: a channel of another unit goes on a chart of its own.
+About 1,000 lines, one concept (the plot panel's wiring of charts to the
+store, the archive and the operator); candidates to move out if it grows:
+the channel browser's model and filter, and `chart_title`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import html
 import itertools
 import math
 from pathlib import Path
@@ -20,12 +25,11 @@ from PySide6.QtCore import (
     QModelIndex,
     QObject,
     QPersistentModelIndex,
-    QPoint,
     QSortFilterProxyModel,
     Qt,
     Signal,
 )
-from PySide6.QtGui import QStandardItem, QStandardItemModel
+from PySide6.QtGui import QAction, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -37,6 +41,7 @@ from PySide6.QtWidgets import (
     QMenu,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QSplitter,
     QTableView,
     QToolButton,
@@ -44,9 +49,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from console.docks.panel import Panel, VersionWatch, describe, limit_bands
+from console.docks.panel import Panel, VersionWatch, describe, limit_bands, utc_text
+from console.time_range import HELP as TIME_HELP
+from console.time_range import TimeRangeError, parse_time_range
 from telemetry.archive.export import csv_text, iso_utc
-from widgets.fit_label import FitLabel
 from widgets.levels import Level, palette
 from widgets.plain_text import tip
 from widgets.strip_chart import StripChart
@@ -79,6 +85,7 @@ MAX_CHARTS = 12
 # A chart never gets shorter than this (title, axis and a readable plot
 # area); more charts than fit scroll instead of squashing.
 CHART_MIN_HEIGHT = 120
+TITLE_CHARS = 80  # longer titles end in "…"; the chart's tooltip has all of it
 # Live charts get a little more than the window so a small zoom-out or pan
 # already has data to show before the archive answers.
 LIVE_MARGIN = 1.5
@@ -117,6 +124,54 @@ def default_charts(dictionary: TelemetryDictionary, role: str) -> list[list[str]
         ]
         out = [[k] for k in limited[:3]]
     return out
+
+
+def _short_description(description: str, key: str) -> str:
+    """Return the first phrase of a description ("Cabin air temperature")."""
+    cut = len(description)
+    for mark in (" (", ",", ";", " ≈", " ["):
+        i = description.find(mark)
+        if 0 < i < cut:
+            cut = i
+    return description[:cut].strip() or key
+
+
+def chart_title(dictionary: TelemetryDictionary, keys: Sequence[str]) -> str:
+    """Name what a chart shows: "Battery charge: ib2-a, ib2-b", not its unit."""
+    if not keys:
+        return ""
+    parts: list[tuple[str, str]] = []  # (source, what)
+    for key in keys:
+        source, _, _name = key.partition(".")
+        spec = dictionary.channel_for_key(key)
+        what = _short_description(spec.description, key) if spec is not None else key
+        parts.append((source, what))
+    sources = list(dict.fromkeys(p[0] for p in parts))
+    whats = list(dict.fromkeys(p[1] for p in parts))
+    if len(whats) == 1:
+        return f"{whats[0]}: {', '.join(sources)}"
+    if len(sources) == 1:
+        return f"{sources[0]}: {' · '.join(whats)}"
+    return " · ".join(f"{source} {what}" for source, what in parts)
+
+
+def _duration_text(seconds: float) -> str:
+    """``90`` -> ``1 min 30 s``; ``5400`` -> ``1 h 30 min``."""
+    s = round(seconds)
+    if s < 60:
+        return f"{s} s"
+    h, m, sec = s // 3600, s % 3600 // 60, s % 60
+    parts = [f"{h} h" if h else "", f"{m} min" if m else "", f"{sec} s" if sec else ""]
+    return " ".join(p for p in parts if p)
+
+
+def _plain_tip(text: str) -> str:
+    """Return a tooltip Qt shows literally (escaped, in a paragraph)."""
+    return f"<p style='white-space:pre'>{html.escape(text)}</p>" if text else ""
+
+
+def _elide(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def saa_spans(t: np.ndarray, y: np.ndarray) -> list[tuple[float, float, Level]]:
@@ -178,6 +233,25 @@ class _ChannelFilter(QSortFilterProxyModel):
         return all(word in text for word in self._words)
 
 
+class _StatusLabel(QLabel):
+    """The plots' one-line status: cut at the dock's width, whole in its tooltip.
+
+    A long message must never widen the dock (and the window) past the
+    screen. Owned by the GUI thread.
+    """
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("", parent)
+        # Typed input and channel keys appear in it: never read as markup.
+        self.setTextFormat(Qt.TextFormat.PlainText)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.setMinimumWidth(40)
+
+    def setText(self, text: str) -> None:
+        super().setText(text)
+        self.setToolTip(_plain_tip(text))
+
+
 class _ChartSlot:
     """One chart of the stack and the channels on it; owned by the GUI thread."""
 
@@ -187,7 +261,6 @@ class _ChartSlot:
         self.id = next(self._ids)
         self.chart = StripChart(window_s=window_s)
         self.chart.setAcceptDrops(True)
-        self.chart.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.frame = QFrame()
         self.frame.setObjectName("chartFrame")
         self.frame.setMinimumHeight(CHART_MIN_HEIGHT)
@@ -203,6 +276,8 @@ class _ChartSlot:
         self.axis_now = -math.inf
         # Range asked of the archive per key while paused: (t0, t1).
         self.pending: dict[str, tuple[float, float]] = {}
+        # The Y range is an enum's states (set by the dock, not the user).
+        self.state_axis = False
 
     def forget(self, key: str | None = None) -> None:
         """Reload ``key`` (or every key) in full from its buffer at the next refresh."""
@@ -349,6 +424,18 @@ class PlotDock(Panel):
             self.window_box.addItem(text, seconds)
         self.window_box.setToolTip("Width of the live window")
         self.window_box.currentIndexChanged.connect(self._on_window_box)
+        self.time_edit = QLineEdit(box)
+        self.time_edit.setPlaceholderText("Time range (e.g. 15m)")
+        self.time_edit.setToolTip(
+            "Type a live window or a time range (UTC, session clock), then Enter:\n"
+            + TIME_HELP
+        )
+        self.time_edit.setClearButtonEnabled(True)
+        self.time_edit.setMinimumWidth(150)
+        self.time_edit.setMaximumWidth(260)
+        self.time_edit.returnPressed.connect(
+            lambda: self.apply_time_text(self.time_edit.text())
+        )
         self.live_button = QPushButton("Resume live", box)
         self.live_button.setToolTip("Follow live data on every chart again")
         self.live_button.clicked.connect(lambda: self.set_live(True))
@@ -356,12 +443,12 @@ class PlotDock(Panel):
         export = QPushButton("Export CSV…", box)
         export.setToolTip("Write the samples in the visible time range of every chart")
         export.clicked.connect(self.export_requested)
-        # A long message must not widen the dock (and the window past the screen).
-        self.status = FitLabel("", box)
+        self.status = _StatusLabel(box)
         self.status.setStyleSheet(f"color: {palette().theme['text_dim']};")
         bar.addWidget(self.browser_button)
         bar.addWidget(QLabel("Window", box))
         bar.addWidget(self.window_box)
+        bar.addWidget(self.time_edit)
         bar.addWidget(self.live_button)
         bar.addWidget(self.status, 1)
         bar.addWidget(export)
@@ -428,15 +515,12 @@ class PlotDock(Panel):
         chart.view_range_changed.connect(
             lambda t0, t1, s=slot: self._load_range(s, t0, t1)
         )
-        chart.customContextMenuRequested.connect(
-            lambda pos, s=slot: self._chart_menu(s, pos)
-        )
+        chart.menu_requested.connect(lambda menu, s=slot: self._chart_menu(s, menu))
         chart.viewport().setAcceptDrops(True)
         chart.viewport().installEventFilter(self)
         self._slots.append(slot)
         self._stack.addWidget(slot.frame)
-        for key in keys:
-            self.add_channel(key, chart)
+        self.add_channels(keys, chart)
         self._configure(slot)
         self._select(slot)
         if self._spans:
@@ -470,11 +554,75 @@ class PlotDock(Panel):
             self._select(self._slots[0])
 
     def add_channel(self, key: str, chart: StripChart | None = None) -> None:
-        """Put ``key`` on ``chart`` (default: the highlighted chart, or a new one)."""
+        """Put ``key`` on ``chart`` (default: the highlighted chart, or a new one).
+
+        One Y axis, one unit: a channel of another unit (or another set of
+        enum states) than the chart's goes on a new chart of its own, and
+        the status line says so.
+        """
+        self.add_channels([key], chart)
+
+    def add_channels(
+        self, keys: Sequence[str], chart: StripChart | None = None
+    ) -> None:
+        """Put ``keys`` on ``chart`` (see `add_channel`); one new chart per unit."""
         slot = self._slot_of(chart) if chart is not None else self._selected
         if slot is None:
-            self.add_chart([key])
+            self._add_by_axis(keys)
             return
+        kind = self._slot_axis(slot)
+        fits = [k for k in keys if kind is None or self.axis_of(k) == kind]
+        others = [k for k in keys if k not in fits]
+        if fits and kind is None:  # an empty chart takes its first unit
+            kind = self.axis_of(fits[0])
+            others += [k for k in fits if self.axis_of(k) != kind]
+            fits = [k for k in fits if self.axis_of(k) == kind]
+        for key in fits:
+            self._put(slot, key)
+        if others:
+            groups = len({self.axis_of(k) for k in others})
+            made = self._add_by_axis(others)
+            # Most telling first: the status line is cut where the dock is narrow.
+            here = self.axis_name(kind)
+            moved = ", ".join(
+                f"{k} ({self.axis_name(self.axis_of(k))} ≠ {here})" for k in others
+            )
+            if made < groups:
+                self.status.setText(
+                    f"not added, {MAX_CHARTS} charts already: {moved} needs "
+                    "a chart of its own"
+                )
+            else:
+                where = "own charts" if made > 1 else "own chart"
+                self.status.setText(f"{where} for {moved}")
+
+    def _add_by_axis(self, keys: Sequence[str]) -> int:
+        """Add one chart per axis kind among ``keys``; return how many."""
+        groups: dict[tuple[str, tuple[str, ...]], list[str]] = {}
+        for key in keys:
+            groups.setdefault(self.axis_of(key), []).append(key)
+        return sum(self.add_chart(group) is not None for group in groups.values())
+
+    def axis_of(self, key: str) -> tuple[str, tuple[str, ...]]:
+        """Return what a channel's Y axis is: its unit, or its enum states."""
+        spec = self.context.dictionary.channel_for_key(key)
+        if spec is None:
+            return ("", ())
+        return (spec.unit, tuple(sorted(spec.states, key=spec.states.__getitem__)))
+
+    @staticmethod
+    def axis_name(kind: tuple[str, tuple[str, ...]] | None) -> str:
+        if kind is None:
+            return "not set"
+        unit, states = kind
+        if states:
+            return "states " + "/".join(states)
+        return unit or "unitless"
+
+    def _slot_axis(self, slot: _ChartSlot) -> tuple[str, tuple[str, ...]] | None:
+        return self.axis_of(slot.keys[0]) if slot.keys else None
+
+    def _put(self, slot: _ChartSlot, key: str) -> None:
         if key in slot.keys:
             return
         slot.keys.append(key)
@@ -483,6 +631,24 @@ class PlotDock(Panel):
         if not slot.chart.is_live():
             t0, t1 = slot.chart.time_range()
             self._load_range(slot, t0, t1)
+
+    def show_channels(self, keys: Sequence[str]) -> None:
+        """Highlight a chart showing exactly ``keys``, or add one (or more)."""
+        wanted = [k for k in dict.fromkeys(keys) if k]
+        if not wanted:
+            return
+        for slot in self._slots:
+            if slot.keys == wanted:
+                self._select(slot)
+                return
+        self._add_by_axis(wanted)
+
+    def added_channels(self, role: str) -> list[str]:
+        """Return the channels on the charts that the role's defaults do not show."""
+        defaults = {
+            k for chart in default_charts(self.context.dictionary, role) for k in chart
+        }
+        return [k for slot in self._slots for k in slot.keys if k not in defaults]
 
     def remove_channel(self, key: str, chart: StripChart) -> None:
         slot = self._slot_of(chart)
@@ -502,8 +668,7 @@ class PlotDock(Panel):
         if new_chart or self._selected is None:
             self.add_chart(keys)
         else:
-            for key in keys:
-                self.add_channel(key, self._selected.chart)
+            self.add_channels(keys, self._selected.chart)
 
     def selected_chart(self) -> StripChart | None:
         return self._selected.chart if self._selected is not None else None
@@ -522,20 +687,23 @@ class PlotDock(Panel):
         self._selected = slot
 
     def _configure(self, slot: _ChartSlot) -> None:
-        """Title, limit bands, log axis and enum ticks from the dictionary."""
+        """Title, unit, limit bands, log axis and enum ticks from the dictionary."""
         ctx = self.context
         chart = slot.chart
         specs = [ctx.dictionary.channel_for_key(k) for k in slot.keys]
-        units = sorted({s.unit for s in specs if s is not None and s.unit})
-        unit = f" [{', '.join(units)}]" if units else ""
-        if len(slot.keys) == 1:
-            chart.setTitle(
-                f"{slot.keys[0]}{unit}", color=palette().theme["text_dim"], size="9pt"
-            )
-        else:
-            chart.setTitle(
-                unit.strip(" []") or None, color=palette().theme["text_dim"], size="8pt"
-            )
+        title = chart_title(ctx.dictionary, slot.keys)
+        # pyqtgraph titles are HTML; channel keys can come from the wire.
+        chart.setTitle(
+            html.escape(_elide(title, TITLE_CHARS)) or None,
+            color=palette().theme["text_dim"],
+            size="9pt",
+        )
+        # The whole title where it had to be cut (a tooltip otherwise only
+        # covers the hover cursor's values).
+        chart.setToolTip(_plain_tip(title) if len(title) > TITLE_CHARS else "")
+        if slot.keys:
+            chart.set_unit(ctx.unit(slot.keys[0]))
+        chart.set_value_format(self._cursor_text)
         same = bool(specs) and all(s is not None and s is specs[0] for s in specs)
         first = specs[0] if same else None
         chart.set_bands(limit_bands(first))
@@ -543,14 +711,23 @@ class PlotDock(Panel):
             bool(specs) and all(s is not None and s.log_scale for s in specs)
         )
         axis = chart.getPlotItem().getAxis("left")
-        if first is not None and first.states:
-            ticks = [(float(code), name) for name, code in first.states.items()]
+        states = specs[0].states if specs and specs[0] is not None else {}
+        if states:
+            ticks = [(float(code), name) for name, code in states.items()]
             axis.setTicks([ticks])
-            codes = [c for _, c in first.states.items()]
+            codes = list(states.values())
             chart.set_y_range(min(codes) - 0.5, max(codes) + 0.5)
+            slot.state_axis = True
         else:
             axis.setTicks(None)
-            chart.set_y_range(None, None)
+            if slot.state_axis:  # a user's Y lock stays; enum ranges do not
+                chart.set_y_range(None, None)
+            slot.state_axis = False
+
+    def _cursor_text(self, key: str, value: float) -> str:
+        text = self.context.format(key, value)
+        unit = self.context.unit(key)
+        return f"{text} {unit}" if unit and not text.endswith(unit) else text
 
     # ---- refresh ---------------------------------------------------------
 
@@ -620,6 +797,13 @@ class PlotDock(Panel):
     def set_window(self, seconds: float) -> None:
         self._window_s = float(seconds)
         i = self.window_box.findData(self._window_s)
+        if i < 0:  # a typed width: listed while it is the one shown
+            self.window_box.blockSignals(True)
+            while self.window_box.count() > len(WINDOWS):  # the last typed one
+                self.window_box.removeItem(len(WINDOWS))
+            self.window_box.addItem(_duration_text(self._window_s), self._window_s)
+            self.window_box.blockSignals(False)
+            i = self.window_box.count() - 1
         if i >= 0 and i != self.window_box.currentIndex():
             self.window_box.blockSignals(True)
             self.window_box.setCurrentIndex(i)
@@ -627,6 +811,30 @@ class PlotDock(Panel):
         for slot in self._slots:
             slot.chart.set_window(self._window_s)
             slot.forget()
+
+    def apply_time_text(self, text: str) -> bool:
+        """Show what the operator typed: a live window, or a fixed range (paused).
+
+        Relative times count from the session clock (the replay cursor in a
+        replay). A bad entry leaves the charts as they are and the status
+        line says why; returns whether the entry was applied.
+        """
+        now = self.context.clock()
+        try:
+            wanted = parse_time_range(text, now)
+        except TimeRangeError as exc:
+            self.status.setText(f"time range: {exc}")
+            return False
+        if wanted.live:
+            self.set_window(wanted.window_s)
+            self.set_live(True)
+            self.status.setText(f"live, last {_duration_text(wanted.window_s)}")
+        elif self._slots:
+            self._slots[0].chart.set_time_range(wanted.t0, wanted.t1)
+            self.status.setText(
+                f"paused on {utc_text(wanted.t0)} to {utc_text(wanted.t1)} UTC"
+            )
+        return True
 
     def _on_window_box(self, index: int) -> None:
         seconds = self.window_box.itemData(index)
@@ -745,28 +953,27 @@ class PlotDock(Panel):
             mime = drop.mimeData()
             if mime is not None and mime.hasFormat(MIME_CHANNELS):
                 keys = bytes(mime.data(MIME_CHANNELS).data()).decode().split("\n")
-                for key in filter(None, keys):
-                    self.add_channel(key, slot.chart)
                 self._select(slot)
+                self.add_channels([k for k in keys if k], slot.chart)
                 drop.acceptProposedAction()
                 return True
         return False
 
-    def _chart_menu(self, slot: _ChartSlot, pos: QPoint) -> None:
+    def _chart_menu(self, slot: _ChartSlot, menu: QMenu) -> None:
+        """Add the dock's entries to a chart's own menu (Y range, log axis)."""
         self._select(slot)
-        menu = QMenu(self)
+        first = menu.actions()[0]  # the chart's own entries come after ours
         for key in slot.keys:
-            action = menu.addAction(f"Remove {key}")
+            action = QAction(f"Remove {key}", menu)
             action.triggered.connect(
                 lambda _=False, k=key: self.remove_channel(k, slot.chart)
             )
-        menu.addSeparator()
-        add = menu.addAction("Add selected channels here")
+            menu.insertAction(first, action)
+        add = QAction("Add selected channels here", menu)
         add.triggered.connect(lambda: self.add_selected_channels())
-        log = menu.addAction("Logarithmic Y axis")
-        log.setCheckable(True)
-        log.setChecked(slot.chart.is_log_y())
-        log.toggled.connect(slot.chart.set_log_y)
+        menu.insertAction(first, add)
+        menu.insertSeparator(first)
+        menu.addSeparator()
         saa = menu.addAction("Shade SAA passes (all charts)")
         saa.setCheckable(True)
         saa.setChecked(self._shade_saa)
@@ -777,7 +984,6 @@ class PlotDock(Panel):
         new.triggered.connect(lambda: self.add_chart())
         remove = menu.addAction("Remove this chart")
         remove.triggered.connect(lambda: self.remove_chart(slot.chart))
-        menu.popup(slot.chart.mapToGlobal(pos))
 
     # ---- roles and saved layouts -----------------------------------------
 

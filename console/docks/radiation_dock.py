@@ -506,6 +506,17 @@ class RadiationDock(Panel):
             if i + 1 < len(members):
                 grid.setRowMinimumHeight(r + 1, 22)
             self._crew_rows[member.crew_id] = row
+            known = set(self.context.dictionary.channel_keys())
+            for widget, channels in (
+                (row.rate, ("dose_rate",)),
+                (row.session, ("dose_session",)),
+                (row.rolling, ("dose_30d", "dose_1y")),
+                (row.career_bar, ("dose_career",)),
+                (row.days, ("days_to_limit",)),
+            ):
+                keys = [f"{member.crew_id}.{c}" for c in channels]
+                if all(k in known for k in keys):
+                    self.plot_link.watch(widget, keys)
         grid.setColumnStretch(5, 3)
         grid.setColumnStretch(6, 2)
         if not members:

@@ -116,6 +116,9 @@ class RobotDock(Panel):
                 grid.addWidget(tile, r, c)
                 grid.setColumnStretch(c, 1)
             self._rows[source] = row
+            for label, channels in READOUTS:
+                keys = [f"{source}.{c}" for c in channels]
+                self.plot_link.watch(row.readouts[label], keys)
         self._marker: dict[str, tuple[Level, str]] = {}
         # Five tiles per robot must fit a third of the screen: a smaller value
         # font than the ECLSS tiles (colours still come from the theme).

@@ -2,6 +2,8 @@
 
 A replay writes nothing into the archive it reads, yet a trainer's bookmarks
 must travel with the session: ``<name>.bookmarks.sqlite`` next to the session.
+Each bookmark has an audience: everyone, or the trainers only (notes that
+would give a trainee the answers); a training run shows only the former.
 """
 
 from __future__ import annotations
@@ -26,18 +28,21 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
 BOOKMARKS_APPLICATION_ID: Final = 0x4B424D4B  # "KBMK"
-BOOKMARKS_SCHEMA_VERSION: Final = 1
+BOOKMARKS_SCHEMA_VERSION: Final = 2
 SIDECAR_SUFFIX: Final = ".bookmarks.sqlite"
 MAX_TEXT: Final = 2000
 BUSY_TIMEOUT_S: Final = 5.0
 
-# The sidecar (application_id 0x4B424D4B "KBMK", user_version 1). A rollback
+# The sidecar (application_id 0x4B424D4B "KBMK", user_version 2). A rollback
 # journal rather than WAL: writes are rare, and several consoles, possibly on
 # a shared directory, read and write it; WAL needs shared memory and a
 # writable -shm even to read.
 #   sidecar     one row: the session file it annotates (its name) and when
 #               the sidecar was created (wall clock).
-#   bookmarks   time: sample time in the session; created: wall clock.
+#   bookmarks   time: sample time in the session; created: wall clock;
+#               audience (version 2): "all", or "trainer" for notes a
+#               trainee must not see. A version 1 file gains the column
+#               (every bookmark "all") at its next write; read, it is "all".
 SCHEMA: Final[tuple[str, ...]] = (
     """CREATE TABLE IF NOT EXISTS sidecar (
     session TEXT NOT NULL,
@@ -48,9 +53,12 @@ SCHEMA: Final[tuple[str, ...]] = (
     time REAL NOT NULL,
     author TEXT NOT NULL,
     text TEXT NOT NULL,
-    created REAL NOT NULL
+    created REAL NOT NULL,
+    audience TEXT NOT NULL DEFAULT 'all'
 )""",
 )
+#: Who sees a bookmark: everyone, or the trainers only (never a trainee).
+AUDIENCES: Final = ("all", "trainer")
 
 
 class BookmarkError(ValueError):
@@ -66,6 +74,12 @@ class Bookmark:
     author: str
     text: str
     created: float
+    audience: str = "all"
+
+    @property
+    def trainee_visible(self) -> bool:
+        """Tell whether a trainee may see it (a trainer-only note is hidden)."""
+        return self.audience != "trainer"
 
 
 def sidecar_path(session: str | Path) -> Path:
@@ -98,8 +112,11 @@ class BookmarkFile:
 
     # -------------------------------------------------------------- reading
 
-    def read(self) -> list[Bookmark]:
-        """Return every bookmark, oldest sample time first; [] without a sidecar."""
+    def read(self, *, trainee: bool = False) -> list[Bookmark]:
+        """Return every bookmark, oldest sample time first; [] without a sidecar.
+
+        With ``trainee``, only those a trainee may see (not trainer-only ones).
+        """
         if not self.path.is_file():
             return []
         try:
@@ -108,15 +125,21 @@ class BookmarkFile:
             raise BookmarkError(f"{self.path}: cannot read bookmarks: {exc}") from None
         try:
             self._check(conn, creating=False)
+            columns = {r[1] for r in conn.execute("PRAGMA table_info(bookmarks)")}
+            audience = "audience" if "audience" in columns else "'all'"
             rows = conn.execute(
-                "SELECT id, time, author, text, created FROM bookmarks"
+                f"SELECT id, time, author, text, created, {audience} FROM bookmarks"
                 " ORDER BY time, id"
             ).fetchall()
         except sqlite3.Error as exc:
             raise BookmarkError(f"{self.path}: cannot read bookmarks: {exc}") from None
         finally:
             conn.close()
-        return [Bookmark(int(r[0]), float(r[1]), r[2], r[3], float(r[4])) for r in rows]
+        marks = [
+            Bookmark(int(r[0]), float(r[1]), r[2], r[3], float(r[4]), str(r[5]))
+            for r in rows
+        ]
+        return [m for m in marks if m.trainee_visible] if trainee else marks
 
     def version(self) -> tuple[int, int] | None:
         """Return what changes whenever anyone writes the sidecar (None: no file).
@@ -132,8 +155,12 @@ class BookmarkFile:
 
     # -------------------------------------------------------------- writing
 
-    def add(self, time: float, author: str, text: str) -> Bookmark:
+    def add(
+        self, time: float, author: str, text: str, *, audience: str = "all"
+    ) -> Bookmark:
         """Store a bookmark at sample time ``time``; return it (with its id).
+
+        ``audience``: "all", or "trainer" to hide it from trainees.
 
         Creates the sidecar on first use, with the session file's permission
         bits: whoever may read the session may read its bookmarks.
@@ -145,14 +172,34 @@ class BookmarkFile:
             raise BookmarkError(f"bookmark text is limited to {MAX_TEXT} characters")
         if not math.isfinite(time):
             raise BookmarkError(f"bookmark time must be a finite number, got {time!r}")
+        if audience not in AUDIENCES:
+            raise BookmarkError(
+                f"bookmark audience must be {' or '.join(AUDIENCES)}, got {audience!r}"
+            )
         created = self._clock()
         with self._connect() as conn:
             cursor = conn.execute(
-                "INSERT INTO bookmarks (time, author, text, created) VALUES (?,?,?,?)",
-                (float(time), author.strip(), text, created),
+                "INSERT INTO bookmarks (time, author, text, created, audience)"
+                " VALUES (?,?,?,?,?)",
+                (float(time), author.strip(), text, created, audience),
             )
             row_id = int(cursor.lastrowid or 0)
-        return Bookmark(row_id, float(time), author.strip(), text, created)
+        return Bookmark(row_id, float(time), author.strip(), text, created, audience)
+
+    def set_audience(self, bookmark_id: int, audience: str) -> bool:
+        """Show a bookmark to everyone or to trainers only; return whether it exists."""
+        if audience not in AUDIENCES:
+            raise BookmarkError(
+                f"bookmark audience must be {' or '.join(AUDIENCES)}, got {audience!r}"
+            )
+        if not self.path.is_file():
+            return False
+        with self._connect() as conn:
+            cursor = conn.execute(
+                "UPDATE bookmarks SET audience = ? WHERE id = ?",
+                (audience, bookmark_id),
+            )
+            return cursor.rowcount > 0
 
     def remove(self, bookmark_id: int) -> bool:
         """Delete a bookmark by id; return whether it existed."""
@@ -218,6 +265,14 @@ class BookmarkFile:
             what="a bookmarks file",
             error=BookmarkError,
         )
+        if not empty:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if creating and version < 2:  # in the write transaction: upgrade
+                conn.execute(
+                    "ALTER TABLE bookmarks ADD COLUMN audience TEXT NOT NULL"
+                    " DEFAULT 'all'"
+                )
+                conn.execute(f"PRAGMA user_version={BOOKMARKS_SCHEMA_VERSION}")
         if empty and not creating:
             raise BookmarkError(f"{self.path}: empty bookmarks file")
         return empty

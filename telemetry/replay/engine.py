@@ -330,11 +330,14 @@ class ReplayEngine:
             self.seek(here)
         return time.perf_counter() - began
 
-    def timeline_marks(self, *, sidecar: bool = True) -> list[TimelineMark]:
+    def timeline_marks(
+        self, *, sidecar: bool = True, trainee: bool = False
+    ) -> list[TimelineMark]:
         """Return the archive marks (``read_timeline_marks``) and the fault windows.
 
         With ``sidecar``, the bookmarks of the session's sidecar too, read
-        again on each call (the rest is read once).
+        again on each call (the rest is read once); with ``trainee`` only
+        those a trainee may see.
         """
         if self._marks is None:
             marks = read_timeline_marks(self.reader.path, sidecar=False)
@@ -350,7 +353,9 @@ class ReplayEngine:
             self._marks = marks
         if not sidecar:
             return list(self._marks)
-        marks = self._marks + sidecar_marks(self.reader.path, self.start, self.end)
+        marks = self._marks + sidecar_marks(
+            self.reader.path, self.start, self.end, trainee=trainee
+        )
         marks.sort(key=lambda m: (m.time, m.kind))
         return marks
 

@@ -107,17 +107,22 @@ def read_timeline_marks(
 
 
 def sidecar_marks(
-    session: str | Path, t0: float = -math.inf, t1: float = math.inf
+    session: str | Path,
+    t0: float = -math.inf,
+    t1: float = math.inf,
+    *,
+    trainee: bool = False,
 ) -> list[TimelineMark]:
     """Return the bookmarks of a session's sidecar in ``[t0, t1]`` as marks.
 
     Read afresh on every call (a stat and one small query): other consoles
-    replaying the same session may have added some.
+    replaying the same session may have added some. With ``trainee``, only
+    the bookmarks a trainee may see (trainer-only notes give answers away).
     """
     return [
         TimelineMark(
             bm.time, "bookmark", f"{bm.author}: {bm.text}" if bm.author else bm.text
         )
-        for bm in BookmarkFile(session).read()
+        for bm in BookmarkFile(session).read(trainee=trainee)
         if t0 <= bm.time <= t1
     ]

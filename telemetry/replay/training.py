@@ -27,9 +27,9 @@ if TYPE_CHECKING:
     from telemetry.core.wire import Frame
 
 TRAINING_APPLICATION_ID: Final = 0x4B54524E  # "KTRN"
-TRAINING_SCHEMA_VERSION: Final = 1
+TRAINING_SCHEMA_VERSION: Final = 2
 
-# The training log (application_id 0x4B54524E "KTRN", user_version 1):
+# The training log (application_id 0x4B54524E "KTRN", user_version 2):
 #   training_sessions   one row per training run. started/ended: wall clock,
 #                       UTC s; scenario: the scenario file; replayed: the
 #                       recorded session; replay_start: its first sample time.
@@ -40,6 +40,12 @@ TRAINING_SCHEMA_VERSION: Final = 1
 #                       ``link:<source>``) by sample time. UNIQUE(session,
 #                       time, key, severity): the re-ingestion after a replay
 #                       seek does not log an alarm twice.
+#   replay_controls     (version 2) how the trainee drove the replay: time:
+#                       replay clock when used; control: speed, seek, step,
+#                       play, pause; value: the new speed (0: as fast as
+#                       possible) or, for seek and step, the replay time
+#                       landed on. A version 1 log gains the table when a
+#                       new run is written to it; read, it has no controls.
 SCHEMA: Final[tuple[str, ...]] = (
     """CREATE TABLE IF NOT EXISTS training_sessions (
     id INTEGER PRIMARY KEY,
@@ -71,7 +77,17 @@ SCHEMA: Final[tuple[str, ...]] = (
     kind TEXT NOT NULL,
     UNIQUE (session, time, key, severity)
 )""",
+    """CREATE TABLE IF NOT EXISTS replay_controls (
+    id INTEGER PRIMARY KEY,
+    session INTEGER NOT NULL REFERENCES training_sessions(id),
+    time REAL NOT NULL,
+    wall REAL NOT NULL,
+    control TEXT NOT NULL,
+    value REAL
+)""",
 )
+#: What the trainee can do to the replay clock, as logged in replay_controls.
+REPLAY_CONTROLS: Final = frozenset({"speed", "seek", "step", "play", "pause"})
 
 # The pipeline reports link alarms as events; these are their levels.
 _LINK_LEVELS: Final = {
@@ -81,6 +97,8 @@ _LINK_LEVELS: Final = {
 }
 # Actions that are about one alarm: their target must be the alarm's key.
 _ALARM_ACTIONS: Final = frozenset({"ack", "shelve", "unshelve"})
+# Actions whose comment counts as a note about their alarm.
+_NOTE_CARRIERS: Final = frozenset({"ack", "shelve"})
 
 
 EXPECT_SUFFIX: Final = ".expect.toml"
@@ -196,6 +214,16 @@ class TrainingLog:
         )
 
     # ---------------------------------------- the console (replay thread)
+
+    def put_control(self, time: float, control: str, value: float | None) -> None:
+        """Record how the trainee drove the replay (see ``replay_controls``)."""
+        if control not in REPLAY_CONTROLS:
+            raise ValueError(f"unknown replay control {control!r}")
+        self._write(
+            "INSERT INTO replay_controls (session, time, wall, control, value)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (self.session_id, time, self._clock(), control, value),
+        )
 
     def put_transition(
         self,
@@ -315,6 +343,20 @@ class AlarmTransition:
 
 
 @dataclass(frozen=True, slots=True)
+class ReplayControl:
+    """One use of the replay controls (``time``: replay clock); immutable, any thread.
+
+    ``value``: the new speed (0: as fast as possible) for ``speed``, the
+    replay time landed on for ``seek`` and ``step``, None otherwise.
+    """
+
+    time: float
+    wall: float
+    control: str
+    value: float | None
+
+
+@dataclass(frozen=True, slots=True)
 class TrainingRecord:
     """A training session as logged; immutable, any thread."""
 
@@ -327,6 +369,9 @@ class TrainingRecord:
     ended: float | None
     actions: tuple[TraineeAction, ...]
     transitions: tuple[AlarmTransition, ...]
+    controls: tuple[ReplayControl, ...] = ()
+    # False for a log written before replay controls were (version 1).
+    controls_recorded: bool = True
 
 
 def read_training_log(path: str | Path, session: int | None = None) -> TrainingRecord:
@@ -376,6 +421,21 @@ def read_training_log(path: str | Path, session: int | None = None) -> TrainingR
                 (sid,),
             )
         )
+        has_controls = conn.execute(
+            "SELECT count(*) FROM sqlite_master WHERE name = 'replay_controls'"
+        ).fetchone()[0]
+        controls = (
+            tuple(
+                ReplayControl(*r)
+                for r in conn.execute(
+                    "SELECT time, wall, control, value FROM replay_controls"
+                    " WHERE session = ? ORDER BY wall, id",
+                    (sid,),
+                )
+            )
+            if has_controls
+            else ()
+        )
     finally:
         conn.close()
     return TrainingRecord(
@@ -388,6 +448,8 @@ def read_training_log(path: str | Path, session: int | None = None) -> TrainingR
         ended=row[6],
         actions=actions,
         transitions=transitions,
+        controls=controls,
+        controls_recorded=bool(has_controls),
     )
 
 
@@ -401,18 +463,38 @@ class Expectation:
     alarm: str
     action: str
     max_response_s: float
-    severity: Severity = Severity.WATCH  # the onset level that starts the clock
+    # The level whose onset starts the clock, and at which the alarm must be
+    # when the trainee acts; None: any level (the clock starts at the first
+    # rise above nominal).
+    severity: Severity | None = None
     target: str | None = None  # None: the alarm key for ack/shelve, else any
     comment: str = ""
     line: int | None = None
 
+    @property
+    def level(self) -> Severity:
+        """Return the level whose onset starts the clock (WATCH for any)."""
+        return self.severity if self.severity is not None else Severity.WATCH
+
     def matches(self, action: TraineeAction) -> bool:
-        if action.action != self.action:
-            return False
-        target = self.target
-        if target is None and self.action in _ALARM_ACTIONS:
-            target = self.alarm
-        return target is None or action.target == target
+        """Tell whether `action` is the kind of response expected (not when).
+
+        An acknowledgement or shelve with a comment also counts as a note: the
+        trainee wrote down what they saw where the alarm is.
+        """
+        if action.action == self.action:
+            target = self.target
+            if target is None and self.action in _ALARM_ACTIONS:
+                target = self.alarm
+            return target is None or action.target == target
+        if self.action == "note" and action.action in _NOTE_CARRIERS:
+            if not action.comment.strip():
+                return False
+            about = self.target if self.target is not None else self.alarm
+            return action.target in (about, about.partition(".")[0]) or (
+                action.target.partition(".")[0] == about
+            )
+        return False
 
 
 _EXPECT_KEYS: Final = frozenset(
@@ -469,7 +551,7 @@ def load_expectations(path: str | Path) -> list[Expectation]:
             raise TrainingLogError(
                 f"{where} needs max_response_s = <seconds > 0>, got {limit!r}"
             )
-        level = Severity.WATCH
+        level: Severity | None = None
         if "severity" in entry:
             name = str(entry["severity"]).upper()
             if name not in ("WATCH", "WARNING", "CRITICAL"):
@@ -500,18 +582,33 @@ def load_expectations(path: str | Path) -> list[Expectation]:
 
 @dataclass(frozen=True, slots=True)
 class Response:
-    """One expected response and what the trainee did; immutable, any thread."""
+    """One expected response and what the trainee did; immutable, any thread.
+
+    ``replay`` says how the trainee drove the replay between the onset and
+    the response (or its deadline): "at 10×", "skipped 2:30" ("" if at 1×
+    throughout and without skips), so a trainer sees what a time means.
+    """
 
     expectation: Expectation
     onset: float | None  # None: the alarm never came up
     action: TraineeAction | None
     status: str  # "on time", "late", "missed", "alarm not raised"
+    replay: str = ""
 
     @property
     def response_s(self) -> float | None:
         if self.onset is None or self.action is None:
             return None
         return self.action.time - self.onset
+
+    @property
+    def note_from_comment(self) -> bool:
+        """Tell whether an ack's or shelve's comment was credited as the note."""
+        return (
+            self.action is not None
+            and self.expectation.action == "note"
+            and self.action.action != "note"
+        )
 
 
 def _onsets(
@@ -525,44 +622,151 @@ def _onsets(
     ]
 
 
+def level_at(transitions: Sequence[AlarmTransition], key: str, t: float) -> int:
+    """Return the level alarm ``key`` had at replay time ``t`` (by its transitions)."""
+    level = int(Severity.NOMINAL)
+    for tr in transitions:
+        if tr.time > t:
+            break
+        if tr.key == key:
+            level = tr.severity
+    return level
+
+
+def _fit(exp: Expectation, level: int) -> int | None:
+    """How well an action at alarm level ``level`` answers ``exp`` (None: not).
+
+    0: the alarm was at the expected level; 1: it had fallen back below it
+    (a late answer to the expected onset); an alarm above the expected level
+    is another onset's business: a CRITICAL ack never answers a WATCH
+    expectation.
+    """
+    if exp.severity is None or level == exp.severity:
+        return 0
+    if level < exp.severity:
+        return 1
+    return None
+
+
 def evaluate_responses(
     record: TrainingRecord, expectations: Sequence[Expectation]
 ) -> tuple[list[Response], list[TraineeAction]]:
     """Pair each expected response with the trainee's action; return the leftovers.
 
-    Every onset of an expected alarm needs its own response: the first
-    matching action after the onset and before the next one. Actions no
-    expectation claims are returned as unexpected.
+    Matched by alarm and severity, not by the order of the scenario file:
+    every onset of an expected alarm needs its own response, an action made
+    after that onset and before the next one, while the alarm was at the
+    expected level (see `_fit`). Where several expectations could take one
+    action, an exact level wins, then an expectation naming its level over
+    one for any level, then the earliest action. An action is used once per
+    kind of response: an ack with a comment can answer an "ack" and a
+    "note" expectation. Actions no expectation claims are returned as
+    unexpected.
     """
-    used: set[int] = set()
-    responses: list[Response] = []
-    for exp in expectations:
-        onsets = _onsets(record.transitions, exp.alarm, int(exp.severity))
-        if not onsets:
-            responses.append(Response(exp, None, None, "alarm not raised"))
-            continue
+    transitions = record.transitions
+    # Every (expectation, onset) that needs an answer, in file then time order.
+    slots: list[tuple[int, float, float]] = []
+    for e, exp in enumerate(expectations):
+        onsets = _onsets(transitions, exp.alarm, int(exp.level))
         for i, onset in enumerate(onsets):
             until = onsets[i + 1] if i + 1 < len(onsets) else math.inf
-            found = None
-            for j, action in enumerate(record.actions):
-                if (
-                    j not in used
-                    and onset <= action.time < until
-                    and exp.matches(action)
-                ):
-                    found = j
-                    break
-            if found is None:
-                responses.append(Response(exp, onset, None, "missed"))
+            slots.append((e, onset, until))
+    candidates: list[tuple[int, int, float, int, int]] = []
+    for s, (e, onset, until) in enumerate(slots):
+        exp = expectations[e]
+        for j, action in enumerate(record.actions):
+            if not (onset <= action.time < until and exp.matches(action)):
                 continue
-            used.add(found)
-            action = record.actions[found]
-            late = action.time - onset > exp.max_response_s
-            responses.append(
-                Response(exp, onset, action, "late" if late else "on time")
-            )
+            fit = _fit(exp, level_at(transitions, exp.alarm, action.time))
+            if fit is not None:
+                vague = 1 if exp.severity is None else 0
+                candidates.append((fit, vague, action.time, s, j))
+    answer: dict[int, int] = {}
+    taken: set[tuple[int, str]] = set()  # (action, kind of response)
+    for *_order, s, j in sorted(candidates):
+        role = (j, expectations[slots[s][0]].action)
+        if s in answer or role in taken:
+            continue
+        answer[s] = j
+        taken.add(role)
+
+    responses: list[Response] = []
+    for e, exp in enumerate(expectations):
+        mine = [(s, slot) for s, slot in enumerate(slots) if slot[0] == e]
+        if not mine:
+            responses.append(Response(exp, None, None, "alarm not raised"))
+            continue
+        for s, (_e, onset, _until) in mine:
+            found = answer.get(s)
+            did = record.actions[found] if found is not None else None
+            end = did.time if did is not None else onset + exp.max_response_s
+            replay = replay_during(record.controls, onset, end)
+            if did is None:
+                responses.append(Response(exp, onset, None, "missed", replay))
+                continue
+            late = did.time - onset > exp.max_response_s
+            status = "late" if late else "on time"
+            responses.append(Response(exp, onset, did, status, replay))
+    used = {j for j, _kind in taken}
     unexpected = [a for j, a in enumerate(record.actions) if j not in used]
     return responses, unexpected
+
+
+def _clock_text(seconds: float) -> str:
+    s = round(abs(seconds))
+    return (
+        f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+        if s >= 3600
+        else (f"{s // 60}:{s % 60:02d}")
+    )
+
+
+def speed_text(speed: float) -> str:
+    """``10`` -> ``10×``; ``0`` -> ``max`` (as fast as possible)."""
+    return "max" if speed == 0 else f"{speed:g}×"
+
+
+def replay_during(controls: Sequence[ReplayControl], t0: float, t1: float) -> str:
+    """Say how the replay was driven over replay times [t0, t1] ("" if at 1×).
+
+    Speeds: the one in force at `t0` (the last set before it, in the order
+    the trainee set them) and any set inside. Skips: the replay time jumped
+    over inside [t0, t1] by forward seeks and steps.
+    """
+    speed = 1.0
+    speeds: list[float] = []
+    skipped = 0.0
+    for c in controls:
+        if c.control == "speed" and c.value is not None:
+            if c.time < t0:
+                speed = c.value
+            elif c.time <= t1:
+                speeds.append(c.value)
+        elif c.control in ("seek", "step") and c.value is not None:
+            lo, hi = max(c.time, t0), min(c.value, t1)
+            if hi > lo:
+                skipped += hi - lo
+    shown = [v for v in dict.fromkeys([speed, *speeds]) if v != 1.0]
+    parts = [f"at {', '.join(speed_text(v) for v in shown)}"] if shown else []
+    if skipped > 0:
+        parts.append(f"skipped {_clock_text(skipped)}")
+    return "; ".join(parts)
+
+
+def describe_controls(record: TrainingRecord) -> list[tuple[ReplayControl, str]]:
+    """Each replay control with a line for the debrief ("skipped ahead 5:00")."""
+    out = []
+    for c in record.controls:
+        if c.control == "speed" and c.value is not None:
+            text = f"speed {speed_text(c.value)}"
+        elif c.control in ("seek", "step") and c.value is not None:
+            jump = c.value - c.time
+            way = "skipped ahead" if jump > 0 else "went back"
+            text = f"{c.control}: {way} {_clock_text(jump)}"
+        else:
+            text = c.control
+        out.append((c, text))
+    return out
 
 
 def unacknowledged_alarms(record: TrainingRecord) -> list[AlarmTransition]:

@@ -13,10 +13,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from telemetry.core.severity import Severity
+from telemetry.core.text import utc_text
 from telemetry.replay.training import (
+    describe_controls,
     evaluate_responses,
     load_expectations,
     read_training_log,
+    replay_during,
     unacknowledged_alarms,
 )
 from telemetry.reports.pages import render_page
@@ -73,7 +76,14 @@ def render_debrief(
             "mean_response": f"{mean:.0f} s" if math.isfinite(mean) else "n/a",
             "never_acked": unacknowledged_alarms(record),
             "raised": [tr for tr in record.transitions if tr.severity > tr.previous],
+            "driven": (
+                replay_during(record.controls, -math.inf, math.inf) or "at 1×, no skips"
+            )
+            if record.controls_recorded
+            else "not recorded (a training log from an older console)",
+            "controls": describe_controls(record),
             "offset": lambda t: _offset(t, origin),
+            "wall": lambda t: utc_text(t, ""),
             "level": _level,
             "value": _value,
         },

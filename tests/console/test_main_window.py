@@ -3,7 +3,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QLabel, QMessageBox
 
 from console.main_window import LAYOUT_VERSION, MainWindow, layout_path
 from console.refresh import RefreshLoop
@@ -174,7 +176,10 @@ def test_status_bar_shows_links_archive_and_frame_rate(
 
 
 def test_roles_switch_and_remember_their_layouts(
-    make_window: Callable[..., MainWindow], feed: Feed, console_env: Path
+    make_window: Callable[..., MainWindow],
+    feed: Feed,
+    console_env: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     window = make_window("flight")
     assert window.robots.isVisible()
@@ -192,6 +197,10 @@ def test_roles_switch_and_remember_their_layouts(
     assert window.robots.isVisible()
     assert window.plots.chart_keys()[-1] == ["jpm.rh"]
     assert window.role_actions["flight"].isChecked()
+    # Reset asks first (jpm.rh was added); the operator confirms.
+    monkeypatch.setattr(
+        QMessageBox, "question", lambda *_a: QMessageBox.StandardButton.Reset
+    )
     window.reset_layout()
     assert not layout_path("flight").exists()
     assert ["jpm.rh"] not in window.plots.chart_keys()
@@ -223,6 +232,60 @@ def test_screenshot_is_the_whole_window(
     assert window.save_screenshot(path)
     image = QImage(str(path))
     assert (image.width(), image.height()) == (window.width(), window.height())
+
+
+def test_double_click_on_a_readout_opens_its_plot(
+    make_window: Callable[..., MainWindow], feed: Feed, qtbot: QtBot
+) -> None:
+    window = make_window()
+    feed.cabin(T0, 3)
+    feed.robot("ib2-a", T0, 3)
+    tick(window, feed)
+    charts = len(window.plots.charts())
+    tile = window.eclss.readout("jpm.rh")
+    value = tile.findChild(QLabel, "readoutValue")
+    qtbot.mouseDClick(value, Qt.MouseButton.LeftButton)
+    assert window.plots.chart_keys()[-1] == ["jpm.rh"]
+    assert window.plots.selected_chart() is window.plots.charts()[-1]
+    # Asking again highlights that chart rather than adding another.
+    qtbot.mouseDClick(tile, Qt.MouseButton.LeftButton)
+    assert len(window.plots.charts()) == charts + 1
+    # A robot tile that folds two channels plots both (same enum states).
+    camera = window.robots.readout("ib2-a", "Camera")
+    qtbot.mouseDClick(camera, Qt.MouseButton.LeftButton)
+    assert window.plots.chart_keys()[-1] == ["ib2-a.cam_power", "ib2-a.cam_record"]
+    assert "Double-click to plot." in tile.toolTip()
+
+
+def test_reset_layout_asks_before_dropping_added_channels(
+    make_window: Callable[..., MainWindow], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    window = make_window()
+    defaults = window.plots.chart_keys()
+    window.plots.add_chart(["jpm.rh"])
+    asked: list[str] = []
+
+    def answer(reply: QMessageBox.StandardButton) -> Callable[..., object]:
+        def ask(_parent: object, _title: str, text: str, *_a: object) -> object:
+            asked.append(text)
+            return reply
+
+        return ask
+
+    monkeypatch.setattr(
+        QMessageBox, "question", answer(QMessageBox.StandardButton.Cancel)
+    )
+    window.reset_layout()
+    assert "jpm.rh" in asked[-1]
+    assert window.plots.chart_keys() == [*defaults, ["jpm.rh"]]  # kept
+    monkeypatch.setattr(
+        QMessageBox, "question", answer(QMessageBox.StandardButton.Reset)
+    )
+    window.reset_layout()
+    assert window.plots.chart_keys() == defaults
+    asked.clear()
+    window.reset_layout()  # nothing added: nothing to ask
+    assert asked == []
 
 
 def test_alarm_double_click_plots_the_channel(

@@ -136,10 +136,16 @@ def test_dropping_channels_on_a_chart_adds_them(dock: PlotDock, feed: Feed) -> N
         )  # fmt: skip
         QApplication.sendEvent(viewport, event)
         assert event.isAccepted()
-    assert dock.chart_keys()[1] == ["jpm.ppo2", "jpm.p_total", "jpm.rh"]
+    # Same unit (mmHg) joins the chart; relative humidity (%) is never
+    # silently put on the mmHg axis: it gets a chart of its own, and the
+    # status line says so.
+    assert dock.chart_keys()[1] == ["jpm.ppo2", "jpm.p_total"]
+    assert dock.chart_keys()[-1] == ["jpm.rh"]
+    assert dock.status.text() == "own chart for jpm.rh (% ≠ mmHg)"
     feed.cabin(T0, 3)
     dock.refresh(feed.clock())
-    assert set(chart.series_names()) == {"jpm.ppo2", "jpm.p_total", "jpm.rh"}
+    assert set(chart.series_names()) == {"jpm.ppo2", "jpm.p_total"}
+    assert chart.unit() == "mmHg"
 
 
 def test_enum_chart_labels_its_states(dock: PlotDock, feed: Feed) -> None:
@@ -304,3 +310,79 @@ def test_live_refreshes_add_new_samples_and_a_cleared_store_replaces_them(
     vt, vy = chart.visible_data()["jpm.ppco2"]
     np.testing.assert_array_equal(vt, T0 - 1000.0 + np.arange(349.0, 650.0))
     assert set(vy.tolist()) == {3.0}
+
+
+def test_typed_time_ranges_set_the_live_window_or_pause_on_a_range(
+    dock: PlotDock, feed: Feed
+) -> None:
+    feed.cabin(T0, 600)
+    now = feed.clock()
+    dock.refresh(now)
+    assert dock.apply_time_text("last 7m")
+    assert dock.is_live() and dock.window_s() == 420.0
+    assert dock.window_box.currentText() == "7 min"  # the typed width is listed
+    assert all(c.window() == 420.0 for c in dock.charts())
+
+    assert dock.apply_time_text("-8m to -3m")
+    assert not dock.is_live()
+    for chart in dock.charts():  # linked: every chart shows the typed range
+        assert chart.time_range() == pytest.approx((now - 480.0, now - 180.0))
+    assert "paused on" in dock.status.text()
+
+    before = dock.charts()[0].time_range()
+    assert not dock.apply_time_text("-1m to -5m")
+    assert "end must come after the start" in dock.status.text()
+    assert dock.charts()[0].time_range() == before  # a typo changes nothing
+
+
+def test_titles_name_what_is_shown_not_the_unit(dock: PlotDock) -> None:
+    titles = [c.getPlotItem().titleLabel.text for c in dock.charts()]
+    assert titles[0] == "CO2 partial pressure: jpm"
+    assert titles[2] == "Battery charge: ib2-a, ib2-b"
+    assert titles[3].startswith("jpm: Cabin air temperature · Dew point")
+    assert all(title != "%" for title in titles)
+
+
+def test_cursor_values_use_the_dictionary_format_and_unit(
+    dock: PlotDock, feed: Feed
+) -> None:
+    feed.cabin(T0, 30, ppo2=[150.0 + i for i in range(30)])
+    dock.refresh(feed.clock())
+    chart = dock.charts()[1]
+    chart.show_cursor(T0 + 12.5)
+    (reading,) = chart.cursor_readings()
+    assert (reading.name, reading.time) == ("jpm.ppo2", T0 + 12.0)
+    assert reading.text == "162.0 mmHg"
+
+
+def test_a_charts_menu_has_its_y_controls_and_the_docks_entries(
+    dock: PlotDock,
+) -> None:
+    chart = dock.charts()[1]
+    menu = chart.build_menu()
+    chart.menu_requested.emit(menu)  # what a right-click does before showing it
+    texts = [a.text() for a in menu.actions() if not a.isSeparator()]
+    assert texts[:2] == ["Remove jpm.ppo2", "Add selected channels here"]
+    for entry in (
+        "Autoscale Y to the data",
+        "Lock Y range as shown",
+        "Set Y range…",
+        "Logarithmic Y axis",
+        "Remove this chart",
+    ):
+        assert entry in texts
+    next(a for a in menu.actions() if a.text() == "Lock Y range as shown").trigger()
+    assert not chart.is_auto_y()
+    dock.add_channel("jpm.p_total", chart)  # adding a channel keeps the user's lock
+    assert not chart.is_auto_y()
+
+
+def test_a_hostile_channel_name_is_shown_not_interpreted(dock: PlotDock) -> None:
+    chart = dock.add_chart(["<b>x</b>.y"])
+    assert chart is not None
+    assert (
+        chart.getPlotItem().titleLabel.text
+        == "&lt;b&gt;x&lt;/b&gt;.y: &lt;b&gt;x&lt;/b&gt;"
+    )
+    chart.set_series("<i>z</i>", [T0], [1.0])
+    assert chart.getPlotItem().listDataItems()[-1].name() == "&lt;i&gt;z&lt;/i&gt;"

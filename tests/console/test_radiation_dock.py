@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 
 from console.context import ConsoleContext
@@ -434,3 +435,15 @@ def test_the_demo_keeps_its_simulated_dose_apart_from_the_crew_ledger() -> None:
     assert demo is not None and live is not None
     assert demo.parent == live.parent and demo != live
     assert demo.name == "demo-dose_ledger.sqlite"
+
+
+def test_double_click_on_a_crew_number_asks_for_its_plot(
+    dock: RadiationDock, qtbot: QtBot
+) -> None:
+    asked: list[list[str]] = []
+    dock.plot_requested.connect(asked.append)
+    row = next(iter(dock._crew_rows.values()))
+    qtbot.mouseDClick(row.rate, Qt.MouseButton.LeftButton)
+    qtbot.mouseDClick(row.rolling, Qt.MouseButton.LeftButton)
+    crew = row.crew_id
+    assert asked == [[f"{crew}.dose_rate"], [f"{crew}.dose_30d", f"{crew}.dose_1y"]]

@@ -95,6 +95,9 @@ def test_training_from_the_command_line_starts_where_and_how_fast_asked(
     # 20×: the critical CO2 alarm (24 h mean) at T+6:59 comes up within the 4 s.
     assert {(74, "jpm.ppco2", 1), (94, "jpm.ppco2", 2)} <= raised
     assert (419, "jpm.ppco2", 3) in raised
+    # Where and how fast the trainee was put is in the log for the debrief.
+    controls = [(c.control, c.value) for c in record.controls]
+    assert controls[:2] == [("seek", START + 410.0), ("speed", 20.0)]
 
 
 @pytest.mark.parametrize(
@@ -146,11 +149,16 @@ def test_bookmark_add_list_remove(tmp_path: Path) -> None:
     assert f"added bookmark 1 to {sidecar_path(session)}" in added.stderr
     run("bookmark", "--session", str(session), "--time", "2026-03-02T09:03:03Z",
         "--text", "critical")  # fmt: skip
+    run("bookmark", "--session", str(session), "--time", "+03:10",
+        "--text", "expect LiOH", "--trainer-only")  # fmt: skip
     listed = run("bookmark", "--session", str(session))
     assert listed.stdout.splitlines() == [
         "   1  2026-03-02T09:01:00Z  T+1:00.0  Trainer B: CDRA fails",
         "   2  2026-03-02T09:03:03Z  T+3:03.0  -: critical",
+        "   3  2026-03-02T09:03:10Z  T+3:10.0  -: expect LiOH  [trainer only]",
     ]
+    assert [b.id for b in BookmarkFile(session).read(trainee=True)] == [1, 2]
+    assert run("bookmark", "--session", str(session), "--remove", "3").returncode == 0
     outside = run(
         "bookmark", "--session", str(session), "--time", "+20:00", "--text", "late"
     )

@@ -405,6 +405,36 @@ def test_bookmarks_persist_and_are_seen_by_every_replay(
     assert sha256(path) == before
 
 
+def test_a_trainee_never_sees_the_training_leads_trainer_only_bookmarks(
+    qtbot: QtBot, tmp_path: Path, open_console: Callable[..., Console]
+) -> None:
+    path = copy_session("co2-rise", tmp_path)
+    # The shipped lead notes (trainer-only) and one shared hint.
+    shutil.copyfile(REPLAY_DATA / sidecar_path(path).name, sidecar_path(path))
+    shared = BookmarkFile(path).add(
+        BookmarkFile(path).read()[0].time, "Lead", "watch the CO2 trend"
+    )
+
+    def flags(b: ReplayBar) -> list[str]:
+        return [i.label for i in b.timeline.marks() if i.flag]
+
+    trainer = open_console(ConsoleConfig(replay=path, operator="Lead"))
+    driver, bar = parts(trainer)
+    qtbot.waitUntil(lambda: len(flags(bar)) == 4)
+    # The trainer's replay stores trainer-only bookmarks too.
+    driver.add_bookmark(driver.cursor, "Lead", "expect the LiOH call", "trainer")
+    qtbot.waitUntil(lambda: len(flags(bar)) == 5)
+    trainer.shutdown()
+    trainee = open_console(
+        ConsoleConfig(replay=path, training=True, operator="Trainee A"),
+        training_log=tmp_path / "trainee-a.sqlite",
+    )
+    _driver, bar = parts(trainee)
+    qtbot.waitUntil(lambda: bool(bar.timeline.marks()))
+    assert flags(bar) == [f"Lead: {shared.text}"]
+    assert not [a for a in bar.jump_menu.actions() if "CDRA" in a.text()]
+
+
 def test_bookmark_errors_are_shown_not_fatal(
     qtbot: QtBot, tmp_path: Path, open_console: Callable[..., Console]
 ) -> None:
@@ -473,6 +503,11 @@ def test_training_run_logs_actions_apart_and_is_debriefed(
     assert record.trainee == "Trainee A"
     assert Path(record.scenario) == (tmp_path / "co2-rise.expect.toml").resolve()
     done = [(round(a.time - start), a.action, a.target) for a in record.actions]
+    # How the trainee drove the replay is logged beside what they did.
+    assert [(c.control, c.value) for c in record.controls][:2] == [
+        ("speed", 20.0),
+        ("play", None),
+    ]
     assert done == [
         (12, "ack", "c2.career_fraction"),
         (12, "shelve", "c2.career_fraction"),

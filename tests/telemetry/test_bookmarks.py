@@ -227,3 +227,62 @@ def test_each_shipped_session_has_its_expectations() -> None:
         assert expect.name == path.name.replace(".session.sqlite", ".expect.toml")
         assert expect.is_file(), expect
     assert default_expectations(Path("x/run.sqlite")) == Path("x/run.expect.toml")
+
+
+def test_trainer_only_bookmarks_are_hidden_from_the_trainee(session: Path) -> None:
+    dictionary = TelemetryDictionary.load(DEFAULT_DICTIONARY)
+    marks = BookmarkFile(session)
+    shared = marks.add(START + 30.0, "Lead", "watch the CO2 trend")
+    answer = marks.add(START + 183.0, "Lead", "expect LiOH", audience="trainer")
+    assert (shared.audience, answer.audience) == ("all", "trainer")
+    with pytest.raises(BookmarkError, match="audience must be all or trainer"):
+        marks.add(START, "Lead", "x", audience="crew")
+    assert [b.id for b in marks.read()] == [shared.id, answer.id]
+    assert [b.id for b in marks.read(trainee=True)] == [shared.id]
+    pipeline = Pipeline(dictionary, ChannelStore(1000), AlarmBook(), None, [])
+    with SessionReader(session) as reader:
+        engine = ReplayEngine(reader, pipeline)
+
+        def labels(**kw: bool) -> list[str]:
+            return [
+                m.label for m in engine.timeline_marks(**kw) if m.kind == "bookmark"
+            ]
+
+        assert labels() == ["Lead: watch the CO2 trend", "Lead: expect LiOH"]
+        assert labels(trainee=True) == ["Lead: watch the CO2 trend"]
+    # A trainer may change their mind either way.
+    assert marks.set_audience(shared.id, "trainer")
+    assert marks.read(trainee=True) == []
+    assert not marks.set_audience(999, "all")
+
+
+def test_a_version_1_sidecar_reads_as_shared_and_upgrades_on_write(
+    session: Path,
+) -> None:
+    path = sidecar_path(session)
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE sidecar (session TEXT NOT NULL, created REAL)")
+        conn.execute(
+            "CREATE TABLE bookmarks (id INTEGER PRIMARY KEY, time REAL NOT NULL,"
+            " author TEXT NOT NULL, text TEXT NOT NULL, created REAL NOT NULL)"
+        )
+        conn.execute("INSERT INTO bookmarks VALUES (1, ?, 'Lead', 'old', 0)", (START,))
+        conn.execute(f"PRAGMA application_id={BOOKMARKS_APPLICATION_ID}")
+        conn.execute("PRAGMA user_version=1")
+    conn.close()
+    marks = BookmarkFile(session)
+    assert [(b.text, b.audience) for b in marks.read(trainee=True)] == [("old", "all")]
+    marks.add(START + 5.0, "Lead", "new", audience="trainer")
+    assert [(b.text, b.audience) for b in marks.read()] == [
+        ("old", "all"),
+        ("new", "trainer"),
+    ]
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    conn.close()
+
+
+def test_the_shipped_training_lead_notes_are_trainer_only() -> None:
+    marks = BookmarkFile(CO2)
+    assert marks.read(), "replay_data/co2-rise has the training lead's notes"
+    assert marks.read(trainee=True) == []

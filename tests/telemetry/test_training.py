@@ -221,3 +221,139 @@ def test_missed_and_not_raised_alarms_are_reported(
     )
     assert "missed" in page
     assert "Alarms never acknowledged" in page
+
+
+def co2_rise(log: TrainingLog) -> None:
+    """The co2-rise onsets: WATCH T+74, WARNING T+94, CRITICAL T+183."""
+    log.put_transition(START + 74, "jpm.ppco2", 1, 0, 2.4, 2.3, "high")
+    log.put_transition(START + 94, "jpm.ppco2", 2, 1, 2.8, 2.7, "high")
+    log.put_transition(START + 183, "jpm.ppco2", 3, 2, 4.1, 4.0, "high")
+
+
+CO2_EXPECT = [
+    Expectation("jpm.ppco2", "ack", 120.0, Severity.WATCH),
+    Expectation("jpm.ppco2", "ack", 90.0, Severity.WARNING),
+    Expectation("jpm.ppco2", "note", 180.0, Severity.WARNING),
+    Expectation("jpm.ppco2", "ack", 60.0, Severity.CRITICAL),
+    Expectation("jpm.ppco2", "note", 180.0, Severity.CRITICAL),
+]
+
+
+def test_a_critical_ack_is_never_credited_to_the_watch_expectation(
+    tmp_path: Path, session: Path
+) -> None:
+    log = open_log(tmp_path, session)
+    co2_rise(log)
+    # The trainee acts only once the alarm is CRITICAL; the ack's comment is
+    # their note about it.
+    log.put_action(START + 190, "ana", "ack", "jpm.ppco2", "relocating crew")
+    log.close()
+    record = read_training_log(tmp_path / "training.sqlite")
+    responses, unexpected = evaluate_responses(record, CO2_EXPECT)
+    got = [(r.expectation.severity, r.expectation.action, r.status) for r in responses]
+    assert got == [
+        (Severity.WATCH, "ack", "missed"),
+        (Severity.WARNING, "ack", "missed"),
+        (Severity.WARNING, "note", "missed"),
+        (Severity.CRITICAL, "ack", "on time"),
+        (Severity.CRITICAL, "note", "on time"),  # the ack's comment
+    ]
+    assert responses[4].note_from_comment and responses[4].response_s == 7.0
+    assert unexpected == []
+
+
+def test_matching_is_by_alarm_and_severity_not_file_order(
+    tmp_path: Path, session: Path
+) -> None:
+    log = open_log(tmp_path, session)
+    co2_rise(log)
+    log.put_action(START + 80, "ana", "ack", "jpm.ppco2", "")  # at WATCH
+    log.put_action(START + 190, "ana", "ack", "jpm.ppco2", "")  # at CRITICAL
+    log.put_action(START + 200, "ana", "note", "jpm.ppco2", "LiOH")  # CRITICAL
+    log.put_action(START + 210, "ana", "ack", "jpm.ppco2", "")  # again: unasked
+    log.close()
+    record = read_training_log(tmp_path / "training.sqlite")
+    # Most severe first in the file: the answer must not change.
+    for expectations in (CO2_EXPECT, CO2_EXPECT[::-1]):
+        responses, unexpected = evaluate_responses(record, expectations)
+        by = {
+            (r.expectation.severity, r.expectation.action): (r.status, r.response_s)
+            for r in responses
+        }
+        assert by == {
+            (Severity.WATCH, "ack"): ("on time", 6.0),
+            (Severity.WARNING, "ack"): ("missed", None),
+            # The only note was written at CRITICAL: it answers that one.
+            (Severity.WARNING, "note"): ("missed", None),
+            (Severity.CRITICAL, "ack"): ("on time", 7.0),
+            (Severity.CRITICAL, "note"): ("on time", 17.0),
+        }
+        assert [(a.time - START, a.action) for a in unexpected] == [(210.0, "ack")]
+
+
+def test_an_expectation_without_severity_takes_any_level(
+    tmp_path: Path, session: Path
+) -> None:
+    log = open_log(tmp_path, session)
+    co2_rise(log)
+    log.put_action(START + 190, "ana", "ack", "jpm.ppco2", "")
+    log.close()
+    record = read_training_log(tmp_path / "training.sqlite")
+    (response,), _ = evaluate_responses(record, [Expectation("jpm.ppco2", "ack", 60.0)])
+    assert (response.status, response.onset) == ("late", START + 74)
+
+
+def test_replay_speed_and_skips_are_logged_and_shown_in_the_debrief(
+    tmp_path: Path, session: Path
+) -> None:
+    log = open_log(tmp_path, session)
+    co2_rise(log)
+    log.put_control(START, "speed", 10.0)
+    log.put_control(START + 30, "seek", START + 170)  # jumps over WATCH, WARNING
+    log.put_control(START + 170, "speed", 1.0)
+    log.put_control(START + 195, "pause", None)
+    log.put_action(START + 190, "ana", "ack", "jpm.ppco2", "")
+    with pytest.raises(ValueError, match="unknown replay control"):
+        log.put_control(START, "rewind", None)
+    log.close()
+    record = read_training_log(tmp_path / "training.sqlite")
+    assert [(c.time - START, c.control, c.value) for c in record.controls] == [
+        (0.0, "speed", 10.0),
+        (30.0, "seek", START + 170),
+        (170.0, "speed", 1.0),
+        (195.0, "pause", None),
+    ]
+    responses, _ = evaluate_responses(record, CO2_EXPECT)
+    watch = responses[0]
+    assert (watch.status, watch.replay) == ("missed", "at 10×; skipped 1:36")
+    assert responses[3].replay == ""  # CRITICAL: at 1×, nothing skipped
+
+    scenario = tmp_path / "scenario.toml"
+    scenario.write_text(
+        '[[expect]]\nalarm = "jpm.ppco2"\nseverity = "watch"\naction = "ack"\n'
+        "max_response_s = 120\n"
+    )
+    page = write_debrief_report(tmp_path / "training.sqlite", scenario)
+    assert "<h2>Replay controls</h2>" in page
+    assert "seek: skipped ahead 2:20" in page and "speed 10×" in page
+    assert "<th>Replay driven</th><td>at 10×; skipped 2:20</td>" in page
+
+
+def test_a_log_from_before_replay_controls_says_they_were_not_recorded(
+    tmp_path: Path, session: Path
+) -> None:
+    open_log(tmp_path, session).close()
+    path = tmp_path / "training.sqlite"
+    with sqlite3.connect(path) as conn:  # as a version 1 console wrote it
+        conn.execute("DROP TABLE replay_controls")
+        conn.execute("PRAGMA user_version=1")
+    conn.close()
+    record = read_training_log(path)
+    assert not record.controls_recorded and record.controls == ()
+    scenario = tmp_path / "scenario.toml"
+    scenario.write_text(
+        '[[expect]]\nalarm = "x.y"\naction = "ack"\nmax_response_s = 30\n'
+    )
+    page = write_debrief_report(path, scenario)
+    assert "not recorded (a training log from an older console)" in page
+    assert "Played at 1×" not in page

@@ -11,12 +11,12 @@ from PySide6.QtCore import QEvent, QObject, QPoint, QPointF, QRectF, Qt, QTimer
 from PySide6.QtGui import QImage, QPainter, QWheelEvent
 from PySide6.QtWidgets import QApplication
 
+from widgets.chart_axes import TimeAxis as _TimeAxis
 from widgets.levels import Level
 from widgets.strip_chart import (
     PeakCache,
     ReferenceLine,
     StripChart,
-    _TimeAxis,
     auto_gap,
     peak_decimate,
 )
