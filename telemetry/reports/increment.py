@@ -363,7 +363,6 @@ def _crew_report(
         to_limit = math.inf
     knots = (h.knots_t.tolist(), h.knots_h.tolist())
     at_end = limits_at(member, limits, knots, t1, h_end, career)
-    by_window = {lim.window_days: lim.dose for lim in at_end}
     worst = max(at_end, key=lambda lim: lim.fraction)
     return CrewReport(
         crew_id=member.id,
@@ -379,8 +378,10 @@ def _crew_report(
         career_limit_msv=rule.limit_msv,
         career_fraction=career / rule.limit_msv,
         days_to_career_limit=to_limit,
-        dose_30d_msv=by_window.get(30.0, _rolling(h, t1, h_end, 30.0)),
-        dose_1y_msv=by_window.get(365.0, _rolling(h, t1, h_end, 365.0)),
+        # Area H over the windows, as the replay reports them (the limits
+        # hold each window's dose in the limit's own quantity).
+        dose_30d_msv=_rolling(h, t1, h_end, 30.0),
+        dose_1y_msv=_rolling(h, t1, h_end, 365.0),
         worst_limit=worst.id,
         worst_limit_fraction=worst.fraction,
         # Not kept in the bins: unknown (null in JSON, empty in CSV).
