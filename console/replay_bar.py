@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 from console.docks.panel import utc_text
 from telemetry.core.severity import Severity
 from telemetry.replay.session_reader import SESSION_TIME_FORMATS, parse_session_time
+from widgets.fit_label import FitLabel
 from widgets.levels import Level, palette
 from widgets.plain_text import plain, tip
 from widgets.timeline import Timeline, TimelineItem, format_offset
@@ -193,7 +194,7 @@ class ReplayBar(QWidget):
         self.back = self._button("", "", self.step_back)
         self.play = self._button("▶ Play", "Play or pause the replay (Space)")
         self.play.clicked.connect(self.toggle)
-        self.play.setMinimumWidth(84)
+        self.play.setMinimumWidth(72)
         self.frame = self._button(
             "Frame ▸", "Step one frame forward (.)", self.step_frame
         )
@@ -222,7 +223,10 @@ class ReplayBar(QWidget):
         self.goto.setPlaceholderText("go to +MM:SS or UTC")
         self.goto.setToolTip(f"Type a time and press Enter: {SESSION_TIME_FORMATS}")
         self.goto.setClearButtonEnabled(True)
-        self.goto.setFixedWidth(170)
+        # Narrow screens (1280 px) need the whole row: the box may shrink to
+        # its placeholder and grows where there is room.
+        self.goto.setMinimumWidth(110)
+        self.goto.setMaximumWidth(200)
         self.goto.returnPressed.connect(lambda: self.go_to(self.goto.text()))
         self.loop_in = self._button(
             "[ In", "Start a loop at the cursor ([)", self.set_loop_in
@@ -250,7 +254,7 @@ class ReplayBar(QWidget):
                 "Write a note for the debrief (goes to the training log)",
                 self.ask_note,
             )
-        self.notice = plain(QLabel("", self))
+        self.notice = FitLabel("", self)  # a long notice elides, never widens
         self.notice.setStyleSheet(f"color: {palette().levels[Level.WARNING][0]};")
         self.timeline = Timeline(self)
         self.timeline.set_lanes(LANES)
@@ -275,20 +279,19 @@ class ReplayBar(QWidget):
         for w in (self.to_start, self.back, self.play, self.frame, self.forward):
             row.addWidget(w)
         row.addWidget(self.step_s)
-        row.addSpacing(10)
-        row.addWidget(self._dim_label("Speed"))
-        row.addWidget(self.speed)
-        row.addSpacing(10)
-        row.addWidget(self.goto)
-        row.addSpacing(10)
+        row.addSpacing(6)
+        row.addWidget(self.speed)  # its items say "×": no label needed
+        row.addSpacing(6)
+        row.addWidget(self.goto, 1)
+        row.addSpacing(6)
         for w in (self.loop_in, self.loop_out, self.loop_clear):
             row.addWidget(w)
-        row.addSpacing(10)
+        row.addSpacing(6)
         row.addWidget(self.bookmark)
         row.addWidget(self.jump)
         if self.note is not None:
             row.addWidget(self.note)
-        row.addSpacing(10)
+        row.addSpacing(6)
         row.addWidget(self.notice, 1)
         clock = QVBoxLayout()
         clock.setContentsMargins(0, 0, 0, 0)
@@ -332,11 +335,6 @@ class ReplayBar(QWidget):
         if slot is not None:
             button.clicked.connect(lambda _=False: slot())
         return button
-
-    def _dim_label(self, text: str) -> QLabel:
-        label = QLabel(text, self)
-        label.setStyleSheet(f"color: {palette().theme['text_dim']};")
-        return label
 
     def _label_steps(self, *_args: object) -> None:
         n = self.step_seconds()

@@ -14,7 +14,6 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QInputDialog,
-    QLabel,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -24,8 +23,8 @@ from console.docks.panel import Panel, utc_text
 from telemetry.core.alarms import LOAD_WINDOW_S, AlarmLoad
 from telemetry.core.severity import Severity
 from widgets.event_table import AlarmTable, EventRow
+from widgets.fit_label import FitLabel
 from widgets.levels import Level, palette
-from widgets.plain_text import plain
 
 if TYPE_CHECKING:
     from console.context import ConsoleContext
@@ -76,7 +75,7 @@ class AlarmDock(Panel):
             "Acknowledge the selected alarms with a comment for the log"
         )
         ack_note.clicked.connect(self.ack_with_dialog)
-        self.summary = plain(QLabel("", self))
+        self.summary = FitLabel("", self)  # elides: never widens the window
         self.summary.setStyleSheet(f"color: {palette().theme['text_dim']};")
         bar = QHBoxLayout()
         bar.setContentsMargins(0, 0, 0, 0)
