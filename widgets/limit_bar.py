@@ -143,20 +143,27 @@ class LimitBar(QWidget):
         level: Level = Level.NOMINAL,
         *,
         sigma: float | None = None,
+        text: str | None = None,
     ) -> None:
         """Show `value` against `limit` (same unit, limit > 0) at `level`.
 
         `sigma`: absolute 1-sigma uncertainty of `value`, drawn as a whisker.
+        `text`: the caller's own wording of value and limit (with units);
+        the percentage follows it.
         """
         if not limit > 0:
             raise ValueError("limit must be positive")
         self._value, self._limit = float(value), float(limit)
         frac = self._value / self._limit
         unit = f" {self._unit}" if self._unit else ""
-        text = (
-            f"{self._fmt.format(self._value)} / {self._fmt.format(self._limit)}"
-            f"{unit} ({frac * 100:.0f} %)"
-        )
+        if text is None:
+            text = (
+                f"{self._fmt.format(self._value)} / "
+                f"{self._fmt.format(self._limit)}{unit}"
+            )
+        # Truncated, never rounded up: 89.98 % must not read as the 90 % mark.
+        percent = math.floor(frac * 100.0 + 1e-9) if math.isfinite(frac) else frac
+        text = f"{text} ({percent:.0f} %)"
         if text != self._text.text():
             self._text.setText(text)
         bar = self._bar

@@ -818,6 +818,9 @@ class RadiationDock(Panel):
                 sigma=crew.uncertainty_rel * top.dose
                 if math.isfinite(crew.uncertainty_rel)
                 else None,
+                # In µ below 1 m, as every dose on the panel: '1.27 µGy-Eq'.
+                text=f"{format_dose(top.dose, unit=top.unit)} / "
+                f"{top.limit:g} {top.unit}",
             )
         row.days.setText(format_days(crew.days_to_limit))
         nearest = next((s for s in crew.limits if s.id == crew.limiting), None)

@@ -6,6 +6,8 @@ bar's monotonic clock is moved by hand to cross the grace periods.
 
 from __future__ import annotations
 
+import html
+import re
 from typing import TYPE_CHECKING
 
 import pytest
@@ -62,7 +64,8 @@ def test_waiting_turns_amber_then_red_naming_source_wait_and_address(
     assert lamp.level() is Level.WARNING  # amber
     # A dosimeter that sends every 10 s (stale after 30 s) is not late yet.
     assert bar.links["tepc-uslab"].level() is Level.NO_DATA
-    tip = lamp.toolTip()
+    # Shown literally (a source name from the wire is never markup).
+    tip = html.unescape(re.sub(r"<[^>]+>", "", lamp.toolTip()))
     assert tip.startswith("ib2-a: no message received yet (6 s since")
     assert f"connected to {endpoint}" in tip
 

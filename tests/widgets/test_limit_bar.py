@@ -18,7 +18,9 @@ def bar(qtbot, themed):
 
 def test_text_fraction_and_level(bar):
     bar.set_value(412.0, 600.0, Level.NOMINAL)
-    assert bar.text() == "412 / 600 mSv (69 %)"
+    # Truncated, never rounded up (68.7 % is not yet 69 %).
+    assert bar.text() == "412 / 600 mSv (68 %)"
+
     assert bar.fraction() == pytest.approx(412 / 600)
     assert bar.level() is Level.NOMINAL
 
@@ -39,7 +41,7 @@ def test_default_alert_marks_at_50_75_90_100_percent(bar):
 
 def test_overshoot_and_uncertainty_paint(bar):
     bar.set_value(700.0, 600.0, Level.CRITICAL, sigma=40.0)
-    assert bar.text() == "700 / 600 mSv (117 %)"
+    assert bar.text() == "700 / 600 mSv (116 %)"
     assert not bar.grab().isNull()
 
 
@@ -54,3 +56,8 @@ def test_clear(bar):
     assert bar.text() == "—"
     assert bar.level() is Level.NO_DATA
     assert math.isnan(bar.fraction())
+
+
+def test_a_fraction_just_under_an_alert_mark_never_reads_as_at_it(bar):
+    bar.set_value(539.88, 600.0, Level.WARNING)  # 89.98 % of the limit
+    assert bar.text().endswith("(89 %)")
