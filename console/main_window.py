@@ -2,21 +2,20 @@
 
 Each role (flight, radiation, trainer) has a built-in dock arrangement and
 default charts; whatever the operator rearranges is saved per role in
-``<data dir>/layouts/<role>.ini`` and restored next time.
+``<data dir>/layouts/<role>.ini`` and restored next time. About 800 lines,
+one concept: the window and its role layouts (menus, sizing to the screen,
+saving and restoring); the header is ``console.window_header``.
 """
 
 from __future__ import annotations
 
 import json
-import math
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import (
     QByteArray,
-    QEvent,
-    QObject,
     QRect,
     QSettings,
     QSize,
@@ -34,10 +33,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QFileDialog,
-    QHBoxLayout,
-    QLabel,
     QMainWindow,
-    QMenuBar,
     QMessageBox,
     QVBoxLayout,
     QWidget,
@@ -52,13 +48,12 @@ from console.docks.plot_dock import PlotDock
 from console.docks.radiation_dock import RadiationDock
 from console.docks.robot_dock import RobotDock
 from console.help_dialog import REPLAY_KEYS, HelpDialog
-from console.replay_bar import ReplayBar
 from console.status_bar import ConsoleStatusBar
+from console.window_header import WindowHeader
 from telemetry.core.severity import Severity
 from widgets.banner import Banner
-from widgets.levels import Level, palette
+from widgets.levels import Level
 from widgets.plain_text import tip
-from widgets.status_lamp import StatusLamp
 
 if TYPE_CHECKING:
     from console.context import ConsoleContext
@@ -85,7 +80,6 @@ MODE_BANNERS = {
     "replay": ("REPLAY · recorded data, not live", Level.WATCH),
     "training": ("TRAINING · not live data", Level.STALE),
 }
-HEADER_UPDATE_S = 0.25
 # The alarm list never shows fewer rows than this (issue 15: one row at 1280x720).
 ALARM_ROWS_MIN = 3
 # The window's size when nothing was saved, if the screen has room for it.
@@ -95,87 +89,6 @@ DEFAULT_SIZE = QSize(1600, 1000)
 def layout_path(role: str) -> Path:
     """Where a role's saved layout lives."""
     return data_dir() / "layouts" / f"{role}.ini"
-
-
-class _Header(QWidget):
-    """Menu bar over the mode banner, alarm summary, audio state and UTC clock.
-
-    Owned by the GUI thread; refreshed by the RefreshLoop like a panel.
-    """
-
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
-        self.setObjectName("header")
-        self._window = window
-        self.menu_bar = QMenuBar(self)
-        self.banner = Banner(self, wrap=False)
-        self.alarm_lamp = StatusLamp("no alarms", self)
-        self.alarm_lamp.setToolTip(
-            "Worst unacknowledged alarm · click for the alarm list"
-        )
-        self.alarm_lamp.setCursor(Qt.CursorShape.PointingHandCursor)
-        self.alarm_lamp.installEventFilter(self)
-        self.audio = QLabel("", self)
-        self.audio.setToolTip("Audible alarms (Alarms menu: silence / unsilence)")
-        self.clock = QLabel("", self)
-        self.clock.setObjectName("utcClock")
-        dim = palette().theme["text_dim"]
-        self.audio.setStyleSheet(f"color: {dim};")
-        self.clock.setStyleSheet(
-            f"color: {palette().theme['text']}; font-size: 12pt;"
-            " font-family: monospace;"
-        )
-        row = QHBoxLayout()
-        row.setContentsMargins(0, 0, 8, 0)
-        row.setSpacing(14)
-        row.addWidget(self.banner, 1)
-        row.addWidget(self.alarm_lamp)
-        row.addWidget(self.audio)
-        row.addWidget(self.clock)
-        column = QVBoxLayout(self)
-        column.setContentsMargins(0, 0, 0, 0)
-        column.setSpacing(0)
-        column.addWidget(self.menu_bar)
-        column.addLayout(row)
-        self.replay_bar: ReplayBar | None = None
-        driver = window.context.replay
-        if driver is not None:
-            self.replay_bar = ReplayBar(driver, self)
-            column.addWidget(self.replay_bar)
-        self._next = -math.inf
-        self._alarm_version = -1
-        self._clock_second = -1
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if watched is self.alarm_lamp and event.type() == QEvent.Type.MouseButtonPress:
-            self._window.show_alarms()
-            return True
-        return False
-
-    def refresh(self, now: float) -> None:
-        second = int(now)
-        if second != self._clock_second:
-            self._clock_second = second
-            stamp = datetime.fromtimestamp(now, UTC)
-            self.clock.setText(f"{stamp:%Y-%m-%d}  {stamp:%j/%H:%M:%S} UTC")
-        # A paused replay's clock stands still: an acknowledgement (a new
-        # book version) must still show at once, not at the next frame.
-        version = self._window.context.alarms.version
-        if (
-            now >= self._next
-            or now < self._next - 2 * HEADER_UPDATE_S
-            or version != self._alarm_version
-        ):
-            self._next = now + HEADER_UPDATE_S
-            self._alarm_version = version
-            self._window.update_alarm_state(now)
-            self._window.remember_proportions()
-            if self._window.exceeds_desktop():
-                # Content that grew the window past the screens has shrunk
-                # again (or a screen went away): fit back.
-                self._window.fit_to_screen()
-        if self.replay_bar is not None:
-            self.replay_bar.refresh(now)
 
 
 class MainWindow(QMainWindow):
@@ -248,7 +161,7 @@ class MainWindow(QMainWindow):
         for dock in self.docks.values():
             dock.plot_requested.connect(self.plot_channels)
 
-        self.header = _Header(self)
+        self.header = WindowHeader(self, self)
         self.setMenuWidget(self.header)
         if self.header.replay_bar is not None:
             # A trainee's notes belong beside their acks in the event list.
