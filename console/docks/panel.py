@@ -17,6 +17,8 @@ from widgets.double_click import DoubleClickRelay
 from widgets.levels import Level
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from PySide6.QtGui import QResizeEvent
 
     from console.context import ConsoleContext
@@ -106,6 +108,22 @@ def describe(context: ConsoleContext, key: str) -> str:
     if mean:
         lines.append(f"limits on the {mean}")
     return "\n".join(lines)
+
+
+def initial_window(
+    context: ConsoleContext, default_s: float, choices: Sequence[float]
+) -> float:
+    """Return a chart window to start with: the role's, or a replay's length.
+
+    A seven-minute recording in a 6 h window is a few pixels at the right
+    edge: a replay starts on the smallest choice that holds all of it.
+    """
+    replay = context.replay
+    if replay is None:
+        return default_s
+    span = replay.end_time - replay.start_time
+    fitting = [c for c in sorted(choices) if c >= span]
+    return min(default_s, fitting[0]) if fitting else default_s
 
 
 class VersionWatch:

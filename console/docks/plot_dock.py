@@ -49,7 +49,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from console.docks.panel import Panel, VersionWatch, describe, limit_bands, utc_text
+from console.docks.panel import (
+    Panel,
+    VersionWatch,
+    describe,
+    initial_window,
+    limit_bands,
+    utc_text,
+)
 from console.time_range import HELP as TIME_HELP
 from console.time_range import TimeRangeError, parse_time_range
 from telemetry.archive.export import csv_text, iso_utc
@@ -317,7 +324,9 @@ class PlotDock(Panel):
         super().__init__(context, "Plots", "plots", parent)
         self._slots: list[_ChartSlot] = []
         self._selected: _ChartSlot | None = None
-        self._window_s = ROLE_WINDOWS.get(role, 300.0)
+        self._window_s = initial_window(
+            context, ROLE_WINDOWS.get(role, 300.0), [w for _t, w in WINDOWS]
+        )
         self._known_keys = 0
         self._saa_key = next(
             (f"{s.id}.saa" for s in context.dictionary.sources_of("orbit")), ""
@@ -988,7 +997,11 @@ class PlotDock(Panel):
     # ---- roles and saved layouts -----------------------------------------
 
     def apply_role(self, role: str) -> None:
-        self.set_window(ROLE_WINDOWS.get(role, 300.0))
+        self.set_window(
+            initial_window(
+                self.context, ROLE_WINDOWS.get(role, 300.0), [w for _t, w in WINDOWS]
+            )
+        )
         self.browser_button.setChecked(ROLE_BROWSER.get(role, True))
         self.set_shade_saa(ROLE_SAA.get(role, False))
         self.set_charts(default_charts(self.context.dictionary, role))

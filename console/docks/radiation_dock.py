@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from console.docks.panel import Panel, VersionWatch, utc_text
+from console.docks.panel import Panel, VersionWatch, initial_window, utc_text
 from telemetry.core.units import (
     format_days,
     format_dose,
@@ -299,7 +299,9 @@ class RadiationDock(Panel):
         self._dose = context.dose
         self._watch = VersionWatch()
         self._snap_version = -1
-        self._window_s = DEFAULT_WINDOW_S
+        self._window_s = initial_window(
+            context, DEFAULT_WINDOW_S, [w for _t, w in WINDOWS]
+        )
         self._axis_now = -math.inf
         self._newest = -math.inf
         self._next_age_check = -math.inf
@@ -398,9 +400,7 @@ class RadiationDock(Panel):
         self.window_box = QComboBox(body)
         for text, seconds in WINDOWS:
             self.window_box.addItem(text, seconds)
-        self.window_box.setCurrentIndex(
-            [s for _t, s in WINDOWS].index(DEFAULT_WINDOW_S)
-        )
+        self.window_box.setCurrentIndex([s for _t, s in WINDOWS].index(self._window_s))
         self.window_box.currentIndexChanged.connect(self._on_window)
         status.addWidget(window_label)
         status.addWidget(self.window_box)
