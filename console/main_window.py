@@ -80,6 +80,9 @@ MODE_BANNERS = {
     "replay": ("REPLAY · recorded data, not live", Level.WATCH),
     "training": ("TRAINING · not live data", Level.STALE),
 }
+# The two layouts of a plot export, as the CSV export command writes them.
+LONG_CSV = "Long CSV: time,channel,value (*.csv)"
+WIDE_CSV = "Wide CSV: one column per channel (*.csv)"
 # The alarm list never shows fewer rows than this (issue 15: one row at 1280x720).
 ALARM_ROWS_MIN = 3
 # The window's size when nothing was saved, if the screen has room for it.
@@ -477,13 +480,18 @@ class MainWindow(QMainWindow):
 
     def export_plot_csv(self) -> None:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        path, _ = QFileDialog.getSaveFileName(
+        path, chosen = QFileDialog.getSaveFileName(
             self,
             "Export visible plot data",
             str(self._export_dir() / f"plots-{stamp}.csv"),
-            "CSV (*.csv)",
+            f"{LONG_CSV};;{WIDE_CSV}",
         )
-        if path:
+        if not path:
+            return
+        if chosen == WIDE_CSV:
+            rows = self.plots.export_wide_csv(Path(path))
+            self.status.say(f"wrote {rows} rows (one column a channel) to {path}")
+        else:
             rows = self.plots.export_csv(Path(path))
             self.status.say(f"wrote {rows} samples to {path}")
 

@@ -942,6 +942,36 @@ class PlotDock(Panel):
                     count += len(lines)
         return count
 
+    def export_wide_csv(self, path: Path) -> int:
+        """Write the visible data one column per channel; return the row count.
+
+        Same layout as ``kibo-console export --wide``: a row for every time
+        at which any channel has a sample, the others empty there (an outer
+        join on exact times: nothing interpolated).
+        """
+        ctx = self.context
+        series: dict[str, tuple[list[float], list[float]]] = {}
+        for slot in self._slots:
+            for key, (t, y) in slot.chart.visible_data().items():
+                series.setdefault(key, (t.tolist(), y.tolist()))
+        keys = list(series)
+        cells: dict[float, list[str]] = {}
+        for col, key in enumerate(keys):
+            spec = ctx.dictionary.channel_for_key(key)
+            for tv, v in zip(*series[key], strict=True):
+                row = cells.setdefault(tv, [""] * len(keys))
+                if not math.isfinite(v):
+                    continue
+                if spec is not None and spec.states:
+                    row[col] = csv_text(spec.state_name(v))
+                else:
+                    row[col] = repr(v)
+        with Path(path).open("w", newline="", encoding="utf-8") as out:
+            out.write("time," + ",".join(csv_text(k) for k in keys) + "\n")
+            for tv in sorted(cells):
+                out.write(f"{iso_utc(tv) or repr(tv)},{','.join(cells[tv])}\n")
+        return len(cells)
+
     # ---- interaction -----------------------------------------------------
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:

@@ -182,6 +182,27 @@ def test_export_writes_the_visible_range(
     assert modes == ["OPERATION", "DOCKING", "STANDBY"]
 
 
+def test_wide_export_puts_the_charts_side_by_side_on_their_times(
+    dock: PlotDock, feed: Feed, tmp_path: Path
+) -> None:
+    dock.set_charts([["jpm.ppco2"], ["ib2-a.mode"]])
+    feed.cabin(T0, 600, ppco2=[2.0 + 0.001 * i for i in range(600)])
+    feed.robot("ib2-a", T0 + 590, 3, mode=["OPERATION", "DOCKING", "STANDBY"])
+    dock.refresh(feed.clock())
+    out = tmp_path / "wide.csv"
+    rows = dock.export_wide_csv(out)
+    with out.open(newline="") as f:
+        table = list(csv.reader(f))
+    assert table[0] == ["time", "jpm.ppco2", "ib2-a.mode"]
+    # Every time at which either chart has a sample, once.
+    assert len(table) == rows + 1 == 302
+    times = [r[0] for r in table[1:]]
+    assert times == sorted(times)
+    both = [r for r in table[1:] if r[1] and r[2]]
+    assert [r[2] for r in both] == ["OPERATION", "DOCKING", "STANDBY"][: len(both)]
+    assert sum(1 for r in table[1:] if r[2]) == 3
+
+
 def test_window_and_settings_survive_a_round_trip(dock: PlotDock, feed: Feed) -> None:
     dock.set_window(900.0)
     dock.add_chart(["jpm.rh"])
