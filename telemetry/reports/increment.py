@@ -79,11 +79,18 @@ BINS_MIN_SPAN_S: Final = 2 * SECONDS_PER_DAY
 def bins_usable(
     reader: ArchiveReader, dictionary: TelemetryDictionary, roster: Roster, bin_s: float
 ) -> bool:
-    """Return whether every session kept bins from the inputs this report uses."""
+    """Return whether every session kept bins from the inputs this report uses.
+
+    Late data (a dump after a loss of signal) revises dose the recorder may
+    already have written as a bin: an archive with a revision is replayed,
+    so the report integrates every sample in sample-time order.
+    """
     sessions = {s.id for s in reader.sessions()}
     fingerprint = bins_fingerprint(dictionary.sha256, roster)
     wanted = f"inputs sha256 {fingerprint}; bin {bin_s:g} s"
     kept = {e.session for e in reader.events(kind=BINS_EVENT) if wanted in e.detail}
+    if reader.events(kind=str(DoseEventKind.REVISED)):
+        return False
     return bool(sessions) and sessions <= kept
 
 

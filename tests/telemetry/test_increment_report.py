@@ -9,6 +9,8 @@ over the whole series.
 from __future__ import annotations
 
 import json
+import shutil
+import sqlite3
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -217,3 +219,21 @@ def test_an_hour_aligned_part_of_the_archive_matches_the_replay(
         assert a.dose_equivalent_msv == pytest.approx(b.dose_equivalent_msv, rel=1e-6)
         assert a.career_msv == pytest.approx(b.career_msv, rel=1e-9)
     assert (fast.start, fast.end) == (slow.start, slow.end)
+
+
+def test_late_data_that_revised_the_dose_forces_a_replay(
+    recording: Path, tmp_path: Path
+) -> None:
+    """A dump after a loss of signal revises dose a bin may already hold: the
+    report then integrates every sample, not the bins."""
+    copy = tmp_path / "revised.sqlite"
+    shutil.copyfile(recording, copy)
+    with sqlite3.connect(copy) as db:
+        session, t = db.execute("SELECT session, time FROM events LIMIT 1").fetchone()
+        db.execute(
+            "INSERT INTO events (session, time, source, kind, detail, severity)"
+            " VALUES (?, ?, 'c1', 'dose revised', 'late data: +12 µSv', 1)",
+            (session, t),
+        )
+    fast, _ = reports(copy)
+    assert fast is None  # the bins are not used: the caller replays
