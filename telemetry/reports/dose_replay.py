@@ -27,6 +27,7 @@ from telemetry.reports.dose_results import (
     DoseReport,
     PlotData,
     SaaSummary,
+    career_at,
     limits_at,
     limits_from_snapshot,
     read_notes,
@@ -586,22 +587,12 @@ def _crew_report(
     d = at(tap.d, q_end) - at(tap.d, q_start)
     sigma = at(tap.sigma, q_end) - at(tap.sigma, q_start)
     session_end = at(tap.h, q_end)
-    # Career is effective dose E: area H converted as the estimator does.
-    e_per_h = replay.estimator.limits.conversion.effective_per_h
-    career = member.prior_career_msv + e_per_h * session_end
-    career_rule = replay.estimator.limits.career_limit(
-        member.agency, member.sex, member.age_at_first_flight
-    )
-    limit = career_rule.limit_msv
     days = max(t1 - t0, 0.0) / SECONDS_PER_DAY
     rate = h / days if days > 0 else math.nan
-    remaining = limit - career
-    if remaining <= 0:
-        to_limit = 0.0
-    elif rate > 0:
-        to_limit = remaining / (e_per_h * rate)  # E left / E per day
-    else:
-        to_limit = math.inf
+    career, career_rule, to_limit = career_at(
+        member, replay.estimator.limits, session_end, h, days
+    )
+    limit = career_rule.limit_msv
     if q_end == math.inf:
         # The end of the data: the estimator's own figures, as live.
         limits = limits_from_snapshot(dose, replay.estimator.limits)

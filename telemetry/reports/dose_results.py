@@ -313,6 +313,33 @@ def rolling_dose(
     return session - before
 
 
+def career_at(
+    member: CrewMember,
+    limits: DoseLimits,
+    session_h: float,
+    period_h: float,
+    days: float,
+) -> tuple[float, CareerLimit, float]:
+    """Return career E, its limit and days to it at the period's mean rate.
+
+    Career is effective dose E: the prior career plus this mission's area H
+    converted as the estimator converts it; days to the limit divide the E
+    left by the E accrued per day.
+    """
+    e_per_h = limits.conversion.effective_per_h
+    career = member.prior_career_msv + e_per_h * session_h
+    rule = limits.career_limit(member.agency, member.sex, member.age_at_first_flight)
+    rate = period_h / days if days > 0 else math.nan
+    remaining = rule.limit_msv - career
+    if remaining <= 0:
+        to_limit = 0.0
+    elif rate > 0:
+        to_limit = remaining / (e_per_h * rate)
+    else:
+        to_limit = math.inf
+    return career, rule, to_limit
+
+
 def limits_at(
     member: CrewMember,
     limits: DoseLimits,

@@ -53,6 +53,7 @@ from telemetry.reports.dose_results import (
     DoseReport,
     PlotData,
     SaaSummary,
+    career_at,
     limits_at,
     read_notes,
     read_spe_events,
@@ -355,19 +356,9 @@ def _crew_report(
     period_h = h_end - h_start
     period_d = float(d.at(q1)[0] - d.at(q0)[0])
     period_sigma = float(sigma.at(q1)[0] - sigma.at(q0)[0])
-    # Career is effective dose E: area H converted as the estimator does.
-    e_per_h = limits.conversion.effective_per_h
-    career = member.prior_career_msv + e_per_h * h_end
-    rule = limits.career_limit(member.agency, member.sex, member.age_at_first_flight)
     days = max(t1 - t0, 0.0) / SECONDS_PER_DAY
     rate = period_h / days if days > 0 else math.nan
-    remaining = rule.limit_msv - career
-    if remaining <= 0:
-        to_limit = 0.0
-    elif rate > 0:
-        to_limit = remaining / (e_per_h * rate)  # E left / E per day
-    else:
-        to_limit = math.inf
+    career, rule, to_limit = career_at(member, limits, h_end, period_h, days)
     knots = (h.knots_t.tolist(), h.knots_h.tolist())
     at_end = limits_at(member, limits, knots, t1, h_end, career)
     worst = max(at_end, key=lambda lim: lim.fraction)
