@@ -34,8 +34,6 @@ from telemetry.radiation.estimator.model import (
 from telemetry.radiation.estimator.setup import MAX_DOSE_RATE_USV_H, MAX_FLUX_PFU
 from telemetry.radiation.estimator.state import MAX_PENDING_EVENTS, EstimatorState
 from telemetry.radiation.estimator.view import (
-    DoseCheckpointing,
-    DoseEventSource,
     DoseView,
 )
 
@@ -51,11 +49,9 @@ __all__ = [
     "CrewDose",
     "CrewShelter",
     "DoseBenchResult",
-    "DoseCheckpointing",
     "DoseEstimator",
     "DoseEvent",
     "DoseEventKind",
-    "DoseEventSource",
     "DoseSnapshot",
     "DoseView",
     "EstimateSource",

@@ -1,4 +1,7 @@
-"""Typed seams of the dose estimator: what the GUI, replay and sessions rely on.
+"""Typed seam of the dose estimator: what the radiation panel reads.
+
+Events, checkpoints and restores are the ``core.deriver.Deriver`` protocol
+every derived-channel engine declares.
 
 Protocols, so a dock or a replay depends on what it reads, not on the class
 (a test double or a recorded-snapshot player satisfies them too).
@@ -9,8 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from telemetry.radiation.estimator.model import DoseEvent, DoseSnapshot
-    from telemetry.radiation.estimator.state import EstimatorState
+    from telemetry.radiation.estimator.model import DoseSnapshot
     from telemetry.radiation.roster import DoseLimits
 
 
@@ -23,17 +25,3 @@ class DoseView(Protocol):
     def limits(self) -> DoseLimits:
         """The dose limits in force (their version is shown on the panel)."""
         ...
-
-
-class DoseEventSource(Protocol):
-    """Where the console's event log drains dose alerts from (any thread)."""
-
-    def drain_events(self) -> list[DoseEvent]: ...
-
-
-class DoseCheckpointing(Protocol):
-    """Checkpoint and restore of the estimator's state (its owner thread)."""
-
-    def checkpoint(self) -> EstimatorState: ...
-
-    def restore(self, state: object) -> None: ...
