@@ -160,13 +160,18 @@ def test_enum_chart_labels_its_states(dock: PlotDock, feed: Feed) -> None:
     assert chart.band_lines() == []
 
 
-def test_export_writes_the_visible_range(
-    dock: PlotDock, feed: Feed, tmp_path: Path
-) -> None:
+def show_export_scene(dock: PlotDock, feed: Feed) -> None:
+    """Ten minutes of CO2 and three robot modes at its end, on two charts."""
     dock.set_charts([["jpm.ppco2"], ["ib2-a.mode"]])
     feed.cabin(T0, 600, ppco2=[2.0 + 0.001 * i for i in range(600)])
     feed.robot("ib2-a", T0 + 590, 3, mode=["OPERATION", "DOCKING", "STANDBY"])
     dock.refresh(feed.clock())
+
+
+def test_export_writes_the_visible_range(
+    dock: PlotDock, feed: Feed, tmp_path: Path
+) -> None:
+    show_export_scene(dock, feed)
     out = tmp_path / "visible.csv"
     rows = dock.export_csv(out)
     with out.open(newline="") as f:
@@ -185,10 +190,7 @@ def test_export_writes_the_visible_range(
 def test_wide_export_puts_the_charts_side_by_side_on_their_times(
     dock: PlotDock, feed: Feed, tmp_path: Path
 ) -> None:
-    dock.set_charts([["jpm.ppco2"], ["ib2-a.mode"]])
-    feed.cabin(T0, 600, ppco2=[2.0 + 0.001 * i for i in range(600)])
-    feed.robot("ib2-a", T0 + 590, 3, mode=["OPERATION", "DOCKING", "STANDBY"])
-    dock.refresh(feed.clock())
+    show_export_scene(dock, feed)
     out = tmp_path / "wide.csv"
     rows = dock.export_wide_csv(out)
     with out.open(newline="") as f:
