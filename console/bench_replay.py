@@ -42,7 +42,7 @@ def bench_replay(
     """
     from telemetry.core.alarms import AlarmBook
     from telemetry.core.dictionary import DEFAULT_DICTIONARY, TelemetryDictionary
-    from telemetry.core.pipeline import Pipeline
+    from telemetry.core.pipeline import CLOCK_SLACK_S, Pipeline
 
     dictionary = TelemetryDictionary.load(DEFAULT_DICTIONARY)
     with tempfile.TemporaryDirectory() as tmp:
@@ -56,6 +56,7 @@ def bench_replay(
                 AlarmBook(),
                 None,
                 replay_derivers(dictionary),
+                clock_slack_s=CLOCK_SLACK_S,  # as the GUI's replay judges "now"
             )
             began = time.perf_counter()
             engine = ReplayEngine(reader, pipeline, checkpoint_every=checkpoint_every)

@@ -6,11 +6,13 @@ receive per-sample signals.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from telemetry.core.limits import is_stale
 from telemetry.core.severity import Severity
+from telemetry.core.units import format_duration
 from widgets.levels import Level
 
 if TYPE_CHECKING:
@@ -94,6 +96,22 @@ class ConsoleContext:
         if alarm is None or alarm.severity == Severity.NOMINAL:
             return Level.NOMINAL
         return Level[alarm.severity.name]
+
+    def stale_note(self, key: str, now: float) -> str:
+        """Say how old a stale value is (``"12 s old"``, ``"arrived 1.0 h old"``).
+
+        A value that arrived too old to be "now" (a backlog into an empty
+        channel, a publisher whose clock lags) never was current: the note
+        says how old it was on arrival. Empty when there is nothing to say.
+        """
+        buf = self.store.buffer(key)
+        if buf is None:
+            return ""
+        if math.isfinite(buf.arrival_lag_s):
+            return f"arrived {format_duration(buf.arrival_lag_s)} old"
+        if math.isfinite(buf.received):
+            return f"{now - buf.received:.0f} s old"
+        return ""
 
     def format(self, key: str, value: float) -> str:
         spec = self.dictionary.channel_for_key(key)

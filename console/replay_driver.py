@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from telemetry.core.alarms import AlarmBook
 from telemetry.core.channels import ChannelStore
-from telemetry.core.pipeline import Pipeline
+from telemetry.core.pipeline import CLOCK_SLACK_S, Pipeline
 from telemetry.faults.injection import load_injector
 from telemetry.radiation.estimator import DoseEstimator
 from telemetry.replay.bookmarks import BookmarkError, BookmarkFile
@@ -104,6 +104,8 @@ class ReplayDriver:
             self.alarms,
             archive=self.log,
             derivers=self._derivers,
+            # Recorded receive times: "now" is judged as it was live.
+            clock_slack_s=CLOCK_SLACK_S,
         )
         self.engine: ReplayEngine | None = None
         self.cursor = self.start_time

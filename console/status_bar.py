@@ -279,6 +279,9 @@ class ConsoleStatusBar(QStatusBar):
         elif t < mark.trouble_until:
             level = Level.WATCH if level is Level.NOMINAL else level
             text = f"{source} ⚠"
+        elif stats.recorded:
+            # A recording sent again (kibo-console replay): never live.
+            text = f"{source} REPLAY"
         lamp.set_level(level, text)
         age = now - stats.last_received
         lamp.setToolTip(
@@ -288,6 +291,17 @@ class ConsoleStatusBar(QStatusBar):
                 f"{stats.samples} samples\n"
                 f"{stats.gaps} gaps ({stats.missed} missed) · "
                 f"{stats.restarts} restarts · {stats.rejected} rejected\n"
+                + (
+                    f"history only: {stats.late} behind newer samples · "
+                    f"{stats.arrived_old} arrived old\n"
+                    if stats.late or stats.arrived_old
+                    else ""
+                )
+                + (
+                    "a recording sent again (kibo-console replay), not live\n"
+                    if stats.recorded
+                    else ""
+                )
                 + (
                     f"last message {age:.1f} s ago"
                     if math.isfinite(age)

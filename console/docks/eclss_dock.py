@@ -8,7 +8,6 @@ so in the tool tip, with the mean it is judged on.
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
@@ -115,9 +114,7 @@ class EclssDock(Panel):
             # The level moves without new samples (staleness, acknowledgement),
             # so it is checked every refresh but applied only when it changes.
             level = ctx.level_of(key, now)
-            note = ""
-            if level is Level.STALE and math.isfinite(buf.received):
-                note = f"{now - buf.received:.0f} s old"
+            note = ctx.stale_note(key, now) if level is Level.STALE else ""
             if self._levels.get(key) != (level, note):
                 self._levels[key] = (level, note)
                 readout.set_level(level, note=note)

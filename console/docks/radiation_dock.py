@@ -926,18 +926,21 @@ class RadiationDock(Panel):
 
     def _refresh_ages(self, now: float, snap: DoseSnapshot | None) -> None:
         """States that change with time alone: silent dosimeter feed."""
-        received = [
-            buf.received
+        buffers = [
+            buf
             for key, _n, _c in self._rate_series
             if (buf := self.context.store.buffer(key)) is not None
         ]
-        received = [r for r in received if r == r]
+        received = [b.received for b in buffers if b.received == b.received]
         data_time = snap.time if snap is not None else math.nan
         # What the totals hold of earlier console sessions (the dose ledger).
         ledger = f" · {snap.history_note}" if snap and snap.history_note else ""
         if not received:
+            # Samples that arrived too old to be "now" (a backlog, a lagging
+            # clock) are in the dose, but no dosimeter is reporting now.
+            held = "only old samples" if any(len(b) for b in buffers) else "none"
             self.input_lamp.set_level(
-                Level.NO_DATA, f"dose inputs: none received{ledger}"
+                Level.NO_DATA, f"dose inputs: {held} received{ledger}"
             )
             return
         silent = now - max(received)

@@ -236,11 +236,7 @@ class RobotDock(Panel):
             else:
                 first = values[0]
                 text = ctx.format(keys[0], first[1]) if first is not None else "—"
-            note = ""
-            if level is Level.STALE:
-                buf = ctx.store.buffer(keys[0])
-                if buf is not None and math.isfinite(buf.received):
-                    note = f"{now - buf.received:.0f} s old"
+            note = ctx.stale_note(keys[0], now) if level is Level.STALE else ""
             shown = (text, level, note)
             if any(changed) or row.shown.get(label) != shown:
                 row.shown[label] = shown

@@ -7,6 +7,7 @@ reader can skip channels that did not change.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import deque
 from dataclasses import dataclass, field, replace
@@ -65,9 +66,14 @@ class ChannelBuffer:
         self._lock = threading.Lock()
         self.version = 0
         self.total = 0
-        # Session-clock time of the last append: staleness is judged on
-        # arrival, so a publisher whose clock runs fast still goes stale.
+        # Session-clock time of the last append of a current sample:
+        # staleness is judged on arrival, so a publisher whose clock runs
+        # fast still goes stale. NaN while nothing current arrived.
         self.received = float("nan")
+        # How old the newest sample was when it arrived, if it arrived too old
+        # to be "now" (NaN when it arrived current): the readout's "arrived
+        # 1 h 02 min old" note.
+        self.arrival_lag_s = math.nan
         # Readers holding a ``total`` below this must re-read everything: a
         # merge of older samples changed what lies before it (see ``since``).
         self._reset_total = 0
@@ -76,7 +82,11 @@ class ChannelBuffer:
         return self._count
 
     def append(
-        self, t: np.ndarray, y: np.ndarray, received: float = float("nan")
+        self,
+        t: np.ndarray,
+        y: np.ndarray,
+        received: float = float("nan"),
+        current_after: float = -math.inf,
     ) -> int:
         """Add samples given in time order (only the newest ``capacity`` are kept).
 
@@ -85,25 +95,38 @@ class ChannelBuffer:
         order (``window`` finds them) and ``latest`` stays the newest sample;
         ``received`` then only moves if something newer came with them.
 
-        Returns how many of the first samples were no newer than the newest
-        already held: they are history, not "now" (the caller judges limits
-        on the others only).
+        Samples before ``current_after`` arrived too old to be "now" (a
+        backlog into a channel that holds nothing newer; a publisher whose
+        clock lags the receive clock): they are kept as history too, but
+        ``received`` does not move for them, and ``arrival_lag_s`` says how
+        old the newest of them was when it arrived.
+
+        Returns how many of the first samples are history, not "now" (no
+        newer than the newest already held, or before ``current_after``):
+        the caller judges live limits on the others only.
         """
         n = int(t.shape[0])
         if n == 0:
             return 0
+        too_old = (
+            int(np.searchsorted(t, current_after, side="left"))
+            if current_after > -math.inf
+            else 0
+        )
         with self._lock:
             newest = self._newest_locked()
             if newest == newest and float(t[0]) <= newest:
                 old = int(np.searchsorted(t, newest, side="right"))
                 if float(t[0]) < newest:
                     self._merge(t, y)
-                    if old < n:
-                        self.received = received
-                    return old
+                    history = max(old, too_old)
+                    if old < n:  # the newest sample held is one of these
+                        self._arrived(received, float(t[-1]), too_old < n)
+                    return history
             else:
                 old = 0
-        self.received = received
+        history = max(old, too_old)
+        self._arrived(received, float(t[-1]), too_old < n)
         cap = self.capacity
         if n > cap:
             t, y = t[-cap:], y[-cap:]
@@ -126,7 +149,15 @@ class ChannelBuffer:
             self._count = min(size, self._count + m)
             self.total += m + skipped
             self.version += 1
-        return old
+        return history
+
+    def _arrived(self, received: float, newest: float, current: bool) -> None:
+        """Note the arrival of a new newest sample, current or arrived old."""
+        if current:
+            self.received = received
+            self.arrival_lag_s = math.nan
+        else:
+            self.arrival_lag_s = received - newest
 
     def _newest_locked(self) -> float:
         if self._count == 0:
@@ -165,7 +196,12 @@ class ChannelBuffer:
             return self._newest_locked()
 
     def restore(
-        self, t: np.ndarray, y: np.ndarray, total: int, received: float
+        self,
+        t: np.ndarray,
+        y: np.ndarray,
+        total: int,
+        received: float,
+        arrival_lag_s: float = math.nan,
     ) -> None:
         """Hold exactly ``t, y`` as if ``total`` samples had been appended.
 
@@ -180,6 +216,7 @@ class ChannelBuffer:
             self.total = total
             self._reset_total = total
             self.received = received
+            self.arrival_lag_s = arrival_lag_s
             self.version += 1
 
     def _grow(self, needed: int) -> None:
@@ -284,6 +321,11 @@ class SourceStats:
     #: Samples that arrived older than what their channel already held (a
     #: backlog): archived and kept as history, never shown as "now".
     late: int = 0
+    #: Samples that arrived further behind the source's "now" than their
+    #: channel's stale time (plus ``pipeline.CLOCK_SLACK_S``): history too.
+    arrived_old: int = 0
+    #: The source sent rows marked as a recording sent again (``Frame.recorded``).
+    recorded: bool = False
     clock: SourceClock = field(default_factory=SourceClock)
     rate_hz: float = 0.0
     _rate_mark_time: float = float("nan")

@@ -6,6 +6,7 @@ so every display, alarm and dose total is computed the same way.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 import numpy as np
@@ -17,6 +18,7 @@ from telemetry.core.derived import DewPointDeriver
 from telemetry.core.limits import LimitEvaluator, LimitTransition
 from telemetry.core.severity import Severity
 from telemetry.core.source_clock import SourceClock
+from telemetry.core.units import format_duration
 from telemetry.core.wire import Frame, WireError, decode_frame, split_topic
 
 if TYPE_CHECKING:
@@ -60,6 +62,14 @@ TIME_AHEAD = "time ahead"
 EARLIEST_SAMPLE_TIME = 946_684_800.0
 #: ``WireError.reason`` of a message refused for ``earliest_time``.
 TIME_BEFORE_2000 = "time before 2000"
+#: A sample is "now" only if it is at most its channel's stale time (with the
+#: batching allowance) plus this behind its source's clock when it arrives:
+#: room for the downlink's latency and a publisher's clock error. Older ones
+#: (a backlog after a loss of signal into channels that hold nothing newer; a
+#: publisher whose clock lags, or that resends a recording without marking it)
+#: are history: archived and plotted, never the readout's current value, never
+#: the live alarm state. A clock more than this off is itself a fault to see.
+CLOCK_SLACK_S = 30.0
 
 Batch = tuple[str, np.ndarray, np.ndarray]
 _LINK_SEVERITY = {
@@ -150,6 +160,7 @@ class Pipeline:
         max_time_ahead_s: float | None = None,
         max_interval_s: float = MAX_LEARNED_INTERVAL_S,
         earliest_time: float | None = None,
+        clock_slack_s: float | None = None,
     ) -> None:
         """Build the data path; nothing runs until ``ingest``.
 
@@ -170,6 +181,13 @@ class Pipeline:
             Refuse a message with a sample time before this (reason
             ``"time before 2000"``): live sessions and imports pass
             ``EARLIEST_SAMPLE_TIME``; replays read what was accepted.
+        clock_slack_s
+            Judge whether each sample is "now" when it arrives: one further
+            behind its source's clock than its channel's stale time plus this
+            is history, not the readout's current value or the live alarm
+            state (``CLOCK_SLACK_S``, passed by live sessions, replays and
+            imports, which all have real receive times). ``None`` judges
+            nothing: every sample newer than what a channel holds is "now".
         """
         if max_time_ahead_s is not None and not max_time_ahead_s >= 0:
             raise ValueError(f"max_time_ahead_s must be >= 0, got {max_time_ahead_s}")
@@ -177,6 +195,7 @@ class Pipeline:
             raise ValueError(f"max_interval_s must be > 0, got {max_interval_s}")
         self.max_time_ahead_s = max_time_ahead_s
         self.earliest_time = earliest_time
+        self.clock_slack_s = clock_slack_s
         self.max_interval_s = max_interval_s
         self.dictionary = dictionary
         self.store = store
@@ -190,6 +209,7 @@ class Pipeline:
         self._announced: set[str] = set()
         self._last_reject_event: dict[tuple[str | None, str], float] = {}
         self._last_change: dict[str, float] = {}
+        self._stale_after: dict[str, float] = {}  # key -> stale_after_s
         self._pending_sources: list[str] = []
         self._budget_cache: tuple[set[str], int, int, int] | None = None
         self._source_stale_s = {
@@ -245,6 +265,15 @@ class Pipeline:
             )
             if self.max_time_ahead_s is not None:
                 stats.clock.observe(received, newest)
+        if frame.recorded and not stats.recorded:
+            stats.recorded = True
+            self._note_recorded(frame.source, stats, received)
+        # Where the source's clock is: a recording sent again is judged in its
+        # own time, anything else on the receive clock (or the line of an
+        # accelerated simulator's clock).
+        source_now = (
+            stats.last_sample_time if frame.recorded else stats.clock.now(received)
+        )
         self._announce(decoded)
         for batch in decoded.batches:
             self._change_events(batch)
@@ -260,7 +289,8 @@ class Pipeline:
                     int(event.severity),
                 )
         transitions: list[LimitTransition] = []
-        late = 0
+        history = arrived_old = 0
+        oldest_lag = 0.0
         for batch in (*decoded.batches, *derived):
             buf = self.store.buffer(batch.key)
             if buf is None:
@@ -268,19 +298,37 @@ class Pipeline:
                 buf = self.store.ensure(
                     batch.key, None if declared else UNDECLARED_CAPACITY
                 )
-            # Samples no newer than what the channel holds are a backlog: they
-            # go to the archive and into history (merged in time order), but
-            # never become the readout's "now" or drive the live limit state.
-            fresh = buf.append(batch.times, batch.values, received)
-            late += fresh
+            # Samples no newer than what the channel holds (a backlog) or too
+            # far behind the source's clock (CLOCK_SLACK_S) go to the archive
+            # and into history (merged in time order), but never become the
+            # readout's "now" or drive the live limit state.
+            current_after = (
+                source_now - self._current_window(batch.key, stats)
+                if self.clock_slack_s is not None
+                else -math.inf
+            )
+            if float(batch.times[0]) < current_after:
+                # Newer than what the channel holds, yet too old to be "now".
+                held = buf.newest_time()
+                n_old = int(np.searchsorted(batch.times, current_after))
+                if held == held:
+                    n_old -= int(np.searchsorted(batch.times[:n_old], held, "right"))
+                if n_old > 0:
+                    arrived_old += n_old
+                    oldest_lag = max(oldest_lag, source_now - float(batch.times[0]))
+            fresh = buf.append(batch.times, batch.values, received, current_after)
+            history += fresh
             evaluator = self._evaluator(batch.key)
             if evaluator is not None and fresh < batch.times.shape[0]:
                 transitions.extend(
                     evaluator.evaluate(batch.times[fresh:], batch.values[fresh:])
                 )
-        if late:
-            stats.late += late
-            self._note_backlog(frame.source, stats, late, received)
+        if history:
+            stats.late += history - arrived_old
+            stats.arrived_old += arrived_old
+            self._note_backlog(
+                frame.source, stats, history, arrived_old, oldest_lag, received
+            )
         if self.archive is not None:
             self.archive.put_frame(
                 received,
@@ -297,24 +345,78 @@ class Pipeline:
             self.on_decoded(frame, decoded)
         return decoded
 
+    def _current_window(self, key: str, stats: SourceStats) -> float:
+        """Return how far behind its source's clock a ``key`` sample is still "now"."""
+        stale_s = self._stale_after.get(key)
+        if stale_s is None:
+            spec = self.dictionary.channel_for_key(key)
+            stale_s = (
+                spec.stale_after_s
+                if spec is not None
+                else self._source_stale_s.get(key.partition(".")[0], 5.0)
+            )
+            self._stale_after[key] = stale_s
+        # A publisher that batches (10 s of rows per message) sends rows up to
+        # its cadence old: allow for it, as the readouts' staleness does.
+        if stats.interval_s == stats.interval_s:
+            stale_s = max(stale_s, 2.5 * stats.interval_s)
+        return stale_s + (self.clock_slack_s or 0.0)
+
     def _note_backlog(
-        self, source: str, stats: SourceStats, late: int, received: float
+        self,
+        source: str,
+        stats: SourceStats,
+        history: int,
+        arrived_old: int,
+        oldest_lag: float,
+        received: float,
     ) -> None:
         """Say (folded per source) that old samples went to history, not "now"."""
         if not stats.declared:
             return
-        key = (source, "backlog")
+        kind = "arrived old" if arrived_old else "backlog"
+        key = (source, kind)
         last = self._last_reject_event.get(key)
         if last is not None and received - last < REJECT_EVENT_INTERVAL_S:
             return
         self._last_reject_event[key] = received
+        if not arrived_old:
+            self._event(
+                received,
+                source,
+                kind,
+                f"{history} sample(s) older than the newest held went to the "
+                f"archive and history, not to the live readouts ({stats.late} so "
+                "far)",
+                int(Severity.NOMINAL),
+            )
+            return
+        clock = "its own newest sample" if stats.recorded else "the receive clock"
         self._event(
             received,
             source,
-            "backlog",
-            f"{late} sample(s) older than the newest held went to the archive "
-            f"and history, not to the live readouts ({stats.late} so far)",
-            int(Severity.NOMINAL),
+            kind,
+            f"{arrived_old} sample(s) arrived up to {format_duration(oldest_lag)} "
+            f"behind {clock}, more than their channels' stale time + "
+            f"{self.clock_slack_s or 0.0:g} s: archived and plotted as history, "
+            f"not shown as current ({stats.arrived_old} so far). A backlog after "
+            "a loss of signal, a publisher clock that lags, or a recording sent again "
+            "without its mark",
+            int(Severity.WATCH),
+        )
+
+    def _note_recorded(self, source: str, stats: SourceStats, received: float) -> None:
+        """Say once that a source sends a recording, not live telemetry."""
+        if not stats.declared:
+            return
+        self._event(
+            received,
+            source,
+            "recording",
+            "its messages are marked as a recording sent again (kibo-console "
+            "replay): shown in the recording's own time, not live telemetry; "
+            "a live console writes none of it to the crew dose ledger",
+            int(Severity.WATCH),
         )
 
     def _check_earliest(self, frame: Frame) -> None:

@@ -82,6 +82,18 @@ class SourceClock:
         ahead = self.first_time + self.rate * (elapsed + JITTER_S)
         return max(received, ahead) + bound
 
+    def now(self, received: float) -> float:
+        """Return the source's own "now" at ``received``: where its clock is.
+
+        The receive clock, or for an accelerated clock the point its line
+        has reached (ahead of the receive clock). A sample well before it is
+        an old one, whenever it arrives.
+        """
+        if not self.accelerated:
+            return received
+        elapsed = max(0.0, received - self.first_received)
+        return max(received, self.first_time + self.rate * elapsed)
+
     def observe(self, received: float, newest: float) -> None:
         """Learn from one accepted or refused message (receive, newest sample)."""
         anchored = max(newest, received)

@@ -31,13 +31,21 @@ Value = float | bool | str | None
 
 
 class Envelope(msgspec.Struct, forbid_unknown_fields=False):
-    """One message as published: ``t`` rows, ``ch`` columns of the same length."""
+    """One message as published: ``t`` rows, ``ch`` columns of the same length.
+
+    ``rec`` (optional, false when absent) says the rows are a recording sent
+    again (``kibo-console replay``), not live telemetry: a console shows them
+    in their own time, marked as recorded, and never writes them to the crew
+    dose ledger. Without it, a row far older than the receive clock is an old
+    row (a backlog), never "now".
+    """
 
     v: int
     src: str
     seq: Annotated[int, msgspec.Meta(ge=0, le=MAX_SEQ)]
     t: list[float]
     ch: dict[str, list[Value]]
+    rec: bool = False
 
 
 _json_decoder: Final = msgspec.json.Decoder(Envelope)
@@ -70,6 +78,8 @@ class Frame:
     times: np.ndarray
     columns: dict[str, list[Value]]
     encoding: Literal["json", "msgpack"]
+    #: The publisher marked the rows as a recording sent again (``Envelope.rec``).
+    recorded: bool = False
 
     @property
     def topic(self) -> str:
@@ -188,7 +198,26 @@ def decode_frame(parts: list[bytes]) -> Frame:
             f"t[{bad}] = {env.t[bad]!r} is not UTC seconds in 1970..2106 "
             "(milliseconds?)",
         )
-    return Frame(family, source, env.seq, times, env.ch, encoding)
+    return Frame(family, source, env.seq, times, env.ch, encoding, env.rec)
+
+
+def mark_recorded(payload: bytes) -> bytes:
+    """Return ``payload`` with ``rec`` set: the rows are a recording sent again.
+
+    Every other field is kept as it was (decoded and re-encoded generically,
+    so fields this console does not know survive). A payload that does not
+    decode as a map is returned unchanged: the receiving console rejects it
+    with its reason, as it was rejected (or accepted) when recorded.
+    """
+    json = payload[:1] == b"{"
+    try:
+        body = (msgspec.json.decode if json else msgspec.msgpack.decode)(payload)
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+        return payload
+    if not isinstance(body, dict):
+        return payload
+    body["rec"] = True
+    return (_json_encoder if json else _msgpack_encoder).encode(body)
 
 
 def _to_wire_list(column: Any) -> list[Any]:

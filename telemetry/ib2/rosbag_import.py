@@ -27,7 +27,12 @@ from rosbags.rosbag2 import Reader as Reader2
 from telemetry.archive.writer import ArchiveWriter
 from telemetry.core.alarms import AlarmBook
 from telemetry.core.channels import ChannelStore
-from telemetry.core.pipeline import DEFAULT_TICK_S, EARLIEST_SAMPLE_TIME, Pipeline
+from telemetry.core.pipeline import (
+    CLOCK_SLACK_S,
+    DEFAULT_TICK_S,
+    EARLIEST_SAMPLE_TIME,
+    Pipeline,
+)
 from telemetry.core.wire import encode_frame
 from telemetry.ib2.dock import decode_dock
 from telemetry.ib2.downlink import ChannelBound, DownlinkDecoder, columns_of
@@ -165,6 +170,7 @@ def import_bag(
             writer,
             derivers,
             earliest_time=EARLIEST_SAMPLE_TIME,
+            clock_slack_s=CLOCK_SLACK_S,
         )
         families = {source: "robot", dock_source: "dock"}
         for sid in families:

@@ -25,7 +25,12 @@ from telemetry.bus.subscriber import (
 from telemetry.core.alarms import AlarmBook
 from telemetry.core.channels import DEFAULT_CAPACITY, ChannelStore
 from telemetry.core.limits import LimitTransition
-from telemetry.core.pipeline import EARLIEST_SAMPLE_TIME, MAX_TIME_AHEAD_S, Pipeline
+from telemetry.core.pipeline import (
+    CLOCK_SLACK_S,
+    EARLIEST_SAMPLE_TIME,
+    MAX_TIME_AHEAD_S,
+    Pipeline,
+)
 from telemetry.core.severity import Severity
 from telemetry.core.text import utc_text
 from telemetry.live.dose_bins import DoseBinWriter
@@ -209,6 +214,7 @@ class LiveSession:
             derivers,
             max_time_ahead_s=config.max_time_ahead_s,
             earliest_time=EARLIEST_SAMPLE_TIME,
+            clock_slack_s=CLOCK_SLACK_S,
         )
         self.archive_watch = (
             ArchiveWatch(self.archive, self.alarms, self.note)
@@ -309,15 +315,28 @@ class LiveSession:
         # Once per bin, written or not: session_bins() walks the whole session.
         self._ledger_bin = current
         first, until, bins = dose.session_bins()
-        if first < now - LEDGER_MAX_LAG_S or until > now + LEDGER_MAX_LEAD_S:
+        # A recording sent again (marked on the wire) is never crew dose,
+        # however recent: this morning's session replayed to a classroom
+        # would otherwise count twice.
+        recorded = sorted(s for s, st in self.store.sources.items() if st.recorded)
+        if (
+            recorded
+            or first < now - LEDGER_MAX_LAG_S
+            or until > now + LEDGER_MAX_LEAD_S
+        ):
             if not self._ledger_refused:
                 self._ledger_refused = True
+                why = (
+                    f"{', '.join(recorded[:5])} sent a recording (kibo-console "
+                    "replay), not live telemetry"
+                    if recorded
+                    else f"sample times {utc_text(first)} to {utc_text(until)} "
+                    "are not live (a recording or an accelerated simulator)"
+                )
                 self.note(
                     now,
                     "dose ledger",
-                    f"not written: sample times {utc_text(first)} to {utc_text(until)} "
-                    "are not live (a recording or an accelerated simulator); "
-                    "the ledger keeps real crew dose only",
+                    f"not written: {why}; the ledger keeps real crew dose only",
                     int(Severity.WATCH),
                 )
             return

@@ -91,7 +91,8 @@ class _Checkpoint:
     """Pipeline state after every frame and tick up to ``time``; the replay thread's."""
 
     time: float
-    buffers: dict[str, tuple[int, float]]  # key -> (append count, received)
+    # key -> (append count, received, arrival lag)
+    buffers: dict[str, tuple[int, float, float]]
     sources: dict[str, SourceStats]
     rejected_by_reason: dict[str, int]
     rejected_total: int
@@ -468,7 +469,7 @@ class ReplayEngine:
             if buf is None:
                 continue
             self._history.setdefault(key, _History()).extend(buf)
-            state.buffers[key] = (buf.total, buf.received)
+            state.buffers[key] = (buf.total, buf.received, buf.arrival_lag_s)
         self._checkpoints.append(state)
 
     def _restore(self, k: int) -> None:
@@ -481,10 +482,10 @@ class ReplayEngine:
         keys = store.keys()
         old = {key: b for key in keys if (b := store.buffer(key)) is not None}
         buffers: dict[str, ChannelBuffer] = {}
-        for key, (count, received) in cp.buffers.items():
+        for key, (count, received, lag) in cp.buffers.items():
             buf = old.get(key) or ChannelBuffer(store.capacity)
             t, y = self._history[key].window(count - buf.capacity, count)
-            buf.restore(t, y, count, received)
+            buf.restore(t, y, count, received, lag)
             buffers[key] = buf
         store.restore(
             buffers,

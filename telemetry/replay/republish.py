@@ -9,6 +9,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Final
 
+from telemetry.core.wire import mark_recorded
 from telemetry.faults.injection import FaultPlan, load_injector
 from telemetry.replay.session_reader import SessionReader, check_speed, paced
 
@@ -65,8 +66,11 @@ def republish(
         server admitting only its allow-list of consoles, or a CURVE client
         of a listening console.
 
-    Messages go out as recorded (topic and body byte for byte, so sequence
-    numbers are preserved) unless a fault rewrites or drops them.
+    Messages go out as recorded (topic, sequence numbers, times and values)
+    unless a fault rewrites or drops them, with the body marked ``rec``
+    (``telemetry.core.wire.mark_recorded``): a console shows the rows in
+    their own time, marked as a recording, and never writes them to the crew
+    dose ledger, however recent the recording is.
 
     Raises
     ------
@@ -89,6 +93,8 @@ def republish(
                 if injector is not None:
                     parts = injector.apply([topic, body])
                 if parts is not None:
+                    if len(parts) == 2:
+                        parts = [parts[0], mark_recorded(parts[1])]
                     yield RawMessage(t, parts)
 
         stats = publish_with_curve(

@@ -17,7 +17,7 @@ from console.context import ConsoleContext
 from telemetry.core.alarms import AlarmBook
 from telemetry.core.channels import ChannelStore
 from telemetry.core.dictionary import DEFAULT_DICTIONARY, TelemetryDictionary
-from telemetry.core.pipeline import Pipeline
+from telemetry.core.pipeline import CLOCK_SLACK_S, Pipeline
 from telemetry.core.wire import Frame, encode_frame
 from widgets.levels import apply_theme, style_sheet
 
@@ -95,7 +95,14 @@ class Feed:
         self.archive = RecordingArchive()
         self.store = ChannelStore(capacity=5000)
         self.alarms = AlarmBook(on_action=self.archive.put_action, operator=operator)
-        self.pipeline = Pipeline(dictionary, self.store, self.alarms, self.archive)
+        # "Now" judged as a live session judges it (CLOCK_SLACK_S).
+        self.pipeline = Pipeline(
+            dictionary,
+            self.store,
+            self.alarms,
+            self.archive,
+            clock_slack_s=CLOCK_SLACK_S,
+        )
         self.clock = Clock()
         self.context = ConsoleContext(
             dictionary=dictionary,
@@ -107,14 +114,23 @@ class Feed:
         self._seq: dict[str, int] = {}
 
     def send(
-        self, family: str, source: str, times: Sequence[float], **columns: Sequence[Any]
+        self,
+        family: str,
+        source: str,
+        times: Sequence[float],
+        received: float | None = None,
+        **columns: Sequence[Any],
     ) -> None:
-        """Ingest one message; the clock moves to its last sample time."""
+        """Ingest one message received at ``received`` (default: its last sample time).
+
+        The clock moves to the receive time.
+        """
         seq = self._seq.get(source, 0)
         self._seq[source] = seq + 1
         parts = encode_frame(family, source, seq, list(times), dict(columns))
-        self.clock.t = max(self.clock.t, float(times[-1]))
-        self.pipeline.ingest(parts, received=float(times[-1]))
+        at = float(times[-1]) if received is None else received
+        self.clock.t = max(self.clock.t, at)
+        self.pipeline.ingest(parts, received=at)
 
     def each_second(
         self, family: str, source: str, t0: float, n: int, **columns: Any

@@ -118,6 +118,30 @@ def test_silent_robot_goes_stale_on_the_map(dock: RobotDock, feed: Feed) -> None
     assert dock.readout("ib2-a", "Battery").tag() == "STALE · 20 s old"
 
 
+def test_a_backlog_into_an_empty_panel_is_never_shown_as_current(
+    dock: RobotDock, feed: Feed
+) -> None:
+    """Console started during a loss of signal: the hour-old dump comes first."""
+    now = T0 + 3600
+    old = [T0 + i for i in range(5)]
+    row = {"battery_pct": 3.0, "pos_x": 2.0, "pos_y": 0.0, "pos_z": 0.0}
+    feed.send("robot", "ib2-a", old, now, **{k: [v] * 5 for k, v in row.items()})
+    dock.refresh(feed.clock())
+    battery = dock.readout("ib2-a", "Battery")
+    # The value is there (history), but says it is old, and raises nothing.
+    assert battery.text() == "3"
+    assert battery.level() is Level.STALE
+    assert battery.tag() == "STALE · arrived 60 min old"
+    assert dock.map.robot_level("ib2-a") is Level.STALE
+    assert feed.alarms.get("ib2-a.battery_pct") is None
+    # Live data then arrives: it is "now", and judged.
+    feed.robot("ib2-a", now + 1, 3, battery_pct=4.0)
+    dock.refresh(feed.clock())
+    assert battery.text() == "4"
+    assert battery.level() is Level.CRITICAL
+    assert battery.tag() == "CRITICAL"
+
+
 def test_a_cleared_store_clears_the_panel(dock: RobotDock, feed: Feed) -> None:
     feed.robot("ib2-a", T0, 2)
     dock.refresh(feed.clock())

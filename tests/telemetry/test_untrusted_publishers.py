@@ -8,7 +8,9 @@ the time rules that depend on the receive clock drive the session's clock.
 from __future__ import annotations
 
 import math
+import sqlite3
 import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -18,6 +20,7 @@ import zmq
 from polling import wait_for
 
 from telemetry.archive.reader import ArchiveReader
+from telemetry.bus.subscriber import listen_endpoint
 from telemetry.core.channels import ChannelStore
 from telemetry.core.decoding import DERIVED_ON_WIRE
 from telemetry.core.dictionary import TelemetryDictionary
@@ -31,7 +34,9 @@ from telemetry.core.pipeline import (
 from telemetry.core.severity import Severity
 from telemetry.core.source_clock import LEARN_S
 from telemetry.core.wire import encode_frame
-from telemetry.live.session import LiveSession, SessionConfig
+from telemetry.live.session import LiveSession, SessionConfig, build_derivers
+from telemetry.replay.republish import republish
+from telemetry.sim.recording import record_simulated_session
 from telemetry.sim.simulator import Simulator
 
 if TYPE_CHECKING:
@@ -87,7 +92,12 @@ class Feed:
         store = self.session.store
 
         def done() -> bool:
-            return self.session.subscriber.received >= self.sent
+            # Processed, not only received: accepted or rejected.
+            try:
+                accepted = sum(s.messages for s in list(store.sources.values()))
+            except RuntimeError:  # the pipeline added a source meanwhile
+                return False
+            return accepted + store.rejected_total >= self.sent
 
         wait_for(done, 20.0, f"{self.sent} messages to arrive", every=0.01)
         assert store is self.session.store
@@ -218,6 +228,74 @@ def test_a_backlog_goes_to_history_never_to_now(feed: Feed, tmp_path: Path) -> N
     with ArchiveReader(tmp_path / "session.sqlite") as reader:
         t, _ = reader.channel_window("ib2-a.battery_pct", None, None)
         assert np.asarray(t).tolist() == old + live
+
+
+def test_an_old_sample_into_an_empty_channel_is_history_not_now(feed: Feed) -> None:
+    """Console started during a loss of signal: the hour-old dump comes first."""
+    old = [NOW - 3600 + i for i in range(10)]
+    feed.send(encode_frame("robot", "ib2-a", 0, old, {"battery_pct": [3.0] * 10}))
+    feed.settle()
+    buf = feed.session.store.buffer("ib2-a.battery_pct")
+    assert buf is not None
+    # Archived and in history (a plot or a window query finds it)...
+    assert buf.window(NOW - 4000)[0].tolist() == old
+    # ...but it never was "now": no arrival to judge staleness from, its age
+    # on arrival kept for the readout, and no live alarm from a 3 % battery.
+    assert math.isnan(buf.received)
+    assert buf.arrival_lag_s == pytest.approx(3591.0)
+    alarm = feed.session.alarms.get("ib2-a.battery_pct")
+    assert alarm is None or alarm.severity == Severity.NOMINAL
+    stats = feed.session.store.sources["ib2-a"]
+    assert (stats.arrived_old, stats.late) == (10, 0)
+    [said] = kinds(feed.session, "arrived old")
+    assert said.startswith("10 sample(s) arrived up to 60 min behind the receive")
+    # Live data then is "now" again, and judged.
+    feed.send(encode_frame("robot", "ib2-a", 1, [NOW], {"battery_pct": [80.0]}))
+    feed.settle()
+    assert buf.received == NOW and math.isnan(buf.arrival_lag_s)
+    assert buf.latest() == (NOW, 80.0)
+
+
+def test_a_recording_sent_again_is_shown_in_its_own_time_never_in_the_ledger(
+    tmp_path: Path,
+) -> None:
+    """This morning's session replayed to a console: its data, never crew dose."""
+    dictionary = TelemetryDictionary.load()
+    recording = tmp_path / "morning.sqlite"
+    # Two hours old: within the day a lagging clock may still be crew dose.
+    began = time.time() - 7200.0
+    record_simulated_session(recording, dictionary, 120.0, start_time=began)
+    ledger = tmp_path / "dose_ledger.sqlite"
+    session = LiveSession(
+        dictionary,
+        SessionConfig(
+            [listen_endpoint("tcp://127.0.0.1:*")],
+            tmp_path / "console.sqlite",
+            dose_ledger=ledger,
+        ),
+        build_derivers(dictionary),
+    )
+    session.start()
+    try:
+        [endpoint] = session.subscriber.listening_on
+        sent = republish(recording, endpoint, speed=0, connect=True)
+        wait_for(lambda: session.subscriber.received >= sent, 30.0, "the recording")
+    finally:
+        session.stop()
+    store = session.store
+    assert store.sources["ib2-a"].recorded
+    buf = store.buffer("ib2-a.battery_pct")
+    assert buf is not None and buf.latest() is not None
+    # Shown in the recording's own time: current, not "arrived old".
+    assert math.isfinite(buf.received) and math.isnan(buf.arrival_lag_s)
+    assert store.sources["ib2-a"].arrived_old == 0
+    assert kinds(session, "recording")
+    # Not one bin of it in the crew's dose ledger, and the officer is told.
+    with sqlite3.connect(ledger) as db:
+        assert db.execute("SELECT count(*) FROM ledger_bins").fetchone() == (0,)
+    db.close()
+    [refused] = [d for d in kinds(session, "dose ledger") if "not written" in d]
+    assert "sent a recording (kibo-console replay), not live telemetry" in refused
 
 
 def test_the_time_bound_cannot_be_walked_forward(tmp_path: Path) -> None:
