@@ -50,6 +50,23 @@ def finite_positive(text: str) -> float:
     return value
 
 
+def real_time_or_faster(text: str) -> float:
+    """Parse a simulator's ``--rate-scale``: a finite number, 1 or more (argparse type).
+
+    A simulated clock slower than real time falls behind the receive clock,
+    and consoles rightly show its data as arrived old; a recording is slowed
+    down with ``--replay-speed`` instead.
+    """
+    value = _finite(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(
+            f"must be 1 (real time) or more, got {text!r}: a slower simulated "
+            "clock falls behind the receive clock and consoles show its data as "
+            "arrived old (replay a recording with --replay-speed to slow it down)"
+        )
+    return value
+
+
 def _finite(text: str) -> float:
     try:
         value = float(text)

@@ -25,6 +25,7 @@ from console.archive_commands import (
     finite_non_negative,
     finite_positive,
     finite_seconds,
+    real_time_or_faster,
     report_loss,
     run_export,
     run_info,
@@ -157,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sim.add_argument(
         "--rate-scale",
-        type=finite_positive,
+        type=real_time_or_faster,
         default=1.0,
         help="simulated seconds per wall second (scenarios compress with it)",
     )

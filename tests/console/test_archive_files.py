@@ -197,6 +197,13 @@ def test_durations_that_are_not_a_positive_number_are_refused(
     assert not (tmp_path / "a.sqlite").exists()
 
 
+def test_a_simulator_slower_than_real_time_is_refused(tmp_path: Path) -> None:
+    done = run("sim", "--bind", free_tcp_endpoint(), "--rate-scale", "0.5", timeout=30)
+    assert done.returncode == 2
+    assert "--rate-scale: must be 1 (real time) or more" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
 # ------------------------------------------------------------ one writer
 
 
