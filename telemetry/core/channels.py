@@ -86,7 +86,7 @@ class ChannelBuffer:
         t: np.ndarray,
         y: np.ndarray,
         received: float = float("nan"),
-        current_after: float = -math.inf,
+        arrived_old_by: float | None = None,
     ) -> int:
         """Add samples given in time order (only the newest ``capacity`` are kept).
 
@@ -95,38 +95,31 @@ class ChannelBuffer:
         order (``window`` finds them) and ``latest`` stays the newest sample;
         ``received`` then only moves if something newer came with them.
 
-        Samples before ``current_after`` arrived too old to be "now" (a
-        backlog into a channel that holds nothing newer; a publisher whose
-        clock lags the receive clock): they are kept as history too, but
-        ``received`` does not move for them, and ``arrival_lag_s`` says how
-        old the newest of them was when it arrived.
+        ``arrived_old_by`` (seconds) says the samples arrived that far behind
+        their source's clock, too old to be "now" (a backlog into a channel
+        that holds nothing newer; a publisher whose clock lags): they are kept
+        as history, but ``received`` does not move for them, and
+        ``arrival_lag_s`` keeps how old they were for the readout.
 
-        Returns how many of the first samples are history, not "now" (no
-        newer than the newest already held, or before ``current_after``):
-        the caller judges live limits on the others only.
+        Returns how many of the first samples are history, not "now" (all of
+        them when they arrived old, else those no newer than the newest
+        already held): the caller judges live limits on the others only.
         """
         n = int(t.shape[0])
         if n == 0:
             return 0
-        too_old = (
-            int(np.searchsorted(t, current_after, side="left"))
-            if current_after > -math.inf
-            else 0
-        )
         with self._lock:
             newest = self._newest_locked()
             if newest == newest and float(t[0]) <= newest:
                 old = int(np.searchsorted(t, newest, side="right"))
                 if float(t[0]) < newest:
                     self._merge(t, y)
-                    history = max(old, too_old)
                     if old < n:  # the newest sample held is one of these
-                        self._arrived(received, float(t[-1]), too_old < n)
-                    return history
+                        self._arrived(received, arrived_old_by)
+                    return n if arrived_old_by is not None else old
             else:
                 old = 0
-        history = max(old, too_old)
-        self._arrived(received, float(t[-1]), too_old < n)
+        self._arrived(received, arrived_old_by)
         cap = self.capacity
         if n > cap:
             t, y = t[-cap:], y[-cap:]
@@ -149,15 +142,15 @@ class ChannelBuffer:
             self._count = min(size, self._count + m)
             self.total += m + skipped
             self.version += 1
-        return history
+        return n if arrived_old_by is not None else old
 
-    def _arrived(self, received: float, newest: float, current: bool) -> None:
+    def _arrived(self, received: float, arrived_old_by: float | None) -> None:
         """Note the arrival of a new newest sample, current or arrived old."""
-        if current:
+        if arrived_old_by is None:
             self.received = received
             self.arrival_lag_s = math.nan
         else:
-            self.arrival_lag_s = received - newest
+            self.arrival_lag_s = arrived_old_by
 
     def _newest_locked(self) -> float:
         if self._count == 0:
@@ -321,8 +314,9 @@ class SourceStats:
     #: Samples that arrived older than what their channel already held (a
     #: backlog): archived and kept as history, never shown as "now".
     late: int = 0
-    #: Samples that arrived further behind the source's "now" than their
-    #: channel's stale time (plus ``pipeline.CLOCK_SLACK_S``): history too.
+    #: Samples newer than their channel held, of messages that arrived further
+    #: behind the source's clock than their channels' stale time plus
+    #: ``pipeline.CLOCK_SLACK_S``: history too.
     arrived_old: int = 0
     #: The source sent rows marked as a recording sent again (``Frame.recorded``).
     recorded: bool = False

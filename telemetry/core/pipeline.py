@@ -6,7 +6,6 @@ so every display, alarm and dose total is computed the same way.
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 import numpy as np
@@ -62,13 +61,14 @@ TIME_AHEAD = "time ahead"
 EARLIEST_SAMPLE_TIME = 946_684_800.0
 #: ``WireError.reason`` of a message refused for ``earliest_time``.
 TIME_BEFORE_2000 = "time before 2000"
-#: A sample is "now" only if it is at most its channel's stale time (with the
-#: batching allowance) plus this behind its source's clock when it arrives:
-#: room for the downlink's latency and a publisher's clock error. Older ones
-#: (a backlog after a loss of signal into channels that hold nothing newer; a
-#: publisher whose clock lags, or that resends a recording without marking it)
-#: are history: archived and plotted, never the readout's current value, never
-#: the live alarm state. A clock more than this off is itself a fault to see.
+#: A message is "now" only if its newest row is at most its channels' stale
+#: time plus this (times the clock's rate, for an accelerated simulator) behind
+#: its source's clock when it arrives: room for the downlink's latency and a
+#: publisher's clock error. Rows of a later message (a backlog after a loss of
+#: signal, even into channels that hold nothing newer; a publisher whose clock
+#: lags, or that resends a recording without marking it) are history:
+#: archived and plotted, never a readout's current value, never the live alarm
+#: state. A clock more than this off is itself a fault to see.
 CLOCK_SLACK_S = 30.0
 
 Batch = tuple[str, np.ndarray, np.ndarray]
@@ -274,6 +274,7 @@ class Pipeline:
         source_now = (
             stats.last_sample_time if frame.recorded else stats.clock.now(received)
         )
+        arrived_old_by = self._arrived_old_by(frame, decoded, stats, source_now)
         self._announce(decoded)
         for batch in decoded.batches:
             self._change_events(batch)
@@ -289,8 +290,7 @@ class Pipeline:
                     int(event.severity),
                 )
         transitions: list[LimitTransition] = []
-        history = arrived_old = 0
-        oldest_lag = 0.0
+        history = behind_held = 0
         for batch in (*decoded.batches, *derived):
             buf = self.store.buffer(batch.key)
             if buf is None:
@@ -298,25 +298,15 @@ class Pipeline:
                 buf = self.store.ensure(
                     batch.key, None if declared else UNDECLARED_CAPACITY
                 )
-            # Samples no newer than what the channel holds (a backlog) or too
-            # far behind the source's clock (CLOCK_SLACK_S) go to the archive
+            # Samples no newer than what the channel holds (a backlog), and
+            # every sample of a message that arrived too old, go to the archive
             # and into history (merged in time order), but never become the
             # readout's "now" or drive the live limit state.
-            current_after = (
-                source_now - self._current_window(batch.key, stats)
-                if self.clock_slack_s is not None
-                else -math.inf
-            )
-            if float(batch.times[0]) < current_after:
-                # Newer than what the channel holds, yet too old to be "now".
-                held = buf.newest_time()
-                n_old = int(np.searchsorted(batch.times, current_after))
+            if arrived_old_by is not None:
+                held = buf.newest_time()  # older than this is a backlog too
                 if held == held:
-                    n_old -= int(np.searchsorted(batch.times[:n_old], held, "right"))
-                if n_old > 0:
-                    arrived_old += n_old
-                    oldest_lag = max(oldest_lag, source_now - float(batch.times[0]))
-            fresh = buf.append(batch.times, batch.values, received, current_after)
+                    behind_held += int(np.searchsorted(batch.times, held, "right"))
+            fresh = buf.append(batch.times, batch.values, received, arrived_old_by)
             history += fresh
             evaluator = self._evaluator(batch.key)
             if evaluator is not None and fresh < batch.times.shape[0]:
@@ -324,10 +314,16 @@ class Pipeline:
                     evaluator.evaluate(batch.times[fresh:], batch.values[fresh:])
                 )
         if history:
-            stats.late += history - arrived_old
-            stats.arrived_old += arrived_old
+            # Older than what a channel held is a backlog, however it arrived.
+            backlog = history if arrived_old_by is None else behind_held
+            stats.late += backlog
+            stats.arrived_old += history - backlog
             self._note_backlog(
-                frame.source, stats, history, arrived_old, oldest_lag, received
+                frame.source,
+                stats,
+                history,
+                arrived_old_by if history > backlog else None,
+                received,
             )
         if self.archive is not None:
             self.archive.put_frame(
@@ -345,42 +341,58 @@ class Pipeline:
             self.on_decoded(frame, decoded)
         return decoded
 
-    def _current_window(self, key: str, stats: SourceStats) -> float:
-        """Return how far behind its source's clock a ``key`` sample is still "now"."""
-        stale_s = self._stale_after.get(key)
-        if stale_s is None:
-            spec = self.dictionary.channel_for_key(key)
-            stale_s = (
-                spec.stale_after_s
-                if spec is not None
-                else self._source_stale_s.get(key.partition(".")[0], 5.0)
-            )
-            self._stale_after[key] = stale_s
-        # A publisher that batches (10 s of rows per message) sends rows up to
-        # its cadence old: allow for it, as the readouts' staleness does.
-        if stats.interval_s == stats.interval_s:
-            stale_s = max(stale_s, 2.5 * stats.interval_s)
-        return stale_s + (self.clock_slack_s or 0.0)
+    def _arrived_old_by(
+        self,
+        frame: Frame,
+        decoded: DecodedFrame,
+        stats: SourceStats,
+        source_now: float,
+    ) -> float | None:
+        """Return how far behind its source's clock a message arrived too old, or None.
+
+        The newest row decides for the message: a publisher that batches
+        sends rows up to its cadence old with a fresh one, and a slow channel's
+        last value in a fresh message is as current as that channel gets.
+        """
+        slack = self.clock_slack_s
+        if slack is None or not frame.rows:
+            return None
+        stale_s = 0.0
+        for batch in decoded.batches:
+            known = self._stale_after.get(batch.key)
+            if known is None:
+                spec = self.dictionary.channel_for_key(batch.key)
+                known = (
+                    spec.stale_after_s
+                    if spec is not None
+                    else self._source_stale_s.get(frame.source, 5.0)
+                )
+                self._stale_after[batch.key] = known
+            stale_s = max(stale_s, known)
+        # Latency and clock error are receive-clock seconds: an accelerated
+        # simulator's clock covers that many times more in them.
+        rate = stats.clock.rate if stats.clock.accelerated else 1.0
+        lag = source_now - float(frame.times.max())
+        return lag if lag > stale_s + slack * rate else None
 
     def _note_backlog(
         self,
         source: str,
         stats: SourceStats,
         history: int,
-        arrived_old: int,
-        oldest_lag: float,
+        arrived_old_by: float | None,
         received: float,
     ) -> None:
         """Say (folded per source) that old samples went to history, not "now"."""
         if not stats.declared:
             return
-        kind = "arrived old" if arrived_old else "backlog"
+        kind = "backlog" if arrived_old_by is None else "arrived old"
         key = (source, kind)
         last = self._last_reject_event.get(key)
         if last is not None and received - last < REJECT_EVENT_INTERVAL_S:
             return
         self._last_reject_event[key] = received
-        if not arrived_old:
+        if arrived_old_by is None:
             self._event(
                 received,
                 source,
@@ -391,17 +403,23 @@ class Pipeline:
                 int(Severity.NOMINAL),
             )
             return
-        clock = "its own newest sample" if stats.recorded else "the receive clock"
+        clock = (
+            "its own newest sample"
+            if stats.recorded
+            else "its accelerated clock"
+            if stats.clock.accelerated
+            else "the receive clock"
+        )
         self._event(
             received,
             source,
             kind,
-            f"{arrived_old} sample(s) arrived up to {format_duration(oldest_lag)} "
-            f"behind {clock}, more than their channels' stale time + "
+            f"{history} sample(s) arrived {format_duration(arrived_old_by)} behind "
+            f"{clock}, more than their channels' stale time + "
             f"{self.clock_slack_s or 0.0:g} s: archived and plotted as history, "
             f"not shown as current ({stats.arrived_old} so far). A backlog after "
-            "a loss of signal, a publisher clock that lags, or a recording sent again "
-            "without its mark",
+            "a loss of signal, a publisher clock that lags, or a recording sent "
+            "again without its mark",
             int(Severity.WATCH),
         )
 

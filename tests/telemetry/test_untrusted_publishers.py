@@ -248,7 +248,7 @@ def test_an_old_sample_into_an_empty_channel_is_history_not_now(feed: Feed) -> N
     stats = feed.session.store.sources["ib2-a"]
     assert (stats.arrived_old, stats.late) == (10, 0)
     [said] = kinds(feed.session, "arrived old")
-    assert said.startswith("10 sample(s) arrived up to 60 min behind the receive")
+    assert said.startswith("10 sample(s) arrived 60 min behind the receive clock")
     # Live data then is "now" again, and judged.
     feed.send(encode_frame("robot", "ib2-a", 1, [NOW], {"battery_pct": [80.0]}))
     feed.settle()
