@@ -279,6 +279,10 @@ class ConsoleStatusBar(QStatusBar):
         elif t < mark.trouble_until:
             level = Level.WATCH if level is Level.NOMINAL else level
             text = f"{source} ⚠"
+        elif stats.history_alarm:
+            # Messages arrive, but carry only old samples: not a healthy link.
+            level = Level.WARNING
+            text = f"{source} OLD DATA"
         elif stats.recorded:
             # A recording sent again (kibo-console replay): never live.
             text = f"{source} REPLAY"

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 
 from console.docks.panel import Panel, utc_text
 from telemetry.core.alarms import LOAD_WINDOW_S, AlarmLoad
+from telemetry.core.pipeline import HISTORY_ALARM_PREFIX
 from telemetry.core.severity import Severity
 from widgets.event_table import AlarmTable, EventRow
 from widgets.fit_label import FitLabel
@@ -148,6 +149,13 @@ class AlarmDock(Panel):
             description = f"Link to {source} (no messages)"
             value = f"{alarm.value:.0f} s silent" if alarm.active else "up"
             limit = ""
+        elif key.startswith(HISTORY_ALARM_PREFIX):
+            source = key.partition(":")[2]
+            description = (
+                f"{source}: only old samples arriving (clock stepped back? backlog?)"
+            )
+            value = f"{alarm.value:.0f} s" if alarm.active else "current again"
+            limit = ""
         else:
             spec = ctx.dictionary.channel_for_key(key)
             description = spec.description if spec is not None else "undeclared channel"
@@ -269,5 +277,5 @@ class AlarmDock(Panel):
 
     def _on_activated(self, key: str) -> None:
         # Double-click: a quick way to put the alarmed channel on a chart.
-        if not key.startswith("link:"):
+        if not key.startswith(("link:", HISTORY_ALARM_PREFIX)):
             self.plot_requested.emit([key])

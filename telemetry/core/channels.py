@@ -22,6 +22,9 @@ DEFAULT_CAPACITY = 100_000
 #: message whose rows spanned years used to teach a years-long cadence, and
 #: the link was then never flagged stale; 60 s covers any batching publisher.
 MAX_LEARNED_INTERVAL_S = 60.0
+#: Skipped sequence numbers a source remembers, so that a message arriving
+#: out of order (after a later one) is told from a publisher restart.
+MAX_RECENT_MISSED = 256
 # Rings start this small and double up to their capacity: a full-size ring
 # is 1.6 MB, and a publisher inventing channels (bounded at 2,000) must not
 # cost gigabytes before those channels hold any data.
@@ -320,10 +323,47 @@ class SourceStats:
     arrived_old: int = 0
     #: The source sent rows marked as a recording sent again (``Frame.recorded``).
     recorded: bool = False
+    #: Messages whose seq equalled the last one (sent twice).
+    duplicates: int = 0
+    #: Messages that arrived after a later one (their seq had been counted
+    #: missed): late, out of order, not a restart and no longer missed.
+    reordered: int = 0
+    #: Sequence numbers counted missed lately (at most ``MAX_RECENT_MISSED``).
+    recent_missed: set[int] = field(default_factory=set)
+    #: Receive time since which every message of the source carried only
+    #: history (older than held, or arrived old); NaN once a current one came.
+    history_since: float = float("nan")
+    #: The "only history" alarm (``clock:<source>``) is raised.
+    history_alarm: bool = False
     clock: SourceClock = field(default_factory=SourceClock)
     rate_hz: float = 0.0
     _rate_mark_time: float = float("nan")
     _rate_mark_count: int = 0
+
+    def sequence_kind(self, seq: int) -> str:
+        """Say what ``seq`` is: first, next, gap, duplicate, late or restart.
+
+        A seq that fills a recent gap is a late message (out of order), and
+        one equal to the last is the same message again; only a seq that
+        goes back past both is a publisher that restarted counting.
+        """
+        last = self.last_seq
+        if last < 0:
+            return "first"
+        if seq == last + 1:
+            return "next"
+        if seq > last + 1:
+            return "gap"
+        if seq == last:
+            return "duplicate"
+        return "late" if seq in self.recent_missed else "restart"
+
+    def note_missed(self, after: int, seq: int) -> None:
+        """Remember the seqs a gap skipped (the newest ``MAX_RECENT_MISSED``)."""
+        self.recent_missed.update(range(max(after + 1, seq - MAX_RECENT_MISSED), seq))
+        if len(self.recent_missed) > MAX_RECENT_MISSED:
+            floor = seq - MAX_RECENT_MISSED
+            self.recent_missed = {s for s in self.recent_missed if s >= floor}
 
     def learn_interval(
         self,

@@ -30,6 +30,9 @@ class DictionaryError(ValueError):
     """A dictionary file that cannot be used; the message names file, line, entry."""
 
 
+#: Longest number a channel's format may print (see ``ChannelSpec.format_value``).
+MAX_VALUE_CHARS = 12
+
 @dataclass(frozen=True, slots=True)
 class LimitSpec:
     """Low/high thresholds per severity, with persistence and hysteresis.
@@ -115,11 +118,19 @@ class ChannelSpec:
         return f"{code:g}"
 
     def format_value(self, value: float) -> str:
+        """Return ``value`` as the channel's format writes it, in bounded width.
+
+        A corrupt but finite value (1e20 %, -9.99e99 °C) printed by a
+        ``{:.1f}`` format has hundreds of digits: it widened the console's
+        window past the screen. Past ``MAX_VALUE_CHARS`` it reads in
+        exponent form (``1e+20``).
+        """
         if math.isnan(value):
             return "—"
         if self.states:
             return self.state_name(value)
-        return self.fmt.format(value)
+        text = self.fmt.format(value)
+        return text if len(text) <= MAX_VALUE_CHARS else f"{value:.3g}"
 
 
 @dataclass(frozen=True, slots=True)

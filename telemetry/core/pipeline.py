@@ -6,6 +6,7 @@ so every display, alarm and dose total is computed the same way.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 import numpy as np
@@ -17,7 +18,7 @@ from telemetry.core.derived import DewPointDeriver
 from telemetry.core.limits import LimitEvaluator, LimitTransition
 from telemetry.core.severity import Severity
 from telemetry.core.source_clock import SourceClock
-from telemetry.core.units import format_duration
+from telemetry.core.units import format_duration, gmt_text
 from telemetry.core.wire import Frame, WireError, decode_frame, split_topic
 
 if TYPE_CHECKING:
@@ -70,6 +71,10 @@ TIME_BEFORE_2000 = "time before 2000"
 #: archived and plotted, never a readout's current value, never the live alarm
 #: state. A clock more than this off is itself a fault to see.
 CLOCK_SLACK_S = 30.0
+#: A declared source whose messages carried nothing but history (no sample
+#: that is "now") for this long raises a WARNING alarm ``clock:<source>``.
+HISTORY_ONLY_ALARM_S = 15.0
+HISTORY_ALARM_PREFIX = "clock:"
 
 Batch = tuple[str, np.ndarray, np.ndarray]
 _LINK_SEVERITY = {
@@ -210,6 +215,8 @@ class Pipeline:
         self._last_reject_event: dict[tuple[str | None, str], float] = {}
         self._last_change: dict[str, float] = {}
         self._stale_after: dict[str, float] = {}  # key -> stale_after_s
+        # (source, kind) -> (events, count) folded since the last report.
+        self._pending_fold: dict[tuple[str, str], tuple[int, int]] = {}
         self._pending_sources: list[str] = []
         self._budget_cache: tuple[set[str], int, int, int] | None = None
         self._source_stale_s = {
@@ -291,7 +298,9 @@ class Pipeline:
                 )
         transitions: list[LimitTransition] = []
         history = behind_held = 0
-        for batch in (*decoded.batches, *derived):
+        measured = len(decoded.batches)
+        current = 0  # measured samples that are "now"
+        for i, batch in enumerate((*decoded.batches, *derived)):
             buf = self.store.buffer(batch.key)
             if buf is None:
                 declared = self.dictionary.channel_for_key(batch.key) is not None
@@ -308,11 +317,17 @@ class Pipeline:
                     behind_held += int(np.searchsorted(batch.times, held, "right"))
             fresh = buf.append(batch.times, batch.values, received, arrived_old_by)
             history += fresh
+            if i < measured:
+                current += int(batch.times.shape[0]) - fresh
             evaluator = self._evaluator(batch.key)
+            if evaluator is not None and fresh:
+                self._judge_history(evaluator, batch, fresh, received)
             if evaluator is not None and fresh < batch.times.shape[0]:
                 transitions.extend(
                     evaluator.evaluate(batch.times[fresh:], batch.values[fresh:])
                 )
+        if measured:
+            self._watch_history_only(frame.source, stats, current, received)
         if history:
             # Older than what a channel held is a backlog, however it arrived.
             backlog = history if arrived_old_by is None else behind_held
@@ -340,6 +355,101 @@ class Pipeline:
         if self.on_decoded is not None:
             self.on_decoded(frame, decoded)
         return decoded
+
+    def _judge_history(
+        self,
+        evaluator: LimitEvaluator,
+        batch: ChannelBatch,
+        n: int,
+        received: float,
+    ) -> None:
+        """Report limit violations in samples that went to history, not "now".
+
+        They never drive the live alarm state (a backlog must not look
+        current), but a violation in them must not pass unseen either: a
+        clock that stepped back files every new sample as history. One event
+        per channel per interval names the worst level, value and time.
+        """
+        levels = evaluator.classify(batch.values[:n])
+        worst = int(levels.max()) if levels.shape[0] else 0
+        if worst <= int(Severity.NOMINAL):
+            return
+        key = (batch.key, "history limit")
+        last = self._last_reject_event.get(key)
+        if last is not None and received - last < REJECT_EVENT_INTERVAL_S:
+            return
+        self._last_reject_event[key] = received
+        at = int(np.flatnonzero(levels == worst)[0])
+        value = float(batch.values[at])
+        spec = evaluator.spec
+        self._event(
+            received,
+            batch.key.partition(".")[0],
+            "history limit",
+            f"{batch.key} = {spec.format_value(value)} {spec.unit}".rstrip()
+            + f" beyond its {Severity(worst).name} limit at "
+            f"{gmt_text(float(batch.times[at]), date=True)}, in samples that "
+            "arrived late or old (history, not the live alarm state)",
+            worst,
+        )
+
+    def _watch_history_only(
+        self, source: str, stats: SourceStats, current: int, received: float
+    ) -> None:
+        """Alarm when a source's messages keep carrying nothing but history.
+
+        A backlog ends; a publisher clock that stepped back (or a stray
+        message far ahead that a channel now holds) files every new sample as
+        history for as long as the step, with the readouts frozen on the old
+        newest value and no limit judged live: a flight controller must see it.
+        """
+        if current:
+            stats.history_since = math.nan
+            if stats.history_alarm:
+                stats.history_alarm = False
+                self._history_alarm(source, stats, received, Severity.NOMINAL)
+            return
+        if stats.history_since != stats.history_since:
+            stats.history_since = received
+            return
+        if (
+            not stats.history_alarm
+            and stats.declared
+            and received - stats.history_since >= HISTORY_ONLY_ALARM_S
+        ):
+            stats.history_alarm = True
+            self._history_alarm(source, stats, received, Severity.WARNING)
+
+    def _history_alarm(
+        self, source: str, stats: SourceStats, now: float, severity: Severity
+    ) -> None:
+        raised = severity > Severity.NOMINAL
+        self._event(
+            now,
+            source,
+            "only history",
+            (
+                f"for {now - stats.history_since:.0f} s every message of {source} "
+                "carried only samples older than what its channels hold, or too "
+                "old to be now: its clock stepped back, a message far ahead came "
+                "first, or a long backlog; readouts show the newest held, and "
+                "limits are not judged live (violations in history are logged)"
+            )
+            if raised
+            else "current samples again",
+            int(severity),
+        )
+        self.alarms.raise_transition(
+            LimitTransition(
+                f"{HISTORY_ALARM_PREFIX}{source}",
+                now,
+                Severity.WARNING if not raised else Severity.NOMINAL,
+                severity,
+                now - stats.history_since if raised else 0.0,
+                None,
+                "history",
+            )
+        )
 
     def _arrived_old_by(
         self,
@@ -466,7 +576,7 @@ class Pipeline:
         i = int(np.argmax(frame.times))
         newest = float(frame.times[i])
         if stats.last_seq >= 0 and (
-            frame.seq <= stats.last_seq or stats.link == "down"
+            stats.sequence_kind(frame.seq) == "restart" or stats.link == "down"
         ):
             # A restarted publisher, or one back after its link went down, may
             # be another run (a simulator at another --rate-scale): its clock
@@ -606,40 +716,119 @@ class Pipeline:
         self, stats: SourceStats, frame: Frame, received: float
     ) -> None:
         source = frame.source
-        if stats.last_seq < 0:
-            self._set_link(
-                source, stats, "up", received, f"first message, seq {frame.seq}"
-            )
-        elif frame.seq == stats.last_seq + 1:
-            pass
-        elif frame.seq > stats.last_seq + 1:
-            missed = frame.seq - stats.last_seq - 1
+        seq, last = frame.seq, stats.last_seq
+        kind = stats.sequence_kind(seq)
+        if kind == "first":
+            self._set_link(source, stats, "up", received, f"first message, seq {seq}")
+        elif kind == "gap":
+            missed = seq - last - 1
             stats.gaps += 1
             stats.missed += missed
-            if stats.declared:
-                self._event(
-                    received,
-                    source,
-                    "gap",
-                    f"missed {missed} message(s): seq {stats.last_seq} -> {frame.seq}",
-                    int(Severity.WATCH),
-                    count=missed,
-                )
-        else:
+            stats.note_missed(last, seq)
+            self._folded_event(
+                received,
+                stats,
+                source,
+                "gap",
+                f"missed {missed} message(s): seq {last} -> {seq}",
+                missed,
+            )
+        elif kind == "duplicate":
+            stats.duplicates += 1
+            self._folded_event(
+                received,
+                stats,
+                source,
+                "duplicate",
+                f"seq {seq} received again (a publisher or bridge sending twice): "
+                "its samples were already held",
+                1,
+            )
+        elif kind == "late":
+            # Counted missed when the gap was seen; it came after all.
+            stats.reordered += 1
+            stats.missed -= 1
+            stats.recent_missed.discard(seq)
+            self._folded_event(
+                received,
+                stats,
+                source,
+                "out of order",
+                f"seq {seq} arrived after seq {last}: late, not missed",
+                1,
+            )
+        elif kind == "restart":
             # A publisher that restarts begins counting again; that is not a
             # gap, so no gap storm follows.
             stats.restarts += 1
-            if stats.declared:
-                self._event(
-                    received,
-                    source,
-                    "publisher restart",
-                    f"seq went back from {stats.last_seq} to {frame.seq}",
-                    int(Severity.WATCH),
-                )
-        stats.last_seq = frame.seq
+            stats.recent_missed.clear()
+            self._folded_event(
+                received,
+                stats,
+                source,
+                "publisher restart",
+                f"seq went back from {last} to {seq}",
+                1,
+                "; seq jumping back and forth means more than one publisher "
+                f"sends as {source!r}",
+            )
+        if kind in ("first", "next", "gap", "restart"):
+            stats.last_seq = seq
         if stats.link != "up":
             self._set_link(source, stats, "up", received)
+
+    def _folded_event(
+        self,
+        now: float,
+        stats: SourceStats,
+        source: str,
+        kind: str,
+        detail: str,
+        count: int,
+        if_repeated: str = "",
+    ) -> None:
+        """Log a sequence event, folded per source and kind to one per interval.
+
+        Two publishers on one source id, or a bridge that sends everything
+        twice, make one such event per message: unfolded they pushed every
+        other event out of the operator's log in minutes.
+        """
+        if not stats.declared:
+            return
+        key = (source, kind)
+        pending = self._pending_fold.get(key)
+        last = self._last_reject_event.get(key)
+        if last is not None and now - last < REJECT_EVENT_INTERVAL_S:
+            held_n, held_count = pending or (0, 0)
+            self._pending_fold[key] = (held_n + 1, held_count + count)
+            return
+        self._last_reject_event[key] = now
+        if pending is not None:
+            del self._pending_fold[key]
+            n, folded = pending
+            detail += (
+                f" ({n} more since the last report, {folded + count} in all"
+                f"{if_repeated})"
+            )
+            count += folded
+        self._event(now, source, kind, detail, int(Severity.WATCH), count=count)
+
+    def _flush_folded(self, now: float) -> None:
+        """Report folded sequence events whose interval passed with no new one."""
+        for (source, kind), (n, count) in list(self._pending_fold.items()):
+            last = self._last_reject_event.get((source, kind), -math.inf)
+            if now - last < REJECT_EVENT_INTERVAL_S:
+                continue
+            del self._pending_fold[(source, kind)]
+            self._last_reject_event[(source, kind)] = now
+            self._event(
+                now,
+                source,
+                kind,
+                f"{n} more {kind} event(s) since the last report ({count} in all)",
+                int(Severity.WATCH),
+                count=count,
+            )
 
     def _reject(self, parts: list[bytes], received: float, exc: WireError) -> None:
         topic = parts[0] if parts else b""
@@ -779,6 +968,8 @@ class Pipeline:
     def tick(self, now: float) -> None:
         """Run timers: link watchdog per source, shelving expiry, message rates."""
         self._report_invented(now)
+        if self._pending_fold:
+            self._flush_folded(now)
         for source, stats in list(self.store.sources.items()):
             stats.update_rate(now)
             if not stats.declared and not now - stats.last_received < (
@@ -859,5 +1050,6 @@ class Pipeline:
         self._evaluators.clear()
         self._last_reject_event.clear()
         self._last_change.clear()
+        self._pending_fold.clear()
         for deriver in self.derivers:
             deriver.reset()

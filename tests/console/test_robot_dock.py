@@ -142,6 +142,18 @@ def test_a_backlog_into_an_empty_panel_is_never_shown_as_current(
     assert battery.tag() == "CRITICAL"
 
 
+def test_a_corrupt_number_reads_in_bounded_width(dock: RobotDock, feed: Feed) -> None:
+    """1e20 % and -9.99e99 °C from a broken gateway must not widen the console."""
+    feed.robot("ib2-a", T0, 1)
+    dock.refresh(feed.clock())
+    normal = dock.minimumSizeHint().width()
+    feed.robot("ib2-a", T0 + 1, 1, battery_pct=1e20, temp_c=-9.99e99)
+    dock.refresh(feed.clock())
+    assert dock.readout("ib2-a", "Battery").text() == "1e+20"
+    assert dock.readout("ib2-a", "Temperature").text() == "-9.99e+99"
+    assert dock.minimumSizeHint().width() <= normal
+
+
 def test_a_cleared_store_clears_the_panel(dock: RobotDock, feed: Feed) -> None:
     feed.robot("ib2-a", T0, 2)
     dock.refresh(feed.clock())

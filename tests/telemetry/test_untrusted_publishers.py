@@ -298,6 +298,77 @@ def test_a_recording_sent_again_is_shown_in_its_own_time_never_in_the_ledger(
     assert "sent a recording (kibo-console replay), not live telemetry" in refused
 
 
+def test_a_clock_that_steps_back_raises_an_alarm_and_its_violations_are_logged(
+    tmp_path: Path,
+) -> None:
+    """A gateway's clock steps back an hour: new data is history, never unseen."""
+    clock = Clock(NOW)
+    feed = Feed(tmp_path / "step.sqlite", clock)
+    try:
+        for k in range(40):
+            clock.set(NOW + k)
+            # Real time for ten seconds, then the clock steps back an hour
+            # while ppCO2 climbs past its WARNING limit (2.7 mmHg).
+            t = NOW + k if k < 10 else NOW + k - 3600.0
+            ppco2 = 2.0 if k < 10 else 3.0
+            feed.send(encode_frame("eclss", "jpm", k, [t], {"ppco2": [ppco2]}))
+            feed.settle()
+        session = feed.session
+        alarm = session.alarms.get("clock:jpm")
+        assert alarm is not None and alarm.severity == Severity.WARNING
+        assert session.store.sources["jpm"].history_alarm
+        # The rise is in history (not the live state), and said in the log.
+        live = session.alarms.get("jpm.ppco2")
+        assert live is None or live.severity == Severity.NOMINAL
+        said = kinds(session, "history limit")[0]
+        assert said.startswith("jpm.ppco2 = 3.00 mmHg beyond its WARNING limit")
+        # Current samples again: the clock alarm returns to normal.
+        clock.set(NOW + 41)
+        feed.send(encode_frame("eclss", "jpm", 40, [NOW + 41], {"ppco2": [3.0]}))
+        feed.settle()
+        alarm = session.alarms.get("clock:jpm")
+        assert alarm is None or alarm.severity == Severity.NOMINAL
+        assert not session.store.sources["jpm"].history_alarm
+    finally:
+        feed.close()
+
+
+def test_late_and_repeated_messages_are_not_restarts_or_losses(feed: Feed) -> None:
+    """One message overtaken by the next, one sent twice: nothing was lost."""
+    for seq in (0, 1, 3, 2, 4, 4):
+        t = NOW + seq
+        feed.send(encode_frame("eclss", "jpm", seq, [t], {"temp": [22.0]}))
+        feed.settle()
+    stats = feed.session.store.sources["jpm"]
+    assert (stats.gaps, stats.missed, stats.reordered) == (1, 0, 1)
+    assert (stats.duplicates, stats.restarts) == (1, 0)
+    assert stats.last_seq == 4
+    assert not kinds(feed.session, "publisher restart")
+    # A real restart still counts as one.
+    feed.send(encode_frame("eclss", "jpm", 0, [NOW + 6], {"temp": [22.0]}))
+    feed.settle()
+    assert stats.restarts == 1
+
+
+def test_two_publishers_on_one_source_fold_their_events(feed: Feed) -> None:
+    """Hot-standby gateways both sending as jpm: a few folded events, not 200."""
+    for i in range(100):
+        for seq in (5000 + i, i):
+            t = NOW + i + (0.5 if seq < 5000 else 0.0)
+            feed.send(encode_frame("eclss", "jpm", seq, [t], {"temp": [22.0]}))
+    feed.settle()
+    session = feed.session
+    assert session.store.sources["jpm"].restarts == 100
+    assert len(kinds(session, "gap")) + len(kinds(session, "publisher restart")) <= 4
+    # The rest is reported folded once the interval passes, naming the cause.
+    feed.clock.set(NOW + 10)
+    wait_for(
+        lambda: any("more" in d for d in kinds(session, "publisher restart")),
+        10.0,
+        "the folded restart report",
+    )
+
+
 def test_the_time_bound_cannot_be_walked_forward(tmp_path: Path) -> None:
     """Steps of 290 s, each under the 300 s bound, never get a source ahead."""
     clock = Clock(NOW)
