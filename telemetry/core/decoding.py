@@ -28,6 +28,11 @@ MAX_STATE_CHARS = 128
 DERIVED_ON_WIRE = "derived channel"
 
 
+def _two_state(spec: ChannelSpec) -> bool:
+    """Tell whether a channel is a flag whose states are the codes 0 and 1."""
+    return sorted(spec.states.values()) == [0, 1]
+
+
 @dataclass(frozen=True, slots=True)
 class ChannelBatch:
     """Samples of one channel from one frame; NaN-free, in time order."""
@@ -128,6 +133,16 @@ class Decoder:
         out: DecodedFrame,
     ) -> np.ndarray:
         kinds = set(map(type, column))
+        if bool in kinds and spec is not None and not _two_state(spec):
+            # true/false is a two-state flag (a marker seen, a link up): in
+            # ppCO2 it read as 1.00 mmHg, in a robot mode as MAINTENANCE.
+            row = next(i for i, v in enumerate(column) if isinstance(v, bool))
+            what = "an enum of more than two states" if spec.states else "numeric"
+            raise WireError(
+                "bad value",
+                f"{name}[{row}] = {str(column[row]).lower()}: a boolean, and the "
+                f"channel is {what}",
+            )
         if kinds <= _NUMERIC_TYPES:
             values = np.array(column, dtype=np.float64)  # None -> NaN
             finite = np.isfinite(values)

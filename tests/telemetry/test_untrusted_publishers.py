@@ -497,6 +497,17 @@ def test_bad_values_are_refused_with_their_reason(feed: Feed, tmp_path: Path) ->
             DERIVED_ON_WIRE,
             "jpm.dewpoint is computed by this console",
         ),
+        # A boolean is a two-state flag, never 1.00 mmHg or a robot mode.
+        (
+            encode_frame("eclss", "jpm", 1, [NOW], {"ppco2": [True]}),
+            "bad value",
+            "ppco2[0] = true: a boolean, and the channel is numeric",
+        ),
+        (
+            encode_frame("robot", "ib2-a", 4, [NOW], {"mode": [True]}),
+            "bad value",
+            "a boolean, and the channel is an enum of more than two states",
+        ),
     ]
     for parts, _, _ in cases:
         feed.send(parts)
@@ -505,9 +516,12 @@ def test_bad_values_are_refused_with_their_reason(feed: Feed, tmp_path: Path) ->
     feed.send(encode_frame("robot", "ib2-a", 3, [NOW + 1], {"note": [0]}))
     # Good data from the same sources still flows.
     feed.send(encode_frame("rad", "tepc-uslab", 2, [NOW], {"absorbed_rate": [13.3]}))
+    feed.send(encode_frame("robot", "ib2-a", 5, [NOW + 2], {"wifi": [True]}))
     feed.settle()
     store = feed.session.store
-    assert store.rejected_by_reason == {"bad value": 6, DERIVED_ON_WIRE: 2}
+    assert store.rejected_by_reason == {"bad value": 8, DERIVED_ON_WIRE: 2}
+    wifi = store.buffer("ib2-a.wifi")  # a flag: true is its state UP (1)
+    assert wifi is not None and wifi.snapshot()[1].tolist() == [1.0]
     assert store.buffer("c1.dose_career") is None
     buf = store.buffer("tepc-uslab.absorbed_rate")
     assert buf is not None and buf.snapshot()[1].tolist() == [13.3]
@@ -515,7 +529,7 @@ def test_bad_values_are_refused_with_their_reason(feed: Feed, tmp_path: Path) ->
     with ArchiveReader(tmp_path / "session.sqlite") as reader:
         # Each kept raw, with its reason and a detail saying what was wrong.
         rejected = [(r.reason, r.detail) for r in reader.rejected()]
-    assert len(rejected) == 8
+    assert len(rejected) == 10
     for _, reason, text in cases:
         assert any(r == reason and text in d for r, d in rejected), (text, rejected)
     assert any("carried strings, now numbers" in d for _, d in rejected)
