@@ -217,6 +217,8 @@ class Pipeline:
         self._stale_after: dict[str, float] = {}  # key -> stale_after_s
         # (source, kind) -> (events, count) folded since the last report.
         self._pending_fold: dict[tuple[str, str], tuple[int, int]] = {}
+        # source -> (first names, count) of undeclared channels not yet reported.
+        self._pending_channels: dict[str, tuple[list[str], int]] = {}
         self._pending_sources: list[str] = []
         self._budget_cache: tuple[set[str], int, int, int] | None = None
         self._source_stale_s = {
@@ -282,7 +284,7 @@ class Pipeline:
             stats.last_sample_time if frame.recorded else stats.clock.now(received)
         )
         arrived_old_by = self._arrived_old_by(frame, decoded, stats, source_now)
-        self._announce(decoded)
+        self._announce(decoded, received)
         for batch in decoded.batches:
             self._change_events(batch)
         derived: list[ChannelBatch] = []
@@ -868,17 +870,17 @@ class Pipeline:
                 int(Severity.WARNING),
             )
 
-    def _announce(self, decoded: DecodedFrame) -> None:
+    def _announce(self, decoded: DecodedFrame, received: float) -> None:
         for key in decoded.undeclared:
             if key not in self.store.undeclared:
                 self.store.undeclared.add(key)
-                self.store.add_event(
-                    float("nan"),
-                    key.partition(".")[0],
-                    "undeclared channel",
-                    f"{key} is not in the dictionary; archived and flagged",
-                    int(Severity.WATCH),
-                )
+                source = key.partition(".")[0]
+                names, count = self._pending_channels.get(source, ([], 0))
+                if len(names) < 5:
+                    names.append(key)
+                self._pending_channels[source] = (names, count + 1)
+        if self._pending_channels:
+            self._report_undeclared_channels(received)
         if self.archive is None:
             return
         for batch in decoded.batches:
@@ -892,6 +894,29 @@ class Pipeline:
                     derived=False,
                     states=self.decoder.states_of(batch.key),
                 )
+
+    def _report_undeclared_channels(self, now: float) -> None:
+        """One event per source per interval for the new undeclared channels.
+
+        One event per key let two messages of 1,000 invented names push every
+        other event (an SPE onset) out of the operator's log.
+        """
+        for source, (names, count) in list(self._pending_channels.items()):
+            last = self._last_reject_event.get((source, "undeclared channel"))
+            if last is not None and now - last < REJECT_EVENT_INTERVAL_S:
+                continue
+            del self._pending_channels[source]
+            self._last_reject_event[(source, "undeclared channel")] = now
+            shown = ", ".join(repr(n[:60]) for n in names)
+            more = f" and {count - len(names)} more" if count > len(names) else ""
+            self.store.add_event(
+                float("nan"),
+                source,
+                "undeclared channel",
+                f"{count} channel(s) not in the dictionary: {shown}{more}; archived "
+                f"and flagged ({len(self.store.undeclared)} undeclared so far)",
+                int(Severity.WATCH),
+            )
 
     def _announce_derived(self, derived: list[ChannelBatch]) -> None:
         assert self.archive is not None
@@ -970,6 +995,8 @@ class Pipeline:
         self._report_invented(now)
         if self._pending_fold:
             self._flush_folded(now)
+        if self._pending_channels:
+            self._report_undeclared_channels(now)
         for source, stats in list(self.store.sources.items()):
             stats.update_rate(now)
             if not stats.declared and not now - stats.last_received < (
@@ -1051,5 +1078,6 @@ class Pipeline:
         self._last_reject_event.clear()
         self._last_change.clear()
         self._pending_fold.clear()
+        self._pending_channels.clear()
         for deriver in self.derivers:
             deriver.reset()

@@ -183,6 +183,27 @@ def test_invented_sources_are_forgotten_when_silent(
     )
 
 
+def test_invented_channel_names_are_one_event_not_a_flood(feed: Feed) -> None:
+    """2,000 new names in two messages must not push the log's events out."""
+    feed.send(encode_frame("eclss", "jpm", 0, [NOW], {"temp": [22.0]}))
+    feed.send(encode_frame("eclss", "jpm", 5, [NOW + 1], {"temp": [22.0]}))  # a gap
+    for k in (6, 7):
+        names = {f"x{k}_{i}": [1.0] for i in range(1000)}
+        feed.send(encode_frame("eclss", "jpm", k, [NOW + k], names))
+    feed.settle()
+    [said] = kinds(feed.session, "undeclared channel")
+    assert said.startswith("1000 channel(s) not in the dictionary: 'jpm.x6_0'")
+    assert "and 995 more" in said
+    assert kinds(feed.session, "gap")  # the earlier event is still there
+    # The second message's names are reported once the interval has passed.
+    feed.clock.set(NOW + 10)
+    wait_for(
+        lambda: len(kinds(feed.session, "undeclared channel")) == 2,
+        10.0,
+        "the second folded report",
+    )
+
+
 def test_a_source_id_with_a_dot_is_refused_not_misattributed(feed: Feed) -> None:
     """``robot.ib2-a.x`` used to land in ib2-a's channel ``x.pos_x``."""
     parts = encode_frame("robot", "ib2-a", 0, [NOW], {"pos_x": [9.0]})
