@@ -16,8 +16,10 @@ from widgets.levels import Level, palette
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping, Sequence
 
-    from PySide6.QtGui import QBrush, QPainter
+    from PySide6.QtGui import QBrush, QColor, QPainter
     from PySide6.QtWidgets import QStyleOptionGraphicsItem, QWidget
+
+    from widgets.chart_axes import ReferenceAxis
 
 
 class ReferenceLine(NamedTuple):
@@ -97,9 +99,17 @@ class ChartMarks:
     on a log axis, where values <= 0 are left out). Owned by the GUI thread.
     """
 
-    def __init__(self, plot: Any, map_y: Callable[[float], float | None]) -> None:
+    def __init__(
+        self,
+        plot: Any,
+        map_y: Callable[[float], float | None],
+        labels: ReferenceAxis | None = None,
+    ) -> None:
         self._plot = plot
         self._map_y = map_y
+        # Reference lines are named on this axis, outside the plot (see
+        # ReferenceAxis); without one, by labels on the lines themselves.
+        self._labels = labels
         self._bands: dict[Level, tuple[float | None, float | None]] = {}
         self._refs: list[ReferenceLine] = []
         self._ref_items: list[Any] = []
@@ -186,23 +196,35 @@ class ChartMarks:
         self._bands_fill.set_intervals(fills)
 
         dim = palette().color("text_dim")
+        named: list[tuple[float, str, QColor]] = []
         for ref in self._refs:
             pos = self._map_y(ref.value)
             if pos is None:
                 continue
             color = ref.level.color if ref.level is not None else dim
-            line = pg.InfiniteLine(
-                pos=pos,
-                angle=0,
-                pen=pg.mkPen(color, width=1, style=Qt.PenStyle.DotLine),
-                label=ref.label.replace("{", "{{").replace("}", "}}"),
-                # anchors: label on the side of the line facing the view centre
-                labelOpts={
-                    "position": 1.0,
-                    "color": color,
-                    "anchors": [(1, 0), (1, 1)],
-                },
-            )
+            pen = pg.mkPen(color, width=1, style=Qt.PenStyle.DotLine)
+            if self._labels is not None:
+                line = pg.InfiniteLine(pos=pos, angle=0, pen=pen)
+                named.append((pos, ref.label, color))
+            else:
+                line = pg.InfiniteLine(
+                    pos=pos,
+                    angle=0,
+                    pen=pen,
+                    label=ref.label.replace("{", "{{").replace("}", "}}"),
+                    # anchors: label on the side of the line facing the view centre
+                    labelOpts={
+                        "position": 1.0,
+                        "color": color,
+                        "anchors": [(1, 0), (1, 1)],
+                    },
+                )
             line.setZValue(-4)
             item.addItem(line, ignoreBounds=True)
             self._ref_items.append(line)
+        if self._labels is not None:
+            self._labels.set_marks(named)
+
+    def has_reference_lines(self) -> bool:
+        """Tell whether any reference line is set (drawn or not on this axis)."""
+        return bool(self._refs)

@@ -575,7 +575,7 @@ class RadiationDock(Panel):
             self.rate_chart.set_series(name, [], [], color=color)
         # One colour per module, named in the legend strip above the plots:
         # the chart's own legend would cover a third of the plot.
-        self.rate_chart.getPlotItem().legend.setVisible(False)
+        self.rate_chart.show_legend(False)
 
         self.location_chart = StripChart(
             box,
