@@ -139,9 +139,9 @@ def summarize_ledger(
     except (LedgerError, OSError) as exc:
         return RecordSummary(str(path), now, error=str(exc))
     try:
-        comparisons = ledger.comparisons()
+        estimate = ledger.estimate_bins()  # read once: the costly query
+        comparisons = ledger.comparisons(estimate)
         stored = ledger.records()
-        estimate = ledger.estimate_bins()
     except LedgerError as exc:
         return RecordSummary(str(path), now, error=str(exc))
     finally:
