@@ -509,7 +509,7 @@ def test_dose_of_record_and_year_total_from_a_real_ledger(
                 "no dose of record in the ledger",
                 "no ledger dose this year",
             )
-            # A readout imported while the console runs shows at the next read.
+            # The ledger changes under a running console: the next read shows it.
             writer.add_records(
                 [PassiveReading("c2", start, start + 240 * hour, 3.0, "H", "TLD 7")],
                 adopt_records=True,
