@@ -114,6 +114,8 @@ class ChartMarks:
         self._refs: list[ReferenceLine] = []
         self._ref_items: list[Any] = []
         self._band_items: list[Any] = []
+        # Each limit line's label with its level and position (view units).
+        self._band_labels: list[tuple[Any, Level, float]] = []
         self._bands_fill = RegionItem(vertical=False)
         self._spans_fill = RegionItem(vertical=True)
         for z, region in ((-20, self._spans_fill), (-15, self._bands_fill)):
@@ -159,6 +161,7 @@ class ChartMarks:
         for line in self._band_items + self._ref_items:
             item.removeItem(line)
         self._band_items, self._ref_items = [], []
+        self._band_labels = []
 
         ordered = sorted(self._bands.items(), key=lambda kv: kv[0].rank)
         fills: list[tuple[float, float, QBrush]] = []
@@ -183,6 +186,7 @@ class ChartMarks:
                 line.setZValue(-5)
                 item.addItem(line, ignoreBounds=True)
                 self._band_items.append(line)
+                self._band_labels.append((line.label, level, pos))
                 # Tint from this limit to the next more severe one on this side.
                 nxt = [
                     m
@@ -224,6 +228,41 @@ class ChartMarks:
             self._ref_items.append(line)
         if self._labels is not None:
             self._labels.set_marks(named)
+        self.fit_labels()
+
+    def fit_labels(self, *_args: object) -> None:
+        """Hide limit labels that would touch a more severe limit's label.
+
+        On a short chart two limits a few pixels apart (CO2 2.3 WATCH and 2.7
+        WARNING) printed their values over each other; the more severe one
+        keeps its label, the line of the other stays. Called after a resize
+        or a change of the Y range.
+        """
+        labels = self._band_labels
+        if not labels:
+            return
+        view = self._plot.getViewBox()
+        y0, y1 = view.viewRange()[1]
+        height = float(view.height())
+        if not (y1 > y0 and height > 0):
+            return
+        scale = height / (y1 - y0)
+        room = max(float(label.boundingRect().height()) for label, _l, _p in labels)
+        kept: list[float] = []
+        for label, _level, pos in sorted(labels, key=lambda x: -x[1].rank):
+            y = pos * scale
+            show = all(abs(y - other) >= room for other in kept)
+            if show:
+                kept.append(y)
+            if label.isVisible() != show:
+                label.setVisible(show)
+
+    def band_labels(self) -> list[tuple[str, bool]]:
+        """Return each limit line's label text and whether it is shown."""
+        return [
+            (label.textItem.toPlainText(), label.isVisible())
+            for label, _l, _p in self._band_labels
+        ]
 
     def has_reference_lines(self) -> bool:
         """Tell whether any reference line is set (drawn or not on this axis)."""

@@ -232,6 +232,8 @@ class StripChart(pg.PlotWidget):  # type: ignore[misc]
         self._vb.sigXRangeChanged.connect(self._on_x_range)
         self._vb.sigResized.connect(self._mark_all_dirty)
         self._vb.sigResized.connect(self._legend_fit.fit)
+        self._vb.sigResized.connect(self._marks.fit_labels)
+        self._vb.sigYRangeChanged.connect(self._marks.fit_labels)
         self._vb.sigRangeChangedManually.connect(self._on_user_range)
 
         self._live_button = QToolButton(self)
@@ -733,6 +735,10 @@ class StripChart(pg.PlotWidget):  # type: ignore[misc]
     def band_lines(self) -> list[tuple[float, Level]]:
         """Return the limit lines drawn now as (value in data units, level)."""
         return self._marks.band_lines()
+
+    def band_labels(self) -> list[tuple[str, bool]]:
+        """Return each limit line's label and whether it is shown (not crowded)."""
+        return self._marks.band_labels()
 
     def span_count(self) -> int:
         """Return the number of shaded time spans."""

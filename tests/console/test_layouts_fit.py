@@ -144,6 +144,14 @@ def crowded_charts(window: MainWindow) -> list[str]:
         for label, rect in chart.reference_labels():
             if rect.intersects(plot):
                 problems.append(f"{name}: {label} over the plot")
+        limits = [
+            label.sceneBoundingRect()
+            for label, _level, _pos in chart._marks._band_labels
+            if label.isVisible()
+        ]
+        for i, a in enumerate(limits):
+            if any(a.intersects(b) for b in limits[i + 1 :]):
+                problems.append(f"{name}: limit labels overlap")
         fit = chart.legend_fit()
         if fit.covered():
             problems.append(f"{name}: legend covers the newest data")

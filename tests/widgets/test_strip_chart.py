@@ -567,6 +567,20 @@ def test_bands_draw_dashed_lines_in_level_colours(chart):
     assert infinite_lines(chart) == []
 
 
+def test_close_limit_labels_keep_the_more_severe_one(chart, qtbot):
+    """CO2 at 1280x720: 2.3 (WATCH) and 2.7 (WARNING) a few pixels apart."""
+    chart.set_bands({Level.WATCH: (None, 2.3), Level.WARNING: (None, 2.7)})
+    chart.set_y_range(1.5, 4.5)
+    shown(qtbot, chart)
+    assert sorted(chart.band_labels()) == [("2.3", True), ("2.7", True)]
+    chart.resize(800, 110)
+    qtbot.waitUntil(lambda: chart.getPlotItem().vb.height() < 60)
+    assert sorted(chart.band_labels()) == [("2.3", False), ("2.7", True)]
+    assert len(chart.band_lines()) == 2  # both lines are still drawn
+    chart.set_y_range(2.0, 3.0)  # zoomed in: room for both again
+    assert sorted(chart.band_labels()) == [("2.3", True), ("2.7", True)]
+
+
 def test_bands_follow_log_axis(chart):
     chart.set_bands({Level.WARNING: (None, 100.0)})
     chart.set_log_y(True)
