@@ -257,6 +257,14 @@ class ChartMarks:
             if label.isVisible() != show:
                 label.setVisible(show)
 
+    def band_label_rects(self) -> list[QRectF]:
+        """Return where the shown limit labels are (scene coordinates)."""
+        return [
+            label.sceneBoundingRect()
+            for label, _l, _p in self._band_labels
+            if label.isVisible()
+        ]
+
     def band_labels(self) -> list[tuple[str, bool]]:
         """Return each limit line's label text and whether it is shown."""
         return [

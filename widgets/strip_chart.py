@@ -740,6 +740,10 @@ class StripChart(pg.PlotWidget):  # type: ignore[misc]
         """Return each limit line's label and whether it is shown (not crowded)."""
         return self._marks.band_labels()
 
+    def band_label_rects(self) -> list[QRectF]:
+        """Return where the shown limit labels are (scene coordinates; tests)."""
+        return self._marks.band_label_rects()
+
     def span_count(self) -> int:
         """Return the number of shaded time spans."""
         return self._marks.span_count()

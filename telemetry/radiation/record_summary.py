@@ -39,7 +39,7 @@ ANNUAL_DAYS: Final = 365.0
 
 @dataclass(frozen=True, slots=True)
 class AnnualUse:
-    """A year's total in one one-year limit's quantity (immutable).
+    """A year's total in one one-year limit's quantity (immutable; any thread).
 
     ``dose`` = the year's H (mSv) converted into ``unit`` (mGy-Eq, mGy) as
     the estimator converts it for that limit (docs/dosimetry.md).
@@ -77,7 +77,7 @@ class CrewRecord:
 
 @dataclass(frozen=True)
 class RecordSummary:
-    """The dose of record of every crew member, read at ``now`` (immutable).
+    """Every crew member's dose of record, read at ``now`` (immutable; any thread).
 
     ``error``: why the ledger could not be read ("" when it was); then
     ``crew`` is empty and the panel says so.

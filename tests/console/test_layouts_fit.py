@@ -144,11 +144,7 @@ def crowded_charts(window: MainWindow) -> list[str]:
         for label, rect in chart.reference_labels():
             if rect.intersects(plot):
                 problems.append(f"{name}: {label} over the plot")
-        limits = [
-            label.sceneBoundingRect()
-            for label, _level, _pos in chart._marks._band_labels
-            if label.isVisible()
-        ]
+        limits = chart.band_label_rects()
         for i, a in enumerate(limits):
             if any(a.intersects(b) for b in limits[i + 1 :]):
                 problems.append(f"{name}: limit labels overlap")
