@@ -26,6 +26,7 @@ from console.config import (
     default_dose_ledger,
 )
 from console.context import ConsoleContext
+from console.dose_record_watch import DoseRecordWatch
 from console.history import HistoryService
 from console.main_window import MainWindow
 from console.refresh import RefreshLoop
@@ -63,6 +64,7 @@ class Console:
         self.simulator: subprocess.Popen[bytes] | None = None
         self.session: LiveSession | None = None
         self.replay: ReplayDriver | None = None
+        self.dose_records: DoseRecordWatch | None = None
         try:
             if config.replay is not None:
                 self._build_replay(config, config.replay)
@@ -107,6 +109,19 @@ class Console:
             if config.archive_path is not None
             else None
         )
+        dose = next((d for d in derivers if isinstance(d, DoseEstimator)), None)
+        # The radiation panel's dose of record: the ledger this session opens,
+        # read on a thread of its own (never the GUI's) once a minute.
+        self.dose_records = (
+            DoseRecordWatch(
+                config.dose_ledger,
+                (m.id for m in dose.roster.crew),
+                dose.limits,
+                bin_s=dose.config.rolling_bin_s,
+            )
+            if config.dose_ledger is not None and dose is not None
+            else None
+        )
         self.context = ConsoleContext(
             dictionary=self.dictionary,
             store=self.store,
@@ -115,9 +130,10 @@ class Console:
             mode="live",
             archive_path=config.archive_path,
             history=self.history,
-            dose=next((d for d in derivers if isinstance(d, DoseEstimator)), None),
+            dose=dose,
             archive=self.session.archive,
             subscriber=self.session.subscriber,
+            dose_records=self.dose_records,
         )
 
     def _build_replay(self, config: ConsoleConfig, path: Path) -> None:
@@ -190,6 +206,8 @@ class Console:
     def start(self) -> None:
         if self.session is not None:
             self.session.start()
+        if self.dose_records is not None:
+            self.dose_records.start()
         if self.replay is not None:
             self.replay.start()
         self.refresh.start()
@@ -205,6 +223,8 @@ class Console:
         # checkpoints its WAL into the main file at stop.
         if self.history is not None:
             self.history.close()
+        if self.dose_records is not None:
+            self.dose_records.stop()
         if self.session is not None:
             self.session.stop()
         if self.replay is not None:

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
+    from console.dose_record_watch import DoseRecordWatch
     from console.history import HistoryService
     from console.replay_driver import ReplayDriver
     from telemetry.bus.subscriber import ZmqSubscriber
@@ -69,6 +70,7 @@ class ConsoleContext:
     subscriber: ZmqSubscriber | None = None  # a live session's sockets
     replay: ReplayDriver | None = None  # replay and training modes
     training_log: Path | None = None  # training mode: the trainee's action log
+    dose_records: DoseRecordWatch | None = None  # live with a dose ledger
 
     def latest(self, key: str) -> tuple[float, float] | None:
         buf = self.store.buffer(key)

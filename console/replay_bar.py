@@ -22,7 +22,6 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFormLayout,
     QHBoxLayout,
-    QInputDialog,
     QLabel,
     QLineEdit,
     QMenu,
@@ -36,6 +35,7 @@ from PySide6.QtWidgets import (
 from console.docks.panel import utc_text
 from telemetry.core.severity import Severity
 from telemetry.replay.session_reader import SESSION_TIME_FORMATS, parse_session_time
+from widgets.bookmark_dialog import BookmarkDialog
 from widgets.fit_label import FitLabel
 from widgets.levels import Level, palette
 from widgets.plain_text import plain, tip
@@ -55,6 +55,8 @@ MESSAGE_S = 10.0
 LANES = ("Periods", "Alarms", "Events", "Bookmarks")
 _LANE = {"spe": 0, "saa": 0, "fault": 0, "alarm": 1, "event": 2, "bookmark": 3}
 MAX_MENU_MARKS = 40
+# Before a trainer-only bookmark's note, on the timeline and in the Marks menu.
+TRAINERS_ONLY = "trainers only · "
 SHORTCUTS = (
     "Space play/pause · ←/→ step back/forward · Shift+←/→ 60 s · . one frame · "
     "Home/End start/end · Ctrl+←/→ previous/next mark · [ ] loop in/out · "
@@ -83,11 +85,27 @@ def timeline_items(marks: Iterable[TimelineMark]) -> list[TimelineItem]:
             except ValueError:
                 severity = Severity.WATCH
             level = Level[severity.name]
-        label = f"injected fault: {m.label}" if m.kind == "fault" else m.label
         items.append(
-            TimelineItem(m.time, label, level, lane, m.end, flag=m.kind == "bookmark")
+            TimelineItem(
+                m.time,
+                mark_text(m),
+                level,
+                lane,
+                m.end,
+                flag=m.kind == "bookmark",
+                restricted=m.trainer_only,
+            )
         )
     return items
+
+
+def mark_text(m: TimelineMark) -> str:
+    """Return how a mark reads on the timeline and in the Marks menu."""
+    if m.kind == "fault":
+        return f"injected fault: {m.label}"
+    if m.trainer_only:
+        return TRAINERS_ONLY + m.label
+    return m.label
 
 
 class ReplayControl(Protocol):
@@ -124,7 +142,9 @@ class ReplayControl(Protocol):
 
     def set_loop(self, t0: float | None, t1: float | None = None) -> None: ...
 
-    def add_bookmark(self, t: float, author: str, text: str) -> None: ...
+    def add_bookmark(
+        self, t: float, author: str, text: str, audience: str = "all"
+    ) -> None: ...
 
 
 class NoteDialog(QDialog):
@@ -560,26 +580,48 @@ class ReplayBar(QWidget):
         except (OSError, KeyError):
             return "unknown"
 
-    def add_bookmark(self, text: str, t: float | None = None) -> bool:
-        """Bookmark ``t`` (default: the cursor) with ``text``; False if empty."""
+    def add_bookmark(
+        self, text: str, t: float | None = None, *, trainers_only: bool = False
+    ) -> bool:
+        """Bookmark ``t`` (default: the cursor) with ``text``; False if empty.
+
+        ``trainers_only`` hides it from training runs; a training run itself
+        never makes one (False is returned, nothing is stored).
+        """
         text = text.strip()
-        if not text:
+        if not text or (trainers_only and self.training):
             return False
         self.driver.add_bookmark(
-            self.cursor_time() if t is None else t, self.author(), text
+            self.cursor_time() if t is None else t,
+            self.author(),
+            text,
+            "trainer" if trainers_only else "all",
         )
         return True
 
+    def bookmark_dialog(self, t: float) -> BookmarkDialog:
+        """Return the dialog for a bookmark at ``t``.
+
+        A training run is not offered trainer-only notes: the trainee must
+        neither make nor see them.
+        """
+        return BookmarkDialog(
+            f"{'TRAINING' if self.training else 'REPLAY'} · bookmark",
+            f"T{format_offset(t - self.start)} ({utc_text(t)} UTC)",
+            offer_trainers_only=not self.training,
+            parent=self,
+        )
+
     def ask_bookmark(self) -> None:
         t = self.cursor_time()  # where the operator was when asking, not after typing
-        text, ok = QInputDialog.getText(
-            self,
-            f"{'TRAINING' if self.training else 'REPLAY'} · bookmark",
-            f"Bookmark at T{format_offset(t - self.start)} ({utc_text(t)} UTC).\n"
-            "Stored beside the session: everyone replaying it will see it.",
-        )
-        if ok:
-            self.add_bookmark(text, t)
+        dialog = self.bookmark_dialog(t)
+        try:
+            if dialog.exec() == QDialog.DialogCode.Accepted:
+                self.add_bookmark(
+                    dialog.note(), t, trainers_only=dialog.is_trainers_only()
+                )
+        finally:
+            dialog.deleteLater()
 
     def note_targets(self) -> list[str]:
         """Return what a note can be about: active alarms (worst first), general."""
@@ -637,7 +679,8 @@ class ReplayBar(QWidget):
             menu.addSection(title)
             for m in picked[:MAX_MENU_MARKS]:
                 action = menu.addAction(
-                    f"T{format_offset(m.time - self.start)}  {m.label[:90]}"
+                    f"T{format_offset(m.time - self.start)}  "
+                    f"{(TRAINERS_ONLY if m.trainer_only else '') + m.label[:90]}"
                 )
                 action.triggered.connect(lambda _=False, t=m.time: self.seek(t))
             if len(picked) > MAX_MENU_MARKS:

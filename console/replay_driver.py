@@ -177,7 +177,18 @@ class ReplayDriver:
         """Store a bookmark in the session's sidecar (on the replay thread).
 
         ``audience``: "all", or "trainer" to hide it from training runs.
+        A training run refuses "trainer": a trainee must not make notes
+        that its own replay would then hide from it.
         """
+        if audience == "trainer" and self.training:
+            # Said on the replay thread, the one that writes the message.
+            self._post(
+                "add_bookmark",
+                lambda engine: self._say(
+                    "a training run cannot make trainer-only bookmarks"
+                ),
+            )
+            return
 
         def add(engine: ReplayEngine) -> None:
             self.bookmarks.add(

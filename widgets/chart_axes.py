@@ -14,7 +14,7 @@ import math
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import pyqtgraph as pg
-from PySide6.QtCore import QLineF, QPointF, Qt
+from PySide6.QtCore import QLineF, QPointF, QRectF, Qt
 from PySide6.QtGui import (
     QColor,
     QFont,
@@ -385,3 +385,119 @@ class ValueAxis(pg.AxisItem):  # type: ignore[misc]
             if minVal < v + math.log10(f) < maxVal
         ]
         return [(1.0, decades), (None, minor)]
+
+
+#: Width of the reference-line labels' axis ("S5" at 8 pt, a tick and margins).
+REFERENCE_AXIS_WIDTH = 28
+_REFERENCE_TICK = 4.0
+
+
+class ReferenceAxis(pg.AxisItem):  # type: ignore[misc]
+    """Right axis naming a chart's reference lines (NOAA S1-S5), outside the plot.
+
+    Labels inside the plot crowded its right edge, where the newest data
+    are, and each other on a short chart. Here each line gets a coloured
+    tick; a label is drawn only where it does not touch the one below it
+    (lowest first: on a short chart S1, S3 and S5 keep theirs), and a label
+    at the edge is moved inside the axis rather than dropped. Overrides
+    ``generateDrawSpecs`` and ``drawPicture``. Owned by the GUI thread.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._marks: list[tuple[float, str, QColor]] = []
+        self._drawn: list[tuple[str, QRectF]] = []
+        self._colors: dict[str, QColor] = {}
+
+    def set_marks(self, marks: list[tuple[float, str, QColor]]) -> None:
+        """Set (position in view units, label, colour) of every reference line."""
+        self._marks = sorted(marks, key=lambda m: m[0])
+        self._colors = {label: color for _pos, label, color in self._marks}
+        self.picture = None
+        self.update()
+
+    def marks(self) -> list[tuple[float, str, QColor]]:
+        return list(self._marks)
+
+    def drawn_labels(self) -> list[tuple[str, QRectF]]:
+        """Return the labels drawn at the last paint and their rects (axis pixels)."""
+        return list(self._drawn)
+
+    def label_layout(self, font: QFont | None = None) -> list[tuple[str, QRectF]]:
+        """Return the labels that fit and where (axis pixels), lowest line first."""
+        bounds = self._area()
+        lo, hi = self.range
+        span = hi - lo
+        if not self._marks or not span or bounds.height() <= 0:
+            return []
+        metrics = QFontMetrics(font if font is not None else self.font())
+        height = float(metrics.height())
+        left = _REFERENCE_TICK + 2.0
+        kept: list[tuple[str, QRectF]] = []
+        for pos, label, _color in self._marks:
+            if not lo <= pos <= hi:
+                continue
+            y = bounds.top() + (hi - pos) / span * bounds.height()
+            top = min(max(y - height / 2, bounds.top()), bounds.bottom() - height)
+            rect = QRectF(
+                bounds.left() + left,
+                top,
+                float(metrics.horizontalAdvance(label)) + 2.0,
+                height,
+            )
+            # Going up the chart: a label must clear the one below it.
+            if kept and rect.bottom() + 1.0 > kept[-1][1].top():
+                continue
+            kept.append((label, rect))
+        return kept
+
+    def _area(self) -> QRectF:
+        """Return the axis's own rectangle (its bounding rect reaches past it)."""
+        return QRectF(self.mapRectFromParent(self.geometry()))
+
+    def generateDrawSpecs(self, p: QPainter) -> tuple[Any, ...]:
+        bounds = self._area()
+        pen = self.pen()
+        axis_spec = (pen, bounds.topLeft(), bounds.bottomLeft())
+        lo, hi = self.range
+        span = hi - lo
+        ticks = []
+        for pos, _label, color in self._marks:
+            if span and lo <= pos <= hi:
+                y = bounds.top() + (hi - pos) / span * bounds.height()
+                ticks.append(
+                    (
+                        QPen(color, 1.0),
+                        QPointF(bounds.left(), y),
+                        QPointF(bounds.left() + _REFERENCE_TICK, y),
+                    )
+                )
+        flags = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+        font = self.style["tickFont"]
+        self._drawn = self.label_layout(font)
+        texts = [
+            (rect, flags | Qt.TextFlag.TextDontClip, label)
+            for label, rect in self._drawn
+        ]
+        return axis_spec, ticks, texts
+
+    def drawPicture(
+        self,
+        p: QPainter,
+        axisSpec: tuple[Any, ...],
+        tickSpecs: list[Any],
+        textSpecs: list[Any],
+    ) -> None:
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        p.setRenderHint(QPainter.RenderHint.TextAntialiasing, True)
+        pen, p1, p2 = axisSpec
+        p.setPen(pen)
+        p.drawLine(p1, p2)
+        for tick_pen, a, b in tickSpecs:
+            p.setPen(tick_pen)
+            p.drawLine(a, b)
+        if self.style["tickFont"] is not None:
+            p.setFont(self.style["tickFont"])
+        for rect, flags, text in textSpecs:
+            p.setPen(self._colors.get(text, self.textPen().color()))
+            p.drawText(rect, int(flags), text)

@@ -16,8 +16,10 @@ from widgets.levels import Level, palette
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping, Sequence
 
-    from PySide6.QtGui import QBrush, QPainter
+    from PySide6.QtGui import QBrush, QColor, QPainter
     from PySide6.QtWidgets import QStyleOptionGraphicsItem, QWidget
+
+    from widgets.chart_axes import ReferenceAxis
 
 
 class ReferenceLine(NamedTuple):
@@ -97,13 +99,23 @@ class ChartMarks:
     on a log axis, where values <= 0 are left out). Owned by the GUI thread.
     """
 
-    def __init__(self, plot: Any, map_y: Callable[[float], float | None]) -> None:
+    def __init__(
+        self,
+        plot: Any,
+        map_y: Callable[[float], float | None],
+        labels: ReferenceAxis | None = None,
+    ) -> None:
         self._plot = plot
         self._map_y = map_y
+        # Reference lines are named on this axis, outside the plot (see
+        # ReferenceAxis); without one, by labels on the lines themselves.
+        self._labels = labels
         self._bands: dict[Level, tuple[float | None, float | None]] = {}
         self._refs: list[ReferenceLine] = []
         self._ref_items: list[Any] = []
         self._band_items: list[Any] = []
+        # Each limit line's label with its level and position (view units).
+        self._band_labels: list[tuple[Any, Level, float]] = []
         self._bands_fill = RegionItem(vertical=False)
         self._spans_fill = RegionItem(vertical=True)
         for z, region in ((-20, self._spans_fill), (-15, self._bands_fill)):
@@ -149,6 +161,7 @@ class ChartMarks:
         for line in self._band_items + self._ref_items:
             item.removeItem(line)
         self._band_items, self._ref_items = [], []
+        self._band_labels = []
 
         ordered = sorted(self._bands.items(), key=lambda kv: kv[0].rank)
         fills: list[tuple[float, float, QBrush]] = []
@@ -173,6 +186,7 @@ class ChartMarks:
                 line.setZValue(-5)
                 item.addItem(line, ignoreBounds=True)
                 self._band_items.append(line)
+                self._band_labels.append((line.label, level, pos))
                 # Tint from this limit to the next more severe one on this side.
                 nxt = [
                     m
@@ -186,23 +200,78 @@ class ChartMarks:
         self._bands_fill.set_intervals(fills)
 
         dim = palette().color("text_dim")
+        named: list[tuple[float, str, QColor]] = []
         for ref in self._refs:
             pos = self._map_y(ref.value)
             if pos is None:
                 continue
             color = ref.level.color if ref.level is not None else dim
-            line = pg.InfiniteLine(
-                pos=pos,
-                angle=0,
-                pen=pg.mkPen(color, width=1, style=Qt.PenStyle.DotLine),
-                label=ref.label.replace("{", "{{").replace("}", "}}"),
-                # anchors: label on the side of the line facing the view centre
-                labelOpts={
-                    "position": 1.0,
-                    "color": color,
-                    "anchors": [(1, 0), (1, 1)],
-                },
-            )
+            pen = pg.mkPen(color, width=1, style=Qt.PenStyle.DotLine)
+            if self._labels is not None:
+                line = pg.InfiniteLine(pos=pos, angle=0, pen=pen)
+                named.append((pos, ref.label, color))
+            else:
+                line = pg.InfiniteLine(
+                    pos=pos,
+                    angle=0,
+                    pen=pen,
+                    label=ref.label.replace("{", "{{").replace("}", "}}"),
+                    # anchors: label on the side of the line facing the view centre
+                    labelOpts={
+                        "position": 1.0,
+                        "color": color,
+                        "anchors": [(1, 0), (1, 1)],
+                    },
+                )
             line.setZValue(-4)
             item.addItem(line, ignoreBounds=True)
             self._ref_items.append(line)
+        if self._labels is not None:
+            self._labels.set_marks(named)
+        self.fit_labels()
+
+    def fit_labels(self, *_args: object) -> None:
+        """Hide limit labels that would touch a more severe limit's label.
+
+        On a short chart two limits a few pixels apart (CO2 2.3 WATCH and 2.7
+        WARNING) printed their values over each other; the more severe one
+        keeps its label, the line of the other stays. Called after a resize
+        or a change of the Y range.
+        """
+        labels = self._band_labels
+        if not labels:
+            return
+        view = self._plot.getViewBox()
+        y0, y1 = view.viewRange()[1]
+        height = float(view.height())
+        if not (y1 > y0 and height > 0):
+            return
+        scale = height / (y1 - y0)
+        room = max(float(label.boundingRect().height()) for label, _l, _p in labels)
+        kept: list[float] = []
+        for label, _level, pos in sorted(labels, key=lambda x: -x[1].rank):
+            y = pos * scale
+            show = all(abs(y - other) >= room for other in kept)
+            if show:
+                kept.append(y)
+            if label.isVisible() != show:
+                label.setVisible(show)
+
+    def band_label_rects(self) -> list[QRectF]:
+        """Return where the shown limit labels are (scene coordinates)."""
+        return [
+            label.sceneBoundingRect()
+            for label, _l, _p in self._band_labels
+            if label.isVisible()
+        ]
+
+    def band_labels(self) -> list[tuple[str, bool]]:
+        """Return each limit line's label text and whether it is shown."""
+        return [
+            (label.textItem.toPlainText(), label.isVisible())
+            for label, _l, _p in self._band_labels
+        ]
+
+    def has_reference_lines(self) -> bool:
+        """Tell whether any reference line is set (drawn or not on this axis)."""
+        return bool(self._refs)

@@ -21,13 +21,29 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyqtgraph as pg
 import shiboken6
-from PySide6.QtCore import QCoreApplication, QEvent, QPoint, QPointF, Qt, QTimer, Signal
+from PySide6.QtCore import (
+    QCoreApplication,
+    QEvent,
+    QPoint,
+    QPointF,
+    QRectF,
+    Qt,
+    QTimer,
+    Signal,
+)
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QGraphicsItem, QInputDialog, QMenu, QToolButton, QWidget
 
-from widgets.chart_axes import GridItem, TimeAxis, ValueAxis
+from widgets.chart_axes import (
+    REFERENCE_AXIS_WIDTH,
+    GridItem,
+    ReferenceAxis,
+    TimeAxis,
+    ValueAxis,
+)
 from widgets.chart_cursor import ChartCursor, CursorReading
 from widgets.chart_curve import Curve
+from widgets.chart_legend import LegendFit
 from widgets.chart_marks import ChartMarks, ReferenceLine, Span
 from widgets.decimation import AUTO_GAP_FACTOR, PeakCache, auto_gap, peak_decimate
 from widgets.levels import Level, palette
@@ -131,7 +147,11 @@ class StripChart(pg.PlotWidget):  # type: ignore[misc]
         super().__init__(
             parent,
             background=pal.theme["plot_bg"],
-            axisItems={"bottom": axis, "left": ValueAxis(orientation="left")},
+            axisItems={
+                "bottom": axis,
+                "left": ValueAxis(orientation="left"),
+                "right": ReferenceAxis(orientation="right"),
+            },
         )
         # The scene's background brush (opaque plot_bg) covers every pixel:
         # without this Qt also fills the viewport with its palette first, at
@@ -164,7 +184,7 @@ class StripChart(pg.PlotWidget):  # type: ignore[misc]
         self._grid = GridItem(item)
         self._grid.setZValue(-30)
         item.addItem(self._grid, ignoreBounds=True)
-        for name in ("left", "bottom"):
+        for name in ("left", "bottom", "right"):
             ax = item.getAxis(name)
             ax.setPen(pg.mkPen(pal.theme["grid"]))
             ax.setTextPen(pg.mkPen(pal.theme["text_dim"]))
@@ -173,6 +193,9 @@ class StripChart(pg.PlotWidget):  # type: ignore[misc]
         # paint) and blit it until its ticks change: 2.5x faster frames,
         # measured. The time axis keeps an image of its own, shared.
         item.getAxis("left").setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        # An axis given to pyqtgraph is shown: the reference axis only
+        # appears with reference lines (_show_right_axis).
+        item.hideAxis("right")
         for name in ("top", "right"):
             # Hidden, but linked to the view they re-laid out their (HTML)
             # labels at every range change: half the cost of sliding the
@@ -195,8 +218,10 @@ class StripChart(pg.PlotWidget):  # type: ignore[misc]
             verSpacing=-6,
         )
         self._legend.setVisible(False)
+        self._legend_on = True
+        self._legend_fit = LegendFit(self._legend, item.getViewBox(), self)
 
-        self._marks = ChartMarks(item, self._map_y)
+        self._marks = ChartMarks(item, self._map_y, item.getAxis("right"))
 
         self._flush_posted = False
         self._settle = QTimer(self)
@@ -206,6 +231,9 @@ class StripChart(pg.PlotWidget):  # type: ignore[misc]
 
         self._vb.sigXRangeChanged.connect(self._on_x_range)
         self._vb.sigResized.connect(self._mark_all_dirty)
+        self._vb.sigResized.connect(self._legend_fit.fit)
+        self._vb.sigResized.connect(self._marks.fit_labels)
+        self._vb.sigYRangeChanged.connect(self._marks.fit_labels)
         self._vb.sigRangeChangedManually.connect(self._on_user_range)
 
         self._live_button = QToolButton(self)
@@ -312,13 +340,29 @@ class StripChart(pg.PlotWidget):  # type: ignore[misc]
             series = Curve(name, pen_color, gap_s, self._unit)
             self.getPlotItem().addItem(series.item)
             self._series[name] = series
-            self._legend.setVisible(len(self._series) > 1)
+            self._fit_legend()
         else:
             if gap_s is not None:
                 series.gap_s = gap_s
             if color is not None:
                 series.set_color(color)
         return series
+
+    def show_legend(self, on: bool) -> None:
+        """Show the chart's legend (with two series or more), or never.
+
+        Off when the owner names the series elsewhere (a strip above the plots).
+        """
+        self._legend_on = on
+        self._fit_legend()
+
+    def legend_fit(self) -> LegendFit:
+        """Return what lays out and places the legend (tests read its rect)."""
+        return self._legend_fit
+
+    def _fit_legend(self) -> None:
+        self._legend_fit.set_wanted(self._legend_on and len(self._series) > 1)
+        self._legend_fit.fit()
 
     def set_unit(self, unit: str) -> None:
         """Name the Y axis's unit (only while the chart has no series of another)."""
@@ -345,7 +389,7 @@ class StripChart(pg.PlotWidget):  # type: ignore[misc]
         if series is not None:
             self.getPlotItem().removeItem(series.item)
             self._dirty.discard(name)
-            self._legend.setVisible(len(self._series) > 1)
+            self._fit_legend()
             self._range_y()
 
     def clear_series(self) -> None:
@@ -438,12 +482,51 @@ class StripChart(pg.PlotWidget):  # type: ignore[misc]
             chart._set_live_local(self._live)
             if chart is not self:
                 chart._vb.setXRange(t0, t1, padding=0)
+        self._align_right_axes()
 
     def unlink_x(self) -> None:
         """Leave the link group; the chart keeps its range and state."""
         self._group.members.discard(self)
+        others = self._group.alive()
         self._group = _LinkGroup()
         self._group.members.add(self)
+        if others:
+            others[0]._align_right_axes()
+        self._align_right_axes()
+
+    def _align_right_axes(self) -> None:
+        """Give every linked chart the right axis if one of them names lines there.
+
+        Linked charts share the time axis: their plots must be equally wide,
+        or one time would sit at two x positions on the screen.
+        """
+        charts = self._group.alive()
+        show = any(c._marks.has_reference_lines() for c in charts)
+        for chart in charts:
+            chart._show_right_axis(show)
+
+    def _show_right_axis(self, show: bool) -> None:
+        item = self.getPlotItem()
+        axis = item.getAxis("right")
+        if show == axis.isVisible():
+            return
+        if show:
+            axis.linkToView(self._vb)
+            axis.setWidth(REFERENCE_AXIS_WIDTH)
+            item.showAxis("right")
+        else:
+            item.hideAxis("right")
+            axis.unlinkFromView()
+
+    def reference_labels(self) -> list[tuple[str, QRectF]]:
+        """Return the reference-line labels that fit, in chart pixels (tests)."""
+        axis = self.getPlotItem().getAxis("right")
+        if not axis.isVisible():
+            return []
+        return [
+            (label, QRectF(self.mapFromScene(axis.mapRectToScene(rect)).boundingRect()))
+            for label, rect in axis.label_layout(axis.style["tickFont"])
+        ]
 
     def linked_charts(self) -> list[StripChart]:
         """Return the other charts this one is linked with."""
@@ -643,6 +726,7 @@ class StripChart(pg.PlotWidget):  # type: ignore[misc]
             line if isinstance(line, ReferenceLine) else ReferenceLine(*line)
             for line in lines
         )
+        self._align_right_axes()
 
     def set_spans(self, spans: Iterable[Span | tuple[float, float, Level]]) -> None:
         """Shade time intervals (t0, t1, level) across the plot; [] clears."""
@@ -651,6 +735,14 @@ class StripChart(pg.PlotWidget):  # type: ignore[misc]
     def band_lines(self) -> list[tuple[float, Level]]:
         """Return the limit lines drawn now as (value in data units, level)."""
         return self._marks.band_lines()
+
+    def band_labels(self) -> list[tuple[str, bool]]:
+        """Return each limit line's label and whether it is shown (not crowded)."""
+        return self._marks.band_labels()
+
+    def band_label_rects(self) -> list[QRectF]:
+        """Return where the shown limit labels are (scene coordinates; tests)."""
+        return self._marks.band_label_rects()
 
     def span_count(self) -> int:
         """Return the number of shaded time spans."""
@@ -767,6 +859,17 @@ class StripChart(pg.PlotWidget):  # type: ignore[misc]
         # the start of the next paint, and that change schedules a second paint
         # of the plot; applying it now makes one paint show all.
         self._vb.updateMatrix()
+        self._legend_fit.avoid(self._newest_points(t0, t1))
+
+    def _newest_points(self, t0: float, t1: float) -> list[QPointF]:
+        """Return each series' newest sample in view coordinates, if in view."""
+        points = []
+        for series in self._series.values():
+            if series.t.size and t0 <= float(series.t[-1]) <= t1:
+                y = self._map_y(float(series.y[-1]))
+                if y is not None and math.isfinite(y):
+                    points.append(QPointF(float(series.t[-1]), y))
+        return points
 
     def _range_y(self) -> None:
         """Fit Y to the points drawn, with pyqtgraph's auto-range padding."""

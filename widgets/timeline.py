@@ -63,7 +63,10 @@ class TimelineItem:
 
     ``lane`` is the row it is drawn in (see ``Timeline.set_lanes``). Ticks
     and spans take the colour of ``level``; flags (bookmarks) are drawn in
-    the theme's accent colour, since a bookmark is not a limit state.
+    the theme's accent colour, since a bookmark is not a limit state. A
+    ``restricted`` flag (a note for a narrower audience, e.g. trainers only)
+    is drawn hollow on a dashed pole, its label in italics, so whoever sees
+    it can tell it apart from the notes everyone sees.
     """
 
     time: float
@@ -72,6 +75,7 @@ class TimelineItem:
     lane: int = 0
     end: float | None = None  # a span from ``time`` to ``end``
     flag: bool = False
+    restricted: bool = False
 
 
 class Timeline(QWidget):
@@ -393,10 +397,16 @@ class Timeline(QWidget):
             lane = self.lane_rect(item.lane).adjusted(0.0, 2.0, 0.0, -2.0)
             x0 = self.x_of(item.time)
             if item.flag:
-                self._paint_flag(p, x0, lane, pal.color("accent"))
+                self._paint_flag(p, x0, lane, pal.color("accent"), item.restricted)
                 label = QRectF(x0 + 9.0, lane.top() - 2.0, 0.0, lane.height() + 4.0)
                 label.setRight(room[(item.time, item.lane)] - 6.0)
-                self._paint_label(p, label, item.label, pal.color("text_dim"))
+                self._paint_label(
+                    p,
+                    label,
+                    item.label,
+                    pal.color("text_dim"),
+                    italic=item.restricted,
+                )
             elif item.end is not None:
                 x1 = max(self.x_of(item.end), x0 + 2.0)
                 rect = QRectF(x0, lane.top(), x1 - x0, lane.height())
@@ -411,32 +421,52 @@ class Timeline(QWidget):
                     QRectF(x0 - 1.5, lane.top(), 3.0, lane.height()), item.level.color
                 )
 
-    def _paint_label(self, p: QPainter, rect: QRectF, text: str, color: QColor) -> None:
+    def _paint_label(
+        self,
+        p: QPainter,
+        rect: QRectF,
+        text: str,
+        color: QColor,
+        *,
+        italic: bool = False,
+    ) -> None:
         """Draw ``text`` in ``rect``, elided to fit; nothing if not even "a…" fits."""
-        metrics = QFontMetrics(self._small)
+        font = QFont(self._small)
+        font.setItalic(italic)
+        metrics = QFontMetrics(font)
         if rect.width() < metrics.horizontalAdvance("a…") + 2:
             return
         elided = metrics.elidedText(
             text, Qt.TextElideMode.ElideRight, int(rect.width())
         )
+        p.save()
+        p.setFont(font)
         p.setPen(color)
         p.drawText(
             rect,
             int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
             elided,
         )
+        p.restore()
 
     @staticmethod
-    def _paint_flag(p: QPainter, x: float, lane: QRectF, color: QColor) -> None:
+    def _paint_flag(
+        p: QPainter, x: float, lane: QRectF, color: QColor, hollow: bool = False
+    ) -> None:
         p.save()
         p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-        p.setPen(QPen(color, 1.5))
+        style = Qt.PenStyle.DashLine if hollow else Qt.PenStyle.SolidLine
+        p.setPen(QPen(color, 1.5, style))
         p.drawLine(QPointF(x, lane.top() - 1.0), QPointF(x, lane.bottom() + 1.0))
         flag = QPainterPath(QPointF(x, lane.top() - 1.0))
         flag.lineTo(x + 7.0, lane.top() + 2.5)
         flag.lineTo(x, lane.top() + 6.0)
         flag.closeSubpath()
-        p.fillPath(flag, color)
+        if hollow:
+            p.setPen(QPen(color, 1.2))
+            p.drawPath(flag)
+        else:
+            p.fillPath(flag, color)
         p.restore()
 
     def _paint_loop(self, p: QPainter) -> None:

@@ -45,11 +45,18 @@ from telemetry.core.units import (
 )
 from telemetry.radiation.banner import WAITING, radiation_banner
 from telemetry.radiation.estimator.model import Fallback, ShelterAction
+from telemetry.radiation.record_summary import (
+    CrewRecord,
+    record_line,
+    record_tooltip,
+    year_line,
+)
 from widgets.banner import Banner
 from widgets.event_table import EventRow, EventTableModel
 from widgets.fit_label import FitLabel
 from widgets.levels import Level, palette
 from widgets.limit_bar import LimitBar
+from widgets.plain_text import tip as plain_tip
 from widgets.status_lamp import Lamp, StatusLamp
 from widgets.strip_chart import ReferenceLine, Span, StripChart
 
@@ -61,6 +68,7 @@ if TYPE_CHECKING:
 
     from console.context import ConsoleContext
     from telemetry.radiation.estimator import CrewDose, DoseSnapshot, LimitStatus
+    from telemetry.radiation.record_summary import RecordSummary
 
     FloatArray = NDArray[np.float64]
 
@@ -243,6 +251,10 @@ class CrewRow:
     shown: tuple[Any, ...] = ()
     projected_over: bool = False
     tooltip: str = ""
+    # The dose of record (live with a dose ledger): latest record and bias,
+    # year totals against the one-year limit.
+    record: QLabel | None = None
+    year: QLabel | None = None
 
     def widgets(self) -> list[QWidget]:
         return [
@@ -308,6 +320,7 @@ class RadiationDock(Panel):
         self._limits_version = -1
         self._next_limits = -math.inf
         self._limits_rows: list[EventRow] = []
+        self._records_version = -1
         self._shelter_open: tuple[float, float] | None = None
         self._shelter_past: list[tuple[float, float]] = []
         self._shelter_drawn: list[tuple[float, float]] = []
@@ -456,8 +469,10 @@ class RadiationDock(Panel):
             head = _label(text, size=8.5, dim=True)
             grid.addWidget(head, 0, col)
         self._crew_rows: dict[str, CrewRow] = {}
+        records = self.context.dose_records is not None
+        stride = 3 if records else 2
         for i, member in enumerate(members):
-            r = 1 + 2 * i
+            r = 1 + stride * i
             row = CrewRow(
                 crew_id=member.crew_id,
                 lamp=Lamp(frame, diameter=14),
@@ -503,8 +518,20 @@ class RadiationDock(Panel):
             grid.addWidget(row.short_bar, r, 6, 2, 1)
             grid.addWidget(row.days, r, 7)
             grid.addWidget(row.projection, r + 1, 7)
+            if records:
+                record = _label("dose of record: reading the ledger…", size=8.5)
+                year = _label("", size=8.5)
+                for label in (record, year):
+                    label.setStyleSheet(f"color: {self._pal.theme['text_dim']};")
+                    label.setObjectName("doseOfRecord")
+                # At the top of its row: the row's spare height then parts
+                # this crew member from the next, not the line from its name.
+                top = Qt.AlignmentFlag.AlignTop
+                grid.addWidget(record, r + 2, 1, 1, 4, top)
+                grid.addWidget(year, r + 2, 5, 1, 3, top)
+                row.record, row.year = record, year
             if i + 1 < len(members):
-                grid.setRowMinimumHeight(r + 1, 22)
+                grid.setRowMinimumHeight(r + stride - 1, 22)
             self._crew_rows[member.crew_id] = row
             known = set(self.context.dictionary.channel_keys())
             for widget, channels in (
@@ -575,7 +602,7 @@ class RadiationDock(Panel):
             self.rate_chart.set_series(name, [], [], color=color)
         # One colour per module, named in the legend strip above the plots:
         # the chart's own legend would cover a third of the plot.
-        self.rate_chart.getPlotItem().legend.setVisible(False)
+        self.rate_chart.show_legend(False)
 
         self.location_chart = StripChart(
             box,
@@ -700,6 +727,11 @@ class RadiationDock(Panel):
     # ------------------------------------------------------------- refresh
 
     def refresh(self, now: float) -> None:
+        watch = self.context.dose_records
+        if watch is not None and watch.version != self._records_version:
+            self._records_version = watch.version
+            if watch.summary is not None:
+                self._apply_records(watch.summary)
         snap = self._dose.snapshot() if self._dose is not None else None
         if snap is not None and snap.version != self._snap_version:
             self._snap_version = snap.version
@@ -875,6 +907,38 @@ class RadiationDock(Panel):
             row.tooltip = text
             for widget in row.widgets():
                 widget.setToolTip(text)
+
+    def _apply_records(self, summary: RecordSummary) -> None:
+        """Show each crew member's dose of record and year total (a new summary)."""
+        warn = self._pal.levels[Level.WARNING][0]
+        dim = self._pal.theme["text_dim"]
+        for crew_id, row in self._crew_rows.items():
+            if row.record is None or row.year is None:
+                continue
+            if summary.error:
+                row.record.setText(f"dose ledger unreadable: {summary.error}")
+                row.record.setStyleSheet(f"color: {warn};")
+                row.year.setText("")
+                row.record.setToolTip(plain_tip(summary.error))
+                continue
+            crew = summary.crew.get(crew_id, CrewRecord(crew_id))
+            row.record.setText(record_line(crew))
+            row.record.setStyleSheet(f"color: {dim};")
+            row.year.setText(year_line(crew))
+            use = crew.annual
+            level = Level[use.severity.name] if use is not None else Level.NOMINAL
+            color = self._pal.levels[level][0] if level.is_abnormal else dim
+            row.year.setStyleSheet(f"color: {color};")
+            text = plain_tip(record_tooltip(crew, summary))
+            row.record.setToolTip(text)
+            row.year.setToolTip(text)
+
+    def record_texts(self, crew_id: str) -> tuple[str, str]:
+        """Return the dose-of-record and year lines of a crew member ("" if none)."""
+        row = self._crew_rows[crew_id]
+        if row.record is None or row.year is None:
+            return "", ""
+        return row.record.text(), row.year.text()
 
     def _apply_banner(self, snap: DoseSnapshot) -> None:
         """Draw the banner the Qt-free presenter decided (wording and level)."""

@@ -328,12 +328,14 @@ class DoseLedger:
             for c, s, e, d, q, m, a, est, imported, source in rows
         ]
 
-    def comparisons(self) -> list[RecordComparison]:
+    def comparisons(self, bins: Bins | None = None) -> list[RecordComparison]:
         """Return every dose of record beside the ledger's estimate for its period.
 
-        What the radiation panel and ``dose-report --ledger`` show.
+        What the radiation panel and ``dose-report --ledger`` show. ``bins``:
+        :meth:`estimate_bins`, if the caller has already read them.
         """
-        bins = self.estimate_bins()
+        if bins is None:
+            bins = self.estimate_bins()
         return [
             compare(
                 r.reading,

@@ -29,6 +29,13 @@ class TimelineMark:
     label: str
     severity: int = 0
     end: float | None = None  # periods (SPE, SAA, faults) end here
+    # Bookmarks: "all", or "trainer" for a trainer-only note (never in training).
+    audience: str = "all"
+
+    @property
+    def trainer_only(self) -> bool:
+        """Tell whether only trainers see this mark (a trainer-only bookmark)."""
+        return self.audience == "trainer"
 
 
 def _periods(times: np.ndarray, values: np.ndarray) -> list[tuple[float, float]]:
@@ -121,7 +128,10 @@ def sidecar_marks(
     """
     return [
         TimelineMark(
-            bm.time, "bookmark", f"{bm.author}: {bm.text}" if bm.author else bm.text
+            bm.time,
+            "bookmark",
+            f"{bm.author}: {bm.text}" if bm.author else bm.text,
+            audience=bm.audience,
         )
         for bm in BookmarkFile(session).read(trainee=trainee)
         if t0 <= bm.time <= t1

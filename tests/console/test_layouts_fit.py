@@ -4,7 +4,8 @@ The real console replays the SPE session (robots, cabin, crew dose, GOES:
 every panel has values) on the offscreen platform's two screens (see
 tests/offscreen_screens.json). A test fails when the window reaches past
 its screen, when any label's text is wider than its rectangle (a cut digit),
-when the alarm list shows fewer than three rows, or a chart is squashed.
+when the alarm list shows fewer than three rows, or a chart is squashed, its
+reference labels (NOAA S1-S5) overlap or its legend covers the newest data.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from console.config import ConsoleConfig
 from console.docks.plot_dock import CHART_MIN_HEIGHT
 from console.main_window import ALARM_ROWS_MIN
 from widgets.fit_label import FitLabel
+from widgets.strip_chart import StripChart
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -35,6 +37,8 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.usefixtures("console_env", "themed")
 
 SESSION = Path(__file__).resolve().parents[2] / "replay_data/spe-2017-09.session.sqlite"
+# A legend may cover at most this share of its plot's height.
+LEGEND_MAX_HEIGHT = 0.4
 SCREENS = {"1280x720": QRect(2560, 0, 1280, 720), "2560x1440": QRect(0, 0, 2560, 1440)}
 LAYOUTS = ("flight", "radiation", "trainer")
 
@@ -120,6 +124,40 @@ def cut_labels(window: MainWindow) -> list[str]:
     return problems
 
 
+def crowded_charts(window: MainWindow) -> list[str]:
+    """Every chart whose reference labels overlap or sit on the plot, or whose
+    legend covers the newest data or more than its share of the plot."""
+    problems = []
+    for chart in window.findChildren(StripChart):
+        if not chart.isVisibleTo(window):
+            continue
+        name = chart.getPlotItem().titleLabel.text
+        chart.grab()  # a paint: the labels the reference axis drew
+        axis = chart.getPlotItem().getAxis("right")
+        drawn = (
+            [rect for _label, rect in axis.drawn_labels()] if axis.isVisible() else []
+        )
+        for i, a in enumerate(drawn):
+            if any(a.intersects(b) for b in drawn[i + 1 :]):
+                problems.append(f"{name}: reference labels overlap")
+        plot = chart.getPlotItem().vb.sceneBoundingRect()
+        for label, rect in chart.reference_labels():
+            if rect.intersects(plot):
+                problems.append(f"{name}: {label} over the plot")
+        limits = chart.band_label_rects()
+        for i, a in enumerate(limits):
+            if any(a.intersects(b) for b in limits[i + 1 :]):
+                problems.append(f"{name}: limit labels overlap")
+        fit = chart.legend_fit()
+        if fit.covered():
+            problems.append(f"{name}: legend covers the newest data")
+        legend = chart.getPlotItem().legend
+        share = fit.rect().height() / max(chart.getPlotItem().vb.height(), 1.0)
+        if legend.isVisible() and share > LEGEND_MAX_HEIGHT:
+            problems.append(f"{name}: legend covers {share:.0%} of the plot's height")
+    return problems
+
+
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("size", list(SCREENS))
 @pytest.mark.parametrize("maximize", [False, True], ids=["default", "maximized"])
@@ -145,6 +183,7 @@ def test_layout_fits_the_screen_with_every_value_whole(
     ), f"{layout} at {size}: window {window.frameGeometry()} beyond {available}"
     assert not window.exceeds_screen()
     assert cut_labels(window) == []
+    assert crowded_charts(window) == []
     # At least three alarm rows and no squashed chart.
     view = window.alarms.table.view()
     rows = view.viewport().height() // view.verticalHeader().defaultSectionSize()

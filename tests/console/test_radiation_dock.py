@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,6 +17,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 
+import console.dose_record_watch as record_watch
 from console.context import ConsoleContext
 from console.docks.radiation_dock import (
     RadiationDock,
@@ -25,20 +27,25 @@ from console.docks.radiation_dock import (
     format_msv,
     module_spans,
 )
+from console.dose_record_watch import DoseRecordWatch
 from telemetry.core.alarms import AlarmBook
 from telemetry.core.channels import ChannelStore
 from telemetry.core.dictionary import TelemetryDictionary
 from telemetry.core.pipeline import Pipeline
 from telemetry.core.wire import encode_frame
 from telemetry.live.session import build_derivers
+from telemetry.radiation.dose_record import PassiveReading
+from telemetry.radiation.ledger import DoseLedger
 from telemetry.radiation.roster import DEFAULT_ROSTER
 from telemetry.sim.simulator import Simulator
+from widgets.fit_label import FitLabel
 from widgets.levels import Level, apply_theme
 
 if TYPE_CHECKING:
     from pytestqt.qtbot import QtBot
 
     from telemetry.radiation.estimator import DoseEstimator
+    from telemetry.radiation.record_summary import RecordSummary
 
 T0 = 1_764_547_200.0  # 2025-12-01T00:00Z, inside the roster's mission
 RATE_SCALE = 10.0
@@ -447,3 +454,85 @@ def test_double_click_on_a_crew_number_asks_for_its_plot(
     qtbot.mouseDClick(row.rolling, Qt.MouseButton.LeftButton)
     crew = row.crew_id
     assert asked == [[f"{crew}.dose_rate"], [f"{crew}.dose_30d", f"{crew}.dose_1y"]]
+
+
+def test_dose_of_record_and_year_total_from_a_real_ledger(
+    qtbot: QtBot, qapp: Any, spe: Session, tmp_path: Path
+) -> None:
+    """The ledger a live session opens, read on the dose-record thread."""
+    apply_theme(qapp)
+    hour = 3600.0
+    path = tmp_path / "dose_ledger.sqlite"
+    writer = DoseLedger(
+        path, roster_version="v", roster_sha256="x", bin_s=hour, opened=T0
+    )
+    start = T0 - 30 * 86400.0  # 2025-11-01: ten days of c1's estimate
+    bins = {"c1": {start + i * hour: 0.02 for i in range(240)}}
+    writer.record(start, start + 240 * hour, bins)
+    writer.add_records(
+        [PassiveReading("c1", start, start + 240 * hour, 6.0, "H", "PADLES 0412")],
+        adopt_records=True,
+        source="padles.csv",
+        imported=T0,
+    )
+    readers: list[str] = []
+    real = record_watch.summarize_ledger
+
+    def summarize(*args: Any, **kwargs: Any) -> RecordSummary:
+        readers.append(threading.current_thread().name)
+        return real(*args, **kwargs)
+
+    watch = DoseRecordWatch(
+        path,
+        [m.id for m in spe.estimator.roster.crew],
+        spe.estimator.limits,
+        bin_s=hour,
+        clock=lambda: T0,
+    )
+    context = spe.context()
+    context.dose_records = watch
+    dock = RadiationDock(context)
+    qtbot.addWidget(dock)
+    dock.resize(1280, 720)
+    dock.show()
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(record_watch, "summarize_ledger", summarize)
+            watch.start()
+            qtbot.waitUntil(lambda: watch.summary is not None)
+            dock.refresh(spe.now)
+            record, year = dock.record_texts("c1")
+            assert record.startswith("record H 6.00 mSv · 2025-11-01–11-11")
+            assert "PADLES 0412" in record and "bias −1.20 mSv (−20.0 %)" in record
+            assert year.startswith("CY2025 6.00 mSv · FY2025 6.00 mSv H · BFO 1 y")
+            assert dock.record_texts("c2") == (
+                "no dose of record in the ledger",
+                "no ledger dose this year",
+            )
+            # The ledger changes under a running console: the next read shows it.
+            writer.add_records(
+                [PassiveReading("c2", start, start + 240 * hour, 3.0, "H", "TLD 7")],
+                adopt_records=True,
+                source="tld.csv",
+                imported=T0,
+            )
+            seen = watch.version
+            watch.reread()
+            qtbot.waitUntil(lambda: watch.version > seen)
+            dock.refresh(spe.now)
+            assert "TLD 7" in dock.record_texts("c2")[0]
+            assert dock.record_texts("c2")[1].startswith("CY2025 3.00 mSv")
+    finally:
+        watch.stop()
+        writer.close()
+    # Read off the GUI thread only, and whole at 1280 px.
+    assert readers and set(readers) == {"dose-record"}
+    for crew_id in dock.crew_ids():
+        row = dock.crew_row(crew_id)
+        assert isinstance(row.record, FitLabel) and isinstance(row.year, FitLabel)
+        assert not row.record.is_cut(), row.record.text()
+        assert not row.year.is_cut(), row.year.text()
+    # Replays have no ledger: no dose-of-record lines.
+    plain = RadiationDock(spe.context())
+    qtbot.addWidget(plain)
+    assert plain.record_texts("c1") == ("", "")

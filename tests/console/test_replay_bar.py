@@ -10,12 +10,13 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from PySide6.QtCore import QPoint, Qt
-from PySide6.QtWidgets import QDialog, QInputDialog
+from PySide6.QtWidgets import QDialog, QLabel
 
 from console.main_window import MainWindow
 from console.replay_bar import AFAP, LANES, SPEEDS, NoteDialog, ReplayBar
 from telemetry.core.alarms import AlarmBook
 from telemetry.replay.timeline import TimelineMark
+from widgets.bookmark_dialog import BookmarkDialog
 from widgets.levels import Level
 
 if TYPE_CHECKING:
@@ -67,8 +68,10 @@ class FakeDriver:
         self.commands.append(("set_loop", t0, t1))
         self.loop = None if t0 is None or t1 is None else (t0, t1)
 
-    def add_bookmark(self, t: float, author: str, text: str) -> None:
-        self.commands.append(("add_bookmark", t, author, text))
+    def add_bookmark(
+        self, t: float, author: str, text: str, audience: str = "all"
+    ) -> None:
+        self.commands.append(("add_bookmark", t, author, text, audience))
 
 
 @pytest.fixture
@@ -248,19 +251,79 @@ def test_bookmark_button_asks_for_text(
     driver.cursor = T0 + 75.0
     asked: list[str] = []
 
-    def answer(parent: object, title: str, label: str, *a: object) -> tuple[str, bool]:
-        asked.append(label)
+    def fill(dialog: BookmarkDialog) -> int:
+        asked.append(dialog.windowTitle())
+        asked.extend(label.text() for label in dialog.findChildren(QLabel))
+        assert not dialog.ok.isEnabled()
         driver.cursor = T0 + 99.0  # playback went on while typing
-        return "  CDRA fails  ", True
+        dialog.text.setText("  CDRA fails  ")
+        return QDialog.DialogCode.Accepted.value
 
-    monkeypatch.setattr(QInputDialog, "getText", answer)
+    monkeypatch.setattr(BookmarkDialog, "exec", fill)
     widget.bookmark.click()
-    assert "T+1:15" in asked[0]
-    assert driver.commands[-1] == ("add_bookmark", T0 + 75.0, "Trainee A", "CDRA fails")
-    monkeypatch.setattr(QInputDialog, "getText", lambda *a: ("", True))
+    assert any("T+1:15" in text for text in asked)
+    assert driver.commands[-1] == (
+        "add_bookmark",
+        T0 + 75.0,
+        "Trainee A",
+        "CDRA fails",
+        "all",
+    )
+    monkeypatch.setattr(
+        BookmarkDialog, "exec", lambda d: QDialog.DialogCode.Accepted.value
+    )
     widget.bookmark.click()
-    assert driver.commands[-1][0] == "add_bookmark"
     assert len([c for c in driver.commands if c[0] == "add_bookmark"]) == 1
+
+
+def test_trainers_only_is_offered_in_replays_and_never_in_training(
+    qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    driver = FakeDriver()
+    widget = ReplayBar(driver)
+    qtbot.addWidget(widget)
+
+    def trainers_only(dialog: BookmarkDialog) -> int:
+        assert dialog.trainers_only is not None
+        assert not dialog.trainers_only.isChecked()  # everyone, unless asked
+        dialog.trainers_only.click()
+        assert "never shown in a training run" in dialog.hint.text()
+        dialog.text.setText("expect the LiOH call")
+        return QDialog.DialogCode.Accepted.value
+
+    monkeypatch.setattr(BookmarkDialog, "exec", trainers_only)
+    widget.bookmark.click()
+    assert driver.commands[-1][3:] == ("expect the LiOH call", "trainer")
+
+    trainee = FakeDriver(training=True)
+    training = ReplayBar(trainee)
+    qtbot.addWidget(training)
+    assert training.bookmark_dialog(T0).trainers_only is None
+    # Nor through the bar's own call: a training run stores nothing then.
+    assert not training.add_bookmark("the answer", T0, trainers_only=True)
+    assert trainee.commands == []
+
+
+def test_trainer_only_bookmarks_are_drawn_apart(
+    bar: tuple[ReplayBar, FakeDriver],
+) -> None:
+    widget, driver = bar
+    driver.marks = [
+        TimelineMark(T0 + 60.0, "bookmark", "Lead: watch the CO2 trend"),
+        TimelineMark(
+            T0 + 90.0, "bookmark", "Lead: expect the LiOH call", audience="trainer"
+        ),
+    ]
+    driver.marks_version += 1
+    widget.refresh(0.0)
+    flags = {i.label: i.restricted for i in widget.timeline.marks() if i.flag}
+    assert flags == {
+        "Lead: watch the CO2 trend": False,
+        "trainers only · Lead: expect the LiOH call": True,
+    }
+    entries = [a.text() for a in widget.jump_menu.actions()]
+    assert "T+1:30  trainers only · Lead: expect the LiOH call" in entries
+    assert "T+1:00  Lead: watch the CO2 trend" in entries
 
 
 def test_notes_are_training_only_and_go_to_the_action_log(

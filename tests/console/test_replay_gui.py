@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from PySide6.QtCore import QCoreApplication, QEvent, QPoint, Qt
+from PySide6.QtCore import QCoreApplication, QEvent, QPoint, Qt, QTimer
+from PySide6.QtWidgets import QApplication
 
 from console.app import build_console
 from console.cli import main as cli_main
@@ -21,6 +22,7 @@ from console.config import ConsoleConfig
 from console.replay_bar import AFAP
 from telemetry.replay.bookmarks import BookmarkFile, sidecar_path
 from telemetry.replay.training import read_training_log
+from widgets.bookmark_dialog import BookmarkDialog
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -433,6 +435,74 @@ def test_a_trainee_never_sees_the_training_leads_trainer_only_bookmarks(
     qtbot.waitUntil(lambda: bool(bar.timeline.marks()))
     assert flags(bar) == [f"Lead: {shared.text}"]
     assert not [a for a in bar.jump_menu.actions() if "CDRA" in a.text()]
+
+
+def test_a_trainer_only_bookmark_made_in_the_dialog_is_hidden_from_training(
+    qtbot: QtBot, tmp_path: Path, open_console: Callable[..., Console]
+) -> None:
+    path = copy_session("co2-rise", tmp_path)
+    before = sha256(path)
+    trainer = open_console(
+        ConsoleConfig(replay=path, operator="Lead", layout="trainer")
+    )
+    driver, bar = parts(trainer)
+    start = driver.start_time
+    bar.go_to("+02:00")
+    qtbot.waitUntil(lambda: driver.cursor == start + 120.0)
+    offered: list[bool] = []
+
+    def answer(text: str, *, trainers_only: bool) -> Callable[[], None]:
+        def fill() -> None:
+            # The real dialog, modal over the window, filled as a trainer would.
+            dialog = QApplication.activeModalWidget()
+            assert isinstance(dialog, BookmarkDialog)
+            offered.append(dialog.trainers_only is not None)
+            qtbot.keyClicks(dialog.text, text)
+            if trainers_only and dialog.trainers_only is not None:
+                qtbot.mouseClick(dialog.trainers_only, Qt.MouseButton.LeftButton)
+            qtbot.mouseClick(dialog.ok, Qt.MouseButton.LeftButton)
+
+        return fill
+
+    QTimer.singleShot(0, answer("expect the LiOH call", trainers_only=True))
+    bar.bookmark.click()
+    bar.go_to("+02:30")
+    qtbot.waitUntil(lambda: driver.cursor == start + 150.0)
+    QTimer.singleShot(0, answer("watch the CO2 trend", trainers_only=False))
+    bar.bookmark.click()
+    assert offered == [True, True]
+
+    def flags(b: ReplayBar) -> dict[str, bool]:
+        return {i.label: i.restricted for i in b.timeline.marks() if i.flag}
+
+    # The trainer sees both, the trainer-only one drawn apart.
+    qtbot.waitUntil(
+        lambda: flags(bar)
+        == {
+            "trainers only · Lead: expect the LiOH call": True,
+            "Lead: watch the CO2 trend": False,
+        }
+    )
+    stored = {b.text: b.audience for b in BookmarkFile(path).read()}
+    assert stored == {"expect the LiOH call": "trainer", "watch the CO2 trend": "all"}
+    trainer.shutdown()
+
+    # A later training run of the same session: only the shared hint, and
+    # its dialog does not offer trainer-only notes.
+    trainee = open_console(
+        ConsoleConfig(replay=path, training=True, operator="Trainee A"),
+        training_log=tmp_path / "trainee-a.sqlite",
+    )
+    _driver, bar = parts(trainee)
+    qtbot.waitUntil(lambda: bool(flags(bar)))
+    assert flags(bar) == {"Lead: watch the CO2 trend": False}
+    assert not [a for a in bar.jump_menu.actions() if "LiOH" in a.text()]
+    QTimer.singleShot(0, answer("my own note", trainers_only=True))
+    bar.bookmark.click()
+    assert offered == [True, True, False]
+    qtbot.waitUntil(lambda: "Trainee A: my own note" in flags(bar))
+    assert flags(bar)["Trainee A: my own note"] is False
+    assert sha256(path) == before  # the session itself is never written
 
 
 def test_bookmark_errors_are_shown_not_fatal(

@@ -433,6 +433,65 @@ def test_explicit_gap_threshold_overrides_auto(chart):
     assert np.isfinite(yd).all()
 
 
+LEGEND_MAX_HEIGHT = 0.4  # of the plot's height, at most
+
+
+def legend_share(chart):
+    """Return the share of the plot's height the legend covers (0: hidden)."""
+    legend = chart.getPlotItem().legend
+    if not legend.isVisible():
+        return 0.0
+    return chart.legend_fit().rect().height() / chart.getPlotItem().vb.height()
+
+
+def test_a_legend_takes_at_most_four_tenths_of_a_short_chart(chart, qtbot):
+    t, y = ramp(300)
+    for k in range(4):
+        chart.set_series(f"c{k + 1}.dose_rate", t, y + k)
+    shown(qtbot, chart)
+    assert 0 < legend_share(chart) <= LEGEND_MAX_HEIGHT  # 248 px: one column
+    columns = chart.getPlotItem().legend.columnCount
+    chart.resize(800, 130)  # the Plots dock's chart at 1280x720
+    qtbot.waitUntil(lambda: chart.getPlotItem().vb.height() < 90)
+    assert 0 < legend_share(chart) <= LEGEND_MAX_HEIGHT
+    assert chart.getPlotItem().legend.columnCount > columns  # a row, not a column
+    assert not chart.legend_fit().collapsed()
+    # Narrow and short: nothing fits, so a button stands for the legend.
+    chart.resize(300, 110)
+    qtbot.waitUntil(lambda: chart.legend_fit().collapsed())
+    fit = chart.legend_fit()
+    assert not chart.getPlotItem().legend.isVisible()
+    assert fit.button.isVisible()
+    fit.button.click()  # the operator asks for it: shown over the plot
+    assert chart.getPlotItem().legend.isVisible()
+    fit.button.click()
+    assert not chart.getPlotItem().legend.isVisible()
+    chart.resize(800, 300)  # room again: the legend is back by itself
+    qtbot.waitUntil(lambda: chart.getPlotItem().legend.isVisible())
+    assert not fit.button.isVisible()
+
+
+def test_a_legend_never_covers_the_newest_data(chart, qtbot):
+    """Newest samples under the legend's corner: the legend moves to another."""
+    t, y = ramp(300)
+    chart.set_series("a", t, np.full_like(y, 9.0))
+    chart.set_series("b", t, np.full_like(y, 1.0))
+    chart.set_y_range(0.0, 10.0)
+    shown(qtbot, chart)
+    assert chart.legend_fit().covered() == []
+    # Paused on a range where the newest samples sit at the left, top and
+    # bottom: both left corners would cover one.
+    chart.set_time_range(t[-1] - 5.0, t[-1] + 300.0)
+    chart.flush()
+    fit = chart.legend_fit()
+    assert fit.rect().left() > chart.getPlotItem().vb.width() / 2  # moved right
+    assert fit.covered() == []
+    # The same data with the legend forced back: the check sees the overlap.
+    fit._corner = (0.0, 0.0)
+    fit._anchor()
+    assert fit.covered() != []
+
+
 def test_series_get_distinct_colours_and_a_legend(chart):
     t, y = ramp(100)
     chart.set_series("a", t, y)
@@ -445,6 +504,9 @@ def test_series_get_distinct_colours_and_a_legend(chart):
     assert len(legend.items) == 2
     chart.remove_series("b")
     assert chart.series_names() == ["a"]
+    assert not legend.isVisible()
+    chart.set_series("b", t, y + 1)
+    chart.show_legend(False)  # the owner names the series elsewhere
     assert not legend.isVisible()
 
 
@@ -505,6 +567,20 @@ def test_bands_draw_dashed_lines_in_level_colours(chart):
     assert infinite_lines(chart) == []
 
 
+def test_close_limit_labels_keep_the_more_severe_one(chart, qtbot):
+    """CO2 at 1280x720: 2.3 (WATCH) and 2.7 (WARNING) a few pixels apart."""
+    chart.set_bands({Level.WATCH: (None, 2.3), Level.WARNING: (None, 2.7)})
+    chart.set_y_range(1.5, 4.5)
+    shown(qtbot, chart)
+    assert sorted(chart.band_labels()) == [("2.3", True), ("2.7", True)]
+    chart.resize(800, 110)
+    qtbot.waitUntil(lambda: chart.getPlotItem().vb.height() < 60)
+    assert sorted(chart.band_labels()) == [("2.3", False), ("2.7", True)]
+    assert len(chart.band_lines()) == 2  # both lines are still drawn
+    chart.set_y_range(2.0, 3.0)  # zoomed in: room for both again
+    assert sorted(chart.band_labels()) == [("2.3", True), ("2.7", True)]
+
+
 def test_bands_follow_log_axis(chart):
     chart.set_bands({Level.WARNING: (None, 100.0)})
     chart.set_log_y(True)
@@ -512,16 +588,64 @@ def test_bands_follow_log_axis(chart):
     assert line.value() == pytest.approx(2.0)
 
 
-def test_reference_lines_have_labels(chart):
+def test_reference_lines_have_labels_outside_the_plot(chart, qtbot):
     chart.set_log_y(True)
     chart.set_reference_lines(
         [(10.0, "S1"), ReferenceLine(100.0, "S2", Level.WARNING), (0.0, "bad")]
     )
+    chart.set_y_range(0.1, 1000.0)
+    shown(qtbot, chart)
     lines = infinite_lines(chart)
-    assert [(round(x.value(), 6), x.label.toPlainText()) for x in lines] == [
-        (1.0, "S1"),
-        (2.0, "S2"),
-    ]
+    assert [round(x.value(), 6) for x in lines] == [1.0, 2.0]
+    labels = dict(chart.reference_labels())
+    assert set(labels) == {"S1", "S2"}
+    plot = chart.getPlotItem().getViewBox().sceneBoundingRect()
+    for rect in labels.values():
+        assert rect.left() >= plot.right()  # never over the data
+    assert labels["S1"].center().y() > labels["S2"].center().y()  # S1 lower
+    chart.set_reference_lines([])
+    assert chart.reference_labels() == []
+    assert infinite_lines(chart) == []
+
+
+def test_crowded_reference_labels_are_thinned_never_overlapped(chart, qtbot):
+    """A short GOES chart (1280x720): S1..S5 one decade apart cannot all be named."""
+    chart.set_log_y(True)
+    chart.set_reference_lines([(10.0**k, f"S{k}", Level.WATCH) for k in range(1, 6)])
+    chart.set_y_range(10**-3.1, 10**5.05)
+    shown(qtbot, chart)
+    for height in (300, 160, 110, 80):
+        chart.resize(800, height)
+        qtbot.waitUntil(lambda h=height: chart.height() == h)
+        chart.grab()  # a paint: what the axis drew
+        drawn = chart.getPlotItem().getAxis("right").drawn_labels()
+        rects = [rect for _label, rect in drawn]
+        for i, a in enumerate(rects):
+            for b in rects[i + 1 :]:
+                assert not a.intersects(b), (height, drawn)
+        names = [label for label, _rect in drawn]
+        assert names[0] == "S1"  # the first threshold keeps its name
+        assert len(names) == (5 if height == 300 else len(names))
+    assert len(names) < 5  # at 80 px some are left out, not piled up
+
+
+def test_linked_charts_keep_equal_plot_widths(qtbot):
+    goes = StripChart(title="goes")
+    rate = StripChart(title="rate")
+    for w in (goes, rate):
+        qtbot.addWidget(w)
+        w.resize(800, 200)
+    goes.set_reference_lines([(10.0, "S1")])
+    goes.link_x(rate)
+    for w in (goes, rate):
+        shown(qtbot, w)
+    width = [w.getPlotItem().getViewBox().width() for w in (goes, rate)]
+    assert width[0] == width[1]
+    rate.unlink_x()
+    qtbot.waitUntil(
+        lambda: rate.getPlotItem().getViewBox().width()
+        > goes.getPlotItem().getViewBox().width()
+    )
 
 
 def test_spans_are_shaded_and_cleared(chart):
