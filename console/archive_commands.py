@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from telemetry.archive.reader import ArchiveReader
     from telemetry.archive.writer import ArchiveWriter
+    from telemetry.bus.pipeline_feed import ReceiveLoss
 
 EXIT_DATA_LOST: Final = 3
 """Exit status of a command that ran but could not archive everything it received."""
@@ -86,20 +87,29 @@ def _utc(t: float) -> str:
     return iso_utc(t) or repr(t)
 
 
-def report_loss(archive: ArchiveWriter | None, stopped: bool) -> int:
-    """Say on stderr's last line what the archive lost; return the exit status.
+def report_loss(
+    archive: ArchiveWriter | None,
+    stopped: bool,
+    received: ReceiveLoss | None = None,
+) -> int:
+    """Say on stderr's last line what was lost; return the exit status.
 
-    0 when everything received was archived, ``EXIT_DATA_LOST`` otherwise
-    (items dropped with the queue full, lost to a failed write, or a writer
-    that stopped with items unwritten).
+    0 when everything received was processed and archived, ``EXIT_DATA_LOST``
+    otherwise: messages this console dropped with its receive queue full
+    (``received``), items the archive dropped with its queue full, lost to a
+    failed write, or a writer that stopped with items unwritten.
     """
-    if archive is None:
-        return 0
-    if archive.checkpoint_error:
+    if archive is not None and archive.checkpoint_error:
         print(
             f"kibo-console: warning: {archive.path}: {archive.checkpoint_error}",
             file=sys.stderr,
         )
+    status = 0
+    if received:
+        print(f"kibo-console: {received.summary()}", file=sys.stderr)
+        status = EXIT_DATA_LOST
+    if archive is None:
+        return status
     loss = archive.loss()
     if loss:
         print(f"kibo-console: {loss.summary()} ({archive.path})", file=sys.stderr)
@@ -111,7 +121,7 @@ def report_loss(archive: ArchiveWriter | None, stopped: bool) -> int:
             file=sys.stderr,
         )
         return EXIT_DATA_LOST
-    return 0
+    return status
 
 
 def run_info(args: argparse.Namespace) -> int:
