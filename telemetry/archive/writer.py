@@ -113,7 +113,7 @@ class ArchiveWriter:
     The sqlite3 write connection lives on a ``threading.Thread`` named
     ``archive-writer`` that this object starts in :meth:`start` and joins in
     :meth:`stop`. The ``put_*`` methods are called from other threads (the
-    zmq-subscriber thread for telemetry, the GUI thread for operator actions):
+    telemetry-pipeline thread for telemetry, the GUI thread for operator actions):
     they only append to a queue bounded in bytes (``queue_bytes``, counting
     what a held retry batch keeps too) and never block; when it is full the
     item is dropped, counted in :attr:`dropped`, and the writer records an

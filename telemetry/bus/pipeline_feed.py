@@ -129,6 +129,7 @@ class PipelineFeed:
         self._pending: list[Message] = []
         self._pending_cost = 0
         # Written by the zmq-subscriber thread (until it has stopped).
+        self.admitted = 0
         self.dropped = 0
         self.dropped_bytes = 0
         # Written by the telemetry-pipeline thread.
@@ -164,6 +165,7 @@ class PipelineFeed:
             self.dropped += 1
             self.dropped_bytes += cost
             return False
+        self.admitted += 1
         self._pending.append((parts, received))
         self._pending_cost += cost
         if len(self._pending) >= BATCH_MESSAGES:

@@ -54,6 +54,13 @@ DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 DEFAULT_RECEIVE_QUEUE_BYTES = 4 * DEFAULT_MAX_MESSAGE_BYTES
 POLL_MS = 100
 TICK_S = 0.25
+# After a drain that took messages, the receive thread waits this long before
+# polling again: each wake-up takes the GIL from the pipeline thread (up to
+# the 5 ms switch interval, and a context switch), so waking per message at
+# thousands of messages/s costs the pipeline a good part of a core. 2 ms of
+# messages is far below RCVHWM at any rate we expect, and no display needs
+# data sooner than its 50 ms frame.
+RECEIVE_PAUSE_S = 0.002
 # Messages dropped with the receive queue full are reported at once, then
 # folded into one event this often while the drops go on.
 DROP_EVENT_INTERVAL_S = 5.0
@@ -554,7 +561,8 @@ class ZmqSubscriber:
         self._report(
             self.clock(),
             RECEIVE_QUEUE_FULL,
-            f"receive queue full: {count} messages ({mib:.1f} MiB) dropped by "
+            f"receive queue full: {count} message{'' if count == 1 else 's'} "
+            f"({mib:.1f} MiB) dropped by "
             f"this console, the pipeline is behind ({feed.budget / 2**20:.0f} MiB "
             "waiting); the sequence gaps they leave are this console's loss, not "
             f"the publisher's ({feed.dropped} dropped this session)",
@@ -623,24 +631,36 @@ class ZmqSubscriber:
             self._report_zap_refusals()
             if connected is not None:
                 self._revive(connected)
+            got = 0
             for link in links:
                 if link.socket in ready:
-                    self._drain(link.socket)
+                    got += self._drain(link.socket)
             self._report_drops()
+            if got:
+                # Let a few ms of messages gather in libzmq before the next
+                # drain: one GIL hand-off per batch, not per message, leaves
+                # the pipeline thread its CPU (see RECEIVE_PAUSE_S).
+                self._stop.wait(RECEIVE_PAUSE_S)
 
-    def _drain(self, sock: zmq.Socket[bytes]) -> None:
-        # Drain what is queued, but come back to check stop, the monitors and
-        # the drop report at least every few thousand messages.
+    def _drain(self, sock: zmq.Socket[bytes]) -> int:
+        """Queue what libzmq holds for the pipeline; return how many were taken.
+
+        Comes back to check stop, the monitors and the drop report at least
+        every few thousand messages.
+        """
         feed = self.feed
+        got = 0
         try:
             for _ in range(5000):
                 try:
                     parts = sock.recv_multipart(zmq.NOBLOCK)
                 except zmq.Again:
-                    return
+                    break
                 feed.admit(parts, self.clock())
+                got += 1
         finally:
             feed.flush()
+        return got
 
 
 def short_key(key: bytes) -> str:
