@@ -313,6 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
             "report",
             "soak",
             "fuzz",
+            "flood",
             "all",
         ],
         help="fuzz: --frames hostile and malformed messages (default 100,000, "

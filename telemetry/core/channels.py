@@ -1,8 +1,8 @@
 """Per-channel ring buffers and the store that holds them.
 
 The telemetry-pipeline thread is the only writer of samples; the GUI thread
-reads copies at its refresh rate. Each buffer has its own lock and a version counter so a
-reader can skip channels that did not change.
+reads copies at its refresh rate. Each buffer has its own lock and a version
+counter so a reader can skip channels that did not change.
 """
 
 from __future__ import annotations
