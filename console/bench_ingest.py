@@ -205,8 +205,8 @@ def run_ingest_bench(seconds: float = 5.0) -> dict[str, float]:
                 "no loss"
                 if result.lossless
                 else (
-                    f"LOSS (missed {result.missed}, of them "
-                    f"{result.received_dropped} dropped by the receive queue; "
+                    f"LOSS (missed {result.missed}, {result.received_dropped} of "
+                    "them dropped by the receive queue; "
                     f"archive dropped {result.dropped})"
                 )
             )

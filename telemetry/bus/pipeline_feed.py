@@ -203,6 +203,20 @@ class PipelineFeed:
         if thread.is_alive():
             self._abandon.set()
             thread.join(2.0)
+        if not thread.is_alive():
+            self._count_left()
+
+    def _count_left(self) -> None:
+        """Count what a thread that ended early (it died) left queued as lost."""
+        while True:
+            try:
+                batch = self.queue.get_nowait()
+            except Empty:
+                return
+            if batch is not None:
+                self.dropped_at_stop += len(batch.messages)
+                self.dropped_bytes += batch.cost
+                self.queue.release(batch.cost)
 
     @property
     def running(self) -> bool:
