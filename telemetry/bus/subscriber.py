@@ -259,6 +259,16 @@ class ZmqSubscriber:
         self.listening_on: list[str] = []  # resolved endpoints, once started
 
     @property
+    def on_message(self) -> MessageHandler:
+        """The handler the ``telemetry-pipeline`` thread calls per message."""
+        return self.feed.on_message
+
+    @property
+    def on_tick(self) -> TickHandler | None:
+        """The watchdog the ``telemetry-pipeline`` thread calls every ``TICK_S``."""
+        return self.feed.on_tick
+
+    @property
     def received(self) -> int:
         """Messages the pipeline has processed (dropped ones are not counted)."""
         return self.feed.processed
