@@ -104,24 +104,25 @@ def report_loss(
             f"kibo-console: warning: {archive.path}: {archive.checkpoint_error}",
             file=sys.stderr,
         )
-    status = 0
+    # One last line for everything lost, so whoever reads only that line
+    # (or a script keeping the last line) sees every loss.
+    lost: list[str] = []
     if received:
-        print(f"kibo-console: {received.summary()}", file=sys.stderr)
-        status = EXIT_DATA_LOST
-    if archive is None:
-        return status
-    loss = archive.loss()
-    if loss:
-        print(f"kibo-console: {loss.summary()} ({archive.path})", file=sys.stderr)
-        return EXIT_DATA_LOST
-    if not stopped:
-        print(
-            f"kibo-console: DATA LOST: the archive {archive.path} did not close "
-            f"cleanly: {archive.last_error or 'writer did not finish'}",
-            file=sys.stderr,
-        )
-        return EXIT_DATA_LOST
-    return status
+        lost.append(received.summary().removeprefix("DATA LOST: "))
+    if archive is not None:
+        loss = archive.loss()
+        if loss:
+            what = loss.summary().removeprefix("DATA LOST: ")
+            lost.append(f"{what} ({archive.path})")
+        elif not stopped:
+            lost.append(
+                f"the archive {archive.path} did not close cleanly: "
+                f"{archive.last_error or 'writer did not finish'}"
+            )
+    if not lost:
+        return 0
+    print(f"kibo-console: DATA LOST: {'; and '.join(lost)}", file=sys.stderr)
+    return EXIT_DATA_LOST
 
 
 def run_info(args: argparse.Namespace) -> int:
