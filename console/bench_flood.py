@@ -63,7 +63,7 @@ def _status_mib(field: str) -> float:
 
 @dataclass
 class FloodResult:
-    """What one flood did to the session's memory."""
+    """What one flood did to the session's memory (built on the main thread)."""
 
     flood_mib: int
     budget_mib: float

@@ -92,7 +92,11 @@ class ReceiveLoss:
 
 @dataclass
 class _Batch:
-    """Messages handed over together, and the bytes they were counted for."""
+    """Messages handed over together, and the bytes they were counted for.
+
+    Built by the ``zmq-subscriber`` thread, then only read by the
+    ``telemetry-pipeline`` thread once queued.
+    """
 
     messages: list[Message]
     cost: int

@@ -191,7 +191,8 @@ class ZmqSubscriber:
     the ``telemetry-pipeline`` thread (:class:`PipelineFeed`), in order, ticks
     every ``TICK_S`` whether messages arrive or not. ``on_event(now, kind,
     detail)`` runs on the ``zmq-subscriber`` thread (so an event still reaches
-    the log while the pipeline is stuck): it must be thread-safe.
+    the log while the pipeline is stuck; a loss at stop is reported on the
+    thread calling :meth:`stop`): it must be thread-safe.
     ``received`` and ``now`` come from ``clock`` (UTC seconds by default).
 
     A message that does not fit the receive queue
