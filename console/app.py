@@ -393,5 +393,6 @@ def run_gui(args: argparse.Namespace) -> int:
     code = app.exec()
     console.shutdown()
     archive = console.session.archive if console.session is not None else None
-    lost = report_loss(archive, archive.stopped_cleanly if archive else True)
+    received = console.session.subscriber.loss() if console.session else None
+    lost = report_loss(archive, archive.stopped_cleanly if archive else True, received)
     return int(code) or lost

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from telemetry.archive.reader import ArchiveReader
     from telemetry.archive.writer import ArchiveWriter
+    from telemetry.bus.pipeline_feed import ReceiveLoss
 
 EXIT_DATA_LOST: Final = 3
 """Exit status of a command that ran but could not archive everything it received."""
@@ -103,32 +104,42 @@ def _utc(t: float) -> str:
     return iso_utc(t) or repr(t)
 
 
-def report_loss(archive: ArchiveWriter | None, stopped: bool) -> int:
-    """Say on stderr's last line what the archive lost; return the exit status.
+def report_loss(
+    archive: ArchiveWriter | None,
+    stopped: bool,
+    received: ReceiveLoss | None = None,
+) -> int:
+    """Say on stderr's last line what was lost; return the exit status.
 
-    0 when everything received was archived, ``EXIT_DATA_LOST`` otherwise
-    (items dropped with the queue full, lost to a failed write, or a writer
-    that stopped with items unwritten).
+    0 when everything received was processed and archived, ``EXIT_DATA_LOST``
+    otherwise: messages this console dropped with its receive queue full
+    (``received``), items the archive dropped with its queue full, lost to a
+    failed write, or a writer that stopped with items unwritten.
     """
-    if archive is None:
-        return 0
-    if archive.checkpoint_error:
+    if archive is not None and archive.checkpoint_error:
         print(
             f"kibo-console: warning: {archive.path}: {archive.checkpoint_error}",
             file=sys.stderr,
         )
-    loss = archive.loss()
-    if loss:
-        print(f"kibo-console: {loss.summary()} ({archive.path})", file=sys.stderr)
-        return EXIT_DATA_LOST
-    if not stopped:
-        print(
-            f"kibo-console: DATA LOST: the archive {archive.path} did not close "
-            f"cleanly: {archive.last_error or 'writer did not finish'}",
-            file=sys.stderr,
-        )
-        return EXIT_DATA_LOST
-    return 0
+    # One last line for everything lost, so whoever reads only that line
+    # (or a script keeping the last line) sees every loss.
+    lost: list[str] = []
+    if received:
+        lost.append(received.summary().removeprefix("DATA LOST: "))
+    if archive is not None:
+        loss = archive.loss()
+        if loss:
+            what = loss.summary().removeprefix("DATA LOST: ")
+            lost.append(f"{what} ({archive.path})")
+        elif not stopped:
+            lost.append(
+                f"the archive {archive.path} did not close cleanly: "
+                f"{archive.last_error or 'writer did not finish'}"
+            )
+    if not lost:
+        return 0
+    print(f"kibo-console: DATA LOST: {'; and '.join(lost)}", file=sys.stderr)
+    return EXIT_DATA_LOST
 
 
 def run_info(args: argparse.Namespace) -> int:

@@ -16,7 +16,7 @@ def run_bench(
 
     Returns 1 if a benchmark that checks its results (fuzz) found a fault.
     """
-    every = ["ingest", "query", "dose", "replay", "report", "gui", "fuzz"]
+    every = ["ingest", "query", "dose", "replay", "report", "gui", "fuzz", "flood"]
     names = every if which == "all" else [which]
     status = 0
     for name in names:
@@ -65,6 +65,10 @@ def run_bench(
 
             # --hours H: a shorter increment (at least 3 days: shorter replays).
             run_report_bench(max(3, round(hours / 24)) if hours else DAYS)
+        elif name == "flood":
+            from console.bench_flood import run_flood_bench
+
+            run_flood_bench()
         elif name == "fuzz":
             from console.bench_fuzz import DEFAULT_FRAMES, print_fuzz, run_fuzz_bench
 

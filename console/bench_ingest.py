@@ -82,6 +82,7 @@ class StepResult:
     missed: int
     dropped: int
     lossless: bool
+    received_dropped: int = 0  # by the receive queue (pipeline behind)
 
 
 def _run_step(
@@ -142,7 +143,7 @@ def _run_step(
         and archive.dropped == 0
         and archive.written_samples == received * SAMPLES_PER_MESSAGE
     )
-    return StepResult(rate, achieved, missed, archive.dropped, lossless)
+    return StepResult(rate, achieved, missed, archive.dropped, lossless, sub.dropped)
 
 
 def _receive_decode_limit(tmp: Path, seconds: float) -> float:
@@ -203,7 +204,11 @@ def run_ingest_bench(seconds: float = 5.0) -> dict[str, float]:
             verdict = (
                 "no loss"
                 if result.lossless
-                else f"LOSS (missed {result.missed}, archive dropped {result.dropped})"
+                else (
+                    f"LOSS (missed {result.missed}, {result.received_dropped} of "
+                    "them dropped by the receive queue; "
+                    f"archive dropped {result.dropped})"
+                )
             )
             print(f"step {rate:>10,} samples/s -> {result.achieved:12,.0f}  {verdict}")
             if not result.lossless:

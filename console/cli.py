@@ -176,6 +176,14 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--archive", type=Path, required=True)
     rec.add_argument("--duration", type=finite_seconds, default=None)
     rec.add_argument(
+        "--receive-queue-mib",
+        type=finite_positive,
+        default=None,
+        metavar="MIB",
+        help="memory for messages received and not yet processed (default 256); "
+        "past it messages are dropped, reported and the exit status is 3",
+    )
+    rec.add_argument(
         "--topic", action="append", default=None, help="topic prefix filter"
     )
     rec.add_argument("--dictionary", type=Path, default=DEFAULT_DICTIONARY)
@@ -306,6 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
             "report",
             "soak",
             "fuzz",
+            "flood",
             "all",
         ],
         help="fuzz: --frames hostile and malformed messages (default 100,000, "
@@ -563,6 +572,11 @@ def _record(args: argparse.Namespace) -> int:
             listen=bool(args.listen),
             allow=args.curve_allow,
         ),
+        receive_queue_bytes=(
+            None
+            if args.receive_queue_mib is None
+            else max(1, int(args.receive_queue_mib * 2**20))
+        ),
     )
     session = LiveSession(dictionary, config, derivers)
     stop = threading.Event()
@@ -593,7 +607,7 @@ def _record(args: argparse.Namespace) -> int:
             "see the archive's 'publisher refused' events",
             file=sys.stderr,
         )
-    return report_loss(session.archive, stopped)
+    return report_loss(session.archive, stopped, session.subscriber.loss())
 
 
 def _dose_report(args: argparse.Namespace) -> int:

@@ -220,8 +220,13 @@ class ConsoleStatusBar(QStatusBar):
         reasons = ", ".join(
             f"{k} {v}" for k, v in sorted(store.rejected_by_reason.items())
         )
+        sub = self.context.subscriber
+        # Messages this console received and dropped itself (pipeline behind):
+        # not the publisher's loss, so said apart from the gaps.
+        dropped = sub.dropped if sub is not None else 0
         # Calm when all is well: counts appear only once they are non-zero.
         parts = [f"{total_rate:.0f} msg/s"]
+        colour: str | None = None
         if not store.sources:
             # Nothing has arrived: say so plainly, in the colour of the wait.
             level = self._waiting_level(waited)
@@ -230,9 +235,12 @@ class ConsoleStatusBar(QStatusBar):
             else:
                 parts = [f"no data at the cursor yet ({address})"]
             colour = level.color.name() if level.is_abnormal else None
-            self.traffic.setStyleSheet(f"color: {colour};" if colour else "")
-        elif self.traffic.styleSheet():
-            self.traffic.setStyleSheet("")
+        if dropped:
+            parts.append(f"{dropped} DROPPED by this console")
+            colour = Level.CRITICAL.color.name()
+        style = f"color: {colour};" if colour else ""
+        if self.traffic.styleSheet() != style:
+            self.traffic.setStyleSheet(style)
         if gaps:
             parts.append(f"{gaps} gaps ({missed} missed)")
         if rejected:
@@ -244,6 +252,12 @@ class ConsoleStatusBar(QStatusBar):
             tip(
                 f"{total_rate:.1f} messages/s over all sources · {gaps} sequence gaps "
                 f"({missed} messages missed) · {rejected} rejected"
+                + (
+                    f"\n{sub.loss().summary()}: the pipeline was behind and the "
+                    "receive queue full (see the events)"
+                    if sub is not None and dropped
+                    else ""
+                )
                 + (f"\nrejected by reason: {reasons}" if reasons else "")
                 + (
                     f"\nundeclared channels: {len(store.undeclared)}"

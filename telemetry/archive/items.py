@@ -1,6 +1,6 @@
 """What the archive queue carries: one frozen dataclass per kind of row.
 
-Producers (the zmq-subscriber thread, the GUI thread) build an item and hand
+Producers (the telemetry-pipeline thread, the GUI thread) build an item and hand
 it to ``ArchiveWriter.put_*``; the ``archive-writer`` thread takes it from the
 queue and dispatches on its class with ``match``. Items are immutable, so no
 thread changes one after another has seen it.

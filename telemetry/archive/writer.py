@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
-from telemetry.archive.backlog import DEFAULT_QUEUE_BYTES, ByteBoundedQueue, Empty
+from telemetry.archive.backlog import DEFAULT_QUEUE_BYTES, ArchiveBacklog, Empty
 from telemetry.archive.items import (
     ITEM_OVERHEAD,
     MAX_REJECTED_BODY,
@@ -113,7 +113,7 @@ class ArchiveWriter:
     The sqlite3 write connection lives on a ``threading.Thread`` named
     ``archive-writer`` that this object starts in :meth:`start` and joins in
     :meth:`stop`. The ``put_*`` methods are called from other threads (the
-    zmq-subscriber thread for telemetry, the GUI thread for operator actions):
+    telemetry-pipeline thread for telemetry, the GUI thread for operator actions):
     they only append to a queue bounded in bytes (``queue_bytes``, counting
     what a held retry batch keeps too) and never block; when it is full the
     item is dropped, counted in :attr:`dropped`, and the writer records an
@@ -154,7 +154,7 @@ class ArchiveWriter:
         if queue_bytes < 1 or batch_rows < 1 or batch_seconds < 0 or retry_seconds <= 0:
             raise ValueError("queue_bytes, batch_rows > 0; batch/retry seconds >= 0")
         self.path = os.fspath(path)
-        self._queue = ByteBoundedQueue(queue_bytes)
+        self._queue = ArchiveBacklog(queue_bytes)
         self._batch_seconds = float(batch_seconds)
         self._batch_rows = int(batch_rows)
         self._retry_seconds = float(retry_seconds)
@@ -450,7 +450,7 @@ class ArchiveWriter:
                 self._drop_since = time.time()
 
     def _put(self, item: DataItem) -> None:
-        if self._closing or not self._queue.put(item):
+        if self._closing or not self._queue.put_item(item):
             self._drop(item)
 
     def put_frame(
@@ -878,7 +878,7 @@ class ArchiveWriter:
         self.checkpoint_error = "WAL not checkpointed: readers kept it busy"
 
 
-def _drain(q: ByteBoundedQueue) -> list[DataItem]:
+def _drain(q: ArchiveBacklog) -> list[DataItem]:
     """Take every data item left in the queue (control items are dropped)."""
     items: list[DataItem] = []
     while True:

@@ -1,1 +1,1 @@
-"""The ZeroMQ bus: subscriber thread, paced publisher, CurveZMQ keys and allow-lists."""
+"""The ZeroMQ bus: receive and pipeline threads, paced publisher, CurveZMQ keys."""

@@ -2,7 +2,9 @@
 
 ZeroMQ sockets are not thread-safe, so one thread creates, uses and closes
 the sockets (and their monitors). It polls with a short timeout so ``stop()``
-is prompt and the pipeline's watchdog runs even when nothing arrives.
+is prompt. That thread only receives: the pipeline runs on a thread of its
+own behind a queue bounded in bytes (``telemetry.bus.pipeline_feed``), so a
+slow pipeline never leaves messages piling up inside libzmq.
 
 The console connects to publishers that bind, or listens (binds) for
 publishers that connect to it, or both: one SUB socket for each direction, so
@@ -25,18 +27,45 @@ from typing import TYPE_CHECKING
 import zmq
 from zmq.utils.monitor import parse_monitor_message
 
+from telemetry.bus.pipeline_feed import (
+    DRAIN_ON_STOP_S,
+    MessageHandler,
+    PipelineFeed,
+    ReceiveLoss,
+    TickHandler,
+)
+
 if TYPE_CHECKING:
     from telemetry.bus.curve import ClientAllowList
 
 log = logging.getLogger(__name__)
 
-# ZeroMQ's default receive HWM (1000) drops silently under load; this holds
-# ~10 s of the heaviest stream we expect while the pipeline catches up.
-DEFAULT_RCVHWM = 100_000
+# libzmq's receive queue is bounded in messages, each up to MAXMSGSIZE: it
+# is no memory bound. The receive thread copies messages out as they come
+# and does nothing else, so that queue only covers its pauses (a GIL
+# hand-off, 5 ms by default; a garbage collection): 10,000 messages is
+# 100 ms of a 100,000 msg/s stream. A slow pipeline is absorbed by the
+# byte-bounded receive queue behind it instead, where loss is counted.
+DEFAULT_RCVHWM = 10_000
 # Larger messages make libzmq drop the connection instead of buffering them.
 DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+#: Bytes received but not yet through the pipeline (see pipeline_feed): four
+#: of the largest messages admitted, so any message fits on a healthy pipeline.
+DEFAULT_RECEIVE_QUEUE_BYTES = 4 * DEFAULT_MAX_MESSAGE_BYTES
 POLL_MS = 100
 TICK_S = 0.25
+# After a drain that took messages, the receive thread waits this long before
+# polling again: each wake-up takes the GIL from the pipeline thread (up to
+# the 5 ms switch interval, and a context switch), so waking per message at
+# thousands of messages/s costs the pipeline a good part of a core. 2 ms of
+# messages is far below RCVHWM at any rate we expect, and no display needs
+# data sooner than its 50 ms frame.
+RECEIVE_PAUSE_S = 0.002
+# Messages dropped with the receive queue full are reported at once, then
+# folded into one event this often while the drops go on.
+DROP_EVENT_INTERVAL_S = 5.0
+#: The event kind of messages this console dropped (receive queue full).
+RECEIVE_QUEUE_FULL = "receive queue full"
 # A refused publisher is retried every RECONNECT_IVL_MAX; after the first
 # event, further refusals from one endpoint (or one unknown publisher key)
 # fold into one event this often.
@@ -98,12 +127,15 @@ class SubscriberConfig:
 
     ``endpoints`` are connected to, except those marked with ``@``
     (``listen_endpoint``), which are bound: publishers connect to them.
+    ``receive_queue_bytes`` bounds what is received and not yet through the
+    pipeline; past it messages are dropped and counted.
     """
 
     endpoints: Sequence[str]
     topics: Sequence[str] = ("",)
     rcvhwm: int = DEFAULT_RCVHWM
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    receive_queue_bytes: int = DEFAULT_RECEIVE_QUEUE_BYTES
     curve: CurveConfig | None = None
     extra: dict[str, int] = field(default_factory=dict)
 
@@ -147,18 +179,27 @@ class _Link:
         self.socket.close(linger=0)
 
 
-MessageHandler = Callable[[list[bytes], float], object]
-TickHandler = Callable[[float], None]
 EventHandler = Callable[[float, str, str], None]
 """``(now, kind, detail)``: a connection event for the operator's event log."""
 
 
 class ZmqSubscriber:
-    """Owns the SUB sockets and the ``zmq-subscriber`` thread that drives the pipeline.
+    """Owns the SUB sockets, the ``zmq-subscriber`` thread and the pipeline's thread.
 
-    ``on_message(parts, received)``, ``on_tick(now)`` and ``on_event(now,
-    kind, detail)`` run on that thread; ``received`` and ``now`` come from
-    ``clock`` (UTC seconds by default).
+    The ``zmq-subscriber`` thread receives and queues each message with its
+    receive time; ``on_message(parts, received)`` and ``on_tick(now)`` run on
+    the ``telemetry-pipeline`` thread (:class:`PipelineFeed`), in order, ticks
+    every ``TICK_S`` whether messages arrive or not. ``on_event(now, kind,
+    detail)`` runs on the ``zmq-subscriber`` thread (so an event still reaches
+    the log while the pipeline is stuck; a loss at stop is reported on the
+    thread calling :meth:`stop`): it must be thread-safe.
+    ``received`` and ``now`` come from ``clock`` (UTC seconds by default).
+
+    A message that does not fit the receive queue
+    (``SubscriberConfig.receive_queue_bytes``) is dropped, counted in
+    :attr:`dropped` / :attr:`loss` and reported as ``"receive queue full"``:
+    once, then folded every ``DROP_EVENT_INTERVAL_S``. ``stop()`` stops
+    receiving first, then lets the pipeline finish what is queued.
 
     A socket monitor watches the connection handshakes: a publisher that
     fails the CURVE handshake (not the server key we expect, or no CURVE at
@@ -187,8 +228,6 @@ class ZmqSubscriber:
         on_event: EventHandler | None = None,
     ) -> None:
         self.config = config
-        self.on_message = on_message
-        self.on_tick = on_tick
         self.on_event = on_event
         self.clock = clock
         config.check()
@@ -197,10 +236,14 @@ class ZmqSubscriber:
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
-        self.error: str = ""
-        self.received = 0
-        self.internal_errors = 0
+        self.feed = PipelineFeed(
+            config.receive_queue_bytes, on_message, on_tick, clock, TICK_S
+        )
+        self._error = ""
+        self._internal_errors = 0
         # Counters below are written by the zmq-subscriber thread only.
+        self._drops_reported = (0, 0)  # (messages, bytes) in the last report
+        self._drop_report_at = -math.inf  # monotonic
         self.refused = 0
         self.handshakes = 0
         self.revived = 0
@@ -216,22 +259,74 @@ class ZmqSubscriber:
         self._zap_refusals: queue.SimpleQueue[tuple[bytes, str]] = queue.SimpleQueue()
         self.listening_on: list[str] = []  # resolved endpoints, once started
 
+    @property
+    def on_message(self) -> MessageHandler:
+        """The handler the ``telemetry-pipeline`` thread calls per message."""
+        return self.feed.on_message
+
+    @property
+    def on_tick(self) -> TickHandler | None:
+        """The watchdog the ``telemetry-pipeline`` thread calls every ``TICK_S``."""
+        return self.feed.on_tick
+
+    @property
+    def received(self) -> int:
+        """Messages the pipeline has processed (dropped ones are not counted)."""
+        return self.feed.processed
+
+    @property
+    def dropped(self) -> int:
+        """Messages received but dropped by this console (receive queue full)."""
+        return self.feed.dropped + self.feed.dropped_at_stop
+
+    def loss(self) -> ReceiveLoss:
+        """Return what this console received and never processed; any thread."""
+        return self.feed.loss()
+
+    @property
+    def internal_errors(self) -> int:
+        return self._internal_errors + self.feed.internal_errors
+
+    @property
+    def error(self) -> str:
+        """The last internal error (a bug, logged with its traceback), or ""."""
+        return self.feed.error or self._error
+
     def start(self) -> None:
         if self._thread is not None:
             raise RuntimeError("subscriber already started")
+        self.feed.start()
         self._thread = threading.Thread(
             target=self._run, name="zmq-subscriber", daemon=True
         )
         self._thread.start()
         self._ready.wait(5.0)
-        if self.error:
-            raise RuntimeError(self.error)
+        if self._error:
+            self.feed.stop()
+            raise RuntimeError(self._error)
 
-    def stop(self, timeout: float = 5.0) -> None:
-        """Stop the thread and close the socket (idempotent)."""
+    def stop(self, timeout: float = 5.0, drain_s: float = DRAIN_ON_STOP_S) -> None:
+        """Stop receiving, let the pipeline finish what is queued, join (idempotent).
+
+        The receive thread stops first (no new message enters); the pipeline
+        then processes what was received, for up to ``drain_s``: data already
+        received is not lost on a normal stop. What is left at that deadline
+        is counted in :meth:`loss` and reported.
+        """
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
+        if not self.feed.running:
+            return
+        self.feed.stop(drain_s)
+        if self.feed.dropped_at_stop:
+            loss = self.feed.loss()
+            self._report(
+                self.clock(),
+                RECEIVE_QUEUE_FULL,
+                f"stopped with {loss.at_stop} messages received but not processed "
+                f"within {drain_s:.0f} s: dropped by this console",
+            )
 
     @property
     def running(self) -> bool:
@@ -336,8 +431,8 @@ class ZmqSubscriber:
             self.on_event(now, kind, detail)
         except Exception as exc:
             log.exception("internal error on a subscriber event")
-            self.internal_errors += 1
-            self.error = f"internal error on an event: {exc!r}"[:500]
+            self._internal_errors += 1
+            self._error = f"internal error on an event: {exc!r}"[:500]
 
     def _monitor_event(self, message: list[bytes], listening: bool = False) -> None:
         try:
@@ -462,13 +557,27 @@ class ZmqSubscriber:
                 detail += f" ({folded + 1} times since the last report)"
             self._report(now, "link reset", detail)
 
-    def _handle(self, parts: list[bytes]) -> None:
-        try:
-            self.on_message(parts, self.clock())
-        except Exception as exc:
-            log.exception("internal error on a message")
-            self.internal_errors += 1
-            self.error = f"internal error on a message: {exc!r}"[:500]
+    def _report_drops(self, final: bool = False) -> None:
+        """Report messages dropped since the last report, folded per interval."""
+        feed = self.feed
+        messages, nbytes = self._drops_reported
+        if feed.dropped == messages:
+            return
+        mono = time.monotonic()
+        if not final and mono - self._drop_report_at < DROP_EVENT_INTERVAL_S:
+            return
+        self._drop_report_at = mono
+        self._drops_reported = (feed.dropped, feed.dropped_bytes)
+        count, mib = feed.dropped - messages, (feed.dropped_bytes - nbytes) / 2**20
+        self._report(
+            self.clock(),
+            RECEIVE_QUEUE_FULL,
+            f"receive queue full: {count} message{'' if count == 1 else 's'} "
+            f"({mib:.1f} MiB) dropped by "
+            f"this console, the pipeline is behind ({feed.budget / 2**20:.0f} MiB "
+            "waiting); the sequence gaps they leave are this console's loss, not "
+            f"the publisher's ({feed.dropped} dropped this session)",
+        )
 
     def _run(self) -> None:
         context = self._context
@@ -487,7 +596,7 @@ class ZmqSubscriber:
                 links.append(self._open(context, listening=True))
                 self.listening_on = links[-1].bound
         except (zmq.ZMQError, ValueError, AttributeError, RuntimeError) as exc:
-            self.error = f"cannot open subscriber: {exc}"
+            self._error = f"cannot open subscriber: {exc}"
             self._close(links, allow, own_context)
             self._ready.set()
             return
@@ -496,6 +605,9 @@ class ZmqSubscriber:
             self._loop(links)
         finally:
             self._close(links, allow, own_context)
+            # What was admitted goes to the pipeline; what was dropped is said.
+            self.feed.flush()
+            self._report_drops(final=True)
 
     @staticmethod
     def _close(
@@ -516,7 +628,6 @@ class ZmqSubscriber:
             poller.register(link.socket, zmq.POLLIN)
             poller.register(link.monitor, zmq.POLLIN)
         connected = next((link.socket for link in links if not link.listening), None)
-        next_tick = 0.0
         while not self._stop.is_set():
             ready = dict(poller.poll(POLL_MS))
             for link in links:
@@ -531,29 +642,36 @@ class ZmqSubscriber:
             self._report_zap_refusals()
             if connected is not None:
                 self._revive(connected)
+            got = 0
             for link in links:
                 if link.socket in ready:
-                    self._drain(link.socket)
-            now = self.clock()
-            if self.on_tick is not None and now >= next_tick:
-                next_tick = now + TICK_S
-                try:
-                    self.on_tick(now)
-                except Exception as exc:  # a bug must not stop the feed
-                    log.exception("internal error in a watchdog tick")
-                    self.internal_errors += 1
-                    self.error = f"internal error in a tick: {exc!r}"[:500]
+                    got += self._drain(link.socket)
+            self._report_drops()
+            if got:
+                # Let a few ms of messages gather in libzmq before the next
+                # drain: one GIL hand-off per batch, not per message, leaves
+                # the pipeline thread its CPU (see RECEIVE_PAUSE_S).
+                self._stop.wait(RECEIVE_PAUSE_S)
 
-    def _drain(self, sock: zmq.Socket[bytes]) -> None:
-        # Drain what is queued, but come back to check stop and the watchdog
-        # at least every few hundred messages.
-        for _ in range(500):
-            try:
-                parts = sock.recv_multipart(zmq.NOBLOCK)
-            except zmq.Again:
-                return
-            self.received += 1
-            self._handle(parts)
+    def _drain(self, sock: zmq.Socket[bytes]) -> int:
+        """Queue what libzmq holds for the pipeline; return how many were taken.
+
+        Comes back to check stop, the monitors and the drop report at least
+        every few thousand messages.
+        """
+        feed = self.feed
+        got = 0
+        try:
+            for _ in range(5000):
+                try:
+                    parts = sock.recv_multipart(zmq.NOBLOCK)
+                except zmq.Again:
+                    break
+                feed.admit(parts, self.clock())
+                got += 1
+        finally:
+            feed.flush()
+        return got
 
 
 def short_key(key: bytes) -> str:

@@ -102,7 +102,7 @@ class AlarmBookState(NamedTuple):
 class AlarmBook:
     """Alarm state shared by two threads, guarded by one lock.
 
-    The zmq-subscriber thread feeds transitions (``raise_transition``) and
+    The telemetry-pipeline thread feeds transitions (``raise_transition``) and
     timer ticks; the GUI thread acknowledges, shelves and reads snapshots.
     """
 

@@ -1,8 +1,8 @@
 """Per-channel ring buffers and the store that holds them.
 
-The zmq-subscriber thread is the only writer; the GUI thread reads copies at
-its refresh rate. Each buffer has its own lock and a version counter so a
-reader can skip channels that did not change.
+The telemetry-pipeline thread is the only writer of samples; the GUI thread
+reads copies at its refresh rate. Each buffer has its own lock and a version
+counter so a reader can skip channels that did not change.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ class Tail(NamedTuple):
 
 
 class ChannelBuffer:
-    """A numpy ring of (time, value); written by the zmq-subscriber thread.
+    """A numpy ring of (time, value); written by the telemetry-pipeline thread.
 
     Each sample is stored once: a full ring of ``capacity`` samples is 1.6 MB.
     (A mirrored ring, every sample written twice so the newest ones are always
@@ -292,7 +292,7 @@ class ChannelBuffer:
 
 @dataclass
 class SourceStats:
-    """Counters of one publisher; written by the zmq-subscriber thread only.
+    """Counters of one publisher; written by the telemetry-pipeline thread only.
 
     Readers on other threads see plain ints and floats, each read atomically.
     """
@@ -421,8 +421,10 @@ class StoreEvent:
 class ChannelStore:
     """All live buffers, per-source counters and recent events.
 
-    The zmq-subscriber thread (through the Pipeline) is the only writer; the
-    GUI thread reads. Buffers are created lazily under a lock.
+    The telemetry-pipeline thread (through the Pipeline) is the only writer of
+    buffers and counters; the GUI thread reads. Buffers are created lazily
+    under a lock. Events may be added from any thread (the zmq-subscriber
+    thread reports connection events): :meth:`add_event` takes the lock.
     """
 
     def __init__(

@@ -56,7 +56,7 @@ class DecodedFrame:
 
 
 class Decoder:
-    """Turns Frames into ChannelBatches; owned by the zmq-subscriber thread.
+    """Turns Frames into ChannelBatches; owned by the telemetry-pipeline thread.
 
     Holds the state codes it invented for undeclared enum channels, so it must
     not be shared between threads.

@@ -30,7 +30,7 @@ def dew_point(temp_c: np.ndarray, rh_pct: np.ndarray) -> np.ndarray:
 
 
 class DewPointDeriver:
-    """Adds ``<src>.dewpoint`` per ECLSS source; owned by the zmq-subscriber thread.
+    """Adds ``<src>.dewpoint`` per ECLSS source; owned by the telemetry-pipeline thread.
 
     Temperature is interpolated to the humidity sample times (holding the
     last value) so the two need not arrive in the same message.

@@ -3,7 +3,7 @@
 The dew point and the crew dose estimator are derivers. Every capability the
 pipeline and the replay use is declared here, so none is discovered by
 probing an object's attributes. A deriver is owned by the thread that drives
-its pipeline (zmq-subscriber live, the replay thread in a replay).
+its pipeline (telemetry-pipeline live, the replay thread in a replay).
 """
 
 from __future__ import annotations

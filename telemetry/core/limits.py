@@ -41,7 +41,7 @@ def is_stale(last_sample_time: float, now: float, stale_after_s: float) -> bool:
 
 
 class LimitEvaluator:
-    """Per-channel limit state; owned by the zmq-subscriber thread.
+    """Per-channel limit state; owned by the telemetry-pipeline thread.
 
     Judges each sample against the channel's ``limits`` and, if it has
     ``mean_limits``, the rolling mean at that sample against those; the

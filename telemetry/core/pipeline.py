@@ -147,7 +147,7 @@ class PipelineState(NamedTuple):
 
 
 class Pipeline:
-    """Decodes and distributes messages; owned by the zmq-subscriber thread.
+    """Decodes and distributes messages; owned by the telemetry-pipeline thread.
 
     (Or by whichever single thread drives a replay.) It is the only writer of
     the ChannelStore; the AlarmBook has its own lock for the GUI's actions.

@@ -8,7 +8,7 @@ sample of the undeclared channel ``<crew>.dose_bin`` at the bin's start, and
 a ``dose bins`` event records what they were computed with (a fingerprint
 of the dictionary, the estimator settings and the dosimeter assignments, and
 the bin width), so a report whose inputs differ replays instead.
-Owned by the thread that drives the pipeline (zmq-subscriber live, the
+Owned by the thread that drives the pipeline (telemetry-pipeline live, the
 caller's thread for a recording).
 """
 
@@ -77,7 +77,7 @@ class DoseBinWriter:
 
     With each bin go the hourly summaries of the session's inputs, read from
     the live ring buffers (``store``) while they still hold the hour. Owned by
-    the thread driving the pipeline (zmq-subscriber live, the caller's thread
+    the thread driving the pipeline (telemetry-pipeline live, the caller's thread
     for a recording); ``flush(final=True)`` once that thread has stopped.
     """
 

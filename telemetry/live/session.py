@@ -18,6 +18,7 @@ from telemetry.archive.backlog import DEFAULT_QUEUE_BYTES
 from telemetry.archive.writer import ArchiveWriter
 from telemetry.bus.subscriber import (
     DEFAULT_MAX_MESSAGE_BYTES,
+    RECEIVE_QUEUE_FULL,
     CurveConfig,
     SubscriberConfig,
     ZmqSubscriber,
@@ -71,7 +72,7 @@ EventSink = Callable[[float, str, str, int], None]
 class ArchiveWatch:
     """Turns the archive writer's health into the ``archive`` alarm and events.
 
-    Owned by the zmq-subscriber thread: the session calls :meth:`check` from
+    Owned by the telemetry-pipeline thread: the session calls :meth:`check` from
     the pipeline's tick (every 0.25 s), so the alarm follows the disk even
     when no telemetry arrives. It only reads the writer's counters, which any
     thread may read; the live buffers never wait for the archive.
@@ -153,6 +154,10 @@ class SessionConfig:
     running up to ~300x faster than the wall clock is still followed. ``None``
     turns the check off.
 
+    ``receive_queue_bytes``: what may wait in memory for the pipeline
+    (default ``DEFAULT_RECEIVE_QUEUE_BYTES``); past it messages are dropped,
+    counted and reported (see ``telemetry.bus.pipeline_feed``).
+
     ``dose_ledger``: the dose ledger file (see ``telemetry.radiation.ledger``) the
     session seeds the dose estimator from and adds its dose to; ``None``
     leaves out earlier sessions.
@@ -165,6 +170,7 @@ class SessionConfig:
     operator: str = ""
     curve: CurveConfig | None = None
     max_message_bytes: int | None = None
+    receive_queue_bytes: int | None = None
     archive_options: dict[str, int] = field(default_factory=dict)
     max_time_ahead_s: float | None = MAX_TIME_AHEAD_S
     dose_ledger: Path | None = None
@@ -173,9 +179,12 @@ class SessionConfig:
 class LiveSession:
     """Wires the core threads together; created and stopped by the main thread.
 
-    Threads: ``zmq-subscriber`` (socket, pipeline, store writes, the archive
-    watch, dose-ledger writes at each completed bin) and ``archive-writer``
-    (SQLite). ``stop()`` joins both, then writes the ledger a last time.
+    Threads: ``zmq-subscriber`` (sockets, connection events),
+    ``telemetry-pipeline`` (pipeline, store writes, the archive watch,
+    dose-ledger writes at each completed bin) and ``archive-writer``
+    (SQLite). ``stop()`` stops receiving, lets the pipeline finish what was
+    received, joins both, writes the ledger a last time, then flushes the
+    archive.
     """
 
     def __init__(
@@ -226,6 +235,8 @@ class LiveSession:
         )
         if config.max_message_bytes is not None:
             sub_config.max_message_bytes = config.max_message_bytes
+        if config.receive_queue_bytes is not None:
+            sub_config.receive_queue_bytes = config.receive_queue_bytes
         self.subscriber = ZmqSubscriber(
             sub_config,
             self.pipeline.ingest,
@@ -349,7 +360,11 @@ class LiveSession:
             self.ledger = None
 
     def note(self, time: float, kind: str, detail: str, severity: int) -> None:
-        """Put an event in the operator's log and the archive (subscriber thread)."""
+        """Put an event in the operator's log and the archive; any thread.
+
+        The store and the archive queue take their own locks: the pipeline
+        thread notes its events here, the receive thread its connection events.
+        """
         self.store.add_event(time, None, kind, detail, severity)
         if self.archive is not None:
             self.archive.put_event(time, None, kind, detail, severity)
@@ -363,7 +378,9 @@ class LiveSession:
             self._dose_bins.flush(now)
 
     def _connection_event(self, now: float, kind: str, detail: str) -> None:
-        self.note(now, kind, detail, int(Severity.WARNING))
+        # Messages this console dropped are data lost, as when the archive drops.
+        level = _CRITICAL if kind == RECEIVE_QUEUE_FULL else Severity.WARNING
+        self.note(now, kind, detail, int(level))
 
     def start(self) -> None:
         if self.archive is not None:

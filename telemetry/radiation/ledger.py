@@ -118,7 +118,7 @@ class DoseLedger:
     """An open ledger: the writer (holding its lock) or a read-only reader.
 
     Created and seeded from by the thread starting the live session, written
-    by the zmq-subscriber thread's tick while the session runs, and finally
+    by the telemetry-pipeline thread's tick while the session runs, and finally
     written and closed by the thread stopping it once the subscriber has been
     joined: one thread at a time, never two at once.
 

@@ -194,7 +194,7 @@ class _Phase(IntEnum):
 class SpeDetector:
     """Incremental SPE detector over aligned GOES samples; owned by one thread.
 
-    In the console that is the zmq-subscriber thread (inside the dose
+    In the console that is the telemetry-pipeline thread (inside the dose
     estimator); batch use goes through :func:`detect_spe`.
 
     - onset: ``onset_points`` consecutive >10 MeV samples >= ``onset_pfu``;

@@ -73,7 +73,7 @@ def test_handler_errors_do_not_stop_the_feed(
     assert "boom" in sub.error
     # The screen gets one line; the log keeps the whole traceback for the fix.
     [record] = [r for r in caplog.records if r.exc_info is not None]
-    assert record.threadName == "zmq-subscriber"
+    assert record.threadName == "telemetry-pipeline"
     assert "RuntimeError: boom" in caplog.text and "Traceback" in caplog.text
 
 

@@ -1,6 +1,6 @@
 """Dose alerts: limit levels crossed, projected crossings, stale inputs.
 
-Functions of the estimator's state, called on the zmq-subscriber thread while
+Functions of the estimator's state, called on the telemetry-pipeline thread while
 it integrates; events go out through the estimator's ``emit``.
 """
 

@@ -47,7 +47,7 @@ INVALID_EVENT_INTERVAL_S: Final = 3600.0
 class DoseEstimator:
     """Per-crew dose from area/personal dosimeters, crew location and space weather.
 
-    Owned by the zmq-subscriber thread (the pipeline calls :meth:`update`
+    Owned by the telemetry-pipeline thread (the pipeline calls :meth:`update`
     there). :meth:`snapshot` and :meth:`drain_events` may be called from any
     thread (the GUI's) and never wait for an update in progress. The snapshot
     is built on demand, once per change: building one on every update was

@@ -1,6 +1,6 @@
 """Dose integration by sample time: watermark, crew rates, rolling sums, budgets.
 
-:class:`Integrator` works on an :class:`EstimatorState` on the zmq-subscriber
+:class:`Integrator` works on an :class:`EstimatorState` on the telemetry-pipeline
 thread (or whichever thread drives the estimator). The integral's breakpoints
 are the inputs' own samples and expiries, so the totals depend on sample
 times only, not on how the samples were batched or when they arrived.

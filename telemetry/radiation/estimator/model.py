@@ -1,6 +1,6 @@
 """What the dose estimator publishes: events, per-crew doses, shelter advice, snapshot.
 
-Immutable values, built on the zmq-subscriber thread and read by any thread
+Immutable values, built on the telemetry-pipeline thread and read by any thread
 (the GUI's, a report's). Every dose carries its quantity in its name and its
 unit: ``_msv`` is mSv of the quantity said in the field's doc, ``_usv_h`` µSv/h.
 """

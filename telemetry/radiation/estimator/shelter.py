@@ -5,7 +5,7 @@ far): the orbit-averaged dose rate of the last orbits above the quiet-time
 rate of the crew member's module, times the remaining event horizon, is the
 event dose; against the smallest remaining margin of any of their limits it
 picks the action (``resources/shelter_advice.toml``). Owned by the
-zmq-subscriber thread, inside the estimator.
+telemetry-pipeline thread, inside the estimator.
 """
 
 from __future__ import annotations

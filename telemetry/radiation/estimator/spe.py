@@ -1,7 +1,7 @@
 """Space weather and orbit in the dose estimator: SPE flags, shelter advice, SAA.
 
 :class:`SpaceWeather` turns joined GOES and ground-track rows into the
-estimator's SPE, shelter and SAA state and its events; zmq-subscriber thread.
+estimator's SPE, shelter and SAA state and its events; telemetry-pipeline thread.
 """
 
 from __future__ import annotations

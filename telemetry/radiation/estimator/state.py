@@ -2,7 +2,7 @@
 
 A checkpoint is a deep copy of :class:`EstimatorState` and a restore swaps it
 in: nothing the estimator changes lives anywhere else. Owned by the
-zmq-subscriber thread (or the thread driving a replay or a report).
+telemetry-pipeline thread (or the thread driving a replay or a report).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Input streams of the dose estimator: samples per input, row joins, dose history.
 
-All owned by the zmq-subscriber thread (inside the estimator's state).
+All owned by the telemetry-pipeline thread (inside the estimator's state).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ CADENCE_WINDOW: Final = 8
 
 
 class SampleStream:
-    """Samples of one input in sample-time order; zmq-subscriber thread.
+    """Samples of one input in sample-time order; telemetry-pipeline thread.
 
     Samples may arrive in any order and batching: each is inserted at its
     time (a repeated time keeps the first value and counts the repeat as
@@ -223,7 +223,7 @@ class SampleStream:
 
 
 class RowJoiner:
-    """Pairs two channels of one source by sample time; zmq-subscriber thread.
+    """Pairs two channels of one source by sample time; telemetry-pipeline thread.
 
     A frame may omit a value (null), so rows are released once both channels
     have reached their time, or the other has been silent for ``timeout_s``
@@ -272,7 +272,7 @@ def _place(rows: FloatArray, t: FloatArray, v: FloatArray) -> FloatArray:
 
 
 class CumulativeHistory:
-    """Session dose and its 1σ at bin edges; zmq-subscriber thread.
+    """Session dose and its 1σ at bin edges; telemetry-pipeline thread.
 
     For rolling sums and trailing rates, and as the points late data rolls
     the integration back to. Between edges the dose is interpolated linearly
