@@ -170,7 +170,7 @@ def follow(
     out = Passage()
     speed = 1.0
     pause_wall: float | None = None  # wall clock the current pause began
-    crossed = False
+    crossed = jumped = False
 
     def cross(wall: float | None) -> None:
         nonlocal crossed
@@ -207,6 +207,7 @@ def follow(
                 end = min(max(action.time, ev.start), ev.end)
             if not crossed and ev.start < onset <= end:
                 cross(_crossing_wall(ev, onset))
+                jumped = ev.kind == "jump"
             if not crossed:
                 pass
             elif end < ev.start:
@@ -234,7 +235,10 @@ def follow(
         if cut:
             break
     end_pause(finish)
-    if onset_wall is not None and math.isfinite(onset_wall):
+    # Played into: the console logged when it raised the alarm. Jumped
+    # into: it raised it during the seek, but the trainee saw it only once
+    # the seek was done (the control's wall clock).
+    if onset_wall is not None and math.isfinite(onset_wall) and not jumped:
         out.crossed_wall = onset_wall
     return out
 

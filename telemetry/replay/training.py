@@ -814,6 +814,9 @@ def evaluate_responses(
                 )
                 status = "missed" if passage.deadline_reached else "not reached"
                 replay = describe(passage, origin)
+                if not passage.deadline_reached:
+                    ended = f"run ended {clock_text(passage.elapsed)} after the onset"
+                    replay = f"{replay}; {ended}" if replay else ended
                 responses.append(Response(exp, onset.time, None, status, replay))
                 continue
             did = record.actions[found]

@@ -641,3 +641,36 @@ def test_acting_on_a_second_viewing_is_scored_on_the_first_pass(
     assert '<td class="late">late' in row and "acted after going back" in row
     assert "went back 1:55 at T+0:08:35 (to T+0:06:40) before acting" in row
     assert "<th>Replay reached</th><td>T+0:07:01 (furthest T+0:08:35)</td>" in page
+
+
+def test_every_jump_of_the_replay_clock_reaches_the_training_log(
+    qtbot: QtBot, tmp_path: Path, open_console: Callable[..., Console]
+) -> None:
+    """A loop's wrap and play-again at the end are logged as seeks: the
+    debrief must know the trainee saw that stretch again."""
+    con, wall, log, run_to = training_run(qtbot, tmp_path, open_console)
+    driver, bar = parts(con)
+    start, end = driver.start_time, driver.end_time
+    run_to(90.0)
+    driver.set_loop(start + 60.0, start + 90.0)
+    qtbot.waitUntil(lambda: driver.loop == (start + 60.0, start + 90.0))
+    wall.t += 0.5  # at the out-point: back to the in-point
+    qtbot.waitUntil(lambda: driver.cursor == start + 60.0)
+    wall.t += 0.5
+    qtbot.waitUntil(lambda: driver.cursor == start + 70.0)
+    driver.set_loop(None)
+    bar.set_speed(AFAP)
+    qtbot.waitUntil(lambda: driver.cursor == end and not driver.playing, timeout=30_000)
+    bar.set_speed(20.0)
+    bar.play.click()  # at the end: starts over from the beginning
+    qtbot.waitUntil(lambda: driver.playing and driver.cursor == start)
+    con.shutdown()
+
+    record = read_training_log(log)
+    jumps = [
+        (c.time - start, c.value - start)
+        for c in record.controls
+        if c.control == "seek" and c.value is not None
+    ]
+    assert jumps == [(90.0, 60.0), (end - start, 0.0)]
+    assert record.replay_end is not None and record.replay_end < start + 60.0
