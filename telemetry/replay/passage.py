@@ -31,7 +31,7 @@ _PAUSE_SHOWN_S: Final = 0.5
 
 @dataclass(frozen=True, slots=True)
 class _Event:
-    """One piece of the run's path, in the order it happened.
+    """One piece of the run's path, in the order it happened; immutable, any thread.
 
     ``kind``: "move" (played forward from ``start`` to ``end``), "jump" (a
     seek or step from ``start`` to ``end``), "speed" (``end`` is the new
@@ -53,7 +53,7 @@ class _Event:
 
 @dataclass(frozen=True, slots=True)
 class RunPath:
-    """The run's path through replay time (build with `run_path`); immutable."""
+    """The run's path through replay time (from `run_path`); immutable, any thread."""
 
     events: tuple[_Event, ...]
     start: float
@@ -123,7 +123,7 @@ def run_path(
 
 @dataclass(slots=True)
 class Passage:
-    """What happened between an onset and the answer (or the deadline); one caller.
+    """What happened between an onset and its answer or deadline; the caller's thread.
 
     ``elapsed``: replay seconds the trainee let pass with the alarm up (from
     the onset, counting forward skips and time seen again after going back);

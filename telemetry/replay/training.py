@@ -815,7 +815,10 @@ def evaluate_responses(
                 status = "missed" if passage.deadline_reached else "not reached"
                 replay = describe(passage, origin)
                 if not passage.deadline_reached:
-                    ended = f"run ended {clock_text(passage.elapsed)} after the onset"
+                    ended = (
+                        f"run ended {clock_text(passage.elapsed)} into the "
+                        f"{clock_text(exp.max_response_s)} window"
+                    )
                     replay = f"{replay}; {ended}" if replay else ended
                 responses.append(Response(exp, onset.time, None, status, replay))
                 continue
@@ -880,7 +883,7 @@ class Unacknowledged:
 
 @dataclass(slots=True)
 class _Row:
-    """One alarm-list row as the trainee's console held it (`unacknowledged_alarms`)."""
+    """An alarm-list row as the trainee's console held it; the caller's thread."""
 
     severity: int = int(Severity.NOMINAL)
     peak: int = int(Severity.NOMINAL)

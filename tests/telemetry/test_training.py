@@ -588,6 +588,7 @@ def test_a_run_closed_before_the_deadline_is_not_scored_missed(
     assert '<th>missed</th><td class="num">0</td>' in page
     assert '<th>not reached</th><td class="num">2</td>' in page
     assert '<td class="not-reached">not reached</td>' in page
+    assert "run ended 0:06 into the 1:00 window" in page
 
     # Run on past the deadline without acting: missed.
     clock = Clock()
@@ -651,3 +652,25 @@ def test_an_older_log_is_read_and_gains_the_new_columns_when_written(
     new = read_training_log(path)
     assert new.replay_end == START + 30 and len(new.controls) == 2
     assert read_training_log(path, session=1).replay_end is None
+
+
+def test_an_ack_made_while_paused_counts_the_pause_up_to_the_ack(
+    tmp_path: Path, session: Path
+) -> None:
+    clock = Clock()
+    log = co2_log(tmp_path, session, clock)
+    here = ack_early_alarms(log, clock)
+    here = run_to(log, clock, here, CRITICAL_ONSET + 3)
+    log.put_control(here, "pause", None)
+    clock.t += 300.0  # thinks it over, acks with the replay still paused
+    log.put_action(here, "ana", "ack", "jpm.ppco2", "")
+    clock.t += 30.0
+    log.put_control(here, "play", None)
+    log.close(replay_end=START + 480)
+    record = read_training_log(tmp_path / "training.sqlite")
+    ack = critical(evaluate_responses(record, load_expectations(CO2_SCENARIO))[0])
+    assert (ack.status, ack.response_s, ack.wall_s) == ("on time", 3.0, 303.0)
+    assert ack.replay == "paused 5:00"
+    # The whole run paused 5:30; the header says so.
+    page = write_debrief_report(tmp_path / "training.sqlite", CO2_SCENARIO)
+    assert "<th>Replay driven</th><td>paused 5:30</td>" in page
