@@ -35,6 +35,9 @@ ReplayCommand = Callable[[ReplayEngine], object]
 """A GUI request, run on the replay thread against its engine."""
 # Other consoles replaying the same session may add bookmarks to its sidecar.
 SIDECAR_POLL_S = 2.0
+# How often a training run writes the replay time it has reached to its log
+# (so a console that dies still tells the debrief which deadlines it got to).
+POSITION_LOG_S = 2.0
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +127,8 @@ class ReplayDriver:
         self._thread: threading.Thread | None = None
         self._sidecar_seen: tuple[int, int] | None = None
         self._next_poll = 0.0
+        self._next_position = 0.0
+        self._logged_position: float | None = None
 
     @property
     def training(self) -> bool:
@@ -229,7 +234,8 @@ class ReplayDriver:
             self._thread = None
         self._reader.close()
         if self.log is not None:
-            self.log.close()
+            engine = self.engine
+            self.log.close(engine.cursor if engine is not None else self.cursor)
 
     def _run(self) -> None:
         try:
@@ -271,9 +277,15 @@ class ReplayDriver:
             # Checkpoints are captured as playback passes them (not all up
             # front: preparing runs the store ahead of the cursor on screen).
             if engine.playing:
+                before = engine.cursor
                 engine.advance(now - last)
+                if self.log is not None and engine.cursor < before:
+                    # A loop wrapped: the trainee sees that stretch again.
+                    wrapped = engine.loop[1] if engine.loop is not None else before
+                    self._apply(engine, "log loop", self._loop_logger(wrapped))
             last = now
             self._poll_sidecar(engine)
+            self._apply(engine, "log position", self._log_position)
             self._publish(engine)
 
     def _drain(self, timeout: float) -> list[tuple[str, ReplayCommand]]:
@@ -312,8 +324,33 @@ class ReplayDriver:
             log.put_control(before, "speed", engine.speed)
         elif name in ("seek", "step"):
             log.put_control(before, name, engine.cursor)
-        elif name in ("play", "pause"):
-            log.put_control(before, name, None)
+        else:
+            # Play at the end starts over, a loop set elsewhere jumps into
+            # it: the debrief must see every jump of the replay clock.
+            if engine.cursor != before:
+                log.put_control(before, "seek", engine.cursor)
+            if name in ("play", "pause"):
+                log.put_control(engine.cursor, name, None)
+
+    def _loop_logger(self, wrapped: float) -> ReplayCommand:
+        """Log a loop's wrap from ``wrapped`` back to its start as a seek."""
+
+        def put(engine: ReplayEngine) -> None:
+            if self.log is not None:
+                self.log.put_control(wrapped, "seek", engine.cursor)
+
+        return put
+
+    def _log_position(self, engine: ReplayEngine) -> None:
+        """Keep the training log's ``replay_end`` near the cursor (every few s)."""
+        log = self.log
+        now = time.monotonic()
+        if log is None or now < self._next_position:
+            return
+        self._next_position = now + POSITION_LOG_S
+        if engine.cursor != self._logged_position:
+            self._logged_position = engine.cursor
+            log.put_position(engine.cursor)
 
     def _reload_marks(self, engine: ReplayEngine) -> None:
         self._sidecar_seen = self.bookmarks.version()

@@ -14,38 +14,53 @@ import sqlite3
 import threading
 import time
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from telemetry.core.severity import Severity
 from telemetry.core.side_file import check_identity, create_schema, open_side_file
+from telemetry.replay.passage import (
+    RunPath,
+    clock_text,
+    describe,
+    follow,
+    run_path,
+    speed_text,
+)
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from telemetry.core.wire import Frame
 
 TRAINING_APPLICATION_ID: Final = 0x4B54524E  # "KTRN"
-TRAINING_SCHEMA_VERSION: Final = 2
+TRAINING_SCHEMA_VERSION: Final = 3
 
-# The training log (application_id 0x4B54524E "KTRN", user_version 2):
+# The training log (application_id 0x4B54524E "KTRN", user_version 3):
 #   training_sessions   one row per training run. started/ended: wall clock,
 #                       UTC s; scenario: the scenario file; replayed: the
-#                       recorded session; replay_start: its first sample time.
+#                       recorded session; replay_start: its first sample time;
+#                       replay_end (version 3): the replay time the run had
+#                       reached, kept current while it runs and set at close
+#                       (NULL: an older console, which did not log it).
 #   trainee_actions     time: replay clock (sample time) of the action; wall:
 #                       wall clock; action: ack, shelve, unshelve, note,
 #                       shelter, silence...; target: alarm key, crew id...
 #   alarm_transitions   what the trainee's console raised (limits and
 #                       ``link:<source>``) by sample time. UNIQUE(session,
 #                       time, key, severity): the re-ingestion after a replay
-#                       seek does not log an alarm twice.
+#                       seek does not log an alarm twice, so wall (version 3:
+#                       wall clock, NULL in older logs) is when the trainee's
+#                       console first raised it.
 #   replay_controls     (version 2) how the trainee drove the replay: time:
 #                       replay clock when used; control: speed, seek, step,
 #                       play, pause; value: the new speed (0: as fast as
 #                       possible) or, for seek and step, the replay time
-#                       landed on. A version 1 log gains the table when a
-#                       new run is written to it; read, it has no controls.
+#                       landed on. An older log gains the table and the
+#                       version 3 columns when a new run is written to it;
+#                       read, its runs have no controls, no replay_end and
+#                       no transition wall times (the debrief says so).
 SCHEMA: Final[tuple[str, ...]] = (
     """CREATE TABLE IF NOT EXISTS training_sessions (
     id INTEGER PRIMARY KEY,
@@ -54,7 +69,8 @@ SCHEMA: Final[tuple[str, ...]] = (
     trainee TEXT NOT NULL,
     scenario TEXT NOT NULL,
     replayed TEXT NOT NULL,
-    replay_start REAL NOT NULL
+    replay_start REAL NOT NULL,
+    replay_end REAL
 )""",
     """CREATE TABLE IF NOT EXISTS trainee_actions (
     id INTEGER PRIMARY KEY,
@@ -75,6 +91,7 @@ SCHEMA: Final[tuple[str, ...]] = (
     previous INTEGER NOT NULL,
     value REAL,
     kind TEXT NOT NULL,
+    wall REAL,
     UNIQUE (session, time, key, severity)
 )""",
     """CREATE TABLE IF NOT EXISTS replay_controls (
@@ -85,6 +102,11 @@ SCHEMA: Final[tuple[str, ...]] = (
     control TEXT NOT NULL,
     value REAL
 )""",
+)
+# Columns added by version 3 (an older log gains them when written to).
+_V3_COLUMNS: Final = (
+    ("training_sessions", "replay_end", "REAL"),
+    ("alarm_transitions", "wall", "REAL"),
 )
 #: What the trainee can do to the replay clock, as logged in replay_controls.
 REPLAY_CONTROLS: Final = frozenset({"speed", "seek", "step", "play", "pause"})
@@ -121,6 +143,26 @@ class TrainingLogError(ValueError):
     """A training log or scenario that cannot be used (names the file); any thread."""
 
 
+def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
+    return {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+
+
+def _upgrade(conn: sqlite3.Connection) -> None:
+    """Bring an older log to this version (in the caller's transaction).
+
+    Its old runs keep NULL in the new columns: "not recorded", never zero.
+    """
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version >= TRAINING_SCHEMA_VERSION:
+        return
+    for statement in SCHEMA:  # tables an older version lacked
+        conn.execute(statement)
+    for table, column, kind in _V3_COLUMNS:
+        if column not in _columns(conn, table):
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+    conn.execute(f"PRAGMA user_version={TRAINING_SCHEMA_VERSION}")
+
+
 def _same_file(a: Path, b: Path) -> bool:
     try:
         return a.exists() and b.exists() and os.path.samefile(a, b)
@@ -147,7 +189,7 @@ class TrainingLog:
         scenario: str | Path,
         replayed: str | Path,
         replay_start: float,
-        clock: Any = time.time,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.path = Path(path)
         replayed = Path(replayed)
@@ -184,6 +226,8 @@ class TrainingLog:
                     application_id=TRAINING_APPLICATION_ID,
                     schema_version=TRAINING_SCHEMA_VERSION,
                 )
+            else:
+                _upgrade(conn)
             cursor = conn.execute(
                 "INSERT INTO training_sessions (started, trainee, scenario, replayed,"
                 " replay_start) VALUES (?, ?, ?, ?, ?)",
@@ -196,7 +240,7 @@ class TrainingLog:
             raise
         self._last_link: dict[str, int] = {}
 
-    def _write(self, sql: str, params: Sequence[Any]) -> None:
+    def _write(self, sql: str, params: Sequence[object]) -> None:
         with self._lock:
             if self._conn is not None:
                 self._conn.execute(sql, params)
@@ -238,8 +282,29 @@ class TrainingLog:
         """Record a limit transition the trainee's console raised."""
         self._write(
             "INSERT OR IGNORE INTO alarm_transitions (session, time, key, severity,"
-            " previous, value, kind) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (self.session_id, time, key, int(severity), int(previous), value, kind),
+            " previous, value, kind, wall) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                self.session_id,
+                time,
+                key,
+                int(severity),
+                int(previous),
+                value,
+                kind,
+                self._clock(),
+            ),
+        )
+
+    def put_position(self, time: float) -> None:
+        """Record the replay time the run has reached (``replay_end``).
+
+        The replay thread calls it every few seconds and ``close`` once
+        more, so the debrief knows which deadlines the run got to even if
+        the console died.
+        """
+        self._write(
+            "UPDATE training_sessions SET replay_end = ? WHERE id = ?",
+            (time, self.session_id),
         )
 
     def put_event(
@@ -296,14 +361,18 @@ class TrainingLog:
     ) -> None:
         """Ignore rejected messages."""
 
-    def close(self) -> None:
-        """Mark the training session ended and close the file (idempotent)."""
+    def close(self, replay_end: float | None = None) -> None:
+        """Mark the training session ended and close the file (idempotent).
+
+        ``replay_end``: the replay time the run ended at (the cursor).
+        """
         with self._lock:
             if self._conn is None:
                 return
             self._conn.execute(
-                "UPDATE training_sessions SET ended = ? WHERE id = ?",
-                (self._clock(), self.session_id),
+                "UPDATE training_sessions SET ended = ?,"
+                " replay_end = coalesce(?, replay_end) WHERE id = ?",
+                (self._clock(), replay_end, self.session_id),
             )
             self._conn.close()
             self._conn = None
@@ -340,6 +409,8 @@ class AlarmTransition:
     previous: int
     value: float | None
     kind: str
+    # Wall clock the console first raised it (None: a log from before v3).
+    wall: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -372,6 +443,27 @@ class TrainingRecord:
     controls: tuple[ReplayControl, ...] = ()
     # False for a log written before replay controls were (version 1).
     controls_recorded: bool = True
+    # Replay time the run reached (None: not logged, an older console).
+    replay_end: float | None = None
+
+    def path(self) -> RunPath:
+        """Return the run's path through replay time (``telemetry.replay.passage``).
+
+        Where the log does not say which replay time the run reached, the
+        furthest thing it logged stands in for it (a lower bound).
+        """
+        evidence = [a.time for a in self.actions]
+        if not any(c.value is not None and c.value < c.time for c in self.controls):
+            # Without a seek back, alarms were raised on the way forward.
+            evidence += [tr.time for tr in self.transitions]
+        return run_path(
+            self.controls,
+            start=self.replay_start,
+            started=self.started,
+            ended=self.ended,
+            end=self.replay_end,
+            evidence=max(evidence, default=-math.inf),
+        )
 
 
 def read_training_log(path: str | Path, session: int | None = None) -> TrainingRecord:
@@ -405,6 +497,14 @@ def read_training_log(path: str | Path, session: int | None = None) -> TrainingR
                 f"{path}: no training session {session or ''}".strip()
             )
         sid = row[0]
+        replay_end = (
+            conn.execute(
+                "SELECT replay_end FROM training_sessions WHERE id = ?", (sid,)
+            ).fetchone()[0]
+            if "replay_end" in _columns(conn, "training_sessions")
+            else None
+        )
+        wall = "wall" if "wall" in _columns(conn, "alarm_transitions") else "NULL"
         actions = tuple(
             TraineeAction(*r)
             for r in conn.execute(
@@ -416,7 +516,7 @@ def read_training_log(path: str | Path, session: int | None = None) -> TrainingR
         transitions = tuple(
             AlarmTransition(*r)
             for r in conn.execute(
-                "SELECT time, key, severity, previous, value, kind"
+                f"SELECT time, key, severity, previous, value, kind, {wall}"
                 " FROM alarm_transitions WHERE session = ? ORDER BY time, id",
                 (sid,),
             )
@@ -450,6 +550,7 @@ def read_training_log(path: str | Path, session: int | None = None) -> TrainingR
         transitions=transitions,
         controls=controls,
         controls_recorded=bool(has_controls),
+        replay_end=replay_end,
     )
 
 
@@ -579,27 +680,34 @@ def load_expectations(path: str | Path) -> list[Expectation]:
 
 # ------------------------------------------------------------------ debrief
 
+#: A response's result, worst news first after the two kinds of answer.
+STATUSES: Final = ("on time", "late", "missed", "not reached", "alarm not raised")
+
 
 @dataclass(frozen=True, slots=True)
 class Response:
     """One expected response and what the trainee did; immutable, any thread.
 
-    ``replay`` says how the trainee drove the replay between the onset and
-    the response (or its deadline): "at 10×", "skipped 2:30" ("" if at 1×
-    throughout and without skips), so a trainer sees what a time means.
+    ``status``: "on time", "late", "missed" (the run went past the deadline
+    without an answer), "not reached" (the run ended before the deadline)
+    or "alarm not raised". ``response_s``: replay seconds the trainee let
+    pass with the alarm up before acting, from its first sight: time seen
+    again after going back counts again, so a second viewing never
+    replaces a slow first one. ``wall_s``: the same on the wall clock
+    (pauses included; None if the log cannot tell). ``replay`` says how the
+    replay was driven meanwhile: "at 10×", "skipped 2:30", "paused
+    1:00:00", "went back 1:55 at T+0:08:35 (to T+0:06:40) before acting"
+    ("" if at 1× throughout, without skips, pauses or going back).
     """
 
     expectation: Expectation
     onset: float | None  # None: the alarm never came up
     action: TraineeAction | None
-    status: str  # "on time", "late", "missed", "alarm not raised"
+    status: str
     replay: str = ""
-
-    @property
-    def response_s(self) -> float | None:
-        if self.onset is None or self.action is None:
-            return None
-        return self.action.time - self.onset
+    response_s: float | None = None
+    wall_s: float | None = None
+    after_going_back: bool = False
 
     @property
     def note_from_comment(self) -> bool:
@@ -613,12 +721,10 @@ class Response:
 
 def _onsets(
     transitions: Sequence[AlarmTransition], key: str, level: int
-) -> list[float]:
-    """Return the times the alarm ``key`` rose from below ``level`` to it or above."""
+) -> list[AlarmTransition]:
+    """Return the transitions where ``key`` rose from below ``level`` to it or above."""
     return [
-        tr.time
-        for tr in transitions
-        if tr.key == key and tr.severity >= level > tr.previous
+        tr for tr in transitions if tr.key == key and tr.severity >= level > tr.previous
     ]
 
 
@@ -658,29 +764,33 @@ def evaluate_responses(
     after that onset and before the next one, while the alarm was at the
     expected level (see `_fit`). Where several expectations could take one
     action, an exact level wins, then an expectation naming its level over
-    one for any level, then the earliest action. An action is used once per
-    kind of response: an ack with a comment can answer an "ack" and a
-    "note" expectation. Actions no expectation claims are returned as
-    unexpected.
+    one for any level, then the action made first (wall clock): after going
+    back in the replay, the first pass still counts. An action is used once
+    per kind of response: an ack with a comment can answer an "ack" and a
+    "note" expectation. Times come from the run's path
+    (``telemetry.replay.passage``): pauses, seeks back and an early end are
+    accounted for. Actions no expectation claims are returned as unexpected.
     """
     transitions = record.transitions
+    path = record.path()
+    origin = record.replay_start
     # Every (expectation, onset) that needs an answer, in file then time order.
-    slots: list[tuple[int, float, float]] = []
+    slots: list[tuple[int, AlarmTransition, float]] = []
     for e, exp in enumerate(expectations):
         onsets = _onsets(transitions, exp.alarm, int(exp.level))
         for i, onset in enumerate(onsets):
-            until = onsets[i + 1] if i + 1 < len(onsets) else math.inf
+            until = onsets[i + 1].time if i + 1 < len(onsets) else math.inf
             slots.append((e, onset, until))
-    candidates: list[tuple[int, int, float, int, int]] = []
+    candidates: list[tuple[int, int, float, float, int, int]] = []
     for s, (e, onset, until) in enumerate(slots):
         exp = expectations[e]
         for j, action in enumerate(record.actions):
-            if not (onset <= action.time < until and exp.matches(action)):
+            if not (onset.time <= action.time < until and exp.matches(action)):
                 continue
             fit = _fit(exp, level_at(transitions, exp.alarm, action.time))
             if fit is not None:
                 vague = 1 if exp.severity is None else 0
-                candidates.append((fit, vague, action.time, s, j))
+                candidates.append((fit, vague, action.wall, action.time, s, j))
     answer: dict[int, int] = {}
     taken: set[tuple[int, str]] = set()  # (action, kind of response)
     for *_order, s, j in sorted(candidates):
@@ -698,59 +808,48 @@ def evaluate_responses(
             continue
         for s, (_e, onset, _until) in mine:
             found = answer.get(s)
-            did = record.actions[found] if found is not None else None
-            end = did.time if did is not None else onset + exp.max_response_s
-            replay = replay_during(record.controls, onset, end)
-            if did is None:
-                responses.append(Response(exp, onset, None, "missed", replay))
+            if found is None:
+                passage = follow(
+                    path, onset.time, limit=exp.max_response_s, onset_wall=onset.wall
+                )
+                status = "missed" if passage.deadline_reached else "not reached"
+                replay = describe(passage, origin)
+                if not passage.deadline_reached:
+                    ended = (
+                        f"run ended {clock_text(passage.elapsed)} into the "
+                        f"{clock_text(exp.max_response_s)} window"
+                    )
+                    replay = f"{replay}; {ended}" if replay else ended
+                responses.append(Response(exp, onset.time, None, status, replay))
                 continue
-            late = did.time - onset > exp.max_response_s
-            status = "late" if late else "on time"
-            responses.append(Response(exp, onset, did, status, replay))
+            did = record.actions[found]
+            passage = follow(path, onset.time, action=did, onset_wall=onset.wall)
+            # A log whose path never reaches the onset (hand-made, or
+            # inconsistent) falls back to the replay times alone.
+            took = passage.elapsed if passage.reached else did.time - onset.time
+            responses.append(
+                Response(
+                    exp,
+                    onset.time,
+                    did,
+                    "late" if took > exp.max_response_s else "on time",
+                    describe(passage, origin, acted=True),
+                    took,
+                    passage.wall_response(did),
+                    bool(passage.went_back),
+                )
+            )
     used = {j for j, _kind in taken}
     unexpected = [a for j, a in enumerate(record.actions) if j not in used]
     return responses, unexpected
 
 
-def _clock_text(seconds: float) -> str:
-    s = round(abs(seconds))
-    return (
-        f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
-        if s >= 3600
-        else (f"{s // 60}:{s % 60:02d}")
-    )
-
-
-def speed_text(speed: float) -> str:
-    """``10`` -> ``10×``; ``0`` -> ``max`` (as fast as possible)."""
-    return "max" if speed == 0 else f"{speed:g}×"
-
-
-def replay_during(controls: Sequence[ReplayControl], t0: float, t1: float) -> str:
-    """Say how the replay was driven over replay times [t0, t1] ("" if at 1×).
-
-    Speeds: the one in force at `t0` (the last set before it, in the order
-    the trainee set them) and any set inside. Skips: the replay time jumped
-    over inside [t0, t1] by forward seeks and steps.
-    """
-    speed = 1.0
-    speeds: list[float] = []
-    skipped = 0.0
-    for c in controls:
-        if c.control == "speed" and c.value is not None:
-            if c.time < t0:
-                speed = c.value
-            elif c.time <= t1:
-                speeds.append(c.value)
-        elif c.control in ("seek", "step") and c.value is not None:
-            lo, hi = max(c.time, t0), min(c.value, t1)
-            if hi > lo:
-                skipped += hi - lo
-    shown = [v for v in dict.fromkeys([speed, *speeds]) if v != 1.0]
-    parts = [f"at {', '.join(speed_text(v) for v in shown)}"] if shown else []
-    if skipped > 0:
-        parts.append(f"skipped {_clock_text(skipped)}")
-    return "; ".join(parts)
+def run_summary(record: TrainingRecord) -> str:
+    """Say how the whole run drove the replay ("at 1×, no skips" only if so)."""
+    if not record.controls_recorded:
+        return "not recorded (a training log from an older console)"
+    passage = follow(record.path(), -math.inf)
+    return describe(passage, record.replay_start) or "at 1×, no skips or pauses"
 
 
 def describe_controls(record: TrainingRecord) -> list[tuple[ReplayControl, str]]:
@@ -762,25 +861,78 @@ def describe_controls(record: TrainingRecord) -> list[tuple[ReplayControl, str]]
         elif c.control in ("seek", "step") and c.value is not None:
             jump = c.value - c.time
             way = "skipped ahead" if jump > 0 else "went back"
-            text = f"{c.control}: {way} {_clock_text(jump)}"
+            text = f"{c.control}: {way} {clock_text(jump)}"
         else:
             text = c.control
         out.append((c, text))
     return out
 
 
-def unacknowledged_alarms(record: TrainingRecord) -> list[AlarmTransition]:
-    """Alarm onsets the trainee never acknowledged afterwards (first onset per key)."""
-    out: list[AlarmTransition] = []
-    seen: set[str] = set()
-    for tr in record.transitions:
-        if tr.key in seen or not tr.severity > Severity.NOMINAL >= tr.previous:
+@dataclass(frozen=True, slots=True)
+class Unacknowledged:
+    """An alarm onset the trainee never acknowledged; immutable, any thread.
+
+    ``returned``: replay time the alarm went back to NOMINAL and left the
+    alarm list unacknowledged (None: it was still in the list when the run
+    ended: raised, or a CRITICAL latched until acknowledged).
+    """
+
+    onset: AlarmTransition
+    returned: float | None = None
+
+
+@dataclass(slots=True)
+class _Row:
+    """An alarm-list row as the trainee's console held it; the caller's thread."""
+
+    severity: int = int(Severity.NOMINAL)
+    peak: int = int(Severity.NOMINAL)
+    acked: bool = False
+    waiting: list[AlarmTransition] = field(default_factory=list)
+
+
+def unacknowledged_alarms(record: TrainingRecord) -> list[Unacknowledged]:
+    """Alarm onsets no acknowledgement ever answered, as the alarm list judges them.
+
+    Replays the alarm list's own rules (``telemetry.core.alarms``) over the
+    logged transitions and acks in replay-time order: a new occurrence, or
+    a level worse than the one last acknowledged (an escalation WARNING ->
+    CRITICAL), is an onset needing its own ack; an ack answers every onset
+    waiting in its row; a row that returns to NOMINAL unacknowledged leaves
+    the list, unless it reached CRITICAL (latched until acknowledged).
+    """
+    order = sorted(
+        [(tr.time, 0, i) for i, tr in enumerate(record.transitions)]
+        + [(a.time, 1, j) for j, a in enumerate(record.actions) if a.action == "ack"]
+    )
+    rows: dict[str, _Row] = {}
+    out: list[Unacknowledged] = []
+    for time_, kind, i in order:
+        if kind == 1:
+            target = record.actions[i].target
+            row = rows.get(target)
+            if row is None or row.acked:
+                continue
+            if row.severity > Severity.NOMINAL:
+                row.waiting.clear()
+                row.acked, row.peak = True, row.severity
+            else:  # a latched CRITICAL: the ack takes it off the list
+                del rows[target]
             continue
-        seen.add(tr.key)
-        acked = any(
-            a.action == "ack" and a.target == tr.key and a.time >= tr.time
-            for a in record.actions
-        )
-        if not acked:
-            out.append(tr)
-    return out
+        tr = record.transitions[i]
+        row = rows.setdefault(tr.key, _Row())
+        if tr.severity > Severity.NOMINAL:
+            active = row.severity > Severity.NOMINAL
+            if not active or tr.severity > row.peak:
+                row.waiting.append(tr)
+                row.acked = False
+            row.peak = max(row.peak, tr.severity)
+            row.severity = tr.severity
+        elif row.severity > Severity.NOMINAL:
+            row.severity = int(Severity.NOMINAL)
+            if row.acked or row.peak < Severity.CRITICAL:  # leaves the list
+                out.extend(Unacknowledged(w, time_) for w in row.waiting)
+                del rows[tr.key]
+    for row in rows.values():
+        out.extend(Unacknowledged(w) for w in row.waiting)
+    return sorted(out, key=lambda u: (u.onset.time, u.onset.key))

@@ -14,12 +14,14 @@ from typing import TYPE_CHECKING
 
 from telemetry.core.severity import Severity
 from telemetry.core.text import utc_text
+from telemetry.replay.passage import clock_text, t_plus
 from telemetry.replay.training import (
+    STATUSES,
     describe_controls,
     evaluate_responses,
     load_expectations,
     read_training_log,
-    replay_during,
+    run_summary,
     unacknowledged_alarms,
 )
 from telemetry.reports.pages import render_page
@@ -29,17 +31,33 @@ if TYPE_CHECKING:
 
     from telemetry.replay.training import Expectation, TrainingRecord
 
-_STATUSES = ("on time", "late", "missed", "alarm not raised")
-
 
 def _offset(t: float | None, origin: float) -> str:
     """``T+H:MM:SS`` from the replayed session's start (what a trainer reads)."""
-    if t is None or not math.isfinite(t):
-        return ""
-    s = t - origin
-    sign = "-" if s < 0 else "+"
-    s = abs(s)
-    return f"T{sign}{int(s // 3600):d}:{int(s % 3600 // 60):02d}:{int(s % 60):02d}"
+    return "" if t is None else t_plus(t, origin)
+
+
+def _reached(record: TrainingRecord) -> str:
+    """Which replay time the run got to (the deadlines it could be scored on)."""
+    path = record.path()
+    where = _offset(path.end, record.replay_start)
+    if path.furthest > path.end:  # went back before the end
+        where += f" (furthest {_offset(path.furthest, record.replay_start)})"
+    if path.end_recorded:
+        if record.ended is None:
+            return f"{where} (last logged; the run was not closed)"
+        return where
+    if not math.isfinite(path.end):
+        return "not recorded (a training log from an older console)"
+    return (
+        f"at least {where}: the log does not say where the run ended (an "
+        "older console, or one that stopped); responses due later are scored "
+        "\u201cnot reached\u201d"
+    )
+
+
+def _span(seconds: float | None) -> str:
+    return "" if seconds is None else clock_text(seconds)
 
 
 def _level(value: int) -> str:
@@ -70,22 +88,18 @@ def render_debrief(
             "scenario": scenario,
             "responses": responses,
             "unexpected": unexpected,
-            "counts": {
-                s: sum(1 for r in responses if r.status == s) for s in _STATUSES
-            },
+            "counts": {s: sum(1 for r in responses if r.status == s) for s in STATUSES},
             "mean_response": f"{mean:.0f} s" if math.isfinite(mean) else "n/a",
             "never_acked": unacknowledged_alarms(record),
             "raised": [tr for tr in record.transitions if tr.severity > tr.previous],
-            "driven": (
-                replay_during(record.controls, -math.inf, math.inf) or "at 1×, no skips"
-            )
-            if record.controls_recorded
-            else "not recorded (a training log from an older console)",
+            "driven": run_summary(record),
+            "reached": _reached(record),
             "controls": describe_controls(record),
             "offset": lambda t: _offset(t, origin),
             "wall": lambda t: utc_text(t, ""),
             "level": _level,
             "value": _value,
+            "span": _span,
         },
     )
 

@@ -605,4 +605,142 @@ def test_training_run_logs_actions_apart_and_is_debriefed(
         if row.startswith("<td>jpm.ppco2</td><td>CRITICAL</td>") and "<td>ack" in row
     )
     # Raised at T+6:59 (sample time), acknowledged at T+7:10.
-    assert '<td class="num">11 s</td><td class="on-time">on time</td>' in critical
+    assert '<td class="num">11 s</td>' in critical
+    assert '<td class="on-time">on time</td>' in critical
+
+
+def critical_ack_row(page: str) -> str:
+    return next(
+        row
+        for row in page.split("<tr>")
+        if row.startswith("<td>jpm.ppco2</td><td>CRITICAL</td>") and "<td>ack" in row
+    )
+
+
+def training_run(
+    qtbot: QtBot,
+    tmp_path: Path,
+    open_console: Callable[..., Console],
+) -> tuple[Console, WallClock, Path, Callable[[float], None]]:
+    """A co2-rise training run at 20× whose wall clock the test moves."""
+    path = copy_session("co2-rise", tmp_path)
+    shutil.copyfile(
+        REPLAY_DATA / "co2-rise.expect.toml", tmp_path / "co2-rise.expect.toml"
+    )
+    log = tmp_path / "trainee-b.sqlite"
+    wall = WallClock()
+    con = open_console(
+        ConsoleConfig(replay=path, training=True, operator="Trainee B"),
+        wall,
+        training_log=log,
+    )
+    driver, bar = parts(con)
+    bar.set_speed(20.0)
+    bar.play.click()
+    qtbot.waitUntil(lambda: driver.playing)
+
+    def run_to(offset: float) -> None:
+        wall.t += (driver.start_time + offset - driver.cursor) / 20.0
+        qtbot.waitUntil(lambda: driver.cursor == driver.start_time + offset)
+
+    return con, wall, log, run_to
+
+
+def debrief_page(log: Path, tmp_path: Path) -> str:
+    report = tmp_path / "debrief.html"
+    assert (
+        cli_main(["debrief", "--training-log", str(log), "--output", str(report)]) == 0
+    )
+    return report.read_text()
+
+
+def test_a_run_closed_after_the_critical_lists_it_unacknowledged_and_not_reached(
+    qtbot: QtBot, tmp_path: Path, open_console: Callable[..., Console]
+) -> None:
+    """Acks at WATCH and WARNING, closed 6 s into the CRITICAL (T1, T4)."""
+    con, _wall, log, run_to = training_run(qtbot, tmp_path, open_console)
+    window = con.window
+    for offset, key, severity in (
+        (15.0, "c2.career_fraction", "WARNING"),
+        (80.0, "jpm.ppco2", "WATCH"),
+        (100.0, "jpm.ppco2", "WARNING"),
+    ):
+        run_to(offset)
+        qtbot.waitUntil(lambda k=key, s=severity: alarm_rows(con).get(k) == s)
+        assert window.alarms.acknowledge([key], "seen")
+    run_to(425.0)  # T+7:05: the CRITICAL (T+6:59) is up, unacknowledged
+    qtbot.waitUntil(lambda: alarm_rows(con).get("jpm.ppco2") == "CRITICAL")
+    start = con.replay.start_time if con.replay is not None else 0.0
+    con.shutdown()
+
+    page = debrief_page(log, tmp_path)
+    never = page.split("<h2>Alarms never acknowledged</h2>")[1].split("<h2>")[0]
+    assert '<td>jpm.ppco2</td><td class="CRITICAL">CRITICAL</td>' in never
+    assert "<td>T+0:06:59</td>" in never
+    assert "still in the alarm list, unacknowledged, when the run ended" in never
+    assert "<th>Replay reached</th><td>T+0:07:05</td>" in page
+    # Its 60 s (ack) and 180 s (note) were never run: not "missed".
+    assert '<td class="not-reached">not reached</td>' in critical_ack_row(page)
+    for status, count in (("on time", 4), ("missed", 0), ("not reached", 2)):
+        assert f'<th>{status}</th><td class="num">{count}</td>' in page
+    assert read_training_log(log).replay_end == start + 425.0
+
+
+def test_acting_on_a_second_viewing_is_scored_on_the_first_pass(
+    qtbot: QtBot, tmp_path: Path, open_console: Callable[..., Console]
+) -> None:
+    """The CRITICAL left 96 s, the trainee goes back and acks it again (T3)."""
+    con, _wall, log, run_to = training_run(qtbot, tmp_path, open_console)
+    driver, bar = parts(con)
+    window = con.window
+    run_to(515.0)  # T+8:35: the CRITICAL has been up since T+6:59
+    qtbot.waitUntil(lambda: alarm_rows(con).get("jpm.ppco2") == "CRITICAL")
+    # Go back (the go-to box) and play it again: the alarm comes up anew.
+    bar.goto.setText("+06:40")
+    qtbot.keyClick(bar.goto, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: driver.cursor == driver.start_time + 400.0)
+    run_to(421.0)
+    qtbot.waitUntil(lambda: alarm_rows(con).get("jpm.ppco2") == "CRITICAL")
+    assert window.alarms.acknowledge(["jpm.ppco2"], "crew to LiOH")
+    con.shutdown()
+
+    page = debrief_page(log, tmp_path)
+    row = critical_ack_row(page)
+    assert "at T+0:07:01" in row  # the ack, on the second viewing
+    assert '<td class="num">98 s</td>' in row  # 96 s first, then 2 s
+    assert '<td class="late">late' in row and "acted after going back" in row
+    assert "went back 1:55 at T+0:08:35 (to T+0:06:40) before acting" in row
+    assert "<th>Replay reached</th><td>T+0:07:01 (furthest T+0:08:35)</td>" in page
+
+
+def test_every_jump_of_the_replay_clock_reaches_the_training_log(
+    qtbot: QtBot, tmp_path: Path, open_console: Callable[..., Console]
+) -> None:
+    """A loop's wrap and play-again at the end are logged as seeks: the
+    debrief must know the trainee saw that stretch again."""
+    con, wall, log, run_to = training_run(qtbot, tmp_path, open_console)
+    driver, bar = parts(con)
+    start, end = driver.start_time, driver.end_time
+    run_to(90.0)
+    driver.set_loop(start + 60.0, start + 90.0)
+    qtbot.waitUntil(lambda: driver.loop == (start + 60.0, start + 90.0))
+    wall.t += 0.5  # at the out-point: back to the in-point
+    qtbot.waitUntil(lambda: driver.cursor == start + 60.0)
+    wall.t += 0.5
+    qtbot.waitUntil(lambda: driver.cursor == start + 70.0)
+    driver.set_loop(None)
+    bar.set_speed(AFAP)
+    qtbot.waitUntil(lambda: driver.cursor == end and not driver.playing, timeout=30_000)
+    bar.set_speed(20.0)
+    bar.play.click()  # at the end: starts over from the beginning
+    qtbot.waitUntil(lambda: driver.playing and driver.cursor == start)
+    con.shutdown()
+
+    record = read_training_log(log)
+    jumps = [
+        (c.time - start, c.value - start)
+        for c in record.controls
+        if c.control == "seek" and c.value is not None
+    ]
+    assert jumps == [(90.0, 60.0), (end - start, 0.0)]
+    assert record.replay_end is not None and record.replay_end < start + 60.0

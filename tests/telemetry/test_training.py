@@ -19,11 +19,13 @@ from telemetry.replay.session_reader import SessionReader
 from telemetry.replay.training import (
     TRAINING_APPLICATION_ID,
     Expectation,
+    Response,
     TrainingLog,
     TrainingLogError,
     evaluate_responses,
     load_expectations,
     read_training_log,
+    unacknowledged_alarms,
 )
 from telemetry.reports.debrief import write_debrief_report
 from telemetry.sim.recording import record_simulated_session
@@ -31,6 +33,7 @@ from telemetry.sim.recording import record_simulated_session
 REPO = Path(__file__).resolve().parents[2]
 SILENT = REPO / "replay_data" / "faults" / "ib2-a-silent.toml"
 START = 1_750_000_000.0
+END = START + 8 * 60  # the session recorded below
 HOSTILE = "<script>alert('x')</script>"
 
 
@@ -198,7 +201,7 @@ def test_missed_and_not_raised_alarms_are_reported(
     log.put_transition(START + 50, "jpm.ppco2", 0, 2, 2.1, None, "clear")
     log.put_transition(START + 90, "jpm.ppco2", 2, 0, 2.9, 2.7, "high")
     log.put_action(START + 20, "ana", "ack", "jpm.ppco2", "")
-    log.close()
+    log.close(replay_end=END)  # the run went to the session's end
     record = read_training_log(tmp_path / "training.sqlite")
     expectations = [
         Expectation("jpm.ppco2", "ack", 30.0, Severity.WARNING),
@@ -247,7 +250,7 @@ def test_a_critical_ack_is_never_credited_to_the_watch_expectation(
     # The trainee acts only once the alarm is CRITICAL; the ack's comment is
     # their note about it.
     log.put_action(START + 190, "ana", "ack", "jpm.ppco2", "relocating crew")
-    log.close()
+    log.close(replay_end=END)  # the run went to the session's end
     record = read_training_log(tmp_path / "training.sqlite")
     responses, unexpected = evaluate_responses(record, CO2_EXPECT)
     got = [(r.expectation.severity, r.expectation.action, r.status) for r in responses]
@@ -271,7 +274,7 @@ def test_matching_is_by_alarm_and_severity_not_file_order(
     log.put_action(START + 190, "ana", "ack", "jpm.ppco2", "")  # at CRITICAL
     log.put_action(START + 200, "ana", "note", "jpm.ppco2", "LiOH")  # CRITICAL
     log.put_action(START + 210, "ana", "ack", "jpm.ppco2", "")  # again: unasked
-    log.close()
+    log.close(replay_end=END)  # the run went to the session's end
     record = read_training_log(tmp_path / "training.sqlite")
     # Most severe first in the file: the answer must not change.
     for expectations in (CO2_EXPECT, CO2_EXPECT[::-1]):
@@ -297,7 +300,7 @@ def test_an_expectation_without_severity_takes_any_level(
     log = open_log(tmp_path, session)
     co2_rise(log)
     log.put_action(START + 190, "ana", "ack", "jpm.ppco2", "")
-    log.close()
+    log.close(replay_end=END)  # the run went to the session's end
     record = read_training_log(tmp_path / "training.sqlite")
     (response,), _ = evaluate_responses(record, [Expectation("jpm.ppco2", "ack", 60.0)])
     assert (response.status, response.onset) == ("late", START + 74)
@@ -315,7 +318,7 @@ def test_replay_speed_and_skips_are_logged_and_shown_in_the_debrief(
     log.put_action(START + 190, "ana", "ack", "jpm.ppco2", "")
     with pytest.raises(ValueError, match="unknown replay control"):
         log.put_control(START, "rewind", None)
-    log.close()
+    log.close(replay_end=END)  # the run went to the session's end
     record = read_training_log(tmp_path / "training.sqlite")
     assert [(c.time - START, c.control, c.value) for c in record.controls] == [
         (0.0, "speed", 10.0),
@@ -357,3 +360,317 @@ def test_a_log_from_before_replay_controls_says_they_were_not_recorded(
     page = write_debrief_report(path, scenario)
     assert "not recorded (a training log from an older console)" in page
     assert "Played at 1×" not in page
+
+
+# ---------------------------------------------------------------------------
+# A debrief a trainer can trust: escalations, pauses, second viewings and an
+# early end are scored from what the run did, in the order it did it.
+# ---------------------------------------------------------------------------
+
+CRITICAL_ONSET = START + 419  # co2-rise: the CRITICAL (24 h mean) at T+6:59
+
+
+class Clock:
+    """The training log's wall clock; only the test moves it."""
+
+    def __init__(self) -> None:
+        self.t = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def co2_log(tmp_path: Path, session: Path, clock: Clock) -> TrainingLog:
+    """A training run of co2-rise as the console logs it: played at 1× from T+0."""
+    log = TrainingLog(
+        tmp_path / "training.sqlite",
+        trainee="ana",
+        scenario=SILENT,
+        replayed=session,
+        replay_start=START,
+        clock=clock,
+    )
+    log.put_control(START, "play", None)
+    return log
+
+
+def run_to(log: TrainingLog, clock: Clock, here: float, to: float) -> float:
+    """Play at 1× from replay time ``here`` to ``to``, raising co2-rise's alarms."""
+    for t, severity, previous in (
+        (10.0, 2, 0),
+        (74.0, 1, 0),
+        (94.0, 2, 1),
+        (419.0, 3, 2),
+    ):
+        key = "c2.career_fraction" if t == 10.0 else "jpm.ppco2"
+        if here < START + t <= to:
+            clock.t += START + t - here
+            here = START + t
+            log.put_transition(here, key, severity, previous, 4.0, 4.0, "high")
+    clock.t += to - here
+    return to
+
+
+def ack_early_alarms(log: TrainingLog, clock: Clock) -> float:
+    """Acknowledge the c2 WARNING, the ppCO2 WATCH and WARNING in time."""
+    here = START
+    for t, key, comment in (
+        (15.0, "c2.career_fraction", ""),
+        (80.0, "jpm.ppco2", ""),
+        (100.0, "jpm.ppco2", "CDRA troubleshooting called"),
+    ):
+        here = run_to(log, clock, here, START + t)
+        log.put_action(here, "ana", "ack", key, comment)
+    return here
+
+
+CO2_SCENARIO = REPO / "replay_data" / "co2-rise.expect.toml"
+
+
+def critical(responses: list[Response], action: str = "ack") -> Response:
+    return next(
+        r
+        for r in responses
+        if r.expectation.severity == Severity.CRITICAL
+        and r.expectation.action == action
+    )
+
+
+def test_an_unacknowledged_escalation_is_listed_though_its_warning_was_acked(
+    tmp_path: Path, session: Path
+) -> None:
+    """T1: acks at WATCH and WARNING do not acknowledge the later CRITICAL."""
+    clock = Clock()
+    log = co2_log(tmp_path, session, clock)
+    here = ack_early_alarms(log, clock)
+    run_to(log, clock, here, START + 480)
+    # A WARNING that came and went unacknowledged is listed too, with when
+    # it went: the alarm list dropped it unacknowledged.
+    log.put_transition(START + 200, "jpm.temp", 2, 0, 28.0, 27.0, "high")
+    log.put_transition(START + 230, "jpm.temp", 0, 2, 26.0, None, "clear")
+    log.close()
+    page = write_debrief_report(tmp_path / "training.sqlite", CO2_SCENARIO)
+    section = page.split("<h2>Alarms never acknowledged</h2>")[1].split("<h2>")[0]
+    assert "None: every alarm raised was acknowledged" not in section
+    assert (
+        '<td>jpm.ppco2</td><td class="CRITICAL">CRITICAL</td><td>T+0:06:59</td>'
+        in section
+    )
+    assert "still in the alarm list, unacknowledged, when the run ended" in section
+    assert "returned to NOMINAL at T+0:03:50, unacknowledged" in section
+    assert "c2.career_fraction" not in section  # acknowledged at T+0:15
+    record = read_training_log(tmp_path / "training.sqlite")
+    never = [
+        (u.onset.key, u.onset.severity, u.returned)
+        for u in unacknowledged_alarms(record)
+    ]
+    assert never == [
+        ("jpm.temp", Severity.WARNING, START + 230),
+        ("jpm.ppco2", Severity.CRITICAL, None),
+    ]
+
+
+def test_an_ack_after_the_escalation_acknowledges_every_level(
+    tmp_path: Path, session: Path
+) -> None:
+    clock = Clock()
+    log = co2_log(tmp_path, session, clock)
+    run_to(log, clock, START, START + 425)
+    log.put_action(START + 425, "ana", "ack", "jpm.ppco2", "late, but acked")
+    log.put_action(START + 425, "ana", "ack", "c2.career_fraction", "")
+    log.close(replay_end=START + 425)
+    assert unacknowledged_alarms(read_training_log(tmp_path / "training.sqlite")) == []
+
+
+def test_a_pause_before_the_response_shows_in_its_row_and_the_header(
+    tmp_path: Path, session: Path
+) -> None:
+    """T2: an hour's pause between the CRITICAL and its ack is not "6 s, at 1×"."""
+    clock = Clock()
+    log = co2_log(tmp_path, session, clock)
+    here = ack_early_alarms(log, clock)
+    here = run_to(log, clock, here, CRITICAL_ONSET + 2)
+    log.put_control(here, "pause", None)
+    clock.t += 3600.0
+    log.put_control(here, "play", None)
+    here = run_to(log, clock, here, CRITICAL_ONSET + 6)
+    log.put_action(here, "ana", "ack", "jpm.ppco2", "crew to LiOH")
+    log.close()
+    page = write_debrief_report(tmp_path / "training.sqlite", CO2_SCENARIO)
+    assert "<th>Replay driven</th><td>paused 1:00:00</td>" in page
+    assert "no skips" not in page and "at 1×" not in page
+    row = next(r for r in page.split("<tr>") if "crew to LiOH" in r and "<td>ack" in r)
+    assert '<td class="num">6 s</td>\n<td class="num">1:00:06</td>' in row
+    assert "<td>paused 1:00:00</td>" in row
+    record = read_training_log(tmp_path / "training.sqlite")
+    responses, _ = evaluate_responses(record, load_expectations(CO2_SCENARIO))
+    ack = critical(responses)
+    assert (ack.status, ack.response_s, ack.replay) == (
+        "on time",
+        6.0,
+        "paused 1:00:00",
+    )
+    assert ack.wall_s == 3606.0
+    # The acks made at 1× without a pause say so: nothing in their column.
+    assert [r.replay for r in responses[:3]] == ["", "", ""]
+    assert [r.wall_s for r in responses[:3]] == [5.0, 6.0, 6.0]
+
+
+def test_going_back_and_acting_on_a_second_viewing_scores_the_first_pass(
+    tmp_path: Path, session: Path
+) -> None:
+    """T3: 96 s without acting, back to T+6:40, ack 2 s after the onset: late."""
+    clock = Clock()
+    log = co2_log(tmp_path, session, clock)
+    here = ack_early_alarms(log, clock)
+    here = run_to(log, clock, here, START + 515)  # T+8:35, CRITICAL up 96 s
+    log.put_control(here, "seek", START + 400)  # back to T+6:40
+    # The seek re-ingests: the CRITICAL is raised again, logged once.
+    log.put_transition(CRITICAL_ONSET, "jpm.ppco2", 3, 2, 4.0, 4.0, "high")
+    clock.t += 21.0
+    log.put_action(CRITICAL_ONSET + 2, "ana", "ack", "jpm.ppco2", "crew to LiOH")
+    clock.t += 60.0
+    log.close()
+    record = read_training_log(tmp_path / "training.sqlite")
+    responses, unexpected = evaluate_responses(record, load_expectations(CO2_SCENARIO))
+    ack = critical(responses)
+    assert ack.status == "late"  # the first pass let 96 s go by
+    assert (ack.response_s, ack.after_going_back) == (98.0, True)
+    assert ack.wall_s == 96.0 + 21.0
+    assert ack.replay == "went back 1:55 at T+0:08:35 (to T+0:06:40) before acting"
+    assert unexpected == []
+    page = write_debrief_report(tmp_path / "training.sqlite", CO2_SCENARIO)
+    assert "acted after going back" in page
+    assert "went back 1:55 at T+0:08:35 (to T+0:06:40)" in page.split("<h2>Summary")[0]
+
+
+def test_an_answer_on_the_first_pass_wins_over_one_on_a_second_viewing(
+    tmp_path: Path, session: Path
+) -> None:
+    clock = Clock()
+    log = co2_log(tmp_path, session, clock)
+    here = ack_early_alarms(log, clock)
+    here = run_to(log, clock, here, START + 515)
+    log.put_action(here, "ana", "ack", "jpm.ppco2", "")  # 96 s: late
+    log.put_control(here, "seek", START + 400)
+    clock.t += 21.0
+    log.put_action(CRITICAL_ONSET + 2, "ana", "ack", "jpm.ppco2", "rehearsed")
+    log.close(replay_end=CRITICAL_ONSET + 2)
+    record = read_training_log(tmp_path / "training.sqlite")
+    responses, unexpected = evaluate_responses(record, load_expectations(CO2_SCENARIO))
+    ack = critical(responses)
+    assert (ack.status, ack.response_s, ack.after_going_back) == ("late", 96.0, False)
+    assert ack.action is not None and ack.action.time == START + 515
+    # The second ack's comment is the CRITICAL note, made after going back.
+    note = critical(responses, "note")
+    assert note.action is not None and note.action.comment == "rehearsed"
+    assert note.after_going_back and unexpected == []
+    page = write_debrief_report(tmp_path / "training.sqlite", CO2_SCENARIO)
+    # The run ended back at T+7:01, having been as far as T+8:35.
+    assert "<th>Replay reached</th><td>T+0:07:01 (furthest T+0:08:35)</td>" in page
+
+
+def test_a_run_closed_before_the_deadline_is_not_scored_missed(
+    tmp_path: Path, session: Path
+) -> None:
+    """T4: closed 6 s after the CRITICAL onset: its 60 s window was never run."""
+    clock = Clock()
+    log = co2_log(tmp_path, session, clock)
+    here = ack_early_alarms(log, clock)
+    here = run_to(log, clock, here, CRITICAL_ONSET + 6)
+    log.close(replay_end=here)
+    record = read_training_log(tmp_path / "training.sqlite")
+    assert record.replay_end == CRITICAL_ONSET + 6
+    responses, _ = evaluate_responses(record, load_expectations(CO2_SCENARIO))
+    assert [r.status for r in responses] == ["on time"] * 4 + ["not reached"] * 2
+    page = write_debrief_report(tmp_path / "training.sqlite", CO2_SCENARIO)
+    assert "<th>Replay reached</th><td>T+0:07:05</td>" in page
+    assert '<th>missed</th><td class="num">0</td>' in page
+    assert '<th>not reached</th><td class="num">2</td>' in page
+    assert '<td class="not-reached">not reached</td>' in page
+    assert "run ended 0:06 into the 1:00 window" in page
+
+    # Run on past the deadline without acting: missed.
+    clock = Clock()
+    (tmp_path / "training.sqlite").unlink()
+    log = co2_log(tmp_path, session, clock)
+    here = ack_early_alarms(log, clock)
+    here = run_to(log, clock, here, CRITICAL_ONSET + 61)
+    log.close(replay_end=here)
+    responses, _ = evaluate_responses(
+        read_training_log(tmp_path / "training.sqlite"),
+        load_expectations(CO2_SCENARIO),
+    )
+    assert [r.status for r in responses[4:]] == ["missed", "not reached"]
+
+
+def test_the_replay_position_is_kept_while_the_run_goes_on(
+    tmp_path: Path, session: Path
+) -> None:
+    """A console that dies still tells the debrief how far the run got."""
+    clock = Clock()
+    log = co2_log(tmp_path, session, clock)
+    log.put_position(START + 300)
+    record = read_training_log(tmp_path / "training.sqlite")  # still open
+    assert (record.ended, record.replay_end) == (None, START + 300)
+    page = write_debrief_report(tmp_path / "training.sqlite", CO2_SCENARIO)
+    assert "T+0:05:00 (last logged; the run was not closed)" in page
+    log.close()  # without a position: the last one stays
+    assert read_training_log(tmp_path / "training.sqlite").replay_end == START + 300
+
+
+def test_an_older_log_is_read_and_gains_the_new_columns_when_written(
+    tmp_path: Path, session: Path
+) -> None:
+    path = tmp_path / "training.sqlite"
+    clock = Clock()
+    log = co2_log(tmp_path, session, clock)
+    ack_early_alarms(log, clock)
+    log.close(replay_end=START + 480)
+    with sqlite3.connect(path) as conn:  # as a version 1 console wrote it
+        conn.execute("DROP TABLE replay_controls")
+        conn.execute("ALTER TABLE training_sessions DROP COLUMN replay_end")
+        conn.execute("ALTER TABLE alarm_transitions DROP COLUMN wall")
+        conn.execute("PRAGMA user_version=1")
+    conn.close()
+    old = read_training_log(path)
+    assert (old.replay_end, old.controls_recorded) == (None, False)
+    assert {tr.wall for tr in old.transitions} == {None}
+    page = write_debrief_report(path, CO2_SCENARIO)
+    # What the log shows (the last alarm at T+1:34), never more.
+    assert "at least T+0:01:40: the log does not say where the run ended" in page
+    assert '<th>missed</th><td class="num">0</td>' in page
+
+    # A new run written to it: the file is brought up to date, the old run
+    # keeps "not recorded".
+    log = co2_log(tmp_path, session, clock)
+    log.put_control(START, "speed", 10.0)
+    log.close(replay_end=START + 30)
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
+    conn.close()
+    new = read_training_log(path)
+    assert new.replay_end == START + 30 and len(new.controls) == 2
+    assert read_training_log(path, session=1).replay_end is None
+
+
+def test_an_ack_made_while_paused_counts_the_pause_up_to_the_ack(
+    tmp_path: Path, session: Path
+) -> None:
+    clock = Clock()
+    log = co2_log(tmp_path, session, clock)
+    here = ack_early_alarms(log, clock)
+    here = run_to(log, clock, here, CRITICAL_ONSET + 3)
+    log.put_control(here, "pause", None)
+    clock.t += 300.0  # thinks it over, acks with the replay still paused
+    log.put_action(here, "ana", "ack", "jpm.ppco2", "")
+    clock.t += 30.0
+    log.put_control(here, "play", None)
+    log.close(replay_end=START + 480)
+    record = read_training_log(tmp_path / "training.sqlite")
+    ack = critical(evaluate_responses(record, load_expectations(CO2_SCENARIO))[0])
+    assert (ack.status, ack.response_s, ack.wall_s) == ("on time", 3.0, 303.0)
+    assert ack.replay == "paused 5:00"
+    # The whole run paused 5:30; the header says so.
+    page = write_debrief_report(tmp_path / "training.sqlite", CO2_SCENARIO)
+    assert "<th>Replay driven</th><td>paused 5:30</td>" in page
