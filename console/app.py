@@ -394,5 +394,12 @@ def run_gui(args: argparse.Namespace) -> int:
     console.shutdown()
     archive = console.session.archive if console.session is not None else None
     received = console.session.subscriber.loss() if console.session else None
-    lost = report_loss(archive, archive.stopped_cleanly if archive else True, received)
+    # The trainee's actions that never reached the training log, if any.
+    unlogged = [console.replay.log_error] if console.replay else []
+    lost = report_loss(
+        archive,
+        archive.stopped_cleanly if archive else True,
+        received,
+        [text for text in unlogged if text],
+    )
     return int(code) or lost

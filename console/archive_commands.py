@@ -17,6 +17,7 @@ import sys
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from pathlib import Path
 
     from telemetry.archive.reader import ArchiveReader
@@ -108,8 +109,11 @@ def report_loss(
     archive: ArchiveWriter | None,
     stopped: bool,
     received: ReceiveLoss | None = None,
+    other: Sequence[str] = (),
 ) -> int:
     """Say on stderr's last line what was lost; return the exit status.
+
+    ``other``: further losses in words (training records never written).
 
     0 when everything received was processed and archived, ``EXIT_DATA_LOST``
     otherwise: messages this console dropped with its receive queue full
@@ -136,6 +140,7 @@ def report_loss(
                 f"the archive {archive.path} did not close cleanly: "
                 f"{archive.last_error or 'writer did not finish'}"
             )
+    lost.extend(other)
     if not lost:
         return 0
     print(f"kibo-console: DATA LOST: {'; and '.join(lost)}", file=sys.stderr)

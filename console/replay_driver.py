@@ -22,7 +22,7 @@ from telemetry.radiation.estimator import DoseEstimator
 from telemetry.replay.bookmarks import BookmarkError, BookmarkFile
 from telemetry.replay.engine import ReplayEngine, replay_derivers
 from telemetry.replay.session_reader import SessionReader
-from telemetry.replay.training import TrainingLog
+from telemetry.replay.training import TrainingLog, TrainingLogError
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -120,6 +120,9 @@ class ReplayDriver:
         self.marks_version = 0
         self.message = ""
         self.message_seq = 0
+        #: Why training records could not be written by the end ("" if all were).
+        self.log_error = ""
+        self._log_waiting = ""
         self.error = ""
         self._commands: queue.Queue[tuple[str, ReplayCommand]] = queue.Queue()
         self._stop = threading.Event()
@@ -235,7 +238,10 @@ class ReplayDriver:
         self._reader.close()
         if self.log is not None:
             engine = self.engine
-            self.log.close(engine.cursor if engine is not None else self.cursor)
+            try:
+                self.log.close(engine.cursor if engine is not None else self.cursor)
+            except TrainingLogError as exc:  # the file stayed locked to the end
+                self.log_error = str(exc)
 
     def _run(self) -> None:
         try:
@@ -348,9 +354,19 @@ class ReplayDriver:
         if log is None or now < self._next_position:
             return
         self._next_position = now + POSITION_LOG_S
-        if engine.cursor != self._logged_position:
+        if engine.cursor != self._logged_position or log.waiting:
             self._logged_position = engine.cursor
-            log.put_position(engine.cursor)
+            log.put_position(engine.cursor)  # also writes what waits
+        # Say when the log starts and stops waiting for its file.
+        error = log.write_error
+        if error != self._log_waiting:
+            self._log_waiting = error
+            self._say(
+                f"training log busy ({error}): {log.waiting} record(s) kept, "
+                "written when the file is free"
+                if error
+                else "training log written again: nothing lost"
+            )
 
     def _reload_marks(self, engine: ReplayEngine) -> None:
         self._sidecar_seen = self.bookmarks.version()

@@ -14,6 +14,7 @@ import sqlite3
 import threading
 import time
 import tomllib
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -139,6 +140,12 @@ def default_expectations(session: str | Path) -> Path:
     return session.with_name(base + EXPECT_SUFFIX)
 
 
+#: Longest a training-log write waits for a file another program holds.
+BUSY_WAIT_MS = 50
+#: At close, what still waits gets this long.
+CLOSE_WAIT_MS = 5000
+
+
 class TrainingLogError(ValueError):
     """A training log or scenario that cannot be used (names the file); any thread."""
 
@@ -179,6 +186,13 @@ class TrainingLog:
     (``put_transition``/``put_event``; frames and samples are ignored). Each
     write is its own small transaction: actions are rare and must survive a
     crash of the training console.
+
+    A write never waits long: another program holding the file (a backup,
+    an ``sqlite3`` shell) used to freeze the GUI for SQLite's 5 s busy
+    timeout and then lose the trainee's acknowledgement. Each write waits
+    at most ``BUSY_WAIT_MS``; what could not be written is kept, in order,
+    and written with the next write or position (every few seconds), and at
+    ``close`` with a longer wait. ``write_error`` and ``waiting`` say so.
     """
 
     def __init__(
@@ -239,11 +253,35 @@ class TrainingLog:
             conn.close()
             raise
         self._last_link: dict[str, int] = {}
+        # Writes not yet in the file, oldest first (the file was locked).
+        self._waiting: deque[tuple[str, Sequence[object]]] = deque()
+        #: Why the last write had to wait ("" once everything is written).
+        self.write_error = ""
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_WAIT_MS}")
+
+    @property
+    def waiting(self) -> int:
+        """Records kept in memory until the file can be written."""
+        return len(self._waiting)
 
     def _write(self, sql: str, params: Sequence[object]) -> None:
         with self._lock:
             if self._conn is not None:
+                self._waiting.append((sql, params))
+                self._write_waiting()
+
+    def _write_waiting(self) -> None:
+        """Write what waits, in order, until the file refuses (lock held)."""
+        assert self._conn is not None
+        while self._waiting:
+            sql, params = self._waiting[0]
+            try:
                 self._conn.execute(sql, params)
+            except sqlite3.OperationalError as exc:  # locked or busy: kept
+                self.write_error = str(exc)
+                return
+            self._waiting.popleft()
+        self.write_error = ""
 
     # ------------------------------------------------ the trainee (GUI thread)
 
@@ -369,13 +407,22 @@ class TrainingLog:
         with self._lock:
             if self._conn is None:
                 return
-            self._conn.execute(
-                "UPDATE training_sessions SET ended = ?,"
-                " replay_end = coalesce(?, replay_end) WHERE id = ?",
-                (self._clock(), replay_end, self.session_id),
+            self._waiting.append(
+                (
+                    "UPDATE training_sessions SET ended = ?,"
+                    " replay_end = coalesce(?, replay_end) WHERE id = ?",
+                    (self._clock(), replay_end, self.session_id),
+                )
             )
+            self._conn.execute(f"PRAGMA busy_timeout = {CLOSE_WAIT_MS}")
+            self._write_waiting()
             self._conn.close()
             self._conn = None
+            if self._waiting:
+                raise TrainingLogError(
+                    f"{self.path}: {len(self._waiting)} training record(s) not "
+                    f"written ({self.write_error}): another program holds the file"
+                )
 
     def __enter__(self) -> TrainingLog:
         return self

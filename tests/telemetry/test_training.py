@@ -674,3 +674,48 @@ def test_an_ack_made_while_paused_counts_the_pause_up_to_the_ack(
     # The whole run paused 5:30; the header says so.
     page = write_debrief_report(tmp_path / "training.sqlite", CO2_SCENARIO)
     assert "<th>Replay driven</th><td>paused 5:30</td>" in page
+
+
+def test_a_locked_log_keeps_the_trainees_actions_until_it_is_free(
+    tmp_path: Path, session: Path
+) -> None:
+    """A backup holding the file must neither freeze the GUI nor lose an ack."""
+    log = open_log(tmp_path, session)
+    holder = sqlite3.connect(log.path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        # The write returns (no exception, no 5 s wait) with the ack kept.
+        log.put_action(100.0, "trainee", "ack", "jpm.ppco2", "")
+        assert log.waiting == 1 and "locked" in log.write_error
+        log.put_position(101.0)
+        assert log.waiting == 2
+    finally:
+        holder.execute("ROLLBACK")
+    log.put_position(102.0)  # the next write writes what waited, in order
+    assert (log.waiting, log.write_error) == (0, "")
+    log.put_action(103.0, "trainee", "note", "", "checked the CDRA")
+    log.close()
+    run = read_training_log(log.path)
+    assert [(a.time, a.action) for a in run.actions] == [
+        (100.0, "ack"),
+        (103.0, "note"),
+    ]
+    holder.close()
+
+
+def test_a_log_still_locked_at_the_end_says_what_was_not_written(
+    tmp_path: Path, session: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("telemetry.replay.training.CLOSE_WAIT_MS", 100)
+    log = open_log(tmp_path, session)
+    holder = sqlite3.connect(log.path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        log.put_action(100.0, "trainee", "ack", "jpm.ppco2", "")
+        with pytest.raises(
+            TrainingLogError, match=r"2 training record\(s\) not written"
+        ):
+            log.close()
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
