@@ -590,7 +590,12 @@ def _crew_report(
     days = max(t1 - t0, 0.0) / SECONDS_PER_DAY
     rate = h / days if days > 0 else math.nan
     career, career_rule, to_limit = career_at(
-        member, replay.estimator.limits, session_end, h, days
+        member,
+        replay.estimator.limits,
+        session_end,
+        h,
+        days,
+        replay.estimator.config.projection_min_days,
     )
     limit = career_rule.limit_msv
     if q_end == math.inf:

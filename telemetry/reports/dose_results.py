@@ -191,6 +191,16 @@ class DoseReport:
         crew = {}
         for c in self.crew:
             entry = {k: _json_number(v) for k, v in c.row().items() if k != "crew_id"}
+            # null means two things: say which.
+            days = c.days_to_career_limit
+            entry["days_to_career_limit_basis"] = (
+                "insufficient data: the period is shorter than the estimator's "
+                "projection minimum (projection_min_days)"
+                if math.isnan(days)
+                else "not reached at the period's mean rate"
+                if math.isinf(days)
+                else "at the period's mean rate"
+            )
             entry["limits"] = [
                 {k: _json_number(v) for k, v in dataclasses.asdict(lim).items()}
                 for lim in c.limits
@@ -319,12 +329,16 @@ def career_at(
     session_h: float,
     period_h: float,
     days: float,
+    min_days: float,
 ) -> tuple[float, CareerLimit, float]:
     """Return career E, its limit and days to it at the period's mean rate.
 
     Career is effective dose E: the prior career plus this mission's area H
     converted as the estimator converts it; days to the limit divide the E
-    left by the E accrued per day.
+    left by the E accrued per day. A period shorter than ``min_days`` (the
+    estimator's ``projection_min_days``) gives NaN, "insufficient data", as
+    the radiation panel says: 7 minutes of an S3 event extrapolated said
+    108 days where the panel said nothing.
     """
     e_per_h = limits.conversion.effective_per_h
     career = member.prior_career_msv + e_per_h * session_h
@@ -333,6 +347,8 @@ def career_at(
     remaining = rule.limit_msv - career
     if remaining <= 0:
         to_limit = 0.0
+    elif days < min_days:
+        to_limit = math.nan
     elif rate > 0:
         to_limit = remaining / (e_per_h * rate)
     else:

@@ -208,7 +208,16 @@ def bins_dose_report(
         quality = _crew_quality(member, dictionary, monitors, hours, h)
         if member.id in wanted:
             reports.append(
-                _crew_report(member, limits, h, sigma, quality, (q0, q1), t0, t1)
+                _crew_report(
+                    member,
+                    limits,
+                    h,
+                    sigma,
+                    quality,
+                    (q0, q1),
+                    (t0, t1),
+                    cfg.projection_min_days,
+                )
             )
             at = h.at(edges)
             cumulative[member.id] = at - at[0]
@@ -346,10 +355,11 @@ def _crew_report(
     sigma: _Cumulative,
     quality: FloatArray,
     queries: tuple[float, float],
-    t0: float,
-    t1: float,
+    period: tuple[float, float],
+    min_days: float,
 ) -> CrewReport:
     """One crew member's totals; ``queries``: where period H starts and ends."""
+    t0, t1 = period
     q0, q1 = queries
     d = _Cumulative(h.starts, h.dose / quality, h.bin_s)
     h_start, h_end = (float(x) for x in h.at(np.array([q0, q1])))
@@ -358,7 +368,7 @@ def _crew_report(
     period_sigma = float(sigma.at(q1)[0] - sigma.at(q0)[0])
     days = max(t1 - t0, 0.0) / SECONDS_PER_DAY
     rate = period_h / days if days > 0 else math.nan
-    career, rule, to_limit = career_at(member, limits, h_end, period_h, days)
+    career, rule, to_limit = career_at(member, limits, h_end, period_h, days, min_days)
     knots = (h.knots_t.tolist(), h.knots_h.tolist())
     at_end = limits_at(member, limits, knots, t1, h_end, career)
     worst = max(at_end, key=lambda lim: lim.fraction)
