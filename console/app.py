@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
-from console.archive_commands import report_loss
+from console.archive_commands import report_ledger_loss, report_loss
 from console.config import (
     ConsoleConfig,
     console_curve,
@@ -374,4 +374,6 @@ def run_gui(args: argparse.Namespace) -> int:
     console.shutdown()
     archive = console.session.archive if console.session is not None else None
     lost = report_loss(archive, archive.stopped_cleanly if archive else True)
+    if console.session is not None:
+        lost = report_ledger_loss(console.session.ledger_loss()) or lost
     return int(code) or lost

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from telemetry.archive.reader import ArchiveReader
     from telemetry.archive.writer import ArchiveWriter
+    from telemetry.live.ledger_keeper import LedgerLoss
 
 EXIT_DATA_LOST: Final = 3
 """Exit status of a command that ran but could not archive everything it received."""
@@ -131,6 +132,18 @@ def report_loss(archive: ArchiveWriter | None, stopped: bool) -> int:
     return 0
 
 
+def report_ledger_loss(loss: LedgerLoss | None) -> int:
+    """Say on stderr's last line what crew dose the dose ledger lacks; exit status.
+
+    Like the archive's line: 0 when the session's dose is in the ledger (or
+    there is none), ``EXIT_DATA_LOST`` when writes failed to the end.
+    """
+    if loss is None:
+        return 0
+    print(f"kibo-console: {loss.summary()}", file=sys.stderr)
+    return EXIT_DATA_LOST
+
+
 def run_info(args: argparse.Namespace) -> int:
     """``kibo-console info``: summarise an archive (text or JSON)."""
     from telemetry.archive.reader import ArchiveReader
@@ -209,6 +222,7 @@ __all__ = [
     "finite_non_negative",
     "finite_positive",
     "finite_seconds",
+    "report_ledger_loss",
     "report_loss",
     "run_export",
     "run_info",

@@ -26,6 +26,7 @@ from console.archive_commands import (
     finite_positive,
     finite_seconds,
     real_time_or_faster,
+    report_ledger_loss,
     report_loss,
     run_export,
     run_info,
@@ -593,7 +594,8 @@ def _record(args: argparse.Namespace) -> int:
             "see the archive's 'publisher refused' events",
             file=sys.stderr,
         )
-    return report_loss(session.archive, stopped)
+    lost = report_loss(session.archive, stopped)
+    return report_ledger_loss(session.ledger_loss()) or lost
 
 
 def _dose_report(args: argparse.Namespace) -> int:

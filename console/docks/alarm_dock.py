@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 from console.docks.panel import Panel, utc_text
 from telemetry.core.alarms import LOAD_WINDOW_S, AlarmLoad
 from telemetry.core.severity import Severity
+from telemetry.live.ledger_keeper import LEDGER_ALARM
 from widgets.event_table import AlarmTable, EventRow
 from widgets.fit_label import FitLabel
 from widgets.levels import Level, palette
@@ -147,6 +148,12 @@ class AlarmDock(Panel):
             source = key.partition(":")[2]
             description = f"Link to {source} (no messages)"
             value = f"{alarm.value:.0f} s silent" if alarm.active else "up"
+            limit = ""
+        elif key == LEDGER_ALARM:
+            # Its value is when the ledger was last written (receive clock).
+            description = "Dose ledger: this session's crew dose of record"
+            since = utc_text(alarm.value)
+            value = f"not written since {since}" if alarm.active else "written"
             limit = ""
         else:
             spec = ctx.dictionary.channel_for_key(key)

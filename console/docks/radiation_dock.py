@@ -956,7 +956,13 @@ class RadiationDock(Panel):
         if snap is not None and math.isfinite(snap.provisional_since):
             # An input has not reported since then: late data may revise.
             late += f" · provisional since {utc_text(snap.provisional_since)}"
-        if silent > self._rad_stale_s:
+        if snap is not None and snap.ledger_problem:
+            # The session's dose is not reaching the dose of record: that
+            # outranks the inputs' health (the next console starts from it).
+            self.input_lamp.set_level(
+                Level.WARNING, f"{snap.ledger_problem} · {at}{late}"
+            )
+        elif silent > self._rad_stale_s:
             self.input_lamp.set_level(
                 Level.STALE, f"{at} · dosimeters silent {silent:.0f} s{late}{ledger}"
             )

@@ -436,6 +436,8 @@ class DoseLedger:
         until: float,
         bins: Mapping[str, Mapping[float, float]],
         settled: float | None = None,
+        *,
+        wait_s: float = 5.0,
     ) -> int:
         """Write this session's dose per crew and bin, integrated over [first, until].
 
@@ -443,7 +445,10 @@ class DoseLedger:
         time). Bins before the one ``settled`` (default ``until``) falls in
         are then complete: they are not written again; later ones are
         rewritten by the next call (late data may still revise them).
-        Returns the rows written (0 when read-only).
+        Returns the rows written (0 when read-only). ``wait_s`` is how long
+        to wait for another program's lock on the file (SQLite busy timeout):
+        a live session passes a short one, so its thread never stalls for
+        seconds, and retries later.
 
         Raises
         ------
@@ -465,6 +470,7 @@ class DoseLedger:
         self.refused += len(rows) - len(good)
         rows = good
         try:
+            self._db.execute(f"PRAGMA busy_timeout = {max(0, round(wait_s * 1000))}")
             with self._db as db:
                 if self._session_id is None:
                     cursor = db.execute(

@@ -115,6 +115,7 @@ class DoseEstimator:
             fresh = EstimatorState.fresh(self.setup, [c.seed for c in old.crew])
             fresh.seed_note = old.seed_note
             fresh.seed_time = old.seed_time
+            fresh.ledger_problem = old.ledger_problem
             with self._lock:
                 self._state = fresh
             self._publish()
@@ -171,6 +172,18 @@ class DoseEstimator:
             state.seed_time = now
             state.dirty = True
             self._publish()
+
+    def set_ledger_problem(self, text: str) -> None:
+        """Say why this session's dose is not reaching the dose ledger ("": it is).
+
+        Called by whoever writes the ledger (the session's tick, or the
+        thread stopping it); published as ``DoseSnapshot.ledger_problem``.
+        """
+        with self._state_lock:
+            if self._state.ledger_problem != text:
+                self._state.ledger_problem = text
+                self._state.dirty = True
+                self._publish()
 
     @property
     def integrated_until(self) -> float:

@@ -263,6 +263,9 @@ class DoseSnapshot:
     held or fallback values of an input that has not yet reported (late data
     may revise it); NaN when every input has reported up to ``time``.
     ``revisions`` counts how often late data revised integrated dose.
+    ``ledger_problem`` says why this session's dose is not reaching the dose
+    ledger (a failing write: "dose ledger not written since 14:00 UTC ...");
+    empty while it is written or when there is no ledger.
     """
 
     time: float
@@ -279,6 +282,7 @@ class DoseSnapshot:
     provisional_since: float = math.nan
     revisions: int = 0
     quantities: tuple[str, ...] = field(default_factory=tuple)
+    ledger_problem: str = ""
 
     def member(self, crew_id: str) -> CrewDose:
         for crew in self.crew:

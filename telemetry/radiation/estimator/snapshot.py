@@ -70,6 +70,7 @@ class SnapshotBuilder:
             history_note=state.seed_note,
             provisional_since=self._provisional_since(state),
             revisions=state.revisions,
+            ledger_problem=state.ledger_problem,
         )
 
     def _provisional_since(self, state: EstimatorState) -> float:

@@ -149,6 +149,8 @@ class EstimatorState:
     revised_at: float = -math.inf  # integration time of the last revision
     seed_note: str = ""
     seed_time: float = math.nan
+    # Why this session's dose is not reaching the ledger ("" when it is).
+    ledger_problem: str = ""
     dirty: bool = True
 
     @classmethod

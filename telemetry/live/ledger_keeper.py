@@ -1,0 +1,297 @@
+"""Keeps a live session's crew dose in the dose ledger, and says when it cannot.
+
+The ledger (``telemetry.radiation.ledger``) is the dose of record's running
+estimate: the next console starts its rolling and career totals from it. A
+write that fails (another program holding the file locked for a few seconds,
+a full disk) is therefore retried, never given up: the estimator still holds
+the whole session (``DoseEstimator.session_bins``), so any later write puts
+all of it in. While writes fail, an alarm, an event and the radiation panel's
+input lamp say "dose ledger not written since HH:MM", and at stop
+:meth:`LedgerKeeper.loss` gives the line the recorder and the GUI print.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final
+
+from telemetry.core.limits import LimitTransition
+from telemetry.core.severity import Severity
+from telemetry.core.text import utc_text
+from telemetry.radiation.ledger import DoseLedger, LedgerError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+    from telemetry.core.alarms import AlarmBook
+    from telemetry.core.channels import ChannelStore
+    from telemetry.radiation.estimator import DoseEstimator
+
+    EventSink = Callable[[float, str, str, int], None]
+
+#: The dose ledger alarm's key in the alarm list (its value: when it was last
+#: written, receive clock).
+LEDGER_ALARM: Final = "dose ledger"
+# The ledger holds real crew dose: only dose integrated at sample times near
+# the receive clock is written. Older samples are a recording republished
+# (``kibo-console replay``), much newer ones an accelerated simulator.
+LEDGER_MAX_LAG_S: Final = 86_400.0
+LEDGER_MAX_LEAD_S: Final = 3600.0
+#: While writes fail they are retried this often (receive clock), not only at
+#: the next bin: a lock held for seconds then costs seconds of record, not an hour.
+RETRY_S: Final = 30.0
+#: How long a write during the session waits for another program's lock. The
+#: thread driving the pipeline writes: it must not stall for SQLite's default
+#: 5 s busy timeout on every retry (ingest stops meanwhile).
+TICK_WAIT_S: Final = 0.05
+#: At stop nothing else waits on the thread: the last write waits longer.
+STOP_WAIT_S: Final = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerLoss:
+    """Crew dose of this session the ledger does not hold (any thread)."""
+
+    path: str
+    since: float  # receive time of the last write that succeeded (or the start)
+    written: bool  # some of this session's dose did reach the ledger
+    missing: tuple[tuple[str, float], ...]  # (crew id, mSv H) not written
+    error: str
+
+    def summary(self) -> str:
+        """One line for a terminal: what was not recorded, since when, why."""
+        doses = ", ".join(f"{c} {m:.3g} mSv H" for c, m in self.missing) or "none"
+        what = (
+            f"not written since {utc_text(self.since)}"
+            if self.written
+            else "never written"
+        )
+        return (
+            f"DATA LOST: crew dose not recorded: dose ledger {self.path} {what} "
+            f"({doses} missing from the dose of record): {self.error}"
+        )
+
+
+class LedgerKeeper:
+    """Opens the dose ledger, writes the session's dose to it, reports failures.
+
+    Created by the thread starting the live session; :meth:`tick` runs on the
+    thread that drives the pipeline's tick (it owns the dose estimator), and
+    :meth:`stop` on the thread stopping the session once that one has been
+    joined. :meth:`loss` may be read from any thread after stop.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        dose: DoseEstimator,
+        store: ChannelStore,
+        alarms: AlarmBook,
+        note: EventSink,
+        now: float,
+    ) -> None:
+        self.path = path
+        self.dose = dose
+        self.store = store
+        self.alarms = alarms
+        self.note = note
+        self.ledger: DoseLedger | None = None
+        self._bin = math.nan
+        self._refused = False
+        self._ok_at = now  # receive time of the last successful write
+        self._written = False
+        self._in_ledger: dict[str, float] = {}  # session dose written, per crew
+        self._failing = False
+        self._retry_at = -math.inf
+        self._error = ""
+        self._loss: LedgerLoss | None = None
+        self._open(now)
+
+    # ------------------------------------------------------------- opening
+
+    def _open(self, now: float) -> None:
+        """Seed the dose estimator with earlier sessions' dose (before any data).
+
+        A ledger that cannot be read (corrupt, not a ledger, newer schema) is
+        left as it is, untouched, for someone to look at: this session neither
+        reads nor writes it, says so in a WARNING event and in the radiation
+        panel, and runs on without earlier sessions' dose.
+        """
+        dose, path = self.dose, self.path
+        roster = dose.roster
+        try:
+            roster_sha = hashlib.sha256(roster.path.read_bytes()).hexdigest()
+        except OSError:
+            roster_sha = ""
+        try:
+            ledger = DoseLedger(
+                path,
+                roster_version=roster.version,
+                roster_sha256=roster_sha,
+                bin_s=dose.config.rolling_bin_s,
+                opened=now,
+            )
+            try:
+                history = ledger.history(m.id for m in roster.crew)
+            except LedgerError:
+                ledger.close()
+                raise
+        except LedgerError as exc:
+            note = f"dose ledger unusable: earlier sessions left out ({exc})"
+            self.note(now, "dose ledger", note, int(Severity.WARNING))
+            dose.seed_history(
+                {},
+                now=now,
+                note="dose ledger unusable: earlier sessions left out (see events)",
+            )
+            return
+        self.ledger = ledger
+        parts = []
+        if history.sessions:
+            span = span_text(history.covered_s)
+            parts.append(f"includes {span} from earlier sessions (ledger)")
+        else:
+            parts.append("ledger: no earlier sessions")
+        if history.records:
+            parts.append(f"{history.records} dose(s) of record adopted")
+        if history.roster_changed:
+            parts.append("roster changed since: crew no longer listed ignored")
+        if not ledger.writable:
+            parts.append("ledger read-only: another console writes it")
+        text = "; ".join(parts)
+        dose.seed_history(history.bins, now=now, note=text)
+        level = Severity.NOMINAL if ledger.writable else Severity.WATCH
+        self.note(now, "dose ledger", f"{path}: {text}", int(level))
+
+    # ------------------------------------------------------------- writing
+
+    def tick(self, now: float) -> None:
+        """Write at each completed bin, and every ``RETRY_S`` while writes fail."""
+        ledger = self.ledger
+        if ledger is None or not ledger.writable:
+            return
+        until = self.dose.integrated_until
+        if math.isnan(until):
+            return
+        current = math.floor(until / ledger.bin_s)
+        retry = self._failing and now >= self._retry_at
+        if current == self._bin and not retry:
+            return
+        self._bin = current
+        self._write(now, TICK_WAIT_S)
+
+    def stop(self, now: float) -> None:
+        """Write a last time (all the session's dose), then close (idempotent)."""
+        ledger = self.ledger
+        if ledger is None:
+            return
+        if ledger.writable and not math.isnan(self.dose.integrated_until):
+            self._write(now, STOP_WAIT_S)
+            if self._failing:
+                self._loss = self._lost()
+        ledger.close()
+        self.ledger = None
+
+    def loss(self) -> LedgerLoss | None:
+        """Return the session's dose the ledger lacks after stop (None: nothing)."""
+        return self._loss
+
+    def _write(self, now: float, wait_s: float) -> None:
+        ledger, dose = self.ledger, self.dose
+        assert ledger is not None
+        # session_bins() walks the whole session: a write after failures
+        # puts in everything the failed ones missed.
+        first, until, bins = dose.session_bins()
+        # A recording sent again (marked on the wire) is never crew dose,
+        # however recent: this morning's session replayed to a classroom
+        # would otherwise count twice.
+        recorded = sorted(s for s, st in self.store.sources.items() if st.recorded)
+        if (
+            recorded
+            or first < now - LEDGER_MAX_LAG_S
+            or until > now + LEDGER_MAX_LEAD_S
+        ):
+            if not self._refused:
+                self._refused = True
+                why = (
+                    f"{', '.join(recorded[:5])} sent a recording (kibo-console "
+                    "replay), not live telemetry"
+                    if recorded
+                    else f"sample times {utc_text(first)} to {utc_text(until)} "
+                    "are not live (a recording or an accelerated simulator)"
+                )
+                self.note(
+                    now,
+                    "dose ledger",
+                    f"not written: {why}; the ledger keeps real crew dose only",
+                    int(Severity.WATCH),
+                )
+            return
+        try:
+            # Bins late data may still revise are rewritten until settled.
+            ledger.record(
+                first, until, bins, until - dose.config.revise_window_s, wait_s=wait_s
+            )
+        except LedgerError as exc:
+            self._failed(now, str(exc))
+            return
+        self._written = True
+        self._ok_at = now
+        self._in_ledger = {c: math.fsum(b.values()) for c, b in bins.items()}
+        if self._failing:
+            self._failing = False
+            self._error = ""
+            self.note(
+                now,
+                "dose ledger",
+                f"dose ledger written again: this session's dose to "
+                f"{utc_text(until)} is in {self.path}",
+                int(Severity.NOMINAL),
+            )
+            self._alarm(now, Severity.WARNING, Severity.NOMINAL)
+            self.dose.set_ledger_problem("")
+
+    def _failed(self, now: float, error: str) -> None:
+        self._retry_at = now + RETRY_S
+        self._error = error
+        problem = (
+            f"dose ledger not written since {utc_text(self._ok_at)} "
+            f"({error}); retrying every {RETRY_S:.0f} s"
+        )
+        self.dose.set_ledger_problem(problem)
+        if not self._failing:
+            self._failing = True
+            self.note(now, "dose ledger", problem, int(Severity.WARNING))
+            self._alarm(now, Severity.NOMINAL, Severity.WARNING)
+
+    def _alarm(self, now: float, previous: Severity, level: Severity) -> None:
+        # The value is when the ledger was last written: the alarm list shows
+        # "not written since" from it.
+        self.alarms.raise_transition(
+            LimitTransition(LEDGER_ALARM, now, previous, level, self._ok_at, None, "")
+        )
+
+    def _lost(self) -> LedgerLoss:
+        """Return the session's dose not in the ledger, per crew member (mSv H)."""
+        _first, _until, bins = self.dose.session_bins()
+        missing = tuple(
+            (crew_id, math.fsum(per_bin.values()) - self._in_ledger.get(crew_id, 0.0))
+            for crew_id, per_bin in sorted(bins.items())
+        )
+        return LedgerLoss(
+            str(self.path), self._ok_at, self._written, missing, self._error
+        )
+
+
+def span_text(seconds: float) -> str:
+    """``3.2 d``; ``2.5 h`` below a day, ``12 min`` below an hour, ``40 s``."""
+    if seconds < 59.5:
+        return f"{seconds:.0f} s"
+    if seconds < 3600.0:
+        return f"{seconds / 60.0:.0f} min"
+    if seconds < 86400.0:
+        return f"{seconds / 3600.0:.1f} h"
+    return f"{seconds / 86400.0:.1f} d"
