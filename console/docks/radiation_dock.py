@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from console.docks.panel import Panel, VersionWatch, initial_window, utc_text
+from telemetry.core.severity import Severity
 from telemetry.core.units import (
     format_days,
     format_dose,
@@ -764,7 +765,10 @@ class RadiationDock(Panel):
             return
         row.shown = key
         level = Level[crew.level.name]
-        row.lamp.set_level(level if crew.source != "none" else Level.NO_DATA)
+        # Before any dose is integrated the level (of the prior record and
+        # earlier sessions) is known already: shown, not greyed out.
+        known = crew.source != "none" or crew.level > Severity.NOMINAL
+        row.lamp.set_level(level if known else Level.NO_DATA)
         row.module.setText(crew.module or "?")
         relocate = advice is not None and advice.action == ShelterAction.RELOCATE
         if relocate and crew.module != shelter.module:
@@ -965,6 +969,15 @@ class RadiationDock(Panel):
         elif silent > self._rad_stale_s:
             self.input_lamp.set_level(
                 Level.STALE, f"{at} · dosimeters silent {silent:.0f} s{late}{ledger}"
+            )
+        elif data_time != data_time:
+            # Dosimeters are heard but no dose is integrated yet (an input
+            # that never reported holds it back): never green.
+            unheard = snap.unheard_inputs if snap is not None else ()
+            more = " …" if len(unheard) > 3 else ""
+            waiting = f": waiting for {', '.join(unheard[:3])}{more}" if unheard else ""
+            self.input_lamp.set_level(
+                Level.WATCH, f"no dose integrated yet{waiting}{late}{ledger}"
             )
         else:
             level = Level.WATCH if invalid else Level.NOMINAL

@@ -447,3 +447,49 @@ def test_double_click_on_a_crew_number_asks_for_its_plot(
     qtbot.mouseDClick(row.rolling, Qt.MouseButton.LeftButton)
     crew = row.crew_id
     assert asked == [[f"{crew}.dose_rate"], [f"{crew}.dose_30d", f"{crew}.dose_1y"]]
+
+
+def test_before_any_dose_is_integrated_the_record_is_judged_and_shown(
+    qtbot: QtBot, qapp: Any, tmp_path: Path
+) -> None:
+    """c2 at 599.5 of 600 mSv, c4's location silent: red, '—', lamp not green."""
+    text = DEFAULT_ROSTER.read_text(encoding="utf-8")
+    roster = tmp_path / "roster.toml"
+    roster.write_text(
+        text.replace("prior_career_msv = 480.0", "prior_career_msv = 599.5"),
+        encoding="utf-8",
+    )
+    dictionary = TelemetryDictionary.load()
+    store = ChannelStore()
+    derivers = build_derivers(dictionary, roster_path=roster)
+    alarms = AlarmBook()
+    pipeline = Pipeline(dictionary, store, alarms, derivers=derivers)
+    sim = Simulator(dictionary, 5, rate_scale=RATE_SCALE, start_time=T0)
+    now = T0
+    for frame in sim.frames_until(T0 + 60.0):
+        if frame.source == "c4":  # a crew tag that never reports
+            continue
+        now = float(frame.times[-1])
+        pipeline.ingest(frame.encode(), now)
+    estimator: Any = derivers[0]
+    assert math.isnan(estimator.snapshot().time)  # nothing integrated yet
+    apply_theme(qapp)
+    context = ConsoleContext(
+        dictionary=dictionary,
+        store=store,
+        alarms=alarms,
+        clock=lambda: now,
+        dose=estimator,
+    )
+    dock = RadiationDock(context)
+    qtbot.addWidget(dock)
+    dock.refresh(now)
+    row = dock.crew_row("c2")
+    assert row.career_bar.level() is Level.CRITICAL
+    assert row.lamp.level() is Level.CRITICAL
+    assert row.days.text() == "—"
+    assert "insufficient data" in row.projection.text()
+    assert "c2.career_fraction" in {a.key for a in alarms.snapshot()}
+    # The input lamp is not green while no dose is integrated, and names why.
+    assert dock.input_lamp.level() is Level.WATCH
+    assert "no dose integrated yet: waiting for c4.module" in dock.input_lamp.text()

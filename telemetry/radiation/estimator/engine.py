@@ -323,6 +323,10 @@ class DoseEstimator:
                 state.dirty = True
             if stream.seen and not stream.first >= state.first_seen:  # NaN at first
                 state.first_seen = stream.first
+            if not state.prior_judged and state.first_seen == state.first_seen:
+                # The career record is known before any dose is integrated.
+                state.prior_judged = True
+                out.extend(self._integrator.judge_prior(state, state.first_seen))
             out.extend(self._integrator.advance(state))
         elif source == setup.goes_id and channel in ("p10", "p100"):
             rows = state.goes.add(0 if channel == "p10" else 1, t, v)

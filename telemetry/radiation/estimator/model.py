@@ -266,6 +266,8 @@ class DoseSnapshot:
     ``ledger_problem`` says why this session's dose is not reaching the dose
     ledger (a failing write: "dose ledger not written since 14:00 UTC ...");
     empty while it is written or when there is no ledger.
+    ``unheard_inputs`` are the dose inputs (``<source>.<channel>``) never
+    heard from: before the first integration, what the estimate waits for.
     """
 
     time: float
@@ -283,6 +285,7 @@ class DoseSnapshot:
     revisions: int = 0
     quantities: tuple[str, ...] = field(default_factory=tuple)
     ledger_problem: str = ""
+    unheard_inputs: tuple[str, ...] = ()
 
     def member(self, crew_id: str) -> CrewDose:
         for crew in self.crew:

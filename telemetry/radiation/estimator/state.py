@@ -129,6 +129,8 @@ class EstimatorState:
     orbit: RowJoiner
     until: float = math.nan
     first_seen: float = math.nan
+    # The limits were judged on the prior record and the ledger (first input).
+    prior_judged: bool = False
     invalid: dict[str, int] = field(default_factory=dict)
     invalid_event_at: dict[str, float] = field(default_factory=dict)
     saa: bool | None = None
