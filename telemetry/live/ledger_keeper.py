@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Final
 from telemetry.core.limits import LimitTransition
 from telemetry.core.severity import Severity
 from telemetry.core.text import utc_text
-from telemetry.radiation.ledger import DoseLedger, LedgerError
+from telemetry.radiation.estimator.model import ShelterAction
+from telemetry.radiation.ledger import DoseLedger, LedgerError, StandingAdvice
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -49,6 +50,8 @@ RETRY_S: Final = 30.0
 TICK_WAIT_S: Final = 0.05
 #: At stop nothing else waits on the thread: the last write waits longer.
 STOP_WAIT_S: Final = 2.0
+#: How carried-over shelter advice begins its reason.
+CARRIED: Final = "carried over from the console before a restart"
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +111,8 @@ class LedgerKeeper:
         self._retry_at = -math.inf
         self._error = ""
         self._loss: LedgerLoss | None = None
+        self._advice: tuple[tuple[str, str], ...] = ()  # as last written
+        self._advice_retry_at = -math.inf
         self._open(now)
 
     # ------------------------------------------------------------- opening
@@ -161,10 +166,77 @@ class LedgerKeeper:
             parts.append("roster changed since: crew no longer listed ignored")
         if not ledger.writable:
             parts.append("ledger read-only: another console writes it")
+        carried = self._carried_advice(ledger, now)
+        if carried:
+            parts.append(f"shelter advice carried over for {', '.join(carried)}")
         text = "; ".join(parts)
         dose.seed_history(history.bins, now=now, note=text)
         level = Severity.NOMINAL if ledger.writable else Severity.WATCH
         self.note(now, "dose ledger", f"{path}: {text}", int(level))
+
+    def _carried_advice(self, ledger: DoseLedger, now: float) -> list[str]:
+        """Stand by the shelter advice the console before left (a restart).
+
+        Only advice confirmed within the advice's horizon (``horizon_h`` of
+        resources/shelter_advice.toml) is carried: older advice is history.
+        Returns the crew ids it was carried for.
+        """
+        try:
+            standing = ledger.standing_advice()
+        except LedgerError as exc:
+            self.note(now, "dose ledger", str(exc), int(Severity.WARNING))
+            return []
+        horizon_s = self.dose.shelter_rules.horizon_h * 3600.0
+        actions = {a.value: a for a in ShelterAction}
+        advice: dict[str, tuple[ShelterAction, str]] = {}
+        since: float | None = None
+        for item in standing:
+            action = actions.get(item.action)
+            if action is None or not now - item.written <= horizon_s:
+                continue
+            reason = (
+                f"{CARRIED} (advised since {utc_text(item.since)}, last confirmed "
+                f"{utc_text(item.written)}): {_original(item.reason)}"
+            )
+            advice[item.crew_id] = (action, reason)
+            since = item.since if since is None else min(since, item.since)
+        if advice:
+            self.dose.carry_over_advice(advice, since)
+            self._advice = self._standing()
+            self.note(
+                now,
+                "shelter recommended",
+                "shelter advice carried over from before the restart: "
+                + "; ".join(f"{c}: {a.value}" for c, (a, _r) in advice.items()),
+                int(Severity.WARNING),
+            )
+        return sorted(advice)
+
+    def _standing(self) -> tuple[tuple[str, str], ...]:
+        _since, advice = self.dose.standing_advice()
+        return tuple((c, a.value) for c, a, _r in advice)
+
+    def _write_advice(self, now: float, wait_s: float) -> None:
+        """Keep the advice in force in the ledger (for a console restarted later)."""
+        ledger = self.ledger
+        # Advice from a recording sent again or an accelerated simulator is
+        # not the crew's: never carried over (as their dose is never written).
+        if ledger is None or not ledger.writable or self._refused:
+            return
+        since, advice = self.dose.standing_advice()
+        rows = [
+            StandingAdvice(
+                c, a.value, since if since is not None else now, now, _original(r)
+            )
+            for c, a, r in advice
+        ]
+        try:
+            ledger.record_advice(rows, wait_s=wait_s)
+        except LedgerError:
+            self._advice_retry_at = now + RETRY_S
+            return
+        self._advice = tuple((c, a.value) for c, a, _r in advice)
+        self._advice_retry_at = -math.inf
 
     # ------------------------------------------------------------- writing
 
@@ -178,10 +250,12 @@ class LedgerKeeper:
             return
         current = math.floor(until / ledger.bin_s)
         retry = self._failing and now >= self._retry_at
-        if current == self._bin and not retry:
-            return
-        self._bin = current
-        self._write(now, TICK_WAIT_S)
+        if current != self._bin or retry:
+            self._bin = current
+            self._write(now, TICK_WAIT_S)
+            self._write_advice(now, TICK_WAIT_S)
+        elif self._standing() != self._advice and now >= self._advice_retry_at:
+            self._write_advice(now, TICK_WAIT_S)
 
     def stop(self, now: float) -> None:
         """Write a last time (all the session's dose), then close (idempotent)."""
@@ -192,6 +266,7 @@ class LedgerKeeper:
             self._write(now, STOP_WAIT_S)
             if self._failing:
                 self._loss = self._lost()
+            self._write_advice(now, STOP_WAIT_S)
         ledger.close()
         self.ledger = None
 
@@ -284,6 +359,13 @@ class LedgerKeeper:
         return LedgerLoss(
             str(self.path), self._ok_at, self._written, missing, self._error
         )
+
+
+def _original(reason: str) -> str:
+    """Return an advice's own reason, without the carried-over preamble(s)."""
+    while reason.startswith(CARRIED) and "): " in reason:
+        reason = reason.split("): ", 1)[1]
+    return reason
 
 
 def span_text(seconds: float) -> str:

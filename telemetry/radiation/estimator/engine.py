@@ -25,6 +25,7 @@ from telemetry.radiation.estimator.model import (
     DoseEventKind,
     DoseSnapshot,
     FloatArray,
+    ShelterAction,
 )
 from telemetry.radiation.estimator.setup import EstimatorSetup
 from telemetry.radiation.estimator.shelter import ShelterAdvisor
@@ -172,6 +173,38 @@ class DoseEstimator:
             state.seed_time = now
             state.dirty = True
             self._publish()
+
+    def carry_over_advice(
+        self,
+        advice: Mapping[str, tuple[ShelterAction, str]],
+        since: float | None = None,
+    ) -> None:
+        """Stand by the shelter advice of the console before a restart.
+
+        Owner thread, before any data (a live session does it from the dose
+        ledger at start). ``advice`` maps crew id to ``(action, why)``,
+        ``since`` is the sample time it was first given; see
+        ``ShelterAdvisor.carry_over`` for how long it stands.
+        """
+        with self._state_lock:
+            self._shelter.carry_over(self._state, advice, since)
+            self._publish()
+
+    def standing_advice(
+        self,
+    ) -> tuple[float | None, list[tuple[str, ShelterAction, str]]]:
+        """Return ``(since, [(crew id, action, why)])`` of the advice in force.
+
+        Owner thread (the session writes it to the dose ledger).
+        """
+        with self._state_lock:
+            state = self._state
+            advice: list[tuple[str, ShelterAction, str]] = [
+                (s.member.id, c.shelter_action, c.shelter.reason if c.shelter else "")
+                for s, c in zip(self.setup.crew, state.crew, strict=True)
+                if c.shelter_action != ShelterAction.NONE
+            ]
+            return state.shelter.since, advice
 
     def set_ledger_problem(self, text: str) -> None:
         """Say why this session's dose is not reaching the dose ledger ("": it is).
