@@ -12,6 +12,7 @@ input lamp say "dose ledger not written since HH:MM", and at stop
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import math
 from dataclasses import dataclass
@@ -311,7 +312,9 @@ class LedgerKeeper:
                 first, until, bins, until - dose.config.revise_window_s, wait_s=wait_s
             )
         except LedgerError as exc:
-            self._failed(now, str(exc))
+            # The panel's lamp gets SQLite's reason; events and the exit line
+            # the whole message, naming the file.
+            self._failed(now, str(exc), str(exc.__cause__ or exc))
             return
         self._written = True
         self._ok_at = now
@@ -329,17 +332,22 @@ class LedgerKeeper:
             self._alarm(now, Severity.WARNING, Severity.NOMINAL)
             self.dose.set_ledger_problem("")
 
-    def _failed(self, now: float, error: str) -> None:
+    def _failed(self, now: float, error: str, reason: str) -> None:
         self._retry_at = now + RETRY_S
         self._error = error
-        problem = (
-            f"dose ledger not written since {utc_text(self._ok_at)} "
-            f"({error}); retrying every {RETRY_S:.0f} s"
+        since = dt.datetime.fromtimestamp(self._ok_at, dt.UTC).strftime("%H:%M UTC")
+        self.dose.set_ledger_problem(
+            f"dose ledger not written since {since} ({reason}); retrying"
         )
-        self.dose.set_ledger_problem(problem)
         if not self._failing:
             self._failing = True
-            self.note(now, "dose ledger", problem, int(Severity.WARNING))
+            self.note(
+                now,
+                "dose ledger",
+                f"dose ledger not written since {utc_text(self._ok_at)} ({error}); "
+                f"retrying every {RETRY_S:.0f} s",
+                int(Severity.WARNING),
+            )
             self._alarm(now, Severity.NOMINAL, Severity.WARNING)
 
     def _alarm(self, now: float, previous: Severity, level: Severity) -> None:
