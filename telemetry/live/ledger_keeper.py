@@ -47,8 +47,9 @@ LEDGER_MAX_LEAD_S: Final = 3600.0
 RETRY_S: Final = 30.0
 #: How long a write during the session waits for another program's lock. The
 #: thread driving the pipeline writes: it must not stall for SQLite's default
-#: 5 s busy timeout on every retry (ingest stops meanwhile).
-TICK_WAIT_S: Final = 0.05
+#: 5 s busy timeout on every retry (ingest stops meanwhile); a reader's shared
+#: lock (a report reading the ledger) lasts milliseconds, well inside this.
+TICK_WAIT_S: Final = 0.2
 #: At stop nothing else waits on the thread: the last write waits longer.
 STOP_WAIT_S: Final = 2.0
 #: How carried-over shelter advice begins its reason.

@@ -97,6 +97,10 @@ class Console:
         return snaps
 
 
+def c2_provisional(snap: DoseSnapshot) -> bool:
+    return next(c for c in snap.shelter.crew if c.crew_id == "c2").provisional
+
+
 def action(snap: DoseSnapshot, crew_id: str) -> ShelterAction:
     advice = next((c for c in snap.shelter.crew if c.crew_id == crew_id), None)
     return advice.action if advice is not None else ShelterAction.NONE
@@ -115,7 +119,15 @@ def test_a_console_started_during_an_s3_event_advises_at_once(
     assert action(first_advice, "c2") == ShelterAction.RELOCATE
     assert first_advice.shelter.recommended
     reason = next(c for c in first_advice.shelter.crew if c.crew_id == "c2").reason
-    assert "the higher of the current rate" in reason and "errs high" in reason
+    assert "current or" in reason and "whichever is higher (errs high)" in reason
+    assert c2_provisional(first_advice)
+    # After an orbit of history the orbit average decides (not provisional),
+    # and c2's tiny margin keeps "relocate".
+    later = console.run(200 * MIN, every=10 * MIN)[-1]
+    assert later.spe.active
+    assert not c2_provisional(later)
+    assert action(later, "c2") == ShelterAction.RELOCATE
+    assert all(not c.provisional for c in later.shelter.crew)
     console.session.stop()
 
 

@@ -219,7 +219,9 @@ class CrewShelter:
     ``event_msv`` is the effective dose E projected over the rest of the event
     (orbit-averaged), ``margin_msv`` the smallest remaining margin (E) under
     any limit, ``fraction`` their ratio, ``avoided_msv`` what relocating to
-    the shelter would avoid (E).
+    the shelter would avoid (E). ``provisional``: decided on less than an
+    orbit of dose history (it errs high), replaced by the first decision on
+    a full orbit average, even a milder one.
     """
 
     crew_id: str
@@ -229,6 +231,7 @@ class CrewShelter:
     margin_msv: float
     fraction: float
     avoided_msv: float
+    provisional: bool = False
 
 
 @dataclass(frozen=True, slots=True)

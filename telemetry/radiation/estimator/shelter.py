@@ -112,17 +112,41 @@ class ShelterAdvisor:
             if advice is None:
                 continue
             previous = crew.shelter_action
+            held = crew.shelter
+            if (
+                held is not None
+                and held.provisional
+                and not advice.provisional
+                and advice.action.rank < previous.rank
+            ):
+                # An orbit of history now: its average replaces the early
+                # estimate that erred high, once (then it only grows again).
+                crew.shelter = advice
+                crew.shelter_action = advice.action
+                self.emit(
+                    DoseEvent(
+                        t,
+                        DoseEventKind.SHELTER,
+                        _SEVERITY[advice.action],
+                        f"{setup.member.id} ({setup.member.name}): "
+                        f"{advice.action.value} (was {previous.value} on under an "
+                        f"orbit of dose history): {advice.reason}",
+                        setup.member.id,
+                    )
+                )
+                continue
             # Hysteresis: within one event the advice only grows; it ends
             # when the SPE (and the energetic flag) ends.
-            if advice.action.rank < previous.rank and crew.shelter is not None:
+            if advice.action.rank < previous.rank and held is not None:
                 advice = CrewShelter(
                     advice.crew_id,
                     previous,
-                    crew.shelter.reason,
+                    held.reason,
                     advice.event_msv,
                     advice.margin_msv,
                     advice.fraction,
                     advice.avoided_msv,
+                    held.provisional,
                 )
             crew.shelter = advice
             if advice.action.rank > previous.rank:
@@ -199,9 +223,7 @@ class ShelterAdvisor:
             estimate = max(current, average) if math.isfinite(average) else current
         if not math.isfinite(estimate):
             return None
-        return self._grade(
-            setup, crew, estimate, history_s, short=short, current=current
-        )
+        return self._grade(setup, crew, estimate, history_s, short=short)
 
     def _grade(
         self,
@@ -211,7 +233,6 @@ class ShelterAdvisor:
         history_s: float,
         *,
         short: bool,
-        current: float,
     ) -> CrewShelter:
         """Grade the event dose of ``rate`` (µSv/h of H) against the margins."""
         rules = self.rules
@@ -252,16 +273,11 @@ class ShelterAdvisor:
         avoided *= rules.horizon_h / 1000.0
         where = module or "unknown module"
         if short:
+            # Under an orbit of history: say so, and that it errs high.
             basis = (
-                f"{rate:.1f} µSv/h H, the higher of the current rate "
-                f"({current:.1f}) and the average of only "
-                f"{history_s / 60.0:.0f} min of dose history (errs high until "
-                f"{rules.min_history_s / 60.0:.0f} min), vs quiet {quiet:.1f} "
+                f"{rate:.1f} µSv/h H: current or {history_s / 60.0:.0f}-min "
+                f"average, whichever is higher (errs high) vs quiet {quiet:.1f} "
                 f"µSv/h in {where}"
-                if math.isfinite(current)
-                else f"{rate:.1f} µSv/h H averaged over only "
-                f"{history_s / 60.0:.0f} min of dose history, vs quiet "
-                f"{quiet:.1f} µSv/h in {where}"
             )
         else:
             basis = (
@@ -274,5 +290,5 @@ class ShelterAdvisor:
             f"{format_percent(worst)} of the {margin_text}"
         )
         return CrewShelter(
-            setup.member.id, action, reason, event_e, margin_e, worst, avoided
+            setup.member.id, action, reason, event_e, margin_e, worst, avoided, short
         )
