@@ -45,7 +45,7 @@ from telemetry.core.units import (
     format_pfu,
 )
 from telemetry.radiation.banner import WAITING, radiation_banner
-from telemetry.radiation.estimator.model import Fallback, ShelterAction
+from telemetry.radiation.estimator.model import CrewShelter, Fallback, ShelterAction
 from widgets.banner import Banner
 from widgets.event_table import EventRow, EventTableModel
 from widgets.fit_label import FitLabel
@@ -99,6 +99,8 @@ Segment = tuple[float, float, float, QColor, str]
 # How often time-only states (input silence) are re-judged, in seconds.
 AGE_CHECK_S: Final = 1.0
 LIMITS_EVERY_S: Final = 1.0
+#: Advised crew members from whom the banner groups them by action.
+BANNER_GROUP_FROM: Final = 3
 _SOURCE_TEXT: Final = {
     "personal": "personal dosimeter",
     "area": "area monitors",
@@ -883,7 +885,19 @@ class RadiationDock(Panel):
     def _apply_banner(self, snap: DoseSnapshot) -> None:
         """Draw the banner the Qt-free presenter decided (wording and level)."""
         view = radiation_banner(snap)
-        self.banner.set_message(view.title, Level[view.level.name], view.detail)
+        detail = view.detail
+        advised = [c for c in snap.shelter.crew if c.action != ShelterAction.NONE]
+        if len(advised) >= BANNER_GROUP_FROM:
+            # Several people advised: their whole reasons (a line or two
+            # each) would hide the crew table on a small screen. One line per
+            # action in view; every reason in the tooltip.
+            lines = detail.split("\n")
+            detail = "\n".join(
+                [*_grouped_advice(advised, snap.shelter.horizon_h)]
+                + lines[len(advised) :]
+            )
+        self.banner.set_message(view.title, Level[view.level.name], detail)
+        self.banner.setToolTip(view.detail)
 
     def _apply_shelter_spans(self, snap: DoseSnapshot) -> None:
         """Shade shelter advice on the crew-location plot (who went, and when).
@@ -1050,6 +1064,23 @@ class RadiationDock(Panel):
                 color = self._module_colors.get(module, unknown)
                 segments.append((a, b, lane, color, module))
         self._lanes.set_segments(segments)
+
+
+def _grouped_advice(advised: Sequence[CrewShelter], horizon_h: float) -> list[str]:
+    """One line per action, strongest first: who, event dose and margin used."""
+    lines = []
+    for action in sorted({c.action for c in advised}, key=lambda a: -a.rank):
+        who = [
+            f"{c.crew_id} {format_dose(c.event_msv)} E = {format_percent(c.fraction)}"
+            if math.isfinite(c.event_msv)
+            else f"{c.crew_id} (carried over)"
+            for c in advised
+            if c.action == action
+        ]
+        lines.append(
+            f"{action.value}: " + ", ".join(who) + f" of margin in {horizon_h:g} h"
+        )
+    return lines
 
 
 def _limit_line(s: LimitStatus) -> str:

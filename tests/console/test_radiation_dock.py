@@ -174,9 +174,14 @@ def test_spe_banner_shows_s3_and_what_the_shelter_advice_rests_on(
     # each GOES sample; the banner says so instead of a flux rule.
     if not snap.shelter.crew:
         assert "at the first GOES sample the dose is integrated to" in detail
-    for advice in snap.shelter.crew:
-        if advice.action.value != "none":
-            assert f"{advice.crew_id}: {advice.action.value}" in detail
+    advised = [a for a in snap.shelter.crew if a.action.value != "none"]
+    for advice in advised:
+        # In view: who and what (grouped by action from three people up, so
+        # the crew table stays on a 720-line screen); every reason in the tip.
+        assert advice.crew_id in detail and advice.action.value in detail
+        assert f"{advice.crew_id}: {advice.action.value}: " in banner.toolTip()
+    if len(advised) >= 3:
+        assert detail.count("\n") <= 1 + len({a.action for a in advised}) + 1
     assert "SHELTER IN SM RECOMMENDED" not in banner.text() or snap.shelter.recommended
     assert dock.p10_lamp.level() is Level.CRITICAL
     assert "S3" in dock.p10_lamp.text()
