@@ -337,6 +337,8 @@ class LedgerKeeper:
         self._retry_at = now + RETRY_S
         self._error = error
         since = dt.datetime.fromtimestamp(self._ok_at, dt.UTC).strftime("%H:%M UTC")
+        if not self._written:
+            since = f"the session began at {since}"
         self.dose.set_ledger_problem(
             f"dose ledger not written since {since} ({reason}); retrying"
         )
