@@ -268,7 +268,8 @@ class LedgerKeeper:
             self._write(now, STOP_WAIT_S)
             if self._failing:
                 self._loss = self._lost()
-            self._write_advice(now, STOP_WAIT_S)
+            else:  # a file still locked is not waited on twice at exit
+                self._write_advice(now, STOP_WAIT_S)
         ledger.close()
         self.ledger = None
 
