@@ -394,12 +394,14 @@ def run_gui(args: argparse.Namespace) -> int:
     console.shutdown()
     archive = console.session.archive if console.session is not None else None
     received = console.session.subscriber.loss() if console.session else None
-    # The trainee's actions that never reached the training log, if any.
+    # The trainee's actions that never reached the training log, and crew
+    # dose the dose ledger never got, if any.
     unlogged = [console.replay.log_error] if console.replay else []
+    ledger = console.session.ledger_loss() if console.session else None
     lost = report_loss(
         archive,
         archive.stopped_cleanly if archive else True,
         received,
-        [text for text in unlogged if text],
+        [text for text in unlogged if text] + ([ledger.what()] if ledger else []),
     )
     return int(code) or lost

@@ -607,7 +607,13 @@ def _record(args: argparse.Namespace) -> int:
             "see the archive's 'publisher refused' events",
             file=sys.stderr,
         )
-    return report_loss(session.archive, stopped, session.subscriber.loss())
+    ledger = session.ledger_loss()
+    return report_loss(
+        session.archive,
+        stopped,
+        session.subscriber.loss(),
+        [ledger.what()] if ledger else [],
+    )
 
 
 def _dose_report(args: argparse.Namespace) -> int:

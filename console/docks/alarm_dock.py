@@ -23,6 +23,7 @@ from console.docks.panel import Panel, utc_text
 from telemetry.core.alarms import LOAD_WINDOW_S, AlarmLoad
 from telemetry.core.pipeline import HISTORY_ALARM_PREFIX
 from telemetry.core.severity import Severity
+from telemetry.live.ledger_keeper import LEDGER_ALARM
 from widgets.event_table import AlarmTable, EventRow
 from widgets.fit_label import FitLabel
 from widgets.levels import Level, palette
@@ -156,6 +157,12 @@ class AlarmDock(Panel):
             )
             value = f"{alarm.value:.0f} s" if alarm.active else "current again"
             limit = ""
+        elif key == LEDGER_ALARM:
+            # Its value is when the ledger was last written (receive clock).
+            description = "Dose ledger: this session's crew dose of record"
+            since = utc_text(alarm.value)
+            value = f"not written since {since}" if alarm.active else "written"
+            limit = ""
         else:
             spec = ctx.dictionary.channel_for_key(key)
             description = spec.description if spec is not None else "undeclared channel"
@@ -277,5 +284,5 @@ class AlarmDock(Panel):
 
     def _on_activated(self, key: str) -> None:
         # Double-click: a quick way to put the alarmed channel on a chart.
-        if not key.startswith(("link:", HISTORY_ALARM_PREFIX)):
+        if not key.startswith(("link:", HISTORY_ALARM_PREFIX)) and key != LEDGER_ALARM:
             self.plot_requested.emit([key])

@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from console.docks.panel import Panel, VersionWatch, initial_window, utc_text
+from telemetry.core.severity import Severity
 from telemetry.core.units import (
     format_days,
     format_dose,
@@ -44,7 +45,7 @@ from telemetry.core.units import (
     format_pfu,
 )
 from telemetry.radiation.banner import WAITING, radiation_banner
-from telemetry.radiation.estimator.model import Fallback, ShelterAction
+from telemetry.radiation.estimator.model import CrewShelter, Fallback, ShelterAction
 from telemetry.radiation.record_summary import (
     CrewRecord,
     record_line,
@@ -106,6 +107,8 @@ Segment = tuple[float, float, float, QColor, str]
 # How often time-only states (input silence) are re-judged, in seconds.
 AGE_CHECK_S: Final = 1.0
 LIMITS_EVERY_S: Final = 1.0
+#: Advised crew members from whom the banner groups them by action.
+BANNER_GROUP_FROM: Final = 3
 _SOURCE_TEXT: Final = {
     "personal": "personal dosimeter",
     "area": "area monitors",
@@ -796,7 +799,10 @@ class RadiationDock(Panel):
             return
         row.shown = key
         level = Level[crew.level.name]
-        row.lamp.set_level(level if crew.source != "none" else Level.NO_DATA)
+        # Before any dose is integrated the level (of the prior record and
+        # earlier sessions) is known already: shown, not greyed out.
+        known = crew.source != "none" or crew.level > Severity.NOMINAL
+        row.lamp.set_level(level if known else Level.NO_DATA)
         row.module.setText(crew.module or "?")
         relocate = advice is not None and advice.action == ShelterAction.RELOCATE
         if relocate and crew.module != shelter.module:
@@ -943,7 +949,19 @@ class RadiationDock(Panel):
     def _apply_banner(self, snap: DoseSnapshot) -> None:
         """Draw the banner the Qt-free presenter decided (wording and level)."""
         view = radiation_banner(snap)
-        self.banner.set_message(view.title, Level[view.level.name], view.detail)
+        detail = view.detail
+        advised = [c for c in snap.shelter.crew if c.action != ShelterAction.NONE]
+        if len(advised) >= BANNER_GROUP_FROM:
+            # Several people advised: their whole reasons (a line or two
+            # each) would hide the crew table on a small screen. One line per
+            # action in view; every reason in the tooltip.
+            lines = detail.split("\n")
+            detail = "\n".join(
+                [*_grouped_advice(advised, snap.shelter.horizon_h)]
+                + lines[len(advised) :]
+            )
+        self.banner.set_message(view.title, Level[view.level.name], detail)
+        self.banner.setToolTip(view.detail)
 
     def _apply_shelter_spans(self, snap: DoseSnapshot) -> None:
         """Shade shelter advice on the crew-location plot (who went, and when).
@@ -1020,9 +1038,24 @@ class RadiationDock(Panel):
         if snap is not None and math.isfinite(snap.provisional_since):
             # An input has not reported since then: late data may revise.
             late += f" · provisional since {utc_text(snap.provisional_since)}"
-        if silent > self._rad_stale_s:
+        if snap is not None and snap.ledger_problem:
+            # The session's dose is not reaching the dose of record: that
+            # outranks the inputs' health (the next console starts from it).
+            self.input_lamp.set_level(
+                Level.WARNING, f"{snap.ledger_problem} · {at}{late}"
+            )
+        elif silent > self._rad_stale_s:
             self.input_lamp.set_level(
                 Level.STALE, f"{at} · dosimeters silent {silent:.0f} s{late}{ledger}"
+            )
+        elif data_time != data_time:
+            # Dosimeters are heard but no dose is integrated yet (an input
+            # that never reported holds it back): never green.
+            unheard = snap.unheard_inputs if snap is not None else ()
+            more = " …" if len(unheard) > 3 else ""
+            waiting = f": waiting for {', '.join(unheard[:3])}{more}" if unheard else ""
+            self.input_lamp.set_level(
+                Level.WATCH, f"no dose integrated yet{waiting}{late}{ledger}"
             )
         else:
             level = Level.WATCH if invalid else Level.NOMINAL
@@ -1095,6 +1128,23 @@ class RadiationDock(Panel):
                 color = self._module_colors.get(module, unknown)
                 segments.append((a, b, lane, color, module))
         self._lanes.set_segments(segments)
+
+
+def _grouped_advice(advised: Sequence[CrewShelter], horizon_h: float) -> list[str]:
+    """One line per action, strongest first: who, event dose and margin used."""
+    lines = []
+    for action in sorted({c.action for c in advised}, key=lambda a: -a.rank):
+        who = [
+            f"{c.crew_id} {format_dose(c.event_msv)} E = {format_percent(c.fraction)}"
+            if math.isfinite(c.event_msv)
+            else f"{c.crew_id} (carried over)"
+            for c in advised
+            if c.action == action
+        ]
+        lines.append(
+            f"{action.value}: " + ", ".join(who) + f" of margin in {horizon_h:g} h"
+        )
+    return lines
 
 
 def _limit_line(s: LimitStatus) -> str:

@@ -7,7 +7,6 @@ so everything received is flushed).
 
 from __future__ import annotations
 
-import hashlib
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -33,16 +32,17 @@ from telemetry.core.pipeline import (
     Pipeline,
 )
 from telemetry.core.severity import Severity
-from telemetry.core.text import utc_text
 from telemetry.live.dose_bins import DoseBinWriter
+from telemetry.live.ledger_keeper import LedgerKeeper
 from telemetry.radiation.estimator import DoseEstimator
-from telemetry.radiation.ledger import DoseLedger, LedgerError
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from telemetry.core.deriver import Deriver
     from telemetry.core.dictionary import TelemetryDictionary
+    from telemetry.live.ledger_keeper import LedgerLoss
+    from telemetry.radiation.ledger import DoseLedger
 
 
 #: Bytes the archive may hold in memory while the disk is slow or full; past
@@ -58,11 +58,6 @@ ARCHIVE_ALARM = "archive"
 _BACKLOG_WATCH = 0.25
 _BACKLOG_WARNING = 0.75
 _DROP_HOLD_S = 5.0
-# The ledger holds real crew dose: only dose integrated at sample times near
-# the receive clock is written. Older samples are a recording republished
-# (``kibo-console replay``), much newer ones an accelerated simulator.
-LEDGER_MAX_LAG_S = 86_400.0
-LEDGER_MAX_LEAD_S = 3600.0
 _CRITICAL = Severity.CRITICAL
 
 EventSink = Callable[[float, str, str, int], None]
@@ -245,12 +240,19 @@ class LiveSession:
             on_event=self._connection_event,
         )
         self._started = False
-        self.ledger: DoseLedger | None = None
         self._dose = next((d for d in derivers if isinstance(d, DoseEstimator)), None)
-        self._ledger_bin = math.nan
-        self._ledger_refused = False
-        if config.dose_ledger is not None and self._dose is not None:
-            self._open_ledger(config.dose_ledger, self._dose)
+        self._ledger = (
+            LedgerKeeper(
+                config.dose_ledger,
+                self._dose,
+                self.store,
+                self.alarms,
+                self.note,
+                self.clock(),
+            )
+            if config.dose_ledger is not None and self._dose is not None
+            else None
+        )
         # Hourly crew dose in the archive, so increment reports need no replay.
         self._dose_bins = (
             DoseBinWriter(self._dose, self.archive, self.store)
@@ -258,106 +260,14 @@ class LiveSession:
             else None
         )
 
-    def _open_ledger(self, path: Path, dose: DoseEstimator) -> None:
-        """Seed the dose estimator with earlier sessions' dose (before any data).
+    @property
+    def ledger(self) -> DoseLedger | None:
+        """The open dose ledger (None: none, unusable, or closed at stop)."""
+        return self._ledger.ledger if self._ledger is not None else None
 
-        A ledger that cannot be read (corrupt, not a ledger, newer schema) is
-        left as it is, untouched, for someone to look at: this session neither
-        reads nor writes it, says so in a WARNING event and in the radiation
-        panel, and runs on without earlier sessions' dose.
-        """
-        roster = dose.roster
-        try:
-            roster_sha = hashlib.sha256(roster.path.read_bytes()).hexdigest()
-        except OSError:
-            roster_sha = ""
-        now = self.clock()
-        try:
-            ledger = DoseLedger(
-                path,
-                roster_version=roster.version,
-                roster_sha256=roster_sha,
-                bin_s=dose.config.rolling_bin_s,
-                opened=now,
-            )
-            try:
-                history = ledger.history(m.id for m in roster.crew)
-            except LedgerError:
-                ledger.close()
-                raise
-        except LedgerError as exc:
-            note = f"dose ledger unusable: earlier sessions left out ({exc})"
-            self.note(now, "dose ledger", note, int(Severity.WARNING))
-            dose.seed_history(
-                {},
-                now=now,
-                note="dose ledger unusable: earlier sessions left out (see events)",
-            )
-            return
-        self.ledger = ledger
-        parts = []
-        if history.sessions:
-            span = _span_text(history.covered_s)
-            parts.append(f"includes {span} from earlier sessions (ledger)")
-        else:
-            parts.append("ledger: no earlier sessions")
-        if history.records:
-            parts.append(f"{history.records} dose(s) of record adopted")
-        if history.roster_changed:
-            parts.append("roster changed since: crew no longer listed ignored")
-        if not ledger.writable:
-            parts.append("ledger read-only: another console writes it")
-        text = "; ".join(parts)
-        dose.seed_history(history.bins, now=now, note=text)
-        level = Severity.NOMINAL if ledger.writable else Severity.WATCH
-        self.note(now, "dose ledger", f"{path}: {text}", int(level))
-
-    def _record_ledger(self, now: float, final: bool) -> None:
-        """Write this session's dose to the ledger at each completed bin and at stop."""
-        ledger, dose = self.ledger, self._dose
-        if ledger is None or dose is None or not ledger.writable:
-            return
-        until = dose.integrated_until
-        if math.isnan(until):
-            return
-        current = math.floor(until / ledger.bin_s)
-        if not final and current == self._ledger_bin:
-            return
-        # Once per bin, written or not: session_bins() walks the whole session.
-        self._ledger_bin = current
-        first, until, bins = dose.session_bins()
-        # A recording sent again (marked on the wire) is never crew dose,
-        # however recent: this morning's session replayed to a classroom
-        # would otherwise count twice.
-        recorded = sorted(s for s, st in self.store.sources.items() if st.recorded)
-        if (
-            recorded
-            or first < now - LEDGER_MAX_LAG_S
-            or until > now + LEDGER_MAX_LEAD_S
-        ):
-            if not self._ledger_refused:
-                self._ledger_refused = True
-                why = (
-                    f"{', '.join(recorded[:5])} sent a recording (kibo-console "
-                    "replay), not live telemetry"
-                    if recorded
-                    else f"sample times {utc_text(first)} to {utc_text(until)} "
-                    "are not live (a recording or an accelerated simulator)"
-                )
-                self.note(
-                    now,
-                    "dose ledger",
-                    f"not written: {why}; the ledger keeps real crew dose only",
-                    int(Severity.WATCH),
-                )
-            return
-        try:
-            # Bins late data may still revise are rewritten until settled.
-            ledger.record(first, until, bins, until - dose.config.revise_window_s)
-        except LedgerError as exc:
-            self.note(now, "dose ledger", str(exc), int(Severity.WARNING))
-            ledger.close()
-            self.ledger = None
+    def ledger_loss(self) -> LedgerLoss | None:
+        """Crew dose this session could not write to the ledger (after stop)."""
+        return self._ledger.loss() if self._ledger is not None else None
 
     def note(self, time: float, kind: str, detail: str, severity: int) -> None:
         """Put an event in the operator's log and the archive; any thread.
@@ -373,7 +283,8 @@ class LiveSession:
         self.pipeline.tick(now)
         if self.archive_watch is not None:
             self.archive_watch.check(now)
-        self._record_ledger(now, final=False)
+        if self._ledger is not None:
+            self._ledger.tick(now)
         if self._dose_bins is not None:
             self._dose_bins.flush(now)
 
@@ -391,27 +302,13 @@ class LiveSession:
     def stop(self) -> None:
         """Stop receiving, write the dose ledger, flush the archive (idempotent)."""
         self.subscriber.stop()
-        if self.ledger is not None:
-            self._record_ledger(self.clock(), final=True)
-            if self.ledger is not None:
-                self.ledger.close()
-                self.ledger = None
+        if self._ledger is not None:
+            self._ledger.stop(self.clock())
         if self._dose_bins is not None:
             self._dose_bins.flush(self.clock(), final=True)
         if self.archive is not None:
             self.archive.stop()
         self._started = False
-
-
-def _span_text(seconds: float) -> str:
-    """``3.2 d``; ``2.5 h`` below a day, ``12 min`` below an hour, ``40 s``."""
-    if seconds < 59.5:
-        return f"{seconds:.0f} s"
-    if seconds < 3600.0:
-        return f"{seconds / 60.0:.0f} min"
-    if seconds < 86400.0:
-        return f"{seconds / 3600.0:.1f} h"
-    return f"{seconds / 86400.0:.1f} d"
 
 
 def build_derivers(

@@ -121,8 +121,8 @@ def radiation_banner(snap: DoseSnapshot) -> BannerText:
     judged = (
         "shelter advice: none (every projected event dose is below the " "thresholds)"
         if shelter.crew
-        else "shelter advice: after one orbit of dose history (it rests on "
-        "each person's projected event dose)"
+        else "shelter advice: at the first GOES sample the dose is integrated "
+        "to (it rests on each person's projected event dose)"
     )
     if spe.active:
         return BannerText(

@@ -79,6 +79,19 @@ CREATE TABLE IF NOT EXISTS ledger_records (
 );
 """
 
+# Shelter advice standing when the writing console last wrote (one row per
+# crew member advised): a console restarted during a solar particle event
+# carries it over instead of withdrawing it. Added like ledger_records.
+_ADVICE_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS ledger_shelter (
+    crew_id TEXT PRIMARY KEY,
+    action TEXT NOT NULL,
+    since REAL NOT NULL,
+    written REAL NOT NULL,
+    reason TEXT NOT NULL
+);
+"""
+
 
 class LedgerError(Exception):
     """The ledger file cannot be read or written (the message names it and why)."""
@@ -112,6 +125,21 @@ class StoredRecord:
     estimate_at_import_msv: float | None
     imported: float
     source: str
+
+
+@dataclass(frozen=True, slots=True)
+class StandingAdvice:
+    """A crew member's shelter advice as the last writing console left it.
+
+    ``action`` is a ``ShelterAction`` value, ``since`` the sample time it was
+    first given, ``written`` the receive time it was last confirmed.
+    """
+
+    crew_id: str
+    action: str
+    since: float
+    written: float
+    reason: str
 
 
 class DoseLedger:
@@ -197,7 +225,7 @@ class DoseLedger:
         }
         if not tables and create:
             with db:
-                db.executescript(_SCHEMA + _RECORDS_SCHEMA)
+                db.executescript(_SCHEMA + _RECORDS_SCHEMA + _ADVICE_SCHEMA)
                 db.executemany(
                     "INSERT INTO ledger_meta (key, value) VALUES (?, ?)",
                     [
@@ -221,6 +249,9 @@ class DoseLedger:
         if create and "ledger_records" not in tables:
             with db:
                 db.executescript(_RECORDS_SCHEMA)
+        if create and "ledger_shelter" not in tables:
+            with db:
+                db.executescript(_ADVICE_SCHEMA)
 
     # -------------------------------------------------------------- reading
 
@@ -300,6 +331,55 @@ class DoseLedger:
                 total += b - a
                 reach = b
         return total
+
+    def standing_advice(self) -> list[StandingAdvice]:
+        """Return the shelter advice standing when the ledger was last written."""
+        if self._db is None:
+            return []
+        try:
+            tables = {
+                r[0]
+                for r in self._db.execute(
+                    "SELECT name FROM sqlite_master WHERE type='table'"
+                )
+            }
+            if "ledger_shelter" not in tables:
+                return []
+            rows = self._db.execute(
+                "SELECT crew_id, action, since, written, reason FROM ledger_shelter "
+                "ORDER BY crew_id"
+            ).fetchall()
+        except sqlite3.Error as exc:
+            raise LedgerError(f"{self.path}: dose ledger unreadable ({exc})") from exc
+        return [
+            StandingAdvice(str(c), str(a), float(s), float(w), str(r))
+            for c, a, s, w, r in rows
+        ]
+
+    def record_advice(
+        self, advice: Iterable[StandingAdvice], *, wait_s: float = 5.0
+    ) -> None:
+        """Replace the standing shelter advice (empty: none stands).
+
+        Raises
+        ------
+        LedgerError
+            If the write fails (another program's lock, disk full...).
+        """
+        if not self.writable or self._db is None:
+            return
+        rows = [(a.crew_id, a.action, a.since, a.written, a.reason) for a in advice]
+        try:
+            self._db.execute(f"PRAGMA busy_timeout = {max(0, round(wait_s * 1000))}")
+            with self._db as db:
+                db.execute("DELETE FROM ledger_shelter")
+                db.executemany(
+                    "INSERT INTO ledger_shelter (crew_id, action, since, written, "
+                    "reason) VALUES (?, ?, ?, ?, ?)",
+                    rows,
+                )
+        except sqlite3.Error as exc:
+            raise LedgerError(f"{self.path}: dose ledger write failed ({exc})") from exc
 
     def records(self) -> list[StoredRecord]:
         """Return the doses of record, by crew and period start."""
@@ -438,6 +518,8 @@ class DoseLedger:
         until: float,
         bins: Mapping[str, Mapping[float, float]],
         settled: float | None = None,
+        *,
+        wait_s: float = 5.0,
     ) -> int:
         """Write this session's dose per crew and bin, integrated over [first, until].
 
@@ -445,7 +527,10 @@ class DoseLedger:
         time). Bins before the one ``settled`` (default ``until``) falls in
         are then complete: they are not written again; later ones are
         rewritten by the next call (late data may still revise them).
-        Returns the rows written (0 when read-only).
+        Returns the rows written (0 when read-only). ``wait_s`` is how long
+        to wait for another program's lock on the file (SQLite busy timeout):
+        a live session passes a short one, so its thread never stalls for
+        seconds, and retries later.
 
         Raises
         ------
@@ -467,6 +552,7 @@ class DoseLedger:
         self.refused += len(rows) - len(good)
         rows = good
         try:
+            self._db.execute(f"PRAGMA busy_timeout = {max(0, round(wait_s * 1000))}")
             with self._db as db:
                 if self._session_id is None:
                     cursor = db.execute(

@@ -166,18 +166,29 @@ def test_spe_banner_shows_s3_and_what_the_shelter_advice_rests_on(
     assert snap.spe.s_level == 3
     banner = dock.banner
     assert banner.is_shown()
-    assert banner.level() is Level.CRITICAL
+    # Advice first (graded, from the event's first decision), else the S-level.
+    top = snap.shelter.action.value
+    if top == "none":
+        assert banner.level() is Level.CRITICAL
+    else:
+        assert top.upper() in banner.text()
+        assert banner.level() is not Level.NOMINAL
     assert "S3" in banner.text()
     detail = banner.detail()
     assert "peak" in detail and "(S3)" in detail
     # S3 on GOES alone does not call for shelter (NASA, March 2012): the
-    # advice is graded from each person's projected event dose, which needs
-    # an orbit of dose history; the banner says so instead of a flux rule.
+    # advice is graded from each person's projected event dose, decided at
+    # each GOES sample; the banner says so instead of a flux rule.
     if not snap.shelter.crew:
-        assert "after one orbit of dose history" in detail
-    for advice in snap.shelter.crew:
-        if advice.action.value != "none":
-            assert f"{advice.crew_id}: {advice.action.value}" in detail
+        assert "at the first GOES sample the dose is integrated to" in detail
+    advised = [a for a in snap.shelter.crew if a.action.value != "none"]
+    for advice in advised:
+        # In view: who and what (grouped by action from three people up, so
+        # the crew table stays on a 720-line screen); every reason in the tip.
+        assert advice.crew_id in detail and advice.action.value in detail
+        assert f"{advice.crew_id}: {advice.action.value}: " in banner.toolTip()
+    if len(advised) >= 3:
+        assert detail.count("\n") <= 1 + len({a.action for a in advised}) + 1
     assert "SHELTER IN SM RECOMMENDED" not in banner.text() or snap.shelter.recommended
     assert dock.p10_lamp.level() is Level.CRITICAL
     assert "S3" in dock.p10_lamp.text()
@@ -536,3 +547,49 @@ def test_dose_of_record_and_year_total_from_a_real_ledger(
     plain = RadiationDock(spe.context())
     qtbot.addWidget(plain)
     assert plain.record_texts("c1") == ("", "")
+
+
+def test_before_any_dose_is_integrated_the_record_is_judged_and_shown(
+    qtbot: QtBot, qapp: Any, tmp_path: Path
+) -> None:
+    """c2 at 599.5 of 600 mSv, c4's location silent: red, '—', lamp not green."""
+    text = DEFAULT_ROSTER.read_text(encoding="utf-8")
+    roster = tmp_path / "roster.toml"
+    roster.write_text(
+        text.replace("prior_career_msv = 480.0", "prior_career_msv = 599.5"),
+        encoding="utf-8",
+    )
+    dictionary = TelemetryDictionary.load()
+    store = ChannelStore()
+    derivers = build_derivers(dictionary, roster_path=roster)
+    alarms = AlarmBook()
+    pipeline = Pipeline(dictionary, store, alarms, derivers=derivers)
+    sim = Simulator(dictionary, 5, rate_scale=RATE_SCALE, start_time=T0)
+    now = T0
+    for frame in sim.frames_until(T0 + 60.0):
+        if frame.source == "c4":  # a crew tag that never reports
+            continue
+        now = float(frame.times[-1])
+        pipeline.ingest(frame.encode(), now)
+    estimator: Any = derivers[0]
+    assert math.isnan(estimator.snapshot().time)  # nothing integrated yet
+    apply_theme(qapp)
+    context = ConsoleContext(
+        dictionary=dictionary,
+        store=store,
+        alarms=alarms,
+        clock=lambda: now,
+        dose=estimator,
+    )
+    dock = RadiationDock(context)
+    qtbot.addWidget(dock)
+    dock.refresh(now)
+    row = dock.crew_row("c2")
+    assert row.career_bar.level() is Level.CRITICAL
+    assert row.lamp.level() is Level.CRITICAL
+    assert row.days.text() == "—"
+    assert "insufficient data" in row.projection.text()
+    assert "c2.career_fraction" in {a.key for a in alarms.snapshot()}
+    # The input lamp is not green while no dose is integrated, and names why.
+    assert dock.input_lamp.level() is Level.WATCH
+    assert "no dose integrated yet: waiting for c4.module" in dock.input_lamp.text()

@@ -5,16 +5,19 @@ from __future__ import annotations
 import math
 import sqlite3
 import stat
+import time
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from console.archive_commands import EXIT_DATA_LOST, report_loss
 from telemetry.archive.reader import ArchiveReader
 from telemetry.core.alarms import AlarmBook
 from telemetry.core.channels import ChannelStore
 from telemetry.core.dictionary import TelemetryDictionary
 from telemetry.core.pipeline import Pipeline
 from telemetry.core.severity import Severity
+from telemetry.live.ledger_keeper import LEDGER_ALARM, RETRY_S
 from telemetry.live.session import LiveSession, SessionConfig, build_derivers
 from telemetry.radiation.ledger import DoseLedger, LedgerError
 from telemetry.radiation.roster import DoseLimits
@@ -23,6 +26,7 @@ from telemetry.replay.session_reader import SessionReader
 from telemetry.sim.simulator import Simulator
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
 
     from telemetry.radiation.estimator import DoseEstimator, DoseSnapshot
@@ -401,9 +405,131 @@ def test_a_recording_republished_live_is_not_written_to_the_ledger(
 
 
 def test_the_earlier_time_included_reads_in_a_fitting_unit() -> None:
-    from telemetry.live.session import _span_text
+    from telemetry.live.ledger_keeper import span_text as _span_text
 
     assert _span_text(14.2) == "14 s"  # a short demo is not "0 min"
     assert _span_text(720.0) == "12 min"
     assert _span_text(9000.0) == "2.5 h"
     assert _span_text(3.2 * DAY) == "3.2 d"
+
+
+# ------------------------------------------------ failed writes (finding L1)
+# Another program holding the ledger locked for a few seconds (an ``sqlite3``
+# shell, a backup) used to stop the session writing it for good, silently:
+# the next console then started from a ledger missing this session's dose.
+
+
+class Lock:
+    """Another program's write lock on the ledger, taken and released by the test."""
+
+    def __init__(self, path: Path) -> None:
+        self.db = sqlite3.connect(path, timeout=0.1, isolation_level=None)
+
+    def take(self) -> None:
+        self.db.execute("BEGIN EXCLUSIVE")
+
+    def release(self) -> None:
+        self.db.execute("ROLLBACK")
+
+    def close(self) -> None:
+        self.db.close()  # idempotent
+
+
+@pytest.fixture
+def lock(tmp_path: Path) -> Iterator[Lock]:
+    held = Lock(tmp_path / "dose_ledger.sqlite")
+    yield held
+    held.close()
+
+
+def ledger_alarm(live: Live) -> Severity | None:
+    alarm = next(
+        (a for a in live.session.alarms.snapshot() if a.key == LEDGER_ALARM), None
+    )
+    return alarm.severity if alarm is not None else None
+
+
+def test_a_ledger_locked_for_seconds_is_written_again_with_the_whole_session(
+    dictionary: TelemetryDictionary, tmp_path: Path, lock: Lock
+) -> None:
+    path = tmp_path / "dose_ledger.sqlite"
+    live = Live(dictionary, path, T0)
+    live.run(T0 + 0.3 * HOUR)
+    assert ledger_alarm(live) is None
+    lock.take()
+    # The next bin edge (T0 + 0.44 h) falls inside the lock.
+    tick = live.session.subscriber.on_tick
+    assert tick is not None
+    live.run(T0 + 0.6 * HOUR)
+    # While it fails: an alarm, a WARNING event and the panel's text say so.
+    assert ledger_alarm(live) == Severity.WARNING
+    problem = live.snapshot().ledger_problem
+    assert problem.startswith("dose ledger not written since ")
+    assert "database is locked" in problem
+    assert any(
+        d.startswith("dose ledger not written since") and s == int(Severity.WARNING)
+        for d, s in live.ledger_events()
+    )
+    # A retry waits briefly for the lock, not SQLite's 5 s: the thread that
+    # drives the pipeline keeps ingesting.
+    live.clock.now += RETRY_S + 1.0
+    began = time.monotonic()
+    tick(live.clock.now)
+    assert time.monotonic() - began < 1.0
+    assert ledger_alarm(live) == Severity.WARNING
+    lock.release()
+    live.run(T0 + 0.7 * HOUR)
+    # Written again: alarm returned (a WARNING leaves the list), panel text
+    # cleared, an event says so.
+    assert ledger_alarm(live) is None
+    assert live.snapshot().ledger_problem == ""
+    events = live.ledger_events()
+    assert any(d.startswith("dose ledger written again") for d, _s in events)
+    live.run(T0 + 2.2 * HOUR)
+    live.session.stop()
+    assert live.session.ledger_loss() is None
+    session = {c.crew_id: c.session_msv for c in live.snapshot().crew}
+    written = ledger_dose(path)
+    for crew_id, msv in session.items():
+        assert written[crew_id] == pytest.approx(msv, rel=1e-9)
+    lock.close()
+
+
+def test_a_ledger_still_locked_at_stop_ends_with_a_data_lost_line(
+    dictionary: TelemetryDictionary,
+    tmp_path: Path,
+    lock: Lock,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = tmp_path / "dose_ledger.sqlite"
+    live = Live(dictionary, path, T0)
+    live.run(T0 + 1.0 * HOUR)
+    before = ledger_dose(path)
+    lock.take()
+    live.run(T0 + 1.5 * HOUR)
+    live.session.stop()
+    lock.release()
+    lock.close()
+    loss = live.session.ledger_loss()
+    assert loss is not None and loss.written
+    # What is missing is exactly the session's dose the ledger lacks.
+    session = {c.crew_id: c.session_msv for c in live.snapshot().crew}
+    after = ledger_dose(path)
+    assert after == before
+    for crew_id, missing in loss.missing:
+        assert missing == pytest.approx(session[crew_id] - after[crew_id], rel=1e-9)
+        assert missing > 0
+    assert report_loss(None, True, None, [loss.what()]) == EXIT_DATA_LOST
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert last.startswith("kibo-console: DATA LOST: crew dose not recorded: ")
+    assert str(path) in last and "not written since" in last
+    assert "database is locked" in last
+
+
+def test_a_session_whose_ledger_never_failed_reports_nothing(
+    dictionary: TelemetryDictionary, tmp_path: Path
+) -> None:
+    live = Live(dictionary, tmp_path / "dose_ledger.sqlite", T0)
+    live.run(T0 + 0.5 * HOUR)
+    live.session.stop()
+    assert live.session.ledger_loss() is None

@@ -618,7 +618,9 @@ def test_veteran_career_fraction_and_alerts(tmp_path: Path, limits: DoseLimits) 
     c2_career = [e for e in alerts if e.crew == "c2" and e.limit_id == "career"]
     # 540 of 600 mSv: one alarm at once (not three), then the limit itself.
     assert [round(e.fraction or 0, 3) for e in c2_career] == [0.9, 1.0]
-    assert c2_career[0].time == T0 + 10.0
+    # Judged on the prior record at the first input's sample time, before
+    # any dose is integrated (finding R2).
+    assert c2_career[0].time == T0
     assert c2_career[0].severity == Severity.CRITICAL
     assert "alarm" in c2_career[0].message
     reached = T0 + 60.0 / (10.0 * e_per_h) * HOUR  # 60 mSv of E left
@@ -635,8 +637,10 @@ def test_veteran_career_fraction_and_alerts(tmp_path: Path, limits: DoseLimits) 
     assert c2.level == Severity.CRITICAL
     assert c2.remaining_msv == pytest.approx(600.0 - career)
     t, fraction = out["c2.career_fraction"]
-    # After 10 s.
-    assert fraction[0] == pytest.approx((540.0 + e_per_h * 10 / 360) / 600)
+    # The prior record alone at the first sample, then after 10 s.
+    assert (t[0], fraction[0]) == (T0, pytest.approx(0.9))
+    assert t[1] == T0 + 10.0
+    assert fraction[1] == pytest.approx((540.0 + e_per_h * 10 / 360) / 600)
     # The BFO limit in its own quantity: mGy-Eq = H / Q-bar x depth x RBE.
     bfo = next(s for s in c2.limits if s.id == "bfo_30d")
     conv = limits.conversion

@@ -6,6 +6,7 @@ it integrates; events go out through the estimator's ``emit``.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Final
 
 import numpy as np
@@ -52,6 +53,13 @@ def _quantity_symbol(quantity: str) -> str:
     if quantity.startswith("dose equivalent"):
         return "H"
     return quantity
+
+
+def level_index(levels: Sequence[AlertLevel], fraction: float) -> int:
+    """Return how many alert levels ``fraction`` of a limit has reached (0: none)."""
+    if not math.isfinite(fraction):
+        return 0
+    return sum(1 for lv in levels if fraction >= lv.fraction)
 
 
 def limit_alerts(

@@ -25,6 +25,7 @@ from telemetry.radiation.estimator.model import (
     DoseEventKind,
     DoseSnapshot,
     FloatArray,
+    ShelterAction,
 )
 from telemetry.radiation.estimator.setup import EstimatorSetup
 from telemetry.radiation.estimator.shelter import ShelterAdvisor
@@ -115,6 +116,7 @@ class DoseEstimator:
             fresh = EstimatorState.fresh(self.setup, [c.seed for c in old.crew])
             fresh.seed_note = old.seed_note
             fresh.seed_time = old.seed_time
+            fresh.ledger_problem = old.ledger_problem
             with self._lock:
                 self._state = fresh
             self._publish()
@@ -171,6 +173,50 @@ class DoseEstimator:
             state.seed_time = now
             state.dirty = True
             self._publish()
+
+    def carry_over_advice(
+        self,
+        advice: Mapping[str, tuple[ShelterAction, str]],
+        since: float | None = None,
+    ) -> None:
+        """Stand by the shelter advice of the console before a restart.
+
+        Owner thread, before any data (a live session does it from the dose
+        ledger at start). ``advice`` maps crew id to ``(action, why)``,
+        ``since`` is the sample time it was first given; see
+        ``ShelterAdvisor.carry_over`` for how long it stands.
+        """
+        with self._state_lock:
+            self._shelter.carry_over(self._state, advice, since)
+            self._publish()
+
+    def standing_advice(
+        self,
+    ) -> tuple[float | None, list[tuple[str, ShelterAction, str]]]:
+        """Return ``(since, [(crew id, action, why)])`` of the advice in force.
+
+        Owner thread (the session writes it to the dose ledger).
+        """
+        with self._state_lock:
+            state = self._state
+            advice: list[tuple[str, ShelterAction, str]] = [
+                (s.member.id, c.shelter_action, c.shelter.reason if c.shelter else "")
+                for s, c in zip(self.setup.crew, state.crew, strict=True)
+                if c.shelter_action != ShelterAction.NONE
+            ]
+            return state.shelter.since, advice
+
+    def set_ledger_problem(self, text: str) -> None:
+        """Say why this session's dose is not reaching the dose ledger ("": it is).
+
+        Called by whoever writes the ledger (the session's tick, or the
+        thread stopping it); published as ``DoseSnapshot.ledger_problem``.
+        """
+        with self._state_lock:
+            if self._state.ledger_problem != text:
+                self._state.ledger_problem = text
+                self._state.dirty = True
+                self._publish()
 
     @property
     def integrated_until(self) -> float:
@@ -310,6 +356,10 @@ class DoseEstimator:
                 state.dirty = True
             if stream.seen and not stream.first >= state.first_seen:  # NaN at first
                 state.first_seen = stream.first
+            if not state.prior_judged and state.first_seen == state.first_seen:
+                # The career record is known before any dose is integrated.
+                state.prior_judged = True
+                out.extend(self._integrator.judge_prior(state, state.first_seen))
             out.extend(self._integrator.advance(state))
         elif source == setup.goes_id and channel in ("p10", "p100"):
             rows = state.goes.add(0 if channel == "p10" else 1, t, v)

@@ -91,6 +91,54 @@ class Integrator:
                 mark = min(mark, state.first_seen)
         return mark
 
+    def judge_prior(self, state: EstimatorState, t: float) -> list[Batch]:
+        """Judge every limit on the dose known before any integration, at ``t``.
+
+        The prior career record and earlier sessions' dose (the ledger) are
+        known at start: a crew member at 99.9 % of a limit must be alarmed at
+        once, not when the first integration step is done (one silent input
+        delays that by ``lateness_s``). Sets the limits' state and levels (so
+        integration does not raise the same alerts again) and returns one
+        ``dose_career`` and ``career_fraction`` point at ``t`` for the
+        channel alarms. Days to a limit stay NaN ("insufficient data") until
+        a trailing rate is known, 0 for a limit already reached.
+        """
+        out: list[Batch] = []
+        times = np.array([t])
+        for setup, crew in zip(self.setup.crew, state.crew, strict=True):
+            doses: list[float] = []
+            for limit in setup.limits:
+                if limit.window_days is None:
+                    dose = setup.member.prior_career_msv + limit.per_h * (
+                        crew.seed.career
+                    )
+                else:
+                    ends = crew.seed.at(
+                        np.array([t - limit.window_days * SECONDS_PER_DAY, t])
+                    )
+                    dose = limit.per_h * float(ends[1] - ends[0])
+                doses.append(dose)
+            fractions = [
+                d / lim.value for d, lim in zip(doses, setup.limits, strict=True)
+            ]
+            crew.limit_now = [
+                (d, f, 0.0 if f >= 1.0 else math.nan)
+                for d, f in zip(doses, fractions, strict=True)
+            ]
+            alerts.limit_alerts(
+                self.emit,
+                self.limits.alert_levels,
+                setup,
+                crew,
+                times,
+                np.array(fractions)[:, None],
+            )
+            member = setup.member.id
+            out.append((f"{member}.dose_career", times, np.array([doses[0]])))
+            out.append((f"{member}.career_fraction", times, np.array([fractions[0]])))
+        state.dirty = True
+        return out
+
     def advance(self, state: EstimatorState) -> list[Batch]:
         """Integrate up to the watermark; return the output-grid batches.
 

@@ -219,7 +219,9 @@ class CrewShelter:
     ``event_msv`` is the effective dose E projected over the rest of the event
     (orbit-averaged), ``margin_msv`` the smallest remaining margin (E) under
     any limit, ``fraction`` their ratio, ``avoided_msv`` what relocating to
-    the shelter would avoid (E).
+    the shelter would avoid (E). ``provisional``: decided on less than an
+    orbit of dose history (it errs high), replaced by the first decision on
+    a full orbit average, even a milder one.
     """
 
     crew_id: str
@@ -229,6 +231,7 @@ class CrewShelter:
     margin_msv: float
     fraction: float
     avoided_msv: float
+    provisional: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,6 +266,11 @@ class DoseSnapshot:
     held or fallback values of an input that has not yet reported (late data
     may revise it); NaN when every input has reported up to ``time``.
     ``revisions`` counts how often late data revised integrated dose.
+    ``ledger_problem`` says why this session's dose is not reaching the dose
+    ledger (a failing write: "dose ledger not written since 14:00 UTC ...");
+    empty while it is written or when there is no ledger.
+    ``unheard_inputs`` are the dose inputs (``<source>.<channel>``) never
+    heard from: before the first integration, what the estimate waits for.
     """
 
     time: float
@@ -279,6 +287,8 @@ class DoseSnapshot:
     provisional_since: float = math.nan
     revisions: int = 0
     quantities: tuple[str, ...] = field(default_factory=tuple)
+    ledger_problem: str = ""
+    unheard_inputs: tuple[str, ...] = ()
 
     def member(self, crew_id: str) -> CrewDose:
         for crew in self.crew:

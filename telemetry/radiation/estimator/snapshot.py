@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from telemetry.core.severity import Severity
+from telemetry.radiation.estimator import alerts
 from telemetry.radiation.estimator.model import (
     SOURCE_CODES,
     CrewDose,
@@ -70,6 +71,10 @@ class SnapshotBuilder:
             history_note=state.seed_note,
             provisional_since=self._provisional_since(state),
             revisions=state.revisions,
+            ledger_problem=state.ledger_problem,
+            unheard_inputs=tuple(
+                sorted(k for k, s in state.streams.items() if not s.seen)
+            ),
         )
 
     def _provisional_since(self, state: EstimatorState) -> float:
@@ -109,8 +114,11 @@ class SnapshotBuilder:
                     else limit.per_h
                     * self._earlier_window(state, crew, limit.window_days)
                 )
-                fraction, days = dose / limit.value, math.inf
-            level_idx = crew.alert_level[li]
+                # Nothing integrated yet: no rate, so no days to the limit
+                # ("insufficient data"), but the level is known already.
+                fraction = dose / limit.value
+                days = 0.0 if fraction >= 1.0 else math.nan
+            level_idx = max(crew.alert_level[li], alerts.level_index(levels, fraction))
             # The estimate's upper 1σ edge (the prior career record is exact).
             estimated = (
                 dose - member.prior_career_msv if limit.window_days is None else dose

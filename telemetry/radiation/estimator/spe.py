@@ -56,7 +56,12 @@ class SpaceWeather:
         # integrated that far (ShelterAdvisor), on the event state then.
         spe = state.spe.state()
         on = (active > 0) | spe.energetic
-        state.shelter_pending.extend(zip(times.tolist(), on.tolist(), strict=True))
+        cfg = self.setup.config.spe
+        # Below both end thresholds (NaN: not known, so not quiet).
+        quiet = (p10 < cfg.end_pfu) & ~(p100 >= cfg.energetic_end_pfu)
+        state.shelter_pending.extend(
+            zip(times.tolist(), on.tolist(), quiet.tolist(), strict=True)
+        )
         # Without dose data nothing is decided: keep a bounded queue.
         del state.shelter_pending[:-MAX_PENDING_DECISIONS]
         has = ~np.isnan(levels)

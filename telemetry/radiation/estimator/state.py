@@ -116,6 +116,10 @@ class ShelterState:
     run: int = 0
     run_start: float = math.nan
     rate: float = math.nan  # latest area rate in the shelter module, µSv/h
+    # Advice carried over from the console before a restart (the ledger):
+    # it stands until this console sees the flux quiet for a whole end run.
+    carried: bool = False
+    quiet_run: int = 0
 
 
 @dataclass(slots=True)
@@ -129,6 +133,8 @@ class EstimatorState:
     orbit: RowJoiner
     until: float = math.nan
     first_seen: float = math.nan
+    # The limits were judged on the prior record and the ledger (first input).
+    prior_judged: bool = False
     invalid: dict[str, int] = field(default_factory=dict)
     invalid_event_at: dict[str, float] = field(default_factory=dict)
     saa: bool | None = None
@@ -144,11 +150,14 @@ class EstimatorState:
     # Earliest sample time late data changed, to re-integrate from (inf: none).
     revise_from: float = math.inf
     revise_keys: set[str] = field(default_factory=set)
-    # GOES sample times (with SPE-or-energetic) awaiting a shelter decision.
-    shelter_pending: list[tuple[float, bool]] = field(default_factory=list)
+    # GOES sample times awaiting a shelter decision, with SPE-or-energetic
+    # and whether the flux was below both end thresholds then.
+    shelter_pending: list[tuple[float, bool, bool]] = field(default_factory=list)
     revised_at: float = -math.inf  # integration time of the last revision
     seed_note: str = ""
     seed_time: float = math.nan
+    # Why this session's dose is not reaching the ledger ("" when it is).
+    ledger_problem: str = ""
     dirty: bool = True
 
     @classmethod
