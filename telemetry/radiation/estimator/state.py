@@ -135,6 +135,8 @@ class EstimatorState:
     first_seen: float = math.nan
     # The limits were judged on the prior record and the ledger (first input).
     prior_judged: bool = False
+    # Samples before this are history, not this session (``_note_first``).
+    not_before: float = -math.inf
     invalid: dict[str, int] = field(default_factory=dict)
     invalid_event_at: dict[str, float] = field(default_factory=dict)
     saa: bool | None = None
