@@ -143,6 +143,11 @@ class EstimatorState:
     saa_since: float = math.nan
     # Last measured rate per module index (µSv/h) and when: the fallback floor.
     module_last: dict[int, tuple[float, float]] = field(default_factory=dict)
+    # GOES >10 MeV flux (pfu) when each module's rate was last measured: the
+    # floor follows the flux up while its monitors are silent in an SPE.
+    module_last_p10: dict[int, float] = field(default_factory=dict)
+    # Highest rate measured per module in the SPE in progress (cleared after).
+    module_event_max: dict[int, float] = field(default_factory=dict)
     shelter: ShelterState = field(default_factory=ShelterState)
     events: deque[DoseEvent] = field(
         default_factory=lambda: deque(maxlen=MAX_PENDING_EVENTS)
