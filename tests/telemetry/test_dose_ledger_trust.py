@@ -129,7 +129,9 @@ def test_a_reading_buffered_before_the_start_adds_no_session_dose(
     console = Live(dictionary, path, T0)
     console.send(old_reading(25.0, T0))  # a dosimeter flushing its buffer
     console.run(T0 + HOUR)
-    for crew, expected in zip(console.snapshot().crew, control.snapshot().crew):
+    for crew, expected in zip(
+        console.snapshot().crew, control.snapshot().crew, strict=False
+    ):
         assert crew.session_msv == pytest.approx(expected.session_msv, rel=1e-6)
     console.session.stop()
     control.session.stop()
@@ -155,7 +157,7 @@ def test_a_restarted_console_never_records_the_previous_consoles_hours_again(
     second.session.stop()
     start = second.snapshot()
     assert min(b for s, _c, b, _m in rows(path) if s == 2) >= T0 + 2 * HOUR - HOUR
-    for one, two in zip(first.snapshot().crew, start.crew):
+    for one, two in zip(first.snapshot().crew, start.crew, strict=True):
         assert two.session_msv < one.session_msv  # one hour against two
         assert total(path, one.crew_id) == pytest.approx(
             one.session_msv + two.session_msv, rel=1e-9
@@ -193,7 +195,7 @@ def test_at_a_shift_change_the_read_only_console_takes_the_ledger_over(
         writer.session.stop()
         reader.session.stop()
     # Every hour is recorded once: the writer's hour, then the reader's rest.
-    for w, r in zip(writer.snapshot().crew, reader.snapshot().crew):
+    for w, r in zip(writer.snapshot().crew, reader.snapshot().crew, strict=True):
         assert total(path, w.crew_id, 1) == pytest.approx(w.session_msv, rel=1e-9)
         assert total(path, r.crew_id) == pytest.approx(r.session_msv, rel=1e-6)
     db = sqlite3.connect(path)
@@ -222,7 +224,7 @@ def test_a_damaged_ledger_bin_is_left_out_and_reported(
             "ORDER BY bin_start LIMIT 1"
         ).fetchall()
         db.execute(
-            f"UPDATE ledger_bins SET msv = {damage} "  # noqa: S608 (test literal)
+            f"UPDATE ledger_bins SET msv = {damage} "
             "WHERE crew_id = 'c2' AND bin_start = ?",
             (bin_start,),
         )
