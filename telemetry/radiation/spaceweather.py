@@ -312,7 +312,12 @@ class SpeDetector:
                 active[i] = float(self._phase == _Phase.ACTIVE)
                 continue
             new[i] = True
-            self._point = (t, f10, f100)
+            _t0, last10, last100 = self._point
+            self._point = (
+                t,
+                last10 if math.isnan(f10) else f10,
+                last100 if math.isnan(f100) else f100,
+            )
             self._step(t, f10, f100)
             if f10 >= 0:
                 levels[i] = s_scale(f10)
@@ -325,8 +330,9 @@ class SpeDetector:
         t0, p10, p100 = self._point
         if not t - t0 < GOES_POINT_S:
             return False
-        same10 = f10 == p10 or (math.isnan(f10) and math.isnan(p10))
-        same100 = f100 == p100 or (math.isnan(f100) and math.isnan(p100))
+        # A channel not sampled in this row (NaN) repeats nothing new either.
+        same10 = math.isnan(f10) or f10 == p10
+        same100 = math.isnan(f100) or f100 == p100
         return same10 and same100
 
     def _step(self, t: float, f10: float, f100: float) -> None:

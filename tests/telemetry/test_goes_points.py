@@ -83,3 +83,13 @@ def test_the_estimator_raises_no_spe_from_one_relayed_point() -> None:
         estimator.update("goes.p100", t[i : i + 1], p100[i : i + 1])
     kinds = {e.kind for e in estimator.drain_events()}
     assert DoseEventKind.SPE_ONSET not in kinds
+
+
+def test_a_row_with_one_channel_missing_repeats_the_point_too() -> None:
+    detector = SpeDetector()
+    t = T0 + np.arange(6) * 5.0
+    p10 = np.full(6, 12.0)
+    p100 = np.array([0.1, np.nan, 0.1, np.nan, 0.1, np.nan])
+    detector.update(t, p10, p100)
+    assert detector.repeats == 5
+    assert not detector.active
