@@ -155,7 +155,9 @@ class DoseLedger:
 
     Only one console per data directory writes: the first one takes an
     exclusive ``flock`` on ``<ledger>.lock``; another one running at the same
-    time only reads (``writable`` is false), so no dose is counted twice.
+    time only reads (``writable`` is false), so no dose is counted twice,
+    until :meth:`take_over` finds the lock released (the writer closed) and
+    it writes from :meth:`recorded_until` on.
     Rows are written at each completed bin and at stop, so a crash loses at
     most the dose of the current partial bin.
     """
