@@ -346,7 +346,11 @@ class LedgerKeeper:
         recorded = sorted(s for s, st in self.store.sources.items() if st.recorded)
         # Judged on the newest time being written, not the session's first
         # sample: a console up for a week writes every hour of it.
-        if recorded or until < now - LEDGER_MAX_LAG_S or until > now + LEDGER_MAX_LEAD_S:
+        if (
+            recorded
+            or until < now - LEDGER_MAX_LAG_S
+            or until > now + LEDGER_MAX_LEAD_S
+        ):
             if not self._refused:
                 self._refused = True
                 why = (
