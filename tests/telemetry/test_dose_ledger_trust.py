@@ -16,7 +16,7 @@ import pytest
 from telemetry.core.dictionary import TelemetryDictionary
 from telemetry.core.severity import Severity
 from telemetry.core.wire import encode_frame
-from telemetry.live import session as live_session
+from telemetry.live import ledger_keeper
 from telemetry.live.session import LiveSession, SessionConfig, build_derivers
 from telemetry.sim.simulator import Simulator
 
@@ -107,7 +107,7 @@ def test_a_console_up_longer_than_the_lag_bound_writes_every_hour(
 ) -> None:
     # The "is it live?" bound is a day; 1.5 h stands in for it, so a 3 h
     # session is a console that has run past it (the same rule, cheaper).
-    monkeypatch.setattr(live_session, "LEDGER_MAX_LAG_S", 1.5 * HOUR)
+    monkeypatch.setattr(ledger_keeper, "LEDGER_MAX_LAG_S", 1.5 * HOUR)
     path = tmp_path / "dose_ledger.sqlite"
     console = Live(dictionary, path, T0)
     console.run(T0 + 3.2 * HOUR)
