@@ -42,6 +42,9 @@ LEDGER_ALARM: Final = "dose ledger"
 # (``kibo-console replay``), much newer ones an accelerated simulator.
 LEDGER_MAX_LAG_S: Final = 86_400.0
 LEDGER_MAX_LEAD_S: Final = 3600.0
+#: A read-only console tries the ledger's lock this often (s), to take over
+#: when the console writing it closes.
+LEDGER_LOCK_RETRY_S: Final = 60.0
 #: While writes fail they are retried this often (receive clock), not only at
 #: the next bin: a lock held for seconds then costs seconds of record, not an hour.
 RETRY_S: Final = 30.0
@@ -119,6 +122,8 @@ class LedgerKeeper:
         self._loss: LedgerLoss | None = None
         self._advice: tuple[tuple[str, str], ...] = ()  # as last written
         self._advice_retry_at = -math.inf
+        self._lock_tried = -math.inf  # receive clock of the last lock attempt
+        self._since = -math.inf  # write dose after this (taken over)
         self._open(now)
 
     # ------------------------------------------------------------- opening
@@ -170,14 +175,24 @@ class LedgerKeeper:
             parts.append(f"{history.records} dose(s) of record adopted")
         if history.roster_changed:
             parts.append("roster changed since: crew no longer listed ignored")
+        # What needs the officer's attention first: the panel's lamp elides
+        # the end of a long note.
         if not ledger.writable:
-            parts.append("ledger read-only: another console writes it")
+            parts.insert(0, "ledger read-only: another console writes it")
+        if history.damaged:
+            parts.insert(
+                0,
+                f"{history.damaged} damaged ledger bin(s) left out: "
+                "totals are a lower bound",
+            )
         carried = self._carried_advice(ledger, now)
         if carried:
             parts.append(f"shelter advice carried over for {', '.join(carried)}")
         text = "; ".join(parts)
         dose.seed_history(history.bins, now=now, note=text)
         level = Severity.NOMINAL if ledger.writable else Severity.WATCH
+        if history.damaged:
+            level = Severity.WARNING
         self.note(now, "dose ledger", f"{path}: {text}", int(level))
 
     def _carried_advice(self, ledger: DoseLedger, now: float) -> list[str]:
@@ -246,10 +261,48 @@ class LedgerKeeper:
 
     # ------------------------------------------------------------- writing
 
+    def _take_over(self, now: float, final: bool) -> bool:
+        """Retry the writer's lock now and then; True once this console writes.
+
+        When the console that held it has closed (a shift change), this one
+        takes the ledger over and writes its dose since the last sample time
+        that console wrote: the hours after it are recorded by someone.
+        """
+        ledger, dose = self.ledger, self.dose
+        assert ledger is not None
+        if ledger.writable:
+            return True
+        if not final and now - self._lock_tried < LEDGER_LOCK_RETRY_S:
+            return False
+        self._lock_tried = now
+        try:
+            if not ledger.take_over():
+                return False
+            since = ledger.recorded_until()
+        except LedgerError as exc:
+            self.note(now, "dose ledger", str(exc), int(Severity.WARNING))
+            self.ledger = None
+            return False
+        self._since = since
+        when = utc_text(since) if math.isfinite(since) else "its start"
+        text = (
+            f"dose ledger taken over: the console writing it has closed; "
+            f"this console writes it from {when}"
+        )
+        self.note(now, "dose ledger", text, int(Severity.NOMINAL))
+        kept = [
+            part
+            for part in dose.snapshot().history_note.split("; ")
+            if part and not part.startswith("ledger read-only")
+        ]
+        lamp = f"dose ledger taken over: this console writes it from {when}"
+        dose.set_history_note("; ".join([lamp, *kept]))
+        return True
+
     def tick(self, now: float) -> None:
         """Write at each completed bin, and every ``RETRY_S`` while writes fail."""
         ledger = self.ledger
-        if ledger is None or not ledger.writable:
+        if ledger is None or not self._take_over(now, final=False):
             return
         until = self.dose.integrated_until
         if math.isnan(until):
@@ -265,6 +318,10 @@ class LedgerKeeper:
 
     def stop(self, now: float) -> None:
         """Write a last time (all the session's dose), then close (idempotent)."""
+        ledger = self.ledger
+        if ledger is None:
+            return
+        self._take_over(now, final=True)
         ledger = self.ledger
         if ledger is None:
             return
@@ -286,14 +343,16 @@ class LedgerKeeper:
         assert ledger is not None
         # session_bins() walks the whole session: a write after failures
         # puts in everything the failed ones missed.
-        first, until, bins = dose.session_bins()
+        first, until, bins = dose.session_bins(self._since)
         # A recording sent again (marked on the wire) is never crew dose,
         # however recent: this morning's session replayed to a classroom
         # would otherwise count twice.
         recorded = sorted(s for s, st in self.store.sources.items() if st.recorded)
+        # Judged on the newest time being written, not the session's first
+        # sample: a console up for a week writes every hour of it.
         if (
             recorded
-            or first < now - LEDGER_MAX_LAG_S
+            or until < now - LEDGER_MAX_LAG_S
             or until > now + LEDGER_MAX_LEAD_S
         ):
             if not self._refused:
@@ -367,7 +426,7 @@ class LedgerKeeper:
 
     def _lost(self) -> LedgerLoss:
         """Return the session's dose not in the ledger, per crew member (mSv H)."""
-        _first, _until, bins = self.dose.session_bins()
+        _first, _until, bins = self.dose.session_bins(self._since)
         missing = tuple(
             (crew_id, math.fsum(per_bin.values()) - self._in_ledger.get(crew_id, 0.0))
             for crew_id, per_bin in sorted(bins.items())

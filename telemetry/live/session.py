@@ -241,6 +241,9 @@ class LiveSession:
         )
         self._started = False
         self._dose = next((d for d in derivers if isinstance(d, DoseEstimator)), None)
+        if self._dose is not None:
+            # Dose before the console started belongs to earlier sessions.
+            self._dose.start_not_before(clock())
         self._ledger = (
             LedgerKeeper(
                 config.dose_ledger,

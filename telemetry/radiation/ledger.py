@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Final
 
 from telemetry.core.side_file import open_side_file
 from telemetry.radiation.dose_record import (
+    MAX_RATE_MSV_PER_DAY,
+    MAX_READOUT_MSV,
     Bins,
     PassiveReading,
     RecordComparison,
@@ -111,6 +113,7 @@ class LedgerHistory:
     covered_s: float = 0.0
     roster_changed: bool = False
     records: int = 0  # adopted doses of record in ``bins`` (in place of the estimate)
+    damaged: int = 0  # bins left out as implausible (see ``DoseLedger.estimate_bins``)
 
     def total_msv(self, crew_id: str) -> float:
         return math.fsum(m for _s, _e, m in self.bins.get(crew_id, ()))
@@ -152,7 +155,9 @@ class DoseLedger:
 
     Only one console per data directory writes: the first one takes an
     exclusive ``flock`` on ``<ledger>.lock``; another one running at the same
-    time only reads (``writable`` is false), so no dose is counted twice.
+    time only reads (``writable`` is false), so no dose is counted twice,
+    until :meth:`take_over` finds the lock released (the writer closed) and
+    it writes from :meth:`recorded_until` on.
     Rows are written at each completed bin and at stop, so a crash loses at
     most the dose of the current partial bin.
     """
@@ -173,6 +178,9 @@ class DoseLedger:
         self.bin_s = bin_s
         self.opened = opened
         self._session_id: int | None = None
+        # Damaged bins (not a number, negative, implausibly large) the last
+        # read left out: the totals read are then a lower bound.
+        self.damaged = 0
         self._open_from = -math.inf  # bins before this are complete and written
         # Bins refused because negative or not finite (never written).
         self.refused = 0
@@ -182,19 +190,68 @@ class DoseLedger:
         if not read_only:
             # Only one console per data directory writes: the first to lock.
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            lock_path = path.with_name(path.name + ".lock")
-            self._lock_fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-            try:
-                fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                self.writable = True
-            except BlockingIOError:
-                os.close(self._lock_fd)
-                self._lock_fd = None
+            self.writable = self._lock()
         try:
             self._db = self._connect()
         except BaseException:
             self.close()
             raise
+
+    def _lock(self) -> bool:
+        """Take the writer's lock if no other console holds it."""
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        self._lock_fd = fd
+        return True
+
+    def take_over(self) -> bool:
+        """Become the writer if the console holding the lock has closed.
+
+        A read-only ledger (another console wrote it when this one opened)
+        tries the lock again; on success it reopens the file for writing and
+        returns True. Returns False while the other console still holds it.
+
+        Raises
+        ------
+        LedgerError
+            If the lock was taken but the file cannot be opened for writing.
+        """
+        if self.writable:
+            return True
+        if not self._lock():
+            return False
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+        self.writable = True
+        try:
+            self._db = self._connect()
+        except LedgerError:
+            self.close()
+            self.writable = False
+            raise
+        return True
+
+    def recorded_until(self) -> float:
+        """Return the latest sample time any session wrote (-inf: none).
+
+        A console taking over the ledger writes only its dose after this: the
+        time before it was recorded by the console that held the lock.
+        """
+        if self._db is None:
+            return -math.inf
+        try:
+            (last,) = self._db.execute(
+                "SELECT MAX(last_sample) FROM ledger_sessions"
+            ).fetchone()
+        except sqlite3.Error as exc:
+            raise LedgerError(f"{self.path}: dose ledger unreadable ({exc})") from exc
+        return -math.inf if last is None else float(last)
 
     def _connect(self) -> sqlite3.Connection | None:
         try:
@@ -283,26 +340,46 @@ class DoseLedger:
         if adopted:
             bins = adopt(bins, adopted, self.bin_s)
         return LedgerHistory(
-            bins, int(sessions[0]), float(sessions[1]), bool(sessions[2]), len(adopted)
+            bins,
+            int(sessions[0]),
+            float(sessions[1]),
+            bool(sessions[2]),
+            len(adopted),
+            self.damaged,
         )
 
     def estimate_bins(self) -> Bins:
         """Return the estimated dose per crew and bin, summed over sessions.
 
         ``(start, end, msv)`` per bin, sorted; ``end`` is the bin end, or the
-        last sample time the sessions covered if earlier.
+        last sample time the sessions covered if earlier. Rows are screened
+        as :meth:`record` screens them, and against the plausibility bound of
+        a dose of record (``dose_record.MAX_RATE_MSV_PER_DAY``): a damaged
+        row (text, negative, not finite, more than a bin can hold) is left
+        out and counted in ``damaged``, never summed (a -100 mSv row would
+        take 100 mSv off a career and clear its alarm).
         """
+        self.damaged = 0
         if self._db is None:
             return {}
+        most = min(
+            MAX_READOUT_MSV, MAX_RATE_MSV_PER_DAY * max(self.bin_s / 86400.0, 1.0)
+        )
+        good = "typeof(b.msv) IN ('real', 'integer') AND b.msv >= 0 AND b.msv <= ?"
         try:
             rows = self._db.execute(
                 "SELECT b.crew_id, b.bin_start, MIN(b.bin_start + s.bin_s), "
                 "MAX(s.last_sample), SUM(b.msv) FROM ledger_bins b "
-                "JOIN ledger_sessions s USING (session_id) "
-                "GROUP BY b.crew_id, b.bin_start ORDER BY b.crew_id, b.bin_start"
+                f"JOIN ledger_sessions s USING (session_id) WHERE {good} "
+                "GROUP BY b.crew_id, b.bin_start ORDER BY b.crew_id, b.bin_start",
+                (most,),
             ).fetchall()
+            (bad,) = self._db.execute(
+                f"SELECT COUNT(*) FROM ledger_bins b WHERE NOT ({good})", (most,)
+            ).fetchone()
         except sqlite3.Error as exc:
             raise LedgerError(f"{self.path}: dose ledger unreadable ({exc})") from exc
+        self.damaged = int(bad)
         bins: Bins = {}
         for crew_id, start, end, last, msv in rows:
             bins.setdefault(crew_id, []).append(

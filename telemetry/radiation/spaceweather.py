@@ -23,6 +23,8 @@ BoolArray = npt.NDArray[np.bool_]
 S_SCALE_THRESHOLDS_PFU: Final = (10.0, 100.0, 1_000.0, 10_000.0, 100_000.0)
 #: 4π sr: integral flux (per sr) -> omnidirectional fluence.
 FOUR_PI: Final = 4.0 * math.pi
+#: GOES integral proton flux cadence (s): one point per 5 minutes.
+GOES_POINT_S: Final = 300.0
 
 
 @overload
@@ -211,17 +213,29 @@ class SpeDetector:
     Samples are processed in order; a sample not newer than the last one is
     ignored (and counted in ``ignored``). NaN means "not sampled" for that
     channel at that time.
+
+    Points are GOES points: a sample repeating the last point's fluxes
+    within ``GOES_POINT_S`` (a relay re-sending the latest 5-minute value
+    every few seconds, stamped anew) is the same point, not a new one; it is
+    counted in ``repeats`` and decides nothing, so one 12 pfu point relayed
+    60 times is not "3 consecutive points". Changed fluxes are new points at
+    any cadence (an accelerated simulator), and an unchanged value 5 minutes
+    on is GOES's next point.
     """
 
     def __init__(self, config: SpeConfig | None = None) -> None:
         self.config = config or SpeConfig()
         self.events: list[SpeEvent] = []
         self.ignored = 0
+        self.repeats = 0
+        # Which samples of the last ``update`` were new GOES points.
+        self.new_points: BoolArray = np.zeros(0, dtype=np.bool_)
         self._transitions: list[SpeTransition] = []
         self._reset_state()
 
     def _reset_state(self) -> None:
         self._last_t = -math.inf
+        self._point = (-math.inf, math.nan, math.nan)  # time, p10, p100
         self._p10 = math.nan
         self._p100 = math.nan
         self._phase = _Phase.QUIET
@@ -251,6 +265,7 @@ class SpeDetector:
         self.events.clear()
         self._transitions.clear()
         self.ignored = 0
+        self.repeats = 0
         self._reset_state()
 
     # ---------------------------------------------------------- input
@@ -280,6 +295,7 @@ class SpeDetector:
         n = int(t_arr.shape[0])
         levels = np.full(n, np.nan)
         active = np.zeros(n)
+        new = np.zeros(n, dtype=np.bool_)
         for i in range(n):
             t = float(t_arr[i])
             f10 = float(p10_arr[i])
@@ -289,11 +305,35 @@ class SpeDetector:
                 levels[i] = math.nan
                 active[i] = float(self._phase == _Phase.ACTIVE)
                 continue
+            if self._repeats_point(t, f10, f100):
+                self.repeats += 1
+                if f10 >= 0:
+                    levels[i] = s_scale(f10)
+                active[i] = float(self._phase == _Phase.ACTIVE)
+                continue
+            new[i] = True
+            _t0, last10, last100 = self._point
+            self._point = (
+                t,
+                last10 if math.isnan(f10) else f10,
+                last100 if math.isnan(f100) else f100,
+            )
             self._step(t, f10, f100)
             if f10 >= 0:
                 levels[i] = s_scale(f10)
             active[i] = float(self._phase == _Phase.ACTIVE)
+        self.new_points = new
         return levels, active
+
+    def _repeats_point(self, t: float, f10: float, f100: float) -> bool:
+        """Whether a sample is the last GOES point sent again (see the class)."""
+        t0, p10, p100 = self._point
+        if not t - t0 < GOES_POINT_S:
+            return False
+        # A channel not sampled in this row (NaN) repeats nothing new either.
+        same10 = math.isnan(f10) or f10 == p10
+        same100 = math.isnan(f100) or f100 == p100
+        return same10 and same100
 
     def _step(self, t: float, f10: float, f100: float) -> None:
         cfg = self.config

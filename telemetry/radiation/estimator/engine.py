@@ -38,6 +38,8 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
 
     from telemetry.core.dictionary import TelemetryDictionary
+    from telemetry.radiation.estimator.state import CrewState
+    from telemetry.radiation.estimator.streams import CumulativeHistory
     from telemetry.radiation.roster import DoseLimits, EstimatorConfig, Roster
 
 #: A dose input's out-of-range values raise at most one event per this much
@@ -117,6 +119,7 @@ class DoseEstimator:
             fresh.seed_note = old.seed_note
             fresh.seed_time = old.seed_time
             fresh.ledger_problem = old.ledger_problem
+            fresh.not_before = old.not_before
             with self._lock:
                 self._state = fresh
             self._publish()
@@ -223,12 +226,16 @@ class DoseEstimator:
         """Sample time the doses are integrated to (NaN before any data)."""
         return self._state.until
 
-    def session_bins(self) -> tuple[float, float, dict[str, dict[float, float]]]:
+    def session_bins(
+        self, since: float = -math.inf
+    ) -> tuple[float, float, dict[str, dict[float, float]]]:
         """Return ``(first, until, crew -> {bin start: mSv})`` of this session.
 
-        The dose each crew member accrued since integration started, per
-        ``rolling_bin_s`` bin of sample time (the last one partial). Owner
-        thread, or any thread once the owner has stopped.
+        The dose each crew member accrued since integration started (or since
+        sample time ``since``, if later: a console taking over the ledger
+        writes only what the previous writer did not), per ``rolling_bin_s``
+        bin of sample time (the last one partial). Owner thread, or any
+        thread once the owner has stopped.
         """
         from telemetry.radiation.ledger import crew_bins
 
@@ -246,8 +253,21 @@ class DoseEstimator:
                 first = float(history.t[0])
                 t = [*history.t.tolist(), until]
                 c = [*history.c.tolist(), crew.session]
+                if since > first:
+                    first = min(since, until)
+                    c = [_dose_at(crew, history, first, until), *c]
+                    keep = [i for i, x in enumerate(t) if x > first]
+                    t = [first, *(t[i] for i in keep)]
+                    c = [c[0], *(c[i + 1] for i in keep)]
                 out[setup.member.id] = crew_bins(t, c, bin_s)
         return first, until, out
+
+    def set_history_note(self, note: str) -> None:
+        """Replace ``DoseSnapshot.history_note`` (the ledger's state changed)."""
+        with self._state_lock:
+            self._state.seed_note = note
+            self._state.dirty = True
+            self._publish()
 
     def checkpoint(self) -> EstimatorState:
         """Return a copy of the accrued state for :meth:`restore` (owner thread).
@@ -354,8 +374,8 @@ class DoseEstimator:
                 state.revise_from = min(state.revise_from, since)
                 state.revise_keys.add(key)
                 state.dirty = True
-            if stream.seen and not stream.first >= state.first_seen:  # NaN at first
-                state.first_seen = stream.first
+            if stream.seen:
+                self._note_first(state, stream.first, t)
             if not state.prior_judged and state.first_seen == state.first_seen:
                 # The career record is known before any dose is integrated.
                 state.prior_judged = True
@@ -373,6 +393,38 @@ class DoseEstimator:
         if state.late_count() != late:
             state.dirty = True
         return out
+
+    @staticmethod
+    def _note_first(state: EstimatorState, first: float, t: FloatArray) -> None:
+        """Move the session's start (``first_seen``) for a stream's new samples.
+
+        Samples before ``not_before`` (a dosimeter flushing hours of buffer
+        as a live console starts) are history: that time belongs to earlier
+        sessions' ledger bins, and integrating from it would invent dose over
+        every hour in between. They start the session only while nothing
+        newer has come (a recording sent again is all old, and still shown);
+        the first newer sample then takes over, if integration has not begun.
+        """
+        nb = state.not_before
+        if first >= nb:
+            start = first
+        else:
+            recent = t[t >= nb]
+            start = float(recent.min()) if recent.shape[0] else math.nan
+        old_start = not state.first_seen >= nb  # NaN, or set by old samples only
+        if math.isnan(start):
+            if old_start and not first >= state.first_seen:  # NaN at first
+                state.first_seen = first
+        elif not start >= state.first_seen or (old_start and math.isnan(state.until)):
+            state.first_seen = start
+
+    def start_not_before(self, t: float) -> None:
+        """Integrate this session from sample time ``t`` on (a live console's start).
+
+        Owner thread, before any data; a :meth:`reset` keeps it.
+        """
+        with self._state_lock:
+            self._state.not_before = t
 
     def _screen(
         self,
@@ -472,3 +524,19 @@ class DoseEstimator:
             self._snapshot = snap
         self._state.dirty = False
         self._wanted = False
+
+
+def _dose_at(
+    crew: CrewState, history: CumulativeHistory, t: float, until: float
+) -> float:
+    """Session dose at sample time ``t`` (mSv H).
+
+    On the output grid while it is kept (the last hours), else interpolated
+    between bin edges.
+    """
+    grid = crew.fine_t.shape[0] > 0 and crew.fine_t[0] <= t
+    knots_t = crew.fine_t if grid else history.t
+    knots_c = crew.fine_c if grid else history.c
+    xs = np.append(knots_t, until)
+    ys = np.append(knots_c, crew.session)
+    return float(np.interp(t, xs, ys))

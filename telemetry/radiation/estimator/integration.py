@@ -264,11 +264,27 @@ class Integrator:
         dts = np.diff(points)
         module_rate, ref, highest = self.module_rates(state, points)
         state.shelter.rate = self._shelter_rate_now(module_rate, ref)
-        last_known = self._last_module_rates(state, points, module_rate)
         spe = state.spe.state()
+        if not (spe.active or spe.energetic):
+            state.module_event_max.clear()
+        last_known = self._last_module_rates(state, points, module_rate, spe.p10)
+        if spe.active or spe.energetic:
+            # The event's highest measured rate holds through a dropout: the
+            # last sample may be from a low-latitude pass, the gap span the
+            # high-latitude ones (dosimetry.md §4: fallbacks err high).
+            for m in range(module_rate.shape[0]):
+                row = module_rate[m]
+                if (~np.isnan(row)).any():
+                    top = float(np.nanmax(row))
+                    state.module_event_max[m] = max(
+                        state.module_event_max.get(m, top), top
+                    )
+            for m, top in state.module_event_max.items():
+                last_known[m] = np.fmax(last_known[m], top)
         # Fallbacks err high while the field may be far above the quiet-time
         # model: during an SPE (or energetic protons) or an SAA pass.
         floor_on = bool(spe.active or spe.energetic or state.saa)
+        floor_scale = self._floor_scale(state, spe.p10)
 
         at_grid = np.searchsorted(points, grid)
         at_knots = np.searchsorted(points, knots)
@@ -278,7 +294,7 @@ class Integrator:
                 state, setup, points, module_rate, ref, highest
             )
             if floor_on:
-                self._floor(rate, fb, mod, last_known)
+                self._floor(rate, fb, mod, last_known, floor_scale)
             self._track_fallback(crew, points, fb)
             inc = rate[:-1] * dts / SECONDS_PER_HOUR / 1000.0
             cum = crew.session + np.concatenate(([0.0], np.cumsum(inc)))
@@ -376,11 +392,16 @@ class Integrator:
         )
 
     def _last_module_rates(
-        self, state: EstimatorState, points: FloatArray, module_rate: FloatArray
+        self,
+        state: EstimatorState,
+        points: FloatArray,
+        module_rate: FloatArray,
+        p10: float,
     ) -> FloatArray:
         """Last measured rate of each module at each point (NaN: never measured).
 
-        Carried across integration steps in ``state.module_last``.
+        Carried across integration steps in ``state.module_last``, with the
+        GOES >10 MeV flux ``p10`` then in ``state.module_last_p10``.
         """
         n_mod, n = module_rate.shape
         out = np.empty((n_mod, n))
@@ -394,18 +415,45 @@ class Integrator:
             if has.any():
                 j = int(np.flatnonzero(has)[-1])
                 state.module_last[m] = (float(row[j]), float(points[j]))
+                state.module_last_p10[m] = p10
         return out
 
+    def _floor_scale(self, state: EstimatorState, p10: float) -> FloatArray:
+        """Per module: how much the SPE part of the last measured rate has grown.
+
+        The GOES >10 MeV flux now over the flux when the module's monitors
+        last reported (never below 1): a dropout on the rise of an event must
+        not hold the rate of its first minutes (docs/dosimetry.md §4).
+        """
+        scale = np.ones(len(self.setup.modules))
+        for m, then in state.module_last_p10.items():
+            if then > 0 and p10 > then:
+                scale[m] = p10 / then
+        return scale
+
     def _floor(
-        self, rate: FloatArray, fb: IntArray, mod: IntArray, last_known: FloatArray
+        self,
+        rate: FloatArray,
+        fb: IntArray,
+        mod: IntArray,
+        last_known: FloatArray,
+        scale: FloatArray,
     ) -> None:
-        """Never below the module's last measured rate while on a model fallback."""
+        """Never below the module's last measured rate while on a model fallback.
+
+        In an SPE the part of that rate above the module's quiet-time model
+        (the event's) grows with the GOES flux since (``scale``): holding the
+        last rate on the rise of an event would err low.
+        """
         model = fb >= FALLBACK_CODES.index(Fallback.SCALED)
         known = mod >= 0
         if not (model & known).any():
             return
         n = rate.shape[0]
-        last = last_known[np.maximum(mod, 0), np.arange(n)]
+        safe = np.maximum(mod, 0)
+        last = last_known[safe, np.arange(n)]
+        quiet = self.setup.config.model_rate_usv_h * self.setup.sf[safe]
+        last = last + np.maximum(last - quiet, 0.0) * (scale[safe] - 1.0)
         last = last * self.setup.config.body_shielding_factor
         raise_it = model & known & (last > rate)
         rate[raise_it] = last[raise_it]

@@ -59,8 +59,16 @@ class SpaceWeather:
         cfg = self.setup.config.spe
         # Below both end thresholds (NaN: not known, so not quiet).
         quiet = (p10 < cfg.end_pfu) & ~(p100 >= cfg.energetic_end_pfu)
+        # Only new GOES points count towards the shelter runs: a relay's
+        # repeats of one 5-minute point carry no new information.
+        points = state.spe.new_points
         state.shelter_pending.extend(
-            zip(times.tolist(), on.tolist(), quiet.tolist(), strict=True)
+            zip(
+                times[points].tolist(),
+                on[points].tolist(),
+                quiet[points].tolist(),
+                strict=True,
+            )
         )
         # Without dose data nothing is decided: keep a bounded queue.
         del state.shelter_pending[:-MAX_PENDING_DECISIONS]

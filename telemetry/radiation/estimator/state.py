@@ -135,12 +135,19 @@ class EstimatorState:
     first_seen: float = math.nan
     # The limits were judged on the prior record and the ledger (first input).
     prior_judged: bool = False
+    # Samples before this are history, not this session (``_note_first``).
+    not_before: float = -math.inf
     invalid: dict[str, int] = field(default_factory=dict)
     invalid_event_at: dict[str, float] = field(default_factory=dict)
     saa: bool | None = None
     saa_since: float = math.nan
     # Last measured rate per module index (µSv/h) and when: the fallback floor.
     module_last: dict[int, tuple[float, float]] = field(default_factory=dict)
+    # GOES >10 MeV flux (pfu) when each module's rate was last measured: the
+    # floor follows the flux up while its monitors are silent in an SPE.
+    module_last_p10: dict[int, float] = field(default_factory=dict)
+    # Highest rate measured per module in the SPE in progress (cleared after).
+    module_event_max: dict[int, float] = field(default_factory=dict)
     shelter: ShelterState = field(default_factory=ShelterState)
     events: deque[DoseEvent] = field(
         default_factory=lambda: deque(maxlen=MAX_PENDING_EVENTS)
