@@ -789,14 +789,19 @@ class Pipeline:
         count: int,
         if_repeated: str = "",
     ) -> None:
-        """Log a sequence event, folded per source and kind to one per interval.
+        """Log a sequence event: each one archived, on screen folded per interval.
 
         Two publishers on one source id, or a bridge that sends everything
         twice, make one such event per message: unfolded they pushed every
-        other event out of the operator's log in minutes.
+        other event out of the operator's log in minutes. The archive keeps
+        each (its counts are what ``info`` and reports sum, exactly).
         """
         if not stats.declared:
             return
+        if self.archive is not None:
+            self.archive.put_event(
+                now, source, kind, detail, int(Severity.WATCH), count=count
+            )
         key = (source, kind)
         pending = self._pending_fold.get(key)
         last = self._last_reject_event.get(key)
@@ -812,25 +817,26 @@ class Pipeline:
                 f" ({n} more since the last report, {folded + count} in all"
                 f"{if_repeated})"
             )
-            count += folded
-        self._event(now, source, kind, detail, int(Severity.WATCH), count=count)
+        self.store.add_event(now, source, kind, detail, int(Severity.WATCH))
 
     def _flush_folded(self, now: float) -> None:
         """Report folded sequence events whose interval passed with no new one."""
-        for (source, kind), (n, count) in list(self._pending_fold.items()):
+        for source, kind in list(self._pending_fold):
             last = self._last_reject_event.get((source, kind), -math.inf)
-            if now - last < REJECT_EVENT_INTERVAL_S:
-                continue
-            del self._pending_fold[(source, kind)]
-            self._last_reject_event[(source, kind)] = now
-            self._event(
-                now,
-                source,
-                kind,
-                f"{n} more {kind} event(s) since the last report ({count} in all)",
-                int(Severity.WATCH),
-                count=count,
-            )
+            if now - last >= REJECT_EVENT_INTERVAL_S:
+                self._report_folded(now, source, kind)
+
+    def _report_folded(self, now: float, source: str, kind: str) -> None:
+        """Show the events folded for ``(source, kind)`` as one (archived each)."""
+        n, count = self._pending_fold.pop((source, kind))
+        self._last_reject_event[(source, kind)] = now
+        self.store.add_event(
+            now,
+            source,
+            kind,
+            f"{n} more {kind} event(s) since the last report ({count} in all)",
+            int(Severity.WATCH),
+        )
 
     def _reject(self, parts: list[bytes], received: float, exc: WireError) -> None:
         topic = parts[0] if parts else b""
