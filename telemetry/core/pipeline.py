@@ -439,7 +439,7 @@ class Pipeline:
             else "current samples again",
             int(severity),
         )
-        self.alarms.raise_transition(
+        self._raise_alarm(
             LimitTransition(
                 f"{HISTORY_ALARM_PREFIX}{source}",
                 now,
@@ -917,7 +917,7 @@ class Pipeline:
         return self._evaluators[key]
 
     def _apply_transition(self, tr: LimitTransition) -> None:
-        self.alarms.raise_transition(tr)
+        self._raise_alarm(tr)
         if self.archive is not None:
             self.archive.put_transition(
                 tr.time,
@@ -928,6 +928,23 @@ class Pipeline:
                 tr.threshold,
                 tr.kind,
             )
+
+    def _raise_alarm(self, tr: LimitTransition) -> None:
+        """Hand a transition to the alarm book; log a shelved alarm escalating."""
+        shelved = self.alarms.raise_transition(tr)
+        if shelved is None:
+            return
+        by = f" by {shelved.shelved_by}" if shelved.shelved_by else ""
+        why = f" ({shelved.shelve_reason})" if shelved.shelve_reason else ""
+        self._event(
+            tr.time,
+            tr.key.rpartition(":")[2].partition(".")[0],
+            "unshelved",
+            f"{tr.key} escalated to {tr.severity.name} while shelved{by} at "
+            f"{shelved.shelved_level.name}{why}: back in the list, sounding, "
+            "needs a fresh acknowledgement",
+            int(tr.severity),
+        )
 
     def _change_events(self, batch: ChannelBatch) -> None:
         """Log an event for each change of an ``event_on_change`` channel."""
@@ -1013,7 +1030,7 @@ class Pipeline:
             detail or f"{previous} -> {state}",
             int(severity),
         )
-        self.alarms.raise_transition(
+        self._raise_alarm(
             LimitTransition(
                 f"link:{source}",
                 now,
