@@ -180,6 +180,8 @@ class ArchiveWriter:
         # Writer-side counters (written by the writer thread only).
         self._written_samples = 0
         self._written_frames = 0
+        self._written_items = 0
+        self._written_bytes = 0
         self._errors = 0
         self._lost = 0
         self._lost_samples = 0
@@ -205,6 +207,12 @@ class ArchiveWriter:
             self._writer_lock.release()
             raise
         self._rows = RowWriter(self.session_id)  # the writer thread's from now on
+        # The file this writer made, by device and inode: a file removed or
+        # replaced at the path while SQLite keeps writing into the old inode
+        # is data going nowhere (check_file).
+        made = os.stat(self.path)
+        self._identity = (made.st_dev, made.st_ino)
+        self._gone = ""
 
     def _create(
         self, kind: str, dictionary_sha256: str, dictionary_version: str, operator: str
@@ -300,6 +308,8 @@ class ArchiveWriter:
             # to finish the statement it is in and close the connection.
             thread.join(max(0.0, deadline - time.monotonic()) + 2.0)
             done = not thread.is_alive()
+            # Removed just before the end is as lost as removed long before.
+            self.check_file()
             if done:  # a writer still running keeps the file to itself
                 self._writer_lock.release()
             self._stop_result = done and not self._abandoned and not self._crashed
@@ -368,6 +378,38 @@ class ArchiveWriter:
         """``held_bytes`` as a fraction of the budget (0 to 1)."""
         return min(1.0, self._queue.held_bytes / self._queue.max_bytes)
 
+    def check_file(self) -> str:
+        """Tell whether the archive file is still the one this writer writes.
+
+        Any thread (the archive watch calls it on every tick; one ``stat``).
+        Returns ``""`` while it is, else why not. Once gone, gone for good:
+        SQLite goes on writing into the removed inode, which nobody can read
+        and which disappears when the writer closes it.
+        """
+        if self._gone:
+            return self._gone
+        try:
+            now = os.stat(self.path)
+        except FileNotFoundError:
+            what = "removed or renamed"
+        except OSError:
+            return ""  # cannot tell (permissions on the way): not proof of loss
+        else:
+            if (now.st_dev, now.st_ino) == self._identity:
+                return ""
+            what = "replaced by another file"
+        self._gone = (
+            f"archive file {self.path} {what} under the running writer at "
+            f"{time.strftime('%H:%M:%SZ', time.gmtime())}: everything written to "
+            "it went with it, and what follows goes nowhere"
+        )
+        return self._gone
+
+    @property
+    def file_gone(self) -> bool:
+        """Whether :meth:`check_file` found the file removed or replaced."""
+        return bool(self._gone)
+
     def loss(self) -> ArchiveLoss:
         """Everything this writer did not keep so far, and the last reason why."""
         with self._drop_lock:
@@ -376,6 +418,13 @@ class ArchiveWriter:
             samples = self._dropped_samples + self._lost_samples
             nbytes = self._dropped_bytes + self._lost_bytes
         reasons = []
+        if self._gone:
+            # What was written is in no file anyone can open any more.
+            reasons.append(self._gone)
+            kinds[FrameItem.label] += self._written_frames
+            items += self._written_items
+            samples += self._written_samples
+            nbytes += self._written_bytes
         if self._dropped:
             reasons.append(
                 f"{self._dropped} dropped with the archive queue full "
@@ -822,7 +871,8 @@ class ArchiveWriter:
             )
         samples, frames = self._rows.write(conn, items, notes)
         self._notes.clear()
-        self._queue.release(sum(i.nbytes for i in items))
+        nbytes = sum(i.nbytes for i in items)
+        self._queue.release(nbytes)
         if drops is not None:
             with self._drop_lock:
                 self._reported = drops[3]
@@ -830,6 +880,8 @@ class ArchiveWriter:
                     self._drop_since = None
         self._written_samples += samples
         self._written_frames += frames
+        self._written_items += len(items)
+        self._written_bytes += nbytes
 
     def _abandon(self, conn: sqlite3.Connection, pending: list[DataItem]) -> None:
         abandoned = [*pending, *_drain(self._queue)]

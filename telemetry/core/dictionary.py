@@ -33,6 +33,7 @@ class DictionaryError(ValueError):
 #: Longest number a channel's format may print (see ``ChannelSpec.format_value``).
 MAX_VALUE_CHARS = 12
 
+
 @dataclass(frozen=True, slots=True)
 class LimitSpec:
     """Low/high thresholds per severity, with persistence and hysteresis.

@@ -104,6 +104,9 @@ class ArchiveWatch:
         )
         if a.dropped > self._dropped:
             self._dropped, self._last_drop = a.dropped, now
+        gone = a.check_file()
+        if gone:
+            return _CRITICAL, "archive file gone", gone
         if not a.alive:
             error = a.last_error or "no error recorded"
             return _CRITICAL, "archive stopped", f"archive writer stopped: {error}"
