@@ -64,7 +64,7 @@ def pose_problem(
     """Say why a reported pose cannot be where the robot is ("" if it can)."""
     x, y, z = position
     if not all(map(math.isfinite, position)):
-        return "position not a number"
+        return "not a number"
     m = POSE_MARGIN_M
     inside = (
         box.x0 - m <= x <= box.x1 + m
@@ -72,11 +72,11 @@ def pose_problem(
         and box.z0 - m <= z <= box.z1 + m
     )
     if not inside:
-        return f"outside Kibo ({x:.3g}, {y:.3g}, {z:.3g} m)"
+        return "outside Kibo"  # short: it is a tile's tag (values: plots)
     if all(map(math.isfinite, quat)):
         norm = math.sqrt(sum(q * q for q in quat))
         if abs(norm - 1.0) > QUAT_NORM_TOLERANCE:
-            return f"attitude invalid (|q| {norm:.2g})"
+            return "attitude invalid"  # not a unit quaternion
     return ""
 
 

@@ -187,12 +187,12 @@ def test_an_absurd_pose_is_flagged_on_the_map_and_tile_not_dropped(
     assert label == "ib2-a · POSE INVALID"
     nav = dock.readout("ib2-a", "Navigation")
     assert nav.text() == "FUSION" and nav.level() is Level.WARNING
-    assert "pose outside Kibo (1e+06, -3e+05, 0 m)" in nav.tag()
+    assert nav.tag() == "WARNING · pose outside Kibo"
     assert dock.map.robot_level("ib2-b") is Level.NOMINAL  # the other is fine
     # Inside the module but with no attitude: flagged too.
     feed.robot("ib2-a", T0 + 1, pos_x=3.0, quat_w=0.0)
     dock.refresh(feed.clock())
-    assert dock.pose_problem("ib2-a") == "attitude invalid (|q| 0)"
+    assert dock.pose_problem("ib2-a") == "attitude invalid"
     assert dock.readout("ib2-a", "Navigation").level() is Level.WARNING
     # A good pose again clears it.
     feed.robot("ib2-a", T0 + 2, pos_x=3.0)
