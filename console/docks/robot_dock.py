@@ -64,7 +64,7 @@ def pose_problem(
     """Say why a reported pose cannot be where the robot is ("" if it can)."""
     x, y, z = position
     if not all(map(math.isfinite, position)):
-        return "not a number"
+        return "position not a number"
     m = POSE_MARGIN_M
     inside = (
         box.x0 - m <= x <= box.x1 + m
@@ -72,7 +72,7 @@ def pose_problem(
         and box.z0 - m <= z <= box.z1 + m
     )
     if not inside:
-        return "outside Kibo"  # short: it is a tile's tag (values: plots)
+        return "outside Kibo"
     if all(map(math.isfinite, quat)):
         norm = math.sqrt(sum(q * q for q in quat))
         if abs(norm - 1.0) > QUAT_NORM_TOLERANCE:
@@ -237,7 +237,7 @@ class RobotDock(Panel):
                 for v, lo, hi in ((x, b.x0, b.x1), (y, b.y0, b.y1), (z, b.z0, b.z1))
             )
             level = worst([level, Level.WARNING])
-            label = f"{source} · POSE INVALID"
+            label = f"{source} · POSE INVALID: {problem}"
         heading = (
             heading_from_quaternion(*quat)
             if all(map(math.isfinite, quat)) and not problem
@@ -294,8 +294,9 @@ class RobotDock(Panel):
             if label == "Navigation" and problem:
                 # The navigation filter's output is the pose: whatever its
                 # status word says, a pose outside the module is a failure.
+                # No note: any text in the tag widens the tile, and the
+                # window past a 1280-px screen; the map label above says why.
                 level = worst([level, Level.WARNING])
-                note = f"pose {problem}"
             shown = (text, level, note)
             if any(changed) or row.shown.get(label) != shown:
                 row.shown[label] = shown

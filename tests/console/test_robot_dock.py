@@ -184,10 +184,10 @@ def test_an_absurd_pose_is_flagged_on_the_map_and_tile_not_dropped(
     assert box.x0 <= top.x() <= box.x1 and box.y0 <= top.y() <= box.y1
     assert dock.map.robot_level("ib2-a") is Level.WARNING
     label = dock.map._robots["ib2-a"].glyphs[0].label.textItem.toPlainText()
-    assert label == "ib2-a · POSE INVALID"
+    assert label == "ib2-a · POSE INVALID: outside Kibo"
     nav = dock.readout("ib2-a", "Navigation")
     assert nav.text() == "FUSION" and nav.level() is Level.WARNING
-    assert nav.tag() == "WARNING · pose outside Kibo"
+    assert nav.tag() == "WARNING"
     assert dock.map.robot_level("ib2-b") is Level.NOMINAL  # the other is fine
     # Inside the module but with no attitude: flagged too.
     feed.robot("ib2-a", T0 + 1, pos_x=3.0, quat_w=0.0)
