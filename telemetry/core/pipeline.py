@@ -13,6 +13,7 @@ import numpy as np
 
 from telemetry.core.alarms import AlarmBook
 from telemetry.core.channels import MAX_LEARNED_INTERVAL_S, ChannelStore, SourceStats
+from telemetry.core.console_clock import CONSOLE_CLOCK_ALARM, ConsoleClockWatch
 from telemetry.core.decoding import ChannelBatch, DecodedFrame, Decoder
 from telemetry.core.derived import DewPointDeriver
 from telemetry.core.limits import LimitEvaluator, LimitTransition
@@ -219,6 +220,9 @@ class Pipeline:
         self._pending_fold: dict[tuple[str, str], tuple[int, int]] = {}
         self._pending_sources: list[str] = []
         self._budget_cache: tuple[set[str], int, int, int] | None = None
+        # Declared sources refused as "time ahead": their common cause may be
+        # this console's clock (live sessions only: max_time_ahead_s).
+        self._console_clock = ConsoleClockWatch()
         self._source_stale_s = {
             sid: self._stale_time(spec.family)
             for sid, spec in dictionary.sources.items()
@@ -588,6 +592,10 @@ class Pipeline:
             clock.observe(received, newest)
         limit = clock.limit(received, bound)
         if newest > limit:
+            if frame.source in self.dictionary.sources:
+                self._console_clock.note_ahead(
+                    frame.source, received, newest - received
+                )
             raise WireError(
                 TIME_AHEAD,
                 f"t[{i}] = {newest:.3f} is {newest - received:,.0f} s ahead of the "
@@ -985,6 +993,8 @@ class Pipeline:
     def tick(self, now: float) -> None:
         """Run timers: link watchdog per source, shelving expiry, message rates."""
         self._report_invented(now)
+        if self.max_time_ahead_s is not None:
+            self._check_console_clock(now)
         if self._pending_fold:
             self._flush_folded(now)
         for source, stats in list(self.store.sources.items()):
@@ -1012,6 +1022,32 @@ class Pipeline:
             if state != stats.link:
                 self._set_link(source, stats, state, now)
         self.alarms.tick(now)
+
+    def _check_console_clock(self, now: float) -> None:
+        """Raise or clear the console-clock alarm when its verdict changes."""
+        watch = self._console_clock
+        accepted = {
+            source: stats.last_received
+            for source, stats in self.store.sources.items()
+            if stats.declared
+        }
+        verdict = watch.assess(now, accepted)
+        if verdict.suspect == watch.suspect:
+            return
+        watch.suspect = verdict.suspect
+        severity = Severity.CRITICAL if verdict.suspect else Severity.NOMINAL
+        self._event(now, None, CONSOLE_CLOCK_ALARM, verdict.text(), int(severity))
+        self._raise_alarm(
+            LimitTransition(
+                CONSOLE_CLOCK_ALARM,
+                now,
+                Severity.NOMINAL if verdict.suspect else Severity.CRITICAL,
+                severity,
+                verdict.offset_s,
+                None,
+                "clock",
+            )
+        )
 
     def _set_link(
         self, source: str, stats: SourceStats, state: str, now: float, detail: str = ""
