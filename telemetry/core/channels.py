@@ -8,6 +8,7 @@ reader can skip channels that did not change.
 from __future__ import annotations
 
 import math
+import statistics
 import threading
 from collections import deque
 from dataclasses import dataclass, field, replace
@@ -34,8 +35,9 @@ MAX_CONFIRMED_INTERVAL_S = 1800.0
 #: not the microseconds inside one. No gap this short matters to the
 #: watchdog anyway: the shortest stale time a family declares is 5 s.
 BURST_GAP_S = 1.0
-# Rows of a source's first burst kept to guess its cadence before any gap.
-_FIRST_BURST_ROWS = 4096
+# Row spacings of a source's first burst kept to guess its cadence before
+# any gap (a median of this many costs microseconds per message).
+_FIRST_BURST_STEPS = 64
 #: Skipped sequence numbers a source remembers, so that a message arriving
 #: out of order (after a later one) is told from a publisher restart.
 MAX_RECENT_MISSED = 256
@@ -330,8 +332,11 @@ class SourceStats:
     long_gap_s: float = float("nan")
     #: ``interval_s`` came from two alike long gaps (may exceed the ceiling).
     long_cadence: bool = False
-    # Sample times of the first burst (bounded), for its cadence; then None.
+    # Row spacings seen in the first burst (bounded), for its cadence; None
+    # once it is over. With its rows counted and its newest sample time.
     _first_burst: list[float] | None = None
+    _burst_rows: int = 0
+    _burst_newest: float = float("nan")
     _first_rows_interval: float = float("nan")
     last_sample_time: float = float("nan")
     link: str = "down"
@@ -418,9 +423,7 @@ class SourceStats:
                     return  # the same burst
                 if received - self.burst_start < BURST_GAP_S:
                     # The first burst's rows together are the first message.
-                    room = _FIRST_BURST_ROWS - len(self._first_burst)
-                    self._first_burst.extend(times[:room].tolist())
-                    self._learn_from_rows(np.asarray(self._first_burst), ceiling)
+                    self._add_burst_rows(times, ceiling)
                 else:
                     # A steady fast stream, not a flush: only the first
                     # message's own rows say anything about a cadence.
@@ -449,23 +452,43 @@ class SourceStats:
                 self.long_gap_s = gap_s  # an outage, unless it comes again
             return
         self.burst_start = received
-        self._first_burst = times[:_FIRST_BURST_ROWS].tolist()
-        self._learn_from_rows(times, ceiling)
+        self._first_burst = []
+        self._burst_rows = 0
+        self._burst_newest = math.nan
+        self._add_burst_rows(times, ceiling)
         self._first_rows_interval = self.interval_s
 
-    def _learn_from_rows(self, times: np.ndarray, ceiling: float) -> None:
-        """Take the first message's (or burst's) rows as one batch's cadence."""
-        if times.shape[0] > 1:
-            # Rows may be out of order inside a message.
-            steps = np.diff(np.sort(times))
-            steps = steps[steps > 0]
-            if steps.shape[0]:
-                spacing = float(np.median(steps))
-                rows_s = spacing * times.shape[0]
-                self.interval_s = min(rows_s, ceiling)
-                # Longer than one observation may teach: confirmed if the
-                # first gap is alike (10 min of rows every 10 min).
-                self.long_gap_s = rows_s if rows_s > ceiling else math.nan
+    def _add_burst_rows(self, times: np.ndarray, ceiling: float) -> None:
+        """Count a first-burst message's rows and spacings; guess the cadence."""
+        steps = self._first_burst
+        if steps is None or not times.shape[0]:
+            return
+        ordered = np.sort(times)  # rows may be out of order inside a message
+        room = _FIRST_BURST_STEPS - len(steps)
+        if room > 0 and ordered[0] > self._burst_newest:  # NaN compares False
+            steps.append(float(ordered[0]) - self._burst_newest)
+            room -= 1
+        if room > 0 and ordered.shape[0] > 1:
+            inner = np.diff(ordered[: room + 1])
+            steps.extend(inner[inner > 0].tolist())
+        self._burst_rows += int(times.shape[0])
+        newest = float(ordered[-1])
+        if not self._burst_newest >= newest:
+            self._burst_newest = newest
+        if steps:
+            self._learn_from_rows(statistics.median(steps), self._burst_rows, ceiling)
+
+    def _learn_from_rows(self, spacing: float, rows: int, ceiling: float) -> None:
+        """Take the first message's (or burst's) rows as one batch's cadence.
+
+        Their typical (median) spacing times their count: one stray row
+        cannot stretch it.
+        """
+        rows_s = spacing * rows
+        self.interval_s = min(rows_s, ceiling)
+        # Longer than one observation may teach: confirmed if the first gap
+        # is alike (10 min of rows every 10 min).
+        self.long_gap_s = rows_s if rows_s > ceiling else math.nan
 
     def update_rate(self, now: float) -> None:
         """Recompute the message rate over windows of at least one second."""
