@@ -117,6 +117,8 @@ def report_loss(archive: ArchiveWriter | None, stopped: bool) -> int:
             f"kibo-console: warning: {archive.path}: {archive.checkpoint_error}",
             file=sys.stderr,
         )
+    if archive.moved:
+        print(f"kibo-console: warning: {archive.moved}", file=sys.stderr)
     loss = archive.loss()
     if loss:
         print(f"kibo-console: {loss.summary()} ({archive.path})", file=sys.stderr)

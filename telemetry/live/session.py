@@ -125,6 +125,8 @@ class ArchiveWatch:
             return Severity.WARNING, "archive backlog", f"archive is behind: {held}"
         if fill >= _BACKLOG_WATCH:
             return Severity.WATCH, "archive backlog", f"archive is behind: {held}"
+        if a.moved:
+            return Severity.WARNING, "archive file moved", a.moved
         return Severity.NOMINAL, "archive ok", f"archive writing normally; {held}"
 
     def check(self, now: float) -> None:

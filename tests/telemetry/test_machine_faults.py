@@ -367,9 +367,35 @@ def test_an_archive_removed_or_replaced_under_the_writer_is_a_critical_loss(
         stream.stop()
         session.stop()
     events = [e for e in session.store.events_since(0) if e.kind == "archive file gone"]
-    word = "removed or renamed" if how == "removed" else "replaced by another file"
+    word = "removed" if how == "removed" else "replaced by another file"
     assert events and word in events[0].detail
     loss = archive.loss()
     assert loss and loss.frames >= 20  # what was written went with the file
     assert loss.summary().startswith("DATA LOST: ")
     assert word in loss.reason
+
+
+def test_an_archive_renamed_under_the_writer_is_a_warning_not_a_loss(
+    stream: StreamPublisher, tiny_dictionary: TelemetryDictionary, tmp_path: Path
+) -> None:
+    """Log rotation by rename: the data goes on into the renamed file (A1)."""
+    path = tmp_path / "live.sqlite"
+    session = LiveSession(tiny_dictionary, SessionConfig([stream.endpoint], path))
+    archive = session.archive
+    assert archive is not None
+    session.start()
+    try:
+        wait_for(lambda: archive.written_frames >= 20, 20, "frames archived")
+        rotated = tmp_path / "live.1.sqlite"
+        for suffix in ("", "-wal", "-shm"):
+            os.rename(f"{path}{suffix}", f"{rotated}{suffix}")
+        wait_for(lambda: archive_alarm(session) == Severity.WARNING, 10, "alarm")
+        written = archive.written_frames
+        wait_for(lambda: archive.written_frames > written + 20, 20, "more frames")
+    finally:
+        stream.stop()
+        session.stop()
+    assert not archive.loss() and not archive.file_gone
+    assert archive.moved.startswith(f"archive file no longer at {path} since ")
+    with ArchiveReader(rotated) as reader:
+        assert reader.info()["frames"] == archive.written_frames
