@@ -592,7 +592,14 @@ class Pipeline:
             clock.observe(received, newest)
         limit = clock.limit(received, bound)
         if newest > limit:
-            if frame.source in self.dictionary.sources:
+            # Only a real-time source's refusals say anything of this
+            # console's clock (an accelerated one joined late is refused
+            # while its rate is learned, whatever the console's clock says).
+            if (
+                frame.source in self.dictionary.sources
+                and clock.learned
+                and not clock.accelerated
+            ):
                 self._console_clock.note_ahead(
                     frame.source, received, newest - received
                 )

@@ -296,3 +296,28 @@ def test_one_publisher_with_a_clock_ahead_is_not_the_consoles_clock() -> None:
     assert console_clock_events(session) == []
     assert session.alarms.get(CONSOLE_CLOCK_ALARM) is None
     session.stop()
+
+
+def test_joining_an_accelerated_simulator_late_does_not_blame_the_consoles_clock() -> (
+    None
+):
+    """Its first seconds are refused while its rate is learned: no clock alarm."""
+    dictionary = TelemetryDictionary.load()
+    speed = 60.0
+    started = NOW - 3600.0
+    sim = Simulator(dictionary, seed=3, rate_scale=speed, start_time=started)
+    clock = Clock(NOW)
+    session = live(dictionary, clock)
+    join = started + 3600.0 * speed  # 59 h ahead of the console when it joins
+    first: float | None = None
+    for frame in sim.frames_until(join + 120.0 * speed):
+        newest = float(frame.times.max())
+        if newest < join:
+            continue
+        first = newest if first is None else first
+        clock.now = NOW + (newest - first) / speed
+        receive(session, frame.encode())
+        session.pipeline.tick(clock.now)
+    assert session.store.rejected_by_reason[TIME_AHEAD] > 0  # while learning
+    assert console_clock_events(session) == []
+    session.stop()
