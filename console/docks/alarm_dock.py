@@ -162,9 +162,8 @@ class AlarmDock(Panel):
             # The console's own health, not a channel: the Events log and the
             # status bar say what exactly (the last event of that kind).
             description = _OWN_ALARMS[key]
-            value = (
-                f"{alarm.value:,.0f} {'items held' if key == ARCHIVE_ALARM else 's'}"
-            )
+            # The archive alarm's number is its queue at the change: no value.
+            value = "" if key == ARCHIVE_ALARM else f"{alarm.value:,.0f} s"
             limit = ""
         elif key.startswith(HISTORY_ALARM_PREFIX):
             source = key.partition(":")[2]
