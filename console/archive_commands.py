@@ -125,6 +125,8 @@ def report_loss(
             f"kibo-console: warning: {archive.path}: {archive.checkpoint_error}",
             file=sys.stderr,
         )
+    if archive is not None and archive.moved:
+        print(f"kibo-console: warning: {archive.moved}", file=sys.stderr)
     # One last line for everything lost, so whoever reads only that line
     # (or a script keeping the last line) sees every loss.
     lost: list[str] = []

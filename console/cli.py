@@ -590,6 +590,10 @@ def _record(args: argparse.Namespace) -> int:
                 and time.monotonic() - started >= args.duration
             ):
                 break
+            if session.archive is not None and session.archive.file_gone:
+                # Recording into a removed file keeps nothing: end now, loudly
+                # (exit 3), so a supervisor restarts the recorder on a new file.
+                break
     finally:
         session.stop()
     stopped = session.archive.stopped_cleanly if session.archive else True

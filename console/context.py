@@ -47,6 +47,12 @@ class ArchiveHealth(Protocol):
     @property
     def last_error(self) -> str: ...
 
+    @property
+    def file_gone(self) -> bool: ...
+
+    @property
+    def moved(self) -> str: ...
+
 
 @dataclass
 class ConsoleContext:

@@ -300,7 +300,13 @@ class MainWindow(QMainWindow):
         worst = max((a.peak for a in unacked), default=Severity.NOMINAL)
         if not unacked:
             active = sum(1 for a in book.snapshot() if a.active)
-            if active:
+            # A shelved alarm is hidden, not acknowledged: never say "all
+            # acknowledged" about one nobody acknowledged.
+            hidden = sum(1 for a in book.snapshot() if not a.acked and a.shelved(now))
+            if hidden:
+                level = Level.NO_DATA
+                text = f"{active} active alarms, {hidden} shelved unacknowledged"
+            elif active:
                 level, text = Level.NO_DATA, f"{active} active alarms, all acknowledged"
             elif not self.context.store.sources:
                 # Nothing received: no alarm means nothing was checked, not

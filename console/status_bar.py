@@ -343,12 +343,17 @@ class ConsoleStatusBar(QStatusBar):
         backlog = archive.backlog
         dropped = archive.dropped
         errors = archive.errors
-        if archive.disk_full:
+        if archive.file_gone:
+            # Removed or replaced under the writer: nothing kept from now on.
+            level, text = Level.CRITICAL, "ARCHIVE FILE GONE"
+        elif archive.disk_full:
             level, text = Level.CRITICAL, "ARCHIVE DISK FULL"
         elif dropped:
             level, text = Level.CRITICAL, f"archive DROPPED {dropped}"
         elif errors:
             level, text = Level.WARNING, f"archive {errors} errors"
+        elif archive.moved:
+            level, text = Level.WARNING, "archive file moved"
         elif not received:
             # An empty archive is not a healthy recording: never green before
             # the first message.
@@ -361,7 +366,9 @@ class ConsoleStatusBar(QStatusBar):
         last = archive.last_error
         self.archive.setToolTip(
             f"Recording to {path}\nqueue backlog {backlog} · dropped {dropped} · "
-            f"write errors {errors}" + (f"\nlast error: {last}" if last else "")
+            f"write errors {errors}"
+            + (f"\nlast error: {last}" if last else "")
+            + (f"\n{archive.moved}" if archive.moved else "")
         )
 
     def _update_frames(self, t: float) -> None:

@@ -21,9 +21,11 @@ from PySide6.QtWidgets import (
 
 from console.docks.panel import Panel, utc_text
 from telemetry.core.alarms import LOAD_WINDOW_S, AlarmLoad
+from telemetry.core.console_clock import CONSOLE_CLOCK_ALARM
 from telemetry.core.pipeline import HISTORY_ALARM_PREFIX
 from telemetry.core.severity import Severity
 from telemetry.live.ledger_keeper import LEDGER_ALARM
+from telemetry.live.session import ARCHIVE_ALARM
 from widgets.event_table import AlarmTable, EventRow
 from widgets.fit_label import FitLabel
 from widgets.levels import Level, palette
@@ -47,6 +49,13 @@ COLUMNS = (
 # Starting widths; AlarmTable.fit_columns widens a column whose text would be
 # cut and narrows an empty one. State, last, takes what is left.
 WIDTHS = (150, 150, 220, 150, 100, 116, 116, 56, 60, 190)
+
+
+# Alarms about the console itself, with what the list says of them.
+_OWN_ALARMS = {
+    ARCHIVE_ALARM: "Archive file and writer (Events: what failed)",
+    CONSOLE_CLOCK_ALARM: "This console's clock: sources refused as ahead by",
+}
 
 
 class AlarmDock(Panel):
@@ -149,6 +158,13 @@ class AlarmDock(Panel):
             source = key.partition(":")[2]
             description = f"Link to {source} (no messages)"
             value = f"{alarm.value:.0f} s silent" if alarm.active else "up"
+            limit = ""
+        elif key in _OWN_ALARMS:
+            # The console's own health, not a channel: the Events log and the
+            # status bar say what exactly (the last event of that kind).
+            description = _OWN_ALARMS[key]
+            # The archive alarm's number is its queue at the change: no value.
+            value = "" if key == ARCHIVE_ALARM else f"{alarm.value:,.0f} s"
             limit = ""
         elif key.startswith(HISTORY_ALARM_PREFIX):
             source = key.partition(":")[2]
@@ -284,5 +300,7 @@ class AlarmDock(Panel):
 
     def _on_activated(self, key: str) -> None:
         # Double-click: a quick way to put the alarmed channel on a chart.
-        if not key.startswith(("link:", HISTORY_ALARM_PREFIX)) and key != LEDGER_ALARM:
+        # The console's own alarms (link, clock, ledger, archive) have no chart.
+        own = key.startswith(("link:", HISTORY_ALARM_PREFIX))
+        if not own and key not in _OWN_ALARMS and key != LEDGER_ALARM:
             self.plot_requested.emit([key])

@@ -26,6 +26,12 @@ if TYPE_CHECKING:
     from telemetry.core.dictionary import TelemetryDictionary
 
 TRAIL_S = 120.0
+#: How far outside the module's keep-in volume a reported position may be
+#: before it is no pose at all (navigation drift near a wall stays on the map;
+#: 1,000 km from Kibo is a frame or units bug in a gateway).
+POSE_MARGIN_M = 1.0
+#: A unit quaternion's norm is 1; past this a reported attitude means nothing.
+QUAT_NORM_TOLERANCE = 0.1
 POSE = ("pos_x", "pos_y", "pos_z", "quat_x", "quat_y", "quat_z", "quat_w")
 # Channels whose level colours the robot's map marker (pose staleness included).
 HEALTH = ("nav_status", "battery_pct", "mode", "temp_c", "ctl_type", "pos_x")
@@ -50,6 +56,28 @@ _LABEL_HINTS = {
 def heading_from_quaternion(x: float, y: float, z: float, w: float) -> float:
     """Yaw (rad, 0 = +X, counter-clockwise seen from +Z) of the body +X axis."""
     return math.atan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
+
+
+def pose_problem(
+    position: tuple[float, float, float], quat: list[float], box: Box
+) -> str:
+    """Say why a reported pose cannot be where the robot is ("" if it can)."""
+    x, y, z = position
+    if not all(map(math.isfinite, position)):
+        return "position not a number"
+    m = POSE_MARGIN_M
+    inside = (
+        box.x0 - m <= x <= box.x1 + m
+        and box.y0 - m <= y <= box.y1 + m
+        and box.z0 - m <= z <= box.z1 + m
+    )
+    if not inside:
+        return "outside Kibo"
+    if all(map(math.isfinite, quat)):
+        norm = math.sqrt(sum(q * q for q in quat))
+        if abs(norm - 1.0) > QUAT_NORM_TOLERANCE:
+            return "attitude invalid"  # not a unit quaternion
+    return ""
 
 
 def module_box(dictionary: TelemetryDictionary, module: str = "JPM") -> Box:
@@ -89,8 +117,11 @@ class RobotDock(Panel):
         self._watch = VersionWatch()
         dictionary = context.dictionary
         self.map = ModuleMap()
+        self._box = module_box(dictionary)
+        # Why a robot's reported pose is not believable ("" when it is).
+        self._pose_problem: dict[str, str] = {}
         self.map.set_geometry(
-            module_box(dictionary),
+            self._box,
             [
                 Zone(
                     z.name, Box(z.x[0], z.x[1], z.y[0], z.y[1], z.z[0], z.z[1]), z.kind
@@ -140,6 +171,10 @@ class RobotDock(Panel):
     def link_lamp(self, source: str) -> StatusLamp:
         return self._rows[source].lamp
 
+    def pose_problem(self, source: str) -> str:
+        """Why ``source``'s pose is not shown as reported ("" when it is)."""
+        return self._pose_problem.get(source, "")
+
     def refresh(self, now: float) -> None:
         for source in self._sources:
             self._refresh_pose(source, now)
@@ -177,22 +212,40 @@ class RobotDock(Panel):
         keys = [f"{source}.{c}" for c in POSE]
         # Every pose channel is checked so each watch records the version.
         moved = [self._watch.changed(ctx, k) for k in keys]
-        level, label = self._robot_level(source, now)
-        if not any(moved) and self._marker.get(source) == (level, label):
+        health = self._robot_level(source, now)
+        level, label = health
+        if not any(moved) and self._marker.get(source) == health:
             return
         latest = [ctx.latest(k) for k in keys]
         if any(v is None for v in latest[:3]):
             # Never seen, or a replay seek cleared the store: not on the map.
+            self._pose_problem.pop(source, None)
             if self._marker.pop(source, None) is not None:
                 self.map.remove_robot(source)
             return
         x, y, z = (v[1] for v in latest[:3] if v is not None)
         quat = [v[1] if v is not None else math.nan for v in latest[3:]]
+        problem = pose_problem((x, y, z), quat, self._box)
+        self._pose_problem[source] = problem
+        if problem:
+            # Never silently off the map: pinned to the module's edge nearest
+            # the report, flagged, so the controller knows the robot's
+            # whereabouts are unknown rather than that it is not there.
+            b = self._box
+            x, y, z = (
+                min(max(v, lo), hi) if math.isfinite(v) else (lo + hi) / 2
+                for v, lo, hi in ((x, b.x0, b.x1), (y, b.y0, b.y1), (z, b.z0, b.z1))
+            )
+            level = worst([level, Level.WARNING])
+            label = f"{source} · POSE INVALID: {problem}"
         heading = (
-            heading_from_quaternion(*quat) if all(map(math.isfinite, quat)) else 0.0
+            heading_from_quaternion(*quat)
+            if all(map(math.isfinite, quat)) and not problem
+            else 0.0
         )
+        # The marker as health alone paints it: the pose's flag follows moves.
+        self._marker[source] = health
         self.map.set_robot(source, x, y, z, heading, level, label)
-        self._marker[source] = (level, label)
         if any(moved[:3]):
             trail = [ctx.store.buffer(k) for k in keys[:3]]
             windows = [
@@ -237,6 +290,13 @@ class RobotDock(Panel):
                 first = values[0]
                 text = ctx.format(keys[0], first[1]) if first is not None else "—"
             note = ctx.stale_note(keys[0], now) if level is Level.STALE else ""
+            problem = self._pose_problem.get(source, "")
+            if label == "Navigation" and problem:
+                # The navigation filter's output is the pose: whatever its
+                # status word says, a pose outside the module is a failure.
+                # No note: any text in the tag widens the tile, and the
+                # window past a 1280-px screen; the map label above says why.
+                level = worst([level, Level.WARNING])
             shown = (text, level, note)
             if any(changed) or row.shown.get(label) != shown:
                 row.shown[label] = shown

@@ -181,8 +181,9 @@ class ArchiveReader:
         ``sources[src]`` has ``messages`` (archived frames), ``samples``
         (archived non-null values of its channels, derived included), ``gaps``
         (gap events), ``missed`` (frames the gap events say were missing) and
-        ``rejected``. ``start``/``end`` are the first/last sample time (None if
-        there are no samples).
+        ``rejected``. ``start``/``end`` are the first/last sample time of the
+        telemetry (None if there are no samples), not of the hourly dose-bin
+        bookkeeping written at the top of each hour.
         """
         with self._snapshot():
             return self._info()
@@ -219,9 +220,20 @@ class ArchiveReader:
         ):
             entry(r["source"])["rejected"] = r["n"]
         extent = self._rows(
-            "SELECT min(t_first) AS start, max(t_last) AS end, sum(samples) AS n,"
-            " count(*) AS channels FROM channels"
+            "SELECT sum(samples) AS n, count(*) AS channels FROM channels"
         )[0]
+        # The extent is the telemetry's: channels that came in frames or that
+        # the dictionary declares. Derived channels no dictionary declares are
+        # the console's own bookkeeping (the hourly dose bins, written at the
+        # top of the hour): they would stretch a 1-minute recording to an hour.
+        span = self._rows(
+            "SELECT min(t_first) AS start, max(t_last) AS end FROM channels"
+            " WHERE declared OR NOT derived"
+        )[0]
+        if span["start"] is None:  # bookkeeping alone: better than nothing
+            span = self._rows(
+                "SELECT min(t_first) AS start, max(t_last) AS end FROM channels"
+            )[0]
         return {
             "sources": dict(sorted(per.items())),
             "rejected": self.scalar("SELECT count(*) FROM rejected"),
@@ -230,8 +242,8 @@ class ArchiveReader:
             "frames": self.scalar("SELECT count(*) FROM frames"),
             "events": self.scalar("SELECT count(*) FROM events"),
             "sessions": [asdict(s) for s in self.sessions()],
-            "start": extent["start"],
-            "end": extent["end"],
+            "start": span["start"],
+            "end": span["end"],
         }
 
     def channels(self) -> list[ChannelInfo]:

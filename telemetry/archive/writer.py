@@ -180,6 +180,8 @@ class ArchiveWriter:
         # Writer-side counters (written by the writer thread only).
         self._written_samples = 0
         self._written_frames = 0
+        self._written_items = 0
+        self._written_bytes = 0
         self._errors = 0
         self._lost = 0
         self._lost_samples = 0
@@ -201,10 +203,20 @@ class ArchiveWriter:
         self._writer_lock.acquire()
         try:
             self._create(kind, dictionary_sha256, dictionary_version, operator)
+            # The file this writer made, by device and inode, and a descriptor
+            # of it that tells whether any name still leads to it: a file
+            # removed or replaced at the path while SQLite keeps writing into
+            # the old inode is data going nowhere; one renamed still holds it
+            # (check_file).
+            self._fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
         except BaseException:
             self._writer_lock.release()
             raise
         self._rows = RowWriter(self.session_id)  # the writer thread's from now on
+        made = os.fstat(self._fd)
+        self._identity = (made.st_dev, made.st_ino)
+        self._gone = ""
+        self._moved = ""
 
     def _create(
         self, kind: str, dictionary_sha256: str, dictionary_version: str, operator: str
@@ -288,6 +300,7 @@ class ArchiveWriter:
             if thread is None:
                 self._mark_ended_here()
                 self._writer_lock.release()
+                self._close_fd()
                 self._stop_result = True
                 return True
             deadline = time.monotonic() + max(0.0, timeout)
@@ -300,6 +313,9 @@ class ArchiveWriter:
             # to finish the statement it is in and close the connection.
             thread.join(max(0.0, deadline - time.monotonic()) + 2.0)
             done = not thread.is_alive()
+            # Removed just before the end is as lost as removed long before.
+            self.check_file()
+            self._close_fd()
             if done:  # a writer still running keeps the file to itself
                 self._writer_lock.release()
             self._stop_result = done and not self._abandoned and not self._crashed
@@ -368,6 +384,63 @@ class ArchiveWriter:
         """``held_bytes`` as a fraction of the budget (0 to 1)."""
         return min(1.0, self._queue.held_bytes / self._queue.max_bytes)
 
+    def _close_fd(self) -> None:
+        fd, self._fd = self._fd, -1
+        if fd >= 0:
+            os.close(fd)
+
+    def check_file(self) -> str:
+        """Tell whether the archive file is lost: removed, or replaced and deleted.
+
+        Any thread (the archive watch calls it on every tick; a ``stat`` and
+        an ``fstat``). Returns ``""`` while the data is still in a file, else
+        why not. Once gone, gone for good: SQLite goes on writing into the
+        unlinked inode, which nobody can open and which disappears when the
+        writer closes it. A file renamed or moved away (log rotation) still
+        holds everything: :attr:`moved` says so instead.
+        """
+        if self._gone or self._fd < 0:
+            return self._gone
+        missing = False
+        try:
+            now = os.stat(self.path)
+        except FileNotFoundError:
+            missing = True
+        except OSError:
+            return ""  # cannot tell (permissions on the way): not proof of loss
+        else:
+            if (now.st_dev, now.st_ino) == self._identity:
+                self._moved = ""  # put back
+                return ""
+        try:
+            links = os.fstat(self._fd).st_nlink
+        except OSError:
+            return ""
+        at = time.strftime("%H:%M:%SZ", time.gmtime())
+        if links > 0:
+            if not self._moved:
+                self._moved = (
+                    f"archive file no longer at {self.path} since {at} (renamed or "
+                    "moved): the writer goes on writing into it under its new name"
+                )
+            return ""
+        what = "removed" if missing else "replaced by another file"
+        self._gone = (
+            f"archive file {self.path} {what} under the running writer at {at}: "
+            "everything written to it went with it, and what follows goes nowhere"
+        )
+        return self._gone
+
+    @property
+    def file_gone(self) -> bool:
+        """Whether :meth:`check_file` found the file removed or replaced."""
+        return bool(self._gone)
+
+    @property
+    def moved(self) -> str:
+        """Why the file is not at its path though its data is safe ("" if it is)."""
+        return self._moved
+
     def loss(self) -> ArchiveLoss:
         """Everything this writer did not keep so far, and the last reason why."""
         with self._drop_lock:
@@ -376,6 +449,13 @@ class ArchiveWriter:
             samples = self._dropped_samples + self._lost_samples
             nbytes = self._dropped_bytes + self._lost_bytes
         reasons = []
+        if self._gone:
+            # What was written is in no file anyone can open any more.
+            reasons.append(self._gone)
+            kinds[FrameItem.label] += self._written_frames
+            items += self._written_items
+            samples += self._written_samples
+            nbytes += self._written_bytes
         if self._dropped:
             reasons.append(
                 f"{self._dropped} dropped with the archive queue full "
@@ -822,7 +902,8 @@ class ArchiveWriter:
             )
         samples, frames = self._rows.write(conn, items, notes)
         self._notes.clear()
-        self._queue.release(sum(i.nbytes for i in items))
+        nbytes = sum(i.nbytes for i in items)
+        self._queue.release(nbytes)
         if drops is not None:
             with self._drop_lock:
                 self._reported = drops[3]
@@ -830,6 +911,8 @@ class ArchiveWriter:
                     self._drop_since = None
         self._written_samples += samples
         self._written_frames += frames
+        self._written_items += len(items)
+        self._written_bytes += nbytes
 
     def _abandon(self, conn: sqlite3.Connection, pending: list[DataItem]) -> None:
         abandoned = [*pending, *_drain(self._queue)]

@@ -53,6 +53,8 @@ class Alarm:
     shelved_by: str = ""
     shelved_at: float | None = None
     shelve_reason: str = ""
+    # The worst level the operator saw when shelving: a worse one unshelves.
+    shelved_level: Severity = Severity.NOMINAL
 
     @property
     def active(self) -> bool:
@@ -64,7 +66,12 @@ class Alarm:
     def unshelved(self) -> Alarm:
         """Return this alarm back in the list (who shelved it and why forgotten)."""
         return replace(
-            self, shelved_until=None, shelved_by="", shelved_at=None, shelve_reason=""
+            self,
+            shelved_until=None,
+            shelved_by="",
+            shelved_at=None,
+            shelve_reason="",
+            shelved_level=Severity.NOMINAL,
         )
 
     @property
@@ -116,8 +123,16 @@ class AlarmBook:
         # (time, key) of each new occurrence, for the alarm-load figures.
         self._raises: deque[tuple[float, str]] = deque(maxlen=_RAISES_KEPT)
 
-    def raise_transition(self, tr: LimitTransition) -> None:
-        """Apply a limit (or link/stale) transition."""
+    def raise_transition(self, tr: LimitTransition) -> Alarm | None:
+        """Apply a limit (or link/stale) transition.
+
+        A shelved alarm that escalates above the level it was shelved at is
+        unshelved (ISA-18.2 shelves a level, not a source: a WATCH expected
+        during maintenance must not hide a CRITICAL), so it sounds and needs a
+        fresh acknowledgement. Return that alarm, as it was while shelved,
+        so the caller can log why it came back; else None.
+        """
+        escalated: Alarm | None = None
         with self._lock:
             alarm = self._alarms.get(tr.key)
             if tr.severity > Severity.NOMINAL:
@@ -150,6 +165,19 @@ class AlarmBook:
                         # A worse level or a new occurrence needs a fresh ack.
                         acked=alarm.acked and not worse,
                     )
+                    if (
+                        alarm.shelved_until is not None
+                        and tr.severity > alarm.shelved_level
+                    ):
+                        escalated = alarm
+                        alarm = alarm.unshelved()
+                        self._record(
+                            tr.time,
+                            "unshelve",
+                            tr.key,
+                            f"escalated to {tr.severity.name} while shelved at "
+                            f"{escalated.shelved_level.name}",
+                        )
                 self._alarms[tr.key] = alarm
             elif alarm is not None:
                 alarm = replace(
@@ -162,6 +190,7 @@ class AlarmBook:
                 else:
                     self._alarms[tr.key] = alarm
             self.version += 1
+        return escalated
 
     def acknowledge(self, keys: list[str], now: float, comment: str = "") -> int:
         """Acknowledge alarms; return how many changed."""
@@ -200,6 +229,7 @@ class AlarmBook:
                     shelved_by=self.operator,
                     shelved_at=now,
                     shelve_reason=comment.strip(),
+                    shelved_level=alarm.peak,
                 )
                 self._record(now, "shelve", key, f"{minutes:g} min. {comment}".strip())
             self.version += 1

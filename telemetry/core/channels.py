@@ -8,6 +8,7 @@ counter so a reader can skip channels that did not change.
 from __future__ import annotations
 
 import math
+import statistics
 import threading
 from collections import deque
 from dataclasses import dataclass, field, replace
@@ -18,10 +19,25 @@ import numpy as np
 from telemetry.core.source_clock import SourceClock
 
 DEFAULT_CAPACITY = 100_000
-#: Longest message cadence a source's link watchdog may learn (seconds). One
-#: message whose rows spanned years used to teach a years-long cadence, and
-#: the link was then never flagged stale; 60 s covers any batching publisher.
+#: Longest message cadence a source's link watchdog learns from one
+#: observation (seconds). One message whose rows spanned years used to teach a
+#: years-long cadence, and the link was then never flagged stale; 60 s covers
+#: any batching publisher.
 MAX_LEARNED_INTERVAL_S = 60.0
+#: Longest cadence learned from arrival gaps seen twice in a row (seconds): a
+#: publisher that sends one message every 5 or 10 minutes (a relay of a
+#: 5-minute product, a housekeeping digest) is judged by its own cadence
+#: after its second long gap, instead of going stale after every message.
+#: One long silence alone stays an outage.
+MAX_CONFIRMED_INTERVAL_S = 1800.0
+#: Arrivals closer than this belong to one burst (a gateway flushing its
+#: buffer as many messages at once): the gap between bursts is the cadence,
+#: not the microseconds inside one. No gap this short matters to the
+#: watchdog anyway: the shortest stale time a family declares is 5 s.
+BURST_GAP_S = 1.0
+# Row spacings of a source's first burst kept to guess its cadence before
+# any gap (a median of this many costs microseconds per message).
+_FIRST_BURST_STEPS = 64
 #: Skipped sequence numbers a source remembers, so that a message arriving
 #: out of order (after a later one) is told from a publisher restart.
 MAX_RECENT_MISSED = 256
@@ -309,6 +325,19 @@ class SourceStats:
     # Smoothed time between messages: a publisher that batches 10 s of rows
     # per message is not "stale" 5 s after each one. See ``learn_interval``.
     interval_s: float = float("nan")
+    #: Arrival of the first message of the current burst (``BURST_GAP_S``).
+    burst_start: float = float("nan")
+    #: The last gap too long to be the cadence (an outage, unless the next
+    #: gap is alike: then it is the cadence). NaN when none is pending.
+    long_gap_s: float = float("nan")
+    #: ``interval_s`` came from two alike long gaps (may exceed the ceiling).
+    long_cadence: bool = False
+    # Row spacings seen in the first burst (bounded), for its cadence; None
+    # once it is over. With its rows counted and its newest sample time.
+    _first_burst: list[float] | None = None
+    _burst_rows: int = 0
+    _burst_newest: float = float("nan")
+    _first_rows_interval: float = float("nan")
     last_sample_time: float = float("nan")
     link: str = "down"
     #: False for a source the dictionary does not declare: it raises no link
@@ -370,6 +399,7 @@ class SourceStats:
         received: float,
         times: np.ndarray,
         ceiling: float = MAX_LEARNED_INTERVAL_S,
+        confirmed_ceiling: float = MAX_CONFIRMED_INTERVAL_S,
     ) -> None:
         """Learn the message cadence from a message received at ``received``.
 
@@ -377,23 +407,88 @@ class SourceStats:
         second message the first one's rows tell the cadence of a publisher
         that batches (10 rows at 1 Hz arrive every ~10 s): their typical
         spacing times their count, so one stray row cannot stretch it. After
-        that, gaps between arrivals are smoothed in, outages excepted. Never
-        more than ``ceiling`` seconds.
+        that, gaps between bursts are smoothed in: messages closer than
+        ``BURST_GAP_S`` are one burst (ten one-row messages flushed in a
+        millisecond every 10 s teach 10 s, as one ten-row message does), and
+        a silence longer than the burst before it is a cadence only then (a
+        fast stream's one hiccup is not). A gap over 4 times the cadence is
+        an outage, unless the next one is alike (or the first message's rows
+        spanned alike): then it is the cadence, up to ``confirmed_ceiling``.
+        One observation never teaches more than ``ceiling`` seconds.
         """
         if self.last_received == self.last_received:  # not NaN: a previous one
             gap_s = received - self.last_received
+            if gap_s < BURST_GAP_S:
+                if self._first_burst is None:
+                    return  # the same burst
+                if received - self.burst_start < BURST_GAP_S:
+                    # The first burst's rows together are the first message.
+                    self._add_burst_rows(times, ceiling)
+                else:
+                    # A steady fast stream, not a flush: only the first
+                    # message's own rows say anything about a cadence.
+                    self._first_burst = None
+                    self.interval_s = self._first_rows_interval
+                return
+            self._first_burst = None
+            burst_s = self.last_received - self.burst_start
+            self.burst_start = received
+            if not burst_s < gap_s:
+                return  # a long stream's pause, not its rhythm
             if self.interval_s != self.interval_s:
-                if gap_s > 0:
-                    self.interval_s = min(gap_s, ceiling)
-            elif 0 < gap_s <= 4 * self.interval_s:  # an outage is not a cadence
-                self.interval_s = min(0.8 * self.interval_s + 0.2 * gap_s, ceiling)
-        elif times.shape[0] > 1:
-            # Rows may be out of order inside a message.
-            steps = np.diff(np.sort(times))
-            steps = steps[steps > 0]
-            if steps.shape[0]:
-                spacing = float(np.median(steps))
-                self.interval_s = min(spacing * times.shape[0], ceiling)
+                self.interval_s = min(gap_s, ceiling)
+                self.long_gap_s = gap_s if gap_s > ceiling else math.nan
+            elif gap_s <= 4 * self.interval_s:
+                cap = confirmed_ceiling if self.long_cadence else ceiling
+                self.interval_s = min(0.8 * self.interval_s + 0.2 * gap_s, cap)
+                self.long_gap_s = math.nan
+            elif 0.5 <= gap_s / self.long_gap_s <= 2.0:  # NaN compares False
+                # The same long silence twice in a row: the publisher's rhythm.
+                confirmed = max(ceiling, confirmed_ceiling)
+                self.interval_s = min(max(gap_s, self.long_gap_s), confirmed)
+                self.long_gap_s = math.nan
+                self.long_cadence = True
+            else:
+                self.long_gap_s = gap_s  # an outage, unless it comes again
+            return
+        self.burst_start = received
+        self._first_burst = []
+        self._burst_rows = 0
+        self._burst_newest = math.nan
+        self._add_burst_rows(times, ceiling)
+        self._first_rows_interval = self.interval_s
+
+    def _add_burst_rows(self, times: np.ndarray, ceiling: float) -> None:
+        """Count a first-burst message's rows and spacings; guess the cadence."""
+        steps = self._first_burst
+        if steps is None or not times.shape[0]:
+            return
+        ordered = np.sort(times)  # rows may be out of order inside a message
+        room = _FIRST_BURST_STEPS - len(steps)
+        if room > 0 and ordered[0] > self._burst_newest:  # NaN compares False
+            steps.append(float(ordered[0]) - self._burst_newest)
+            room -= 1
+        if room > 0 and ordered.shape[0] > 1:
+            inner = np.diff(ordered[: room + 1])
+            steps.extend(inner[inner > 0].tolist())
+        self._burst_rows += int(times.shape[0])
+        newest = float(ordered[-1])
+        if not self._burst_newest >= newest:
+            self._burst_newest = newest
+        if steps:
+            self._learn_from_rows(statistics.median(steps), self._burst_rows, ceiling)
+
+    def _learn_from_rows(self, spacing: float, rows: int, ceiling: float) -> None:
+        """Take the first message's (or burst's) rows as one batch's cadence.
+
+        Their typical (median) spacing times their count: one stray row
+        cannot stretch it.
+        """
+        rows_s = spacing * rows
+        self.interval_s = min(rows_s, ceiling)
+        # Longer than one observation may teach: confirmed if the first gap
+        # is alike (10 min of rows every 10 min).
+        self.long_gap_s = rows_s if rows_s > ceiling else math.nan
 
     def update_rate(self, now: float) -> None:
         """Recompute the message rate over windows of at least one second."""

@@ -13,6 +13,7 @@ import numpy as np
 
 from telemetry.core.alarms import AlarmBook
 from telemetry.core.channels import MAX_LEARNED_INTERVAL_S, ChannelStore, SourceStats
+from telemetry.core.console_clock import CONSOLE_CLOCK_ALARM, ConsoleClockWatch
 from telemetry.core.decoding import ChannelBatch, DecodedFrame, Decoder
 from telemetry.core.derived import DewPointDeriver
 from telemetry.core.limits import LimitEvaluator, LimitTransition
@@ -221,6 +222,9 @@ class Pipeline:
         self._pending_channels: dict[str, tuple[list[str], int]] = {}
         self._pending_sources: list[str] = []
         self._budget_cache: tuple[set[str], int, int, int] | None = None
+        # Declared sources refused as "time ahead": their common cause may be
+        # this console's clock (live sessions only: max_time_ahead_s).
+        self._console_clock = ConsoleClockWatch()
         self._source_stale_s = {
             sid: self._stale_time(spec.family)
             for sid, spec in dictionary.sources.items()
@@ -441,7 +445,7 @@ class Pipeline:
             else "current samples again",
             int(severity),
         )
-        self.alarms.raise_transition(
+        self._raise_alarm(
             LimitTransition(
                 f"{HISTORY_ALARM_PREFIX}{source}",
                 now,
@@ -590,6 +594,17 @@ class Pipeline:
             clock.observe(received, newest)
         limit = clock.limit(received, bound)
         if newest > limit:
+            # Only a real-time source's refusals say anything of this
+            # console's clock (an accelerated one joined late is refused
+            # while its rate is learned, whatever the console's clock says).
+            if (
+                frame.source in self.dictionary.sources
+                and clock.learned
+                and not clock.accelerated
+            ):
+                self._console_clock.note_ahead(
+                    frame.source, received, newest - received
+                )
             raise WireError(
                 TIME_AHEAD,
                 f"t[{i}] = {newest:.3f} is {newest - received:,.0f} s ahead of the "
@@ -948,7 +963,7 @@ class Pipeline:
         return self._evaluators[key]
 
     def _apply_transition(self, tr: LimitTransition) -> None:
-        self.alarms.raise_transition(tr)
+        self._raise_alarm(tr)
         if self.archive is not None:
             self.archive.put_transition(
                 tr.time,
@@ -959,6 +974,23 @@ class Pipeline:
                 tr.threshold,
                 tr.kind,
             )
+
+    def _raise_alarm(self, tr: LimitTransition) -> None:
+        """Hand a transition to the alarm book; log a shelved alarm escalating."""
+        shelved = self.alarms.raise_transition(tr)
+        if shelved is None:
+            return
+        by = f" by {shelved.shelved_by}" if shelved.shelved_by else ""
+        why = f" ({shelved.shelve_reason})" if shelved.shelve_reason else ""
+        self._event(
+            tr.time,
+            tr.key.rpartition(":")[2].partition(".")[0],
+            "unshelved",
+            f"{tr.key} escalated to {tr.severity.name} while shelved{by} at "
+            f"{shelved.shelved_level.name}{why}: back in the list, sounding, "
+            "needs a fresh acknowledgement",
+            int(tr.severity),
+        )
 
     def _change_events(self, batch: ChannelBatch) -> None:
         """Log an event for each change of an ``event_on_change`` channel."""
@@ -999,6 +1031,8 @@ class Pipeline:
     def tick(self, now: float) -> None:
         """Run timers: link watchdog per source, shelving expiry, message rates."""
         self._report_invented(now)
+        if self.max_time_ahead_s is not None:
+            self._check_console_clock(now)
         if self._pending_fold:
             self._flush_folded(now)
         if self._pending_channels:
@@ -1029,6 +1063,32 @@ class Pipeline:
                 self._set_link(source, stats, state, now)
         self.alarms.tick(now)
 
+    def _check_console_clock(self, now: float) -> None:
+        """Raise or clear the console-clock alarm when its verdict changes."""
+        watch = self._console_clock
+        accepted = {
+            source: stats.last_received
+            for source, stats in self.store.sources.items()
+            if stats.declared
+        }
+        verdict = watch.assess(now, accepted)
+        if verdict.suspect == watch.suspect:
+            return
+        watch.suspect = verdict.suspect
+        severity = Severity.CRITICAL if verdict.suspect else Severity.NOMINAL
+        self._event(now, None, CONSOLE_CLOCK_ALARM, verdict.text(), int(severity))
+        self._raise_alarm(
+            LimitTransition(
+                CONSOLE_CLOCK_ALARM,
+                now,
+                Severity.NOMINAL if verdict.suspect else Severity.CRITICAL,
+                severity,
+                verdict.offset_s,
+                None,
+                "clock",
+            )
+        )
+
     def _set_link(
         self, source: str, stats: SourceStats, state: str, now: float, detail: str = ""
     ) -> None:
@@ -1046,7 +1106,7 @@ class Pipeline:
             detail or f"{previous} -> {state}",
             int(severity),
         )
-        self.alarms.raise_transition(
+        self._raise_alarm(
             LimitTransition(
                 f"link:{source}",
                 now,

@@ -100,6 +100,9 @@ class ArchiveWatch:
         )
         if a.dropped > self._dropped:
             self._dropped, self._last_drop = a.dropped, now
+        gone = a.check_file()
+        if gone:
+            return _CRITICAL, "archive file gone", gone
         if not a.alive:
             error = a.last_error or "no error recorded"
             return _CRITICAL, "archive stopped", f"archive writer stopped: {error}"
@@ -118,6 +121,8 @@ class ArchiveWatch:
             return Severity.WARNING, "archive backlog", f"archive is behind: {held}"
         if fill >= _BACKLOG_WATCH:
             return Severity.WATCH, "archive backlog", f"archive is behind: {held}"
+        if a.moved:
+            return Severity.WARNING, "archive file moved", a.moved
         return Severity.NOMINAL, "archive ok", f"archive writing normally; {held}"
 
     def check(self, now: float) -> None:

@@ -42,6 +42,8 @@ class RecordingArchive:
     errors: int = 0
     last_error: str = ""
     disk_full: bool = False
+    file_gone: bool = False
+    moved: str = ""
 
     def _add(self, name: str, *args: Any) -> None:
         self.calls.setdefault(name, []).append(args)

@@ -341,6 +341,45 @@ def test_a_recorder_that_lost_data_to_a_full_disk_says_so(
     assert "samples" in last and "MiB" in last
 
 
+@pytest.mark.parametrize("who", ["record", "gui"])
+def test_an_archive_removed_under_a_running_recorder_is_data_lost(
+    who: str, tmp_path: Path
+) -> None:
+    """rm of the archive while recording: never "recorded ... to" and exit 0 (A1).
+
+    The recorder ends at once (a supervisor can start a new file); the window
+    keeps showing live data until it is closed, then says the loss too.
+    """
+    endpoint = free_tcp_endpoint()
+    sim = subprocess.Popen(
+        kibo("sim", "--bind", endpoint, "--duration", "90"),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    archive = tmp_path / "rm.sqlite"
+    how = ["record", "--duration", "60"] if who == "record" else ["--quit-after", "25"]
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    rec = subprocess.Popen(
+        kibo(*how, "--connect", endpoint, "--archive", str(archive),
+             "--no-dose-ledger"),
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    try:
+        wal = archive.with_name(archive.name + "-wal")
+        wait_for(lambda: wal.exists() and wal.stat().st_size > 0, 60, "frames written")
+        for path in (archive, wal, archive.with_name(archive.name + "-shm")):
+            path.unlink(missing_ok=True)
+        _, stderr = rec.communicate(timeout=60)
+    finally:
+        rec.kill()
+        sim.terminate()
+        sim.wait(10)
+    assert rec.returncode == 3, stderr
+    last = own_lines(stderr)[-1]
+    assert last.startswith("kibo-console: DATA LOST: "), last
+    assert f"archive file {archive} removed under the running writer" in last
+    assert int(last.split("(")[1].split(" frames")[0]) > 0
+
+
 # ------------------------------------------------------- read-only media
 
 

@@ -15,6 +15,7 @@ from console.app import build_console
 from console.config import ConsoleConfig
 from console.main_window import MainWindow
 from console.replay_bar import NoteDialog
+from telemetry.core.severity import Severity
 from widgets.levels import Level
 
 if TYPE_CHECKING:
@@ -198,3 +199,36 @@ def test_training_note_is_about_the_selected_alarm(
     finally:
         con.shutdown()
         QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
+
+
+def test_shelved_watch_escalating_to_warning_returns_sounds_and_is_logged(
+    window: MainWindow, feed: Feed
+) -> None:
+    """H1: shelved at WATCH for maintenance, a WARNING must not stay hidden."""
+    feed.cabin(feed.clock(), 5, ppco2=2.5)  # WATCH
+    dock = window.alarms
+    dock.shelve(["jpm.ppco2"], 60, "known CDRA maintenance, watch expected")
+    now = feed.clock()
+    window.update_alarm_state(now)
+    assert window.header.alarm_lamp.text() == (
+        "1 active alarms, 1 shelved unacknowledged"
+    )
+    assert window.annunciator.sounding is Severity.NOMINAL
+    feed.cabin(feed.clock() + 1, 5, ppco2=2.9)  # WARNING, in the shelving time
+    now = feed.clock()
+    window.update_alarm_state(now)
+    alarm = feed.alarms.get("jpm.ppco2")
+    assert alarm is not None and not alarm.shelved(now) and not alarm.acked
+    assert window.header.alarm_lamp.text() == "1 unacknowledged · WARNING"
+    assert window.annunciator.sounding is Severity.WARNING
+    window.events.refresh(now + 1)
+    logged = [r.cells for r in window.events.rows() if r.cells[2] == "unshelved"]
+    assert logged and logged[0][3].startswith(
+        "jpm.ppco2 escalated to WARNING while shelved by K. Tanaka at WATCH"
+        " (known CDRA maintenance, watch expected)"
+    )
+    assert feed.archive.actions()[-1][2:] == (
+        "unshelve",
+        "jpm.ppco2",
+        "escalated to WARNING while shelved at WATCH",
+    )

@@ -173,6 +173,11 @@ def test_status_bar_shows_links_archive_and_frame_rate(
     feed.archive.disk_full = True
     window.status.update_from(feed.clock())
     assert window.status.archive.text().startswith("ARCHIVE DISK FULL")
+    # Removed under the writer (A1): worse than a full disk, nothing is kept.
+    feed.archive.file_gone = True
+    window.status.update_from(feed.clock())
+    assert window.status.archive.text().startswith("ARCHIVE FILE GONE")
+    assert window.status.archive.level() is Level.CRITICAL
 
 
 def test_roles_switch_and_remember_their_layouts(

@@ -166,3 +166,37 @@ def test_a_cleared_store_clears_the_panel(dock: RobotDock, feed: Feed) -> None:
     feed.robot("ib2-a", T0 + 2, 1, battery_pct=55.0)
     dock.refresh(feed.clock())
     assert dock.readout("ib2-a", "Battery").text() == "55"
+
+
+def test_an_absurd_pose_is_flagged_on_the_map_and_tile_not_dropped(
+    dock: RobotDock, feed: Feed
+) -> None:
+    """G2: 1,000 km away with a null quaternion: never a silent, green robot."""
+    feed.robot("ib2-b", T0, pos_x=5.5, pos_y=-0.6, pos_z=0.4)
+    feed.robot(
+        "ib2-a", T0, pos_x=1e6, pos_y=-3e5, pos_z=0.0,
+        quat_x=0.0, quat_y=0.0, quat_z=0.0, quat_w=0.0,
+    )  # fmt: skip
+    dock.refresh(feed.clock())
+    assert "ib2-a" in dock.map.robot_names()
+    top = dock.map.robot_item("ib2-a", "top").pos()
+    box = dock._box
+    assert box.x0 <= top.x() <= box.x1 and box.y0 <= top.y() <= box.y1
+    assert dock.map.robot_level("ib2-a") is Level.WARNING
+    label = dock.map._robots["ib2-a"].glyphs[0].label.textItem.toPlainText()
+    assert label == "ib2-a · POSE INVALID: outside Kibo"
+    nav = dock.readout("ib2-a", "Navigation")
+    assert nav.text() == "FUSION" and nav.level() is Level.WARNING
+    assert nav.tag() == "WARNING"
+    assert dock.map.robot_level("ib2-b") is Level.NOMINAL  # the other is fine
+    # Inside the module but with no attitude: flagged too.
+    feed.robot("ib2-a", T0 + 1, pos_x=3.0, quat_w=0.0)
+    dock.refresh(feed.clock())
+    assert dock.pose_problem("ib2-a") == "attitude invalid"
+    assert dock.readout("ib2-a", "Navigation").level() is Level.WARNING
+    # A good pose again clears it.
+    feed.robot("ib2-a", T0 + 2, pos_x=3.0)
+    dock.refresh(feed.clock())
+    assert dock.pose_problem("ib2-a") == ""
+    assert dock.map.robot_level("ib2-a") is Level.NOMINAL
+    assert dock.readout("ib2-a", "Navigation").level() is Level.NOMINAL

@@ -62,3 +62,43 @@ def test_checkpoint_and_restore_carry_the_load() -> None:
     assert book.load(T0 + 30).raised == 0
     book.restore(saved)
     assert book.load(T0 + 30) == (3, 600.0, ("s.c",))
+
+
+def _step(book: AlarmBook, t: float, before: Severity, after: Severity) -> None:
+    book.raise_transition(
+        LimitTransition("jpm.ppco2", t, before, after, 5.0, 4.0, "high")
+    )
+
+
+def test_a_shelved_alarm_that_escalates_is_unshelved_and_sounds_again() -> None:
+    """Shelving a WATCH for maintenance must not hide a CRITICAL (H1)."""
+    actions: list[tuple[float, str, str, str, str]] = []
+    book = AlarmBook(on_action=lambda *a: actions.append(a), operator="FC")
+    _step(book, T0, Severity.NOMINAL, Severity.WATCH)
+    book.acknowledge(["jpm.ppco2"], T0 + 1)
+    book.shelve(["jpm.ppco2"], T0 + 2, 60, "known CDRA maintenance")
+    assert book.unacked_severity(T0 + 3) is Severity.NOMINAL
+    # The level that was shelved, reported again: stays shelved.
+    _step(book, T0 + 20, Severity.WATCH, Severity.WATCH)
+    alarm = book.get("jpm.ppco2")
+    assert alarm is not None and alarm.shelved(T0 + 21)
+    was = book.raise_transition(
+        LimitTransition(
+            "jpm.ppco2", T0 + 30, Severity.WATCH, Severity.CRITICAL, 5.0, 4.0, "high"
+        )
+    )
+    assert was is not None and was.shelve_reason == "known CDRA maintenance"
+    alarm = book.get("jpm.ppco2")
+    assert alarm is not None
+    assert not alarm.shelved(T0 + 31) and not alarm.acked
+    assert book.unacked_severity(T0 + 31) is Severity.CRITICAL
+    assert actions[-1] == (
+        T0 + 30,
+        "FC",
+        "unshelve",
+        "jpm.ppco2",
+        "escalated to CRITICAL while shelved at WATCH",
+    )
+    # A fresh acknowledgement is needed, and it silences it.
+    assert book.acknowledge(["jpm.ppco2"], T0 + 40) == 1
+    assert book.unacked_severity(T0 + 41) is Severity.NOMINAL

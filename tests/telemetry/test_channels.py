@@ -253,3 +253,17 @@ def test_store_restore_swaps_contents_and_views_see_the_events_as_new() -> None:
     again = store.events_since(seen)  # a view that had read both
     assert [e.detail for e in again] == ["first"]
     assert again[0].seq > seen
+
+
+def test_ten_minutes_of_rows_every_ten_minutes_is_learned_at_the_first_gap() -> None:
+    """K1: the rows said 600 s (above the 60 s one-look ceiling); the gap agrees."""
+    stats = SourceStats("eclss")
+    first_message(stats, [float(t) for t in range(600)], 1000.0)
+    assert stats.interval_s == MAX_LEARNED_INTERVAL_S
+    stats.learn_interval(1600.0, np.arange(600.0))
+    assert stats.interval_s == 600.0
+    # Years of rows are still no cadence: the first gap does not agree.
+    years = SourceStats("robot")
+    first_message(years, [0.0, 3 * 365 * 86400.0], 1.7e9)
+    years.learn_interval(1.7e9 + 600.0, np.array([1.0]))
+    assert years.interval_s == MAX_LEARNED_INTERVAL_S

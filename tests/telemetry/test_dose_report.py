@@ -311,3 +311,39 @@ def test_a_limit_never_reached_is_null_in_json(recording: Recording) -> None:
     text = render_json(report)
     assert json.loads(text)["crew"]["c1"]["days_to_career_limit"] is None
     assert "Infinity" not in text
+
+
+def test_a_one_minute_recording_reports_one_minute_not_the_hour(
+    tmp_path: Path,
+) -> None:
+    """P1: the dose bin written at the top of the hour is no telemetry.
+
+    A minute recorded from 13:27:40 must read 13:27:40 to 13:28:40 in info,
+    handover and dose report, and the dose report's mean rate is the
+    minute's dose over one minute (not over 28 minutes).
+    """
+    from telemetry.reports.handover import read_handover
+    from telemetry.sim.recording import record_simulated_session
+
+    dictionary = TelemetryDictionary.load()
+    start = 1_796_650_060.0  # 2026-12-07T13:27:40Z
+    path = tmp_path / "minute.sqlite"
+    record_simulated_session(
+        path, dictionary, 60, start_time=start, derivers=build_derivers(dictionary)
+    )
+    with ArchiveReader(path) as reader:
+        info = reader.info()
+        # The bookkeeping is there, at the hour: what used to stretch it.
+        assert reader.channel("c1.dose_bin").t_first == start - 1660.0
+    assert start <= info["start"] < start + 2
+    assert start + 55 < info["end"] <= start + 61
+    handover = read_handover(path)
+    assert handover.start == info["start"]
+    report = report_json(path)
+    assert report["period"]["start_t"] == info["start"]
+    days = report["period"]["days"]
+    assert days * SECONDS_PER_DAY < 61
+    c2 = report["crew"]["c2"]
+    assert c2["mean_rate_msv_d"] == pytest.approx(
+        c2["dose_equivalent_msv"] / days, rel=1e-6
+    )

@@ -337,3 +337,65 @@ def test_an_archive_slower_than_the_feed_shows_a_bounded_backlog(
     assert frames + archive.dropped_samples // 2 == accepted
     assert sum(e.count or 0 for e in overflow) == archive.dropped
     assert "frames: " in overflow[0].detail
+
+
+@pytest.mark.parametrize("how", ["removed", "replaced"])
+def test_an_archive_removed_or_replaced_under_the_writer_is_a_critical_loss(
+    how: str,
+    stream: StreamPublisher,
+    tiny_dictionary: TelemetryDictionary,
+    tmp_path: Path,
+) -> None:
+    """A clean-up script or a restore over the file: never "archive ok" (A1)."""
+    path = tmp_path / "gone.sqlite"
+    session = LiveSession(tiny_dictionary, SessionConfig([stream.endpoint], path))
+    archive = session.archive
+    assert archive is not None
+    session.start()
+    try:
+        wait_for(lambda: archive.written_frames >= 20, 20, "frames archived")
+        assert not archive.loss()
+        if how == "removed":
+            for suffix in ("", "-wal", "-shm"):
+                (tmp_path / f"gone.sqlite{suffix}").unlink(missing_ok=True)
+        else:  # a copy put over it: a file at the path, but not this writer's
+            copy = tmp_path / "copy.sqlite"
+            copy.write_bytes(path.read_bytes())
+            os.replace(copy, path)
+        wait_for(lambda: archive_alarm(session) == Severity.CRITICAL, 10, "alarm")
+    finally:
+        stream.stop()
+        session.stop()
+    events = [e for e in session.store.events_since(0) if e.kind == "archive file gone"]
+    word = "removed" if how == "removed" else "replaced by another file"
+    assert events and word in events[0].detail
+    loss = archive.loss()
+    assert loss and loss.frames >= 20  # what was written went with the file
+    assert loss.summary().startswith("DATA LOST: ")
+    assert word in loss.reason
+
+
+def test_an_archive_renamed_under_the_writer_is_a_warning_not_a_loss(
+    stream: StreamPublisher, tiny_dictionary: TelemetryDictionary, tmp_path: Path
+) -> None:
+    """Log rotation by rename: the data goes on into the renamed file (A1)."""
+    path = tmp_path / "live.sqlite"
+    session = LiveSession(tiny_dictionary, SessionConfig([stream.endpoint], path))
+    archive = session.archive
+    assert archive is not None
+    session.start()
+    try:
+        wait_for(lambda: archive.written_frames >= 20, 20, "frames archived")
+        rotated = tmp_path / "live.1.sqlite"
+        for suffix in ("", "-wal", "-shm"):
+            os.rename(f"{path}{suffix}", f"{rotated}{suffix}")
+        wait_for(lambda: archive_alarm(session) == Severity.WARNING, 10, "alarm")
+        written = archive.written_frames
+        wait_for(lambda: archive.written_frames > written + 20, 20, "more frames")
+    finally:
+        stream.stop()
+        session.stop()
+    assert not archive.loss() and not archive.file_gone
+    assert archive.moved.startswith(f"archive file no longer at {path} since ")
+    with ArchiveReader(rotated) as reader:
+        assert reader.info()["frames"] == archive.written_frames

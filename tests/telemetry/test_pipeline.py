@@ -275,3 +275,71 @@ def test_the_cap_is_a_pipeline_setting(tiny_dictionary: TelemetryDictionary) -> 
     assert pipeline.store.sources["ib2-a"].interval_s == 20.0
     with pytest.raises(ValueError, match="max_interval_s"):
         Pipeline(tiny_dictionary, ChannelStore(100), max_interval_s=0.0)
+
+
+def link_events(pipeline: Pipeline) -> list[str]:
+    return [e.kind for e in pipeline.store.events_since(0) if e.kind.startswith("link")]
+
+
+@pytest.mark.parametrize("delivery", ["batch", "burst"])
+def test_a_burst_flushed_publisher_is_judged_like_a_batching_one(
+    tiny_dictionary: TelemetryDictionary, delivery: str
+) -> None:
+    """K1: 1 Hz rows every 10 s, as one 10-row message or ten 1-row ones in 1 ms.
+
+    Same data, same link state: up throughout, one "link up", no alarm.
+    """
+    pipeline = Pipeline(tiny_dictionary, ChannelStore(capacity=1000))
+    t0, seq, tick = 1000.0, 0, 1000.0
+    for burst in range(60):  # 10 minutes
+        start = t0 + 10 * burst
+        arrival = start + 10.0
+        while tick < arrival:  # the watchdog every 0.25 s
+            pipeline.tick(tick)
+            tick += 0.25
+        rows = [start + r for r in range(10)]
+        if delivery == "batch":
+            seq += 1
+            parts = encode_frame("robot", "ib2-a", seq, rows, {"pos_x": [1.0] * 10})
+            pipeline.ingest(parts, arrival)
+        else:
+            for r, t in enumerate(rows):
+                seq += 1
+                parts = encode_frame("robot", "ib2-a", seq, [t], {"pos_x": [1.0]})
+                pipeline.ingest(parts, arrival + r * 1e-4)
+    assert link_events(pipeline) == ["link up"]
+    assert pipeline.alarms.get("link:ib2-a") is None
+    assert pipeline.store.sources["ib2-a"].interval_s == pytest.approx(10.0, abs=0.01)
+
+
+def test_a_slow_publisher_is_learned_after_two_alike_gaps_and_stops_alarming(
+    tiny_dictionary: TelemetryDictionary,
+) -> None:
+    """K1: one message every 10 minutes raised "link stale" after every one."""
+    pipeline = Pipeline(tiny_dictionary, ChannelStore(capacity=1000))
+    t = 1000.0
+    for k in range(12):  # two hours
+        arrival = t + 600.0 * k
+        pipeline.ingest(robot(k + 1, arrival - 1, pos_x=[1.0]), arrival)
+        if k == 2:
+            learned = len(link_events(pipeline))
+        for s in range(1, 600, 5):
+            pipeline.tick(arrival + s)
+    stats = pipeline.store.sources["ib2-a"]
+    assert stats.interval_s == 600.0
+    assert len(link_events(pipeline)) == learned  # nothing after the third
+    assert stats.link == "up"
+    # A real silence is still seen: stale after 2.5 cadences.
+    pipeline.tick(t + 600.0 * 11 + 1501.0)
+    assert stats.link == "stale"
+
+
+def test_a_fast_streams_single_pause_is_no_cadence(
+    tiny_dictionary: TelemetryDictionary,
+) -> None:
+    pipeline = Pipeline(tiny_dictionary, ChannelStore(capacity=1000))
+    for k in range(600):  # 10 Hz for a minute, then 3 s of nothing
+        t = 1000.0 + 0.1 * k + (3.0 if k >= 300 else 0.0)
+        pipeline.ingest(robot(k + 1, t, pos_x=[1.0]), t)
+    stats = pipeline.store.sources["ib2-a"]
+    assert stats.interval_s != stats.interval_s  # NaN: the family's stale time

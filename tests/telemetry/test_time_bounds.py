@@ -14,6 +14,7 @@ import pytest
 
 from telemetry.archive.reader import ArchiveReader
 from telemetry.core.channels import ChannelStore
+from telemetry.core.console_clock import CONSOLE_CLOCK_ALARM
 from telemetry.core.dictionary import TelemetryDictionary
 from telemetry.core.pipeline import (
     MAX_TIME_AHEAD_S,
@@ -21,6 +22,7 @@ from telemetry.core.pipeline import (
     TIME_BEFORE_2000,
     Pipeline,
 )
+from telemetry.core.severity import Severity
 from telemetry.core.wire import encode_frame
 from telemetry.live.session import LiveSession, SessionConfig, build_derivers
 from telemetry.sim.simulator import Simulator
@@ -235,3 +237,87 @@ def test_a_live_session_refuses_a_clock_that_was_never_set(
     )
     buf = session.store.buffer("ib2-a.battery_pct")
     assert buf is not None and buf.latest() == (NOW, 50.0)
+
+
+def console_clock_events(session: LiveSession) -> list[str]:
+    return [
+        e.detail for e in session.store.events_since(0) if e.kind == "console clock"
+    ]
+
+
+def test_a_console_clock_ten_minutes_slow_is_named_once_not_blamed_on_publishers() -> (
+    None
+):
+    """C2: every publisher "ahead" by the same 600 s is the console's clock."""
+    dictionary = TelemetryDictionary.load()
+    sim = Simulator(dictionary, seed=3, start_time=NOW, batch_s=1)
+    clock = Clock(NOW)
+    session = live(dictionary, clock)
+    step = 0.0
+    for frame in sim.frames_until(NOW + 400):
+        t = float(frame.times[-1])
+        if t > NOW + 120:
+            step = -600.0  # the console's clock steps back (NTP, VM resume)
+        if t > NOW + 300:
+            step = 0.0  # and is put right
+        clock.now = t + 0.1 + step
+        receive(session, frame.encode())
+        session.pipeline.tick(clock.now)
+        if NOW + 100 < t < NOW + 101:
+            assert session.alarms.get(CONSOLE_CLOCK_ALARM) is None
+        if NOW + 299 < t < NOW + 300:
+            alarm = session.alarms.get(CONSOLE_CLOCK_ALARM)
+            assert alarm is not None and alarm.severity == Severity.CRITICAL
+    (raised, cleared) = console_clock_events(session)
+    assert "the console's clock is probably 600 s slow" in raised
+    assert "sources are refused as 600 s ahead of this console's clock" in raised
+    assert cleared == "sources' sample times agree with this console's clock again"
+    alarm = session.alarms.get(CONSOLE_CLOCK_ALARM)
+    assert alarm is not None and alarm.severity == Severity.NOMINAL  # latched
+    session.stop()
+
+
+def test_one_publisher_with_a_clock_ahead_is_not_the_consoles_clock() -> None:
+    dictionary = TelemetryDictionary.load()
+    sim = Simulator(dictionary, seed=3, start_time=NOW, batch_s=1)
+    clock = Clock(NOW)
+    session = live(dictionary, clock)
+    for frame in sim.frames_until(NOW + 200):
+        t = float(frame.times[-1])
+        clock.now = t + 0.1
+        parts = frame.encode()
+        if frame.source == "jpm" and t > NOW + 60:
+            times = [float(x) + 600.0 for x in frame.times]
+            columns = {k: list(map(float, v)) for k, v in frame.columns.items()}
+            parts = encode_frame("eclss", "jpm", frame.seq, times, columns)
+        receive(session, parts)
+        session.pipeline.tick(clock.now)
+    assert session.store.rejected_by_reason[TIME_AHEAD] > 100
+    assert console_clock_events(session) == []
+    assert session.alarms.get(CONSOLE_CLOCK_ALARM) is None
+    session.stop()
+
+
+def test_joining_an_accelerated_simulator_late_does_not_blame_the_consoles_clock() -> (
+    None
+):
+    """Its first seconds are refused while its rate is learned: no clock alarm."""
+    dictionary = TelemetryDictionary.load()
+    speed = 60.0
+    started = NOW - 3600.0
+    sim = Simulator(dictionary, seed=3, rate_scale=speed, start_time=started)
+    clock = Clock(NOW)
+    session = live(dictionary, clock)
+    join = started + 3600.0 * speed  # 59 h ahead of the console when it joins
+    first: float | None = None
+    for frame in sim.frames_until(join + 120.0 * speed):
+        newest = float(frame.times.max())
+        if newest < join:
+            continue
+        first = newest if first is None else first
+        clock.now = NOW + (newest - first) / speed
+        receive(session, frame.encode())
+        session.pipeline.tick(clock.now)
+    assert session.store.rejected_by_reason[TIME_AHEAD] > 0  # while learning
+    assert console_clock_events(session) == []
+    session.stop()
