@@ -963,7 +963,33 @@ class Pipeline:
         return self._evaluators[key]
 
     def _apply_transition(self, tr: LimitTransition) -> None:
+        before = self.alarms.get(tr.key) if tr.severity == Severity.NOMINAL else None
         self._raise_alarm(tr)
+        if (
+            before is not None
+            and not before.acked
+            and Severity.WARNING <= before.peak < Severity.CRITICAL
+            and self.alarms.get(tr.key) is None
+        ):
+            # A returned WARNING leaves the list at once (only CRITICAL
+            # latches): one raised and cleared inside a batched message, or
+            # between two refreshes, was never on screen. Say it in the log.
+            spec = self.dictionary.channel_for_key(tr.key)
+            trip = (
+                f"{spec.format_value(before.value)} {spec.unit}".rstrip()
+                if spec is not None
+                else f"{before.value:.6g}"
+            )
+            self._event(
+                tr.time,
+                tr.key.partition(".")[0],
+                "returned unacknowledged",
+                f"{tr.key} was {before.peak.name} from "
+                f"{gmt_text(before.first_time)} to {gmt_text(tr.time)} "
+                f"(trip value {trip}); it returned before anyone "
+                "acknowledged it",
+                int(before.peak),
+            )
         if self.archive is not None:
             self.archive.put_transition(
                 tr.time,

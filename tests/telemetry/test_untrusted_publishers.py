@@ -92,12 +92,8 @@ class Feed:
         store = self.session.store
 
         def done() -> bool:
-            # Processed, not only received: accepted or rejected.
-            try:
-                accepted = sum(s.messages for s in list(store.sources.values()))
-            except RuntimeError:  # the pipeline added a source meanwhile
-                return False
-            return accepted + store.rejected_total >= self.sent
+            # Processed to the end (accepted or rejected), not only received.
+            return self.session.subscriber.received >= self.sent
 
         wait_for(done, 20.0, f"{self.sent} messages to arrive", every=0.01)
         assert store is self.session.store
@@ -561,6 +557,18 @@ def test_bad_values_are_refused_with_their_reason(feed: Feed, tmp_path: Path) ->
 
 def co2(seq: int, times: list[float], value: float) -> list[bytes]:
     return encode_frame("eclss", "jpm", seq, times, {"ppco2": [value] * len(times)})
+
+
+def test_an_excursion_inside_one_batch_is_never_unseen(feed: Feed) -> None:
+    """Raised and cleared within one 15-row message: the log says so."""
+    values = [2.0] * 5 + [3.0] * 7 + [2.0] * 3  # WARNING 2.7, persistence 5
+    times = [NOW + i for i in range(15)]
+    feed.send(encode_frame("eclss", "jpm", 0, times, {"ppco2": values}))
+    feed.settle()
+    assert feed.session.alarms.get("jpm.ppco2") is None  # no longer active
+    [said] = kinds(feed.session, "returned unacknowledged")
+    assert said.startswith("jpm.ppco2 was WARNING from ")
+    assert "(trip value 3.00 mmHg); it returned before anyone acknowledged" in said
 
 
 def test_a_24_hour_limit_is_judged_on_the_24_hour_mean(
