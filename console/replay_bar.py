@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
     QDialog,
-    QDialogButtonBox,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -35,7 +34,7 @@ from PySide6.QtWidgets import (
 from console.docks.panel import utc_text
 from telemetry.core.severity import Severity
 from telemetry.replay.session_reader import SESSION_TIME_FORMATS, parse_session_time
-from widgets.bookmark_dialog import BookmarkDialog
+from widgets.bookmark_dialog import BookmarkDialog, note_buttons
 from widgets.fit_label import FitLabel
 from widgets.levels import Level, palette
 from widgets.plain_text import plain, tip
@@ -161,15 +160,7 @@ class NoteDialog(QDialog):
         self.text = QLineEdit(self)
         self.text.setPlaceholderText("e.g. called for CDRA troubleshooting")
         self.text.setMinimumWidth(380)
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel,
-            self,
-        )
-        self.ok = buttons.button(QDialogButtonBox.StandardButton.Ok)
-        self.ok.setEnabled(False)
-        self.text.textChanged.connect(lambda s: self.ok.setEnabled(bool(s.strip())))
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
+        buttons, self.ok = note_buttons(self, self.text)
         form = QFormLayout(self)
         form.addRow(plain(QLabel(f"Note at {when}, written to the training log", self)))
         form.addRow("About", self.about)

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QLabel,
     QLineEdit,
+    QPushButton,
     QWidget,
 )
 
@@ -24,6 +25,22 @@ from widgets.plain_text import plain
 # One line each (the dialog does not grow when the box is ticked).
 EVERYONE_HINT = "Stored beside the session: everyone replaying it sees it."
 TRAINERS_HINT = "Stored beside the session: never shown in a training run."
+
+
+def note_buttons(
+    dialog: QDialog, text: QLineEdit
+) -> tuple[QDialogButtonBox, QPushButton]:
+    """Return OK/Cancel for a note dialog; OK is enabled once ``text`` has words."""
+    buttons = QDialogButtonBox(
+        QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel,
+        dialog,
+    )
+    ok = buttons.button(QDialogButtonBox.StandardButton.Ok)
+    ok.setEnabled(False)
+    text.textChanged.connect(lambda s: ok.setEnabled(bool(s.strip())))
+    buttons.accepted.connect(dialog.accept)
+    buttons.rejected.connect(dialog.reject)
+    return buttons, ok
 
 
 class BookmarkDialog(QDialog):
@@ -48,15 +65,7 @@ class BookmarkDialog(QDialog):
         self.text.setMinimumWidth(380)
         self.trainers_only: QCheckBox | None = None
         self.hint = plain(QLabel(EVERYONE_HINT, self))
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel,
-            self,
-        )
-        self.ok = buttons.button(QDialogButtonBox.StandardButton.Ok)
-        self.ok.setEnabled(False)
-        self.text.textChanged.connect(lambda s: self.ok.setEnabled(bool(s.strip())))
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
+        buttons, self.ok = note_buttons(self, self.text)
         form = QFormLayout(self)
         form.addRow(plain(QLabel(f"Bookmark at {when}", self)))
         form.addRow("Note", self.text)

@@ -16,7 +16,7 @@ import math
 import os
 import sqlite3
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from telemetry.core.side_file import open_side_file
 from telemetry.radiation.dose_record import (
@@ -409,8 +409,14 @@ class DoseLedger:
                 reach = b
         return total
 
-    def standing_advice(self) -> list[StandingAdvice]:
-        """Return the shelter advice standing when the ledger was last written."""
+    def _rows(self, table: str, sql: str) -> list[tuple[Any, ...]]:
+        """Return ``sql``'s rows; none when the ledger lacks ``table`` (older file).
+
+        Raises
+        ------
+        LedgerError
+            If the file cannot be read.
+        """
         if self._db is None:
             return []
         try:
@@ -420,14 +426,19 @@ class DoseLedger:
                     "SELECT name FROM sqlite_master WHERE type='table'"
                 )
             }
-            if "ledger_shelter" not in tables:
+            if table not in tables:
                 return []
-            rows = self._db.execute(
-                "SELECT crew_id, action, since, written, reason FROM ledger_shelter "
-                "ORDER BY crew_id"
-            ).fetchall()
+            return list(self._db.execute(sql).fetchall())
         except sqlite3.Error as exc:
             raise LedgerError(f"{self.path}: dose ledger unreadable ({exc})") from exc
+
+    def standing_advice(self) -> list[StandingAdvice]:
+        """Return the shelter advice standing when the ledger was last written."""
+        rows = self._rows(
+            "ledger_shelter",
+            "SELECT crew_id, action, since, written, reason FROM ledger_shelter "
+            "ORDER BY crew_id",
+        )
         return [
             StandingAdvice(str(c), str(a), float(s), float(w), str(r))
             for c, a, s, w, r in rows
@@ -460,24 +471,12 @@ class DoseLedger:
 
     def records(self) -> list[StoredRecord]:
         """Return the doses of record, by crew and period start."""
-        if self._db is None:
-            return []
-        try:
-            tables = {
-                r[0]
-                for r in self._db.execute(
-                    "SELECT name FROM sqlite_master WHERE type='table'"
-                )
-            }
-            if "ledger_records" not in tables:
-                return []
-            rows = self._db.execute(
-                "SELECT crew_id, period_start, period_end, dose_msv, quantity, "
-                "dosimeter, adopted, estimate_msv, imported, source "
-                "FROM ledger_records ORDER BY crew_id, period_start"
-            ).fetchall()
-        except sqlite3.Error as exc:
-            raise LedgerError(f"{self.path}: dose ledger unreadable ({exc})") from exc
+        rows = self._rows(
+            "ledger_records",
+            "SELECT crew_id, period_start, period_end, dose_msv, quantity, "
+            "dosimeter, adopted, estimate_msv, imported, source "
+            "FROM ledger_records ORDER BY crew_id, period_start",
+        )
         return [
             StoredRecord(
                 PassiveReading(c, s, e, d, q, m), bool(a), est, imported, source
