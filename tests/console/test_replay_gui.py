@@ -283,9 +283,9 @@ END_ALARMS = {
 }
 # The onsets of replay_data/README.md, as the timeline marks them.
 TIMELINE_ALARMS = {
-    "nominal-ops": {(10, "c2.career_fraction WARNING")},
+    "nominal-ops": {(0, "c2.career_fraction WARNING")},
     "co2-rise": {
-        (10, "c2.career_fraction WARNING"),
+        (0, "c2.career_fraction WARNING"),
         (74, "jpm.ppco2 WATCH"),
         (94, "jpm.ppco2 WARNING"),
         (419, "jpm.ppco2 CRITICAL"),  # on the 24 h mean
@@ -553,7 +553,7 @@ def test_training_run_logs_actions_apart_and_is_debriefed(
         qtbot.waitUntil(lambda: driver.cursor == start + offset)
         qtbot.waitUntil(lambda: alarm_rows(con).get(key) == severity)
 
-    run_to(12.0, "c2.career_fraction", "WARNING")  # raised at T+0:10
+    run_to(2.0, "c2.career_fraction", "WARNING")  # raised at T+0:00
     assert window.alarms.acknowledge(["c2.career_fraction"], "c2 at 80 % career")
     window.alarms.shelve(["c2.career_fraction"], 15, "known, briefed")
     # An alarm shows once the 10-s batch holding its sample has arrived, as
@@ -579,8 +579,8 @@ def test_training_run_logs_actions_apart_and_is_debriefed(
         ("play", None),
     ]
     assert done == [
-        (12, "ack", "c2.career_fraction"),
-        (12, "shelve", "c2.career_fraction"),
+        (2, "ack", "c2.career_fraction"),
+        (2, "shelve", "c2.career_fraction"),
         (80, "ack", "jpm.ppco2"),
         (100, "ack", "jpm.ppco2"),
         (100, "note", "jpm.ppco2"),
