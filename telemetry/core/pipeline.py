@@ -76,6 +76,9 @@ CLOCK_SLACK_S = 30.0
 #: that is "now") for this long raises a WARNING alarm ``clock:<source>``.
 HISTORY_ONLY_ALARM_S = 15.0
 HISTORY_ALARM_PREFIX = "clock:"
+#: Seconds between two ``history limit`` events of one channel (an hour's
+#: clock step must not fill the operator's log with them).
+HISTORY_LIMIT_EVENT_S = 60.0
 
 Batch = tuple[str, np.ndarray, np.ndarray]
 _LINK_SEVERITY = {
@@ -382,7 +385,7 @@ class Pipeline:
             return
         key = (batch.key, "history limit")
         last = self._last_reject_event.get(key)
-        if last is not None and received - last < REJECT_EVENT_INTERVAL_S:
+        if last is not None and received - last < HISTORY_LIMIT_EVENT_S:
             return
         self._last_reject_event[key] = received
         at = int(np.flatnonzero(levels == worst)[0])
