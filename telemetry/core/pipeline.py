@@ -2,6 +2,14 @@
 
 Live data, wire replay and in-process replay all go through ``Pipeline.ingest``,
 so every display, alarm and dose total is computed the same way.
+
+It is one concept, the trust put in one message, and so one module though
+long: admission (budgets, time bounds), sequence (gaps, duplicates, late
+messages, restarts), "now" (what arrived old, what is only history) and the
+events each raises share the per-source state and the folding of events.
+The mechanisms that stand alone already live elsewhere (``source_clock``,
+``console_clock``, ``channels``, ``limits``, ``alarms``); the sequence
+bookkeeping is the next piece to move out if it grows.
 """
 
 from __future__ import annotations
@@ -86,6 +94,15 @@ _LINK_SEVERITY = {
     "stale": Severity.WARNING,
     "down": Severity.CRITICAL,
 }
+
+
+def first_names(names: Sequence[str], count: int, width: int) -> str:
+    """Write the names given (each cut to ``width``), then how many of ``count`` more.
+
+    One folded report of invented names stays one line however many came.
+    """
+    shown = ", ".join(repr(n[:width]) for n in names)
+    return shown + (f" and {count - len(names)} more" if count > len(names) else "")
 
 
 class ArchiveSink(Protocol):
@@ -717,14 +734,13 @@ class Pipeline:
             return
         self._last_reject_event[(None, "undeclared source")] = now
         names = self._pending_sources
-        shown = ", ".join(repr(n[:40]) for n in names[:5])
-        more = f" and {len(names) - 5} more" if len(names) > 5 else ""
+        shown = first_names(names[:5], len(names), 40)
         self._pending_sources = []
         self._event(
             now,
             None,
             "undeclared source",
-            f"{len(names)} source(s) not in the dictionary: {shown}{more}; "
+            f"{len(names)} source(s) not in the dictionary: {shown}; "
             f"archived and flagged, no link alarms "
             f"({self.store.undeclared_sources} so far, at most "
             f"{MAX_UNDECLARED_SOURCES} at once)",
@@ -931,13 +947,12 @@ class Pipeline:
                 continue
             del self._pending_channels[source]
             self._last_reject_event[(source, "undeclared channel")] = now
-            shown = ", ".join(repr(n[:60]) for n in names)
-            more = f" and {count - len(names)} more" if count > len(names) else ""
+            shown = first_names(names, count, 60)
             self.store.add_event(
                 float("nan"),
                 source,
                 "undeclared channel",
-                f"{count} channel(s) not in the dictionary: {shown}{more}; archived "
+                f"{count} channel(s) not in the dictionary: {shown}; archived "
                 f"and flagged ({len(self.store.undeclared)} undeclared so far)",
                 int(Severity.WATCH),
             )
